@@ -1,0 +1,161 @@
+"""The training loop: D step(s) then G step, every trick reached only through the TrickStack.
+
+Hot-loop rule: no host synchronisation per step. Loss terms stay on the device and are
+fetched once per logging window, where non-finite values are also detected (the run stops
+with the first bad step and term; at most one window of extra work).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+
+from ganbench.config import RunConfig
+from ganbench.data import DATASETS
+from ganbench.losses import LOSSES
+from ganbench.metrics import mode_metrics
+from ganbench.models import MODELS
+from ganbench.tracking import Tracker
+from ganbench.train.state import Progress, RunResult
+from ganbench.tricks import TrickStack
+from ganbench.tricks.base import OptimSpec, StepContext
+from ganbench.validate import caveats, resolve_defaults
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    """Holds one run's nets, optimisers and tricks; `step()` does one D/G iteration."""
+
+    def __init__(self, cfg: RunConfig) -> None:
+        cfg = resolve_defaults(cfg)
+        self.cfg = cfg
+        self.device = pick_device(cfg.device)
+        torch.manual_seed(cfg.seed)
+        spec = MODELS.get(cfg.model)
+        data = DATASETS.get(cfg.dataset)(cfg.data_root).to(self.device)
+        self.data = data.resized(spec.image_size) if data.kind == "images" else data
+        self.stack = TrickStack.from_config(cfg)
+        g, d = spec.build(cfg.z_dim, self.data.shape, cfg.d_norm)
+        self.g, self.d = self.stack.build(g.to(self.device), d.to(self.device))
+        o = self.stack.optimizers(OptimSpec(cfg.lr, cfg.lr, cfg.betas, cfg.betas))
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=o.g_lr, betas=o.g_betas)
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=o.d_lr, betas=o.d_betas)
+        self.loss = LOSSES.get(cfg.loss)()
+        self.n_d = self.stack.d_steps()
+        b = cfg.batch_size
+        self.ones = torch.ones(b, device=self.device)
+        self.zeros = torch.zeros(b, device=self.device)
+
+    def z(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.cfg.z_dim, device=self.device)
+
+    def d_step(self, step: int) -> dict[str, torch.Tensor]:
+        b = self.cfg.batch_size
+        real = self.data.sample(b)
+        with torch.no_grad():
+            fake = self.g(self.z(b))
+        real, fake = self.stack.d_inputs(real, fake, step)
+        d_real, d_fake = self.d(real), self.d(fake)
+        real_t, fake_t = self.stack.d_targets(self.ones, self.zeros)
+        terms = {"adv": self.loss.d_loss(d_real, d_fake, real_t, fake_t)}
+        ctx = StepContext(self.g, self.d, real, fake, d_real, d_fake, step)
+        terms.update(self.stack.d_terms(ctx))
+        self.opt_d.zero_grad(set_to_none=True)
+        sum(terms.values()).backward()
+        self.opt_d.step()
+        return terms
+
+    def g_step(self, step: int) -> dict[str, torch.Tensor]:
+        fake = self.g(self.z(self.cfg.batch_size))
+        _, fake_in = self.stack.d_inputs(None, fake, step)
+        d_fake = self.d(fake_in)
+        ctx = StepContext(self.g, self.d, None, fake_in, None, d_fake, step)
+        terms = {"adv": self.loss.g_loss(d_fake)}
+        terms.update(self.stack.g_terms(ctx))
+        self.opt_g.zero_grad(set_to_none=True)
+        sum(terms.values()).backward()
+        self.opt_g.step()
+        self.stack.after_step(ctx)
+        return terms
+
+    def step(self, step: int) -> dict[str, torch.Tensor]:
+        """One iteration; returns {'d/<term>': t, 'g/<term>': t} (D terms of the last D step)."""
+        for _ in range(self.n_d):
+            d_terms = self.d_step(step)
+        g_terms = self.g_step(step)
+        out = {f"d/{k}": v.detach() for k, v in d_terms.items()}
+        out.update({f"g/{k}": v.detach() for k, v in g_terms.items()})
+        return out
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        if self.data.kind != "points":
+            return {}  # image metrics (FID/KID/IS) come from metrics/fidelity.py
+        # G stays in train mode: its batch statistics are the ones it was trained with.
+        samples = self.g(self.z(self.cfg.eval_samples))
+        return mode_metrics(samples, self.data.modes, self.data.mode_std)
+
+
+def train(cfg: RunConfig, tracker: Tracker | None = None,
+          progress: Callable[[Progress], None] | None = None) -> RunResult:
+    """Train one configuration; a non-finite loss ends the run as `diverged`, not an error."""
+    t0 = time.perf_counter()
+    tr = Trainer(cfg)
+    cfg = tr.cfg
+    found = caveats(cfg)
+    if tracker:
+        tracker.set_tags({"data_source": tr.data.source, "device": str(tr.device),
+                          "caveats": "; ".join(map(str, found)) or "none"})
+    window: list[torch.Tensor] = []
+    names: list[str] = []
+    metrics: dict[str, float] = {}
+    w_start, w_time = 0, time.perf_counter()
+    status, bad_step, bad_term = "finished", None, None
+    step = 0
+    while step < cfg.steps:
+        terms = tr.step(step)
+        if not names:
+            names = list(terms)
+        window.append(torch.stack(list(terms.values())))
+        step += 1
+        last = step == cfg.steps
+        do_eval = last or (cfg.eval_every > 0 and step % cfg.eval_every == 0)
+        if step % cfg.log_every and not do_eval:
+            continue
+        # One host sync per window: fetch every term of every step at once.
+        values = torch.stack(window).cpu()
+        window.clear()
+        bad = ~torch.isfinite(values)
+        if bad.any():
+            row, col = bad.nonzero()[0].tolist()
+            status, bad_step, bad_term = "diverged", w_start + row, names[col]
+            if tracker:
+                tracker.set_tags({"status": "diverged", "diverged_step": str(bad_step),
+                                  "diverged_term": bad_term})
+            break
+        now = time.perf_counter()
+        rate = (step - w_start) / max(now - w_time, 1e-9)
+        losses = dict(zip(names, values.mean(0).tolist(), strict=True))
+        if tracker:
+            tracker.log_metrics({f"train/{k}": v for k, v in losses.items()}, step)
+            tracker.log_metrics({"perf/steps_per_s": rate}, step)
+        evaluated = None
+        if do_eval:
+            metrics = evaluated = tr.evaluate()
+            if tracker and metrics:
+                tracker.log_metrics({f"eval/{k}": v for k, v in metrics.items()}, step)
+        if progress:
+            progress(Progress(step, cfg.steps, losses, rate, evaluated))
+        w_start, w_time = step, time.perf_counter()
+    if tracker and status == "finished":
+        tracker.set_tags({"status": "finished"})
+    return RunResult(status, step if status == "finished" else bad_step, metrics,
+                     time.perf_counter() - t0, tr.g, tr.d, tr.data, str(tr.device), found,
+                     bad_step, bad_term)

@@ -1,0 +1,188 @@
+"""The trick contract and the stack the training loop talks to.
+
+A trick is a class with typed `Params` (paper defaults) and hooks that do nothing by default.
+The loop calls each hook on the `TrickStack` and never names a trick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from ganbench.registry import Registry
+
+if TYPE_CHECKING:
+    from ganbench.config import RunConfig
+
+
+class TrickParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A conflict makes a configuration invalid; a caveat only flags it (and is tagged)."""
+
+    kind: Literal["conflict", "caveat"]
+    trick: str
+    message: str
+    suggestion: str | None = None
+
+    def __str__(self) -> str:
+        tail = f" (suggestion: {self.suggestion})" if self.suggestion else ""
+        return f"{self.trick}: {self.message}{tail}"
+
+
+@dataclass(frozen=True)
+class OptimSpec:
+    g_lr: float
+    d_lr: float
+    g_betas: tuple[float, float]
+    d_betas: tuple[float, float]
+
+
+@dataclass
+class StepContext:
+    """What a loss-term hook sees. real/fake are D's inputs (after d_inputs); logits are (B,)."""
+
+    g: torch.nn.Module
+    d: torch.nn.Module
+    real: torch.Tensor
+    fake: torch.Tensor
+    d_real: torch.Tensor | None
+    d_fake: torch.Tensor
+    step: int
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Trick:
+    name: ClassVar[str] = ""
+    paper: ClassVar[str] = ""
+    Params: ClassVar[type[TrickParams]] = TrickParams
+    order: ClassVar[int] = 50  # hook order within a stack; ties broken by name
+
+    def __init__(self, params: TrickParams | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+
+    # --- read at config load -------------------------------------------------------
+    def check(self, cfg: RunConfig) -> list[Finding]:
+        return []
+
+    # --- training hooks (each returns new values) -----------------------------------
+    def build(self, g, d):
+        return g, d
+
+    def optimizers(self, spec: OptimSpec) -> OptimSpec:
+        return spec
+
+    def d_targets(self, real_t, fake_t):
+        return real_t, fake_t
+
+    def d_inputs(self, real, fake, step: int):
+        return real, fake
+
+    def d_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        return {}
+
+    def g_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        return {}
+
+    def d_steps(self) -> int:
+        return 1
+
+    def after_step(self, ctx: StepContext) -> None:
+        return None
+
+    # helpers for subclasses
+    def conflict(self, message: str, suggestion: str | None = None) -> Finding:
+        return Finding("conflict", self.name, message, suggestion)
+
+    def caveat(self, message: str, suggestion: str | None = None) -> Finding:
+        return Finding("caveat", self.name, message, suggestion)
+
+
+TRICKS: Registry[type[Trick]] = Registry("trick")
+
+
+def register(name: str):
+    """Class decorator: register a trick and give it its name."""
+
+    def deco(cls: type[Trick]) -> type[Trick]:
+        cls.name = name
+        return TRICKS.register(name)(cls)
+
+    return deco
+
+
+class TrickStack:
+    """Calls each hook of every active trick in a fixed order."""
+
+    def __init__(self, tricks: list[Trick]) -> None:
+        self.tricks = sorted(tricks, key=lambda t: (t.order, t.name))
+
+    @classmethod
+    def from_config(cls, cfg: RunConfig) -> TrickStack:
+        out = []
+        for name, params in cfg.tricks.items():
+            trick_cls = TRICKS.get(name)
+            out.append(trick_cls(trick_cls.Params.model_validate(params)))
+        return cls(out)
+
+    @property
+    def names(self) -> list[str]:
+        return [t.name for t in self.tricks]
+
+    def check(self, cfg: RunConfig) -> list[Finding]:
+        return [f for t in self.tricks for f in t.check(cfg)]
+
+    def build(self, g, d):
+        for t in self.tricks:
+            g, d = t.build(g, d)
+        return g, d
+
+    def optimizers(self, spec: OptimSpec) -> OptimSpec:
+        for t in self.tricks:
+            spec = t.optimizers(spec)
+        return spec
+
+    def d_targets(self, real_t, fake_t):
+        for t in self.tricks:
+            real_t, fake_t = t.d_targets(real_t, fake_t)
+        return real_t, fake_t
+
+    def d_inputs(self, real, fake, step: int):
+        for t in self.tricks:
+            real, fake = t.d_inputs(real, fake, step)
+        return real, fake
+
+    def d_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        return self._merge(t.d_terms(ctx) for t in self.tricks)
+
+    def g_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        return self._merge(t.g_terms(ctx) for t in self.tricks)
+
+    def d_steps(self) -> int:
+        return max((t.d_steps() for t in self.tricks), default=1)
+
+    def after_step(self, ctx: StepContext) -> None:
+        for t in self.tricks:
+            t.after_step(ctx)
+
+    @staticmethod
+    def _merge(parts) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        for part in parts:
+            for k, v in part.items():
+                if k in out:
+                    raise ValueError(f"two tricks produce a loss term named {k!r}")
+                out[k] = v
+        return out
+
+
+__all__ = [
+    "TRICKS", "Finding", "OptimSpec", "StepContext", "Trick", "TrickParams", "TrickStack",
+    "register",
+]

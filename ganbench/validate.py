@@ -1,0 +1,89 @@
+"""Semantic checks of a RunConfig against the registries and the tricks' declarations.
+
+Schema errors are pydantic's job (config.py); this module checks what only the registries
+know: names, trick parameters, conflicts and caveats. Every message names file:line:field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ganbench.config import ConfigError, RunConfig, explain, line_of
+from ganbench.data import DATASETS, data_kind
+from ganbench.losses import LOSSES
+from ganbench.models import MODELS
+from ganbench.registry import UnknownNameError
+from ganbench.tricks import TRICKS, Finding, TrickStack
+
+
+def check_run(cfg: RunConfig) -> list[Finding]:
+    """All findings for a config whose names are valid: model/data fit, then each trick."""
+    cfg = resolve_defaults(cfg)
+    out = []
+    model = MODELS.get(cfg.model)
+    if model.data_kind != data_kind(cfg.dataset):
+        out.append(
+            Finding(
+                "conflict",
+                "model",
+                f"model {cfg.model!r} is for {model.data_kind} but dataset {cfg.dataset!r} "
+                f"is {data_kind(cfg.dataset)}",
+                "use model: mlp for 2-D data, dcgan28 or dcgan64 for images",
+            )
+        )
+    return out + TrickStack.from_config(cfg).check(cfg)
+
+
+def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | None = None,
+             prefix: tuple[Any, ...] = ()) -> RunConfig:
+    """Raise ConfigError (all problems at once) or return cfg. Caveats do not raise."""
+    where = lambda *loc: f"{path}:{line_of(node, *prefix, *loc)}"  # noqa: E731
+    problems = []
+    for field, reg in (("dataset", DATASETS), ("model", MODELS), ("loss", LOSSES)):
+        try:
+            reg.get(getattr(cfg, field))
+        except UnknownNameError as e:
+            problems.append(f"{where(field)}: {field}: {e}")
+    for name, params in cfg.tricks.items():
+        try:
+            trick_cls = TRICKS.get(name)
+        except UnknownNameError as e:
+            problems.append(f"{where('tricks', name)}: tricks.{name}: {e}")
+            continue
+        if not isinstance(params, dict):
+            problems.append(f"{where('tricks', name)}: tricks.{name}: expected a mapping of "
+                            f"parameters or nothing, got {params!r}")
+            continue
+        try:
+            trick_cls.Params.model_validate(params)
+        except ValidationError as e:
+            problems.append(explain(e, path, node, prefix=(*prefix, "tricks", name)))
+    if problems:
+        raise ConfigError("\n".join(problems))
+    cfg = resolve_defaults(cfg)
+    conflicts = [f for f in check_run(cfg) if f.kind == "conflict"]
+    if conflicts:
+        lines = [
+            f"{where('tricks', f.trick) if f.trick in cfg.tricks else where(f.trick)}: "
+            f"conflict: {f}"
+            for f in conflicts
+        ]
+        raise ConfigError("\n".join(lines))
+    return cfg
+
+
+def resolve_defaults(cfg: RunConfig) -> RunConfig:
+    """Fill the model-dependent defaults (z_dim, d_norm) so runs record what actually ran."""
+    model = MODELS.get(cfg.model)
+    return cfg.model_copy(update={
+        "z_dim": cfg.z_dim or model.z_dim,
+        "d_norm": cfg.d_norm or model.d_norm,
+    })
+
+
+def caveats(cfg: RunConfig) -> list[Finding]:
+    return [f for f in check_run(cfg) if f.kind == "caveat"]
