@@ -87,3 +87,28 @@ def resolve_defaults(cfg: RunConfig) -> RunConfig:
 
 def caveats(cfg: RunConfig) -> list[Finding]:
     return [f for f in check_run(cfg) if f.kind == "caveat"]
+
+
+def trick_conditions(name: str) -> list[tuple[str, Finding]]:
+    """What a trick's own check() says across the settings it can see, for `tricks list`.
+
+    Probes one setting at a time from a neutral base (ring8 / mlp / ns / no D norm), so the
+    listing is derived from the same declarations that reject configs, never written twice.
+    """
+    base = RunConfig(dataset="ring8", model="mlp", loss="ns", d_norm="none", tricks={name: {}})
+    variants = [("", base)]
+    variants += [(f"loss={loss}", base.model_copy(update={"loss": loss}))
+                 for loss in LOSSES.names()]
+    variants += [(f"d_norm={n}", base.model_copy(update={"d_norm": n}))
+                 for n in ("batch", "layer", "none")]
+    variants.append(("image data", base.model_copy(update={"dataset": "mnist",
+                                                            "model": "dcgan28"})))
+    trick = TRICKS.get(name)()
+    seen, out = set(), []
+    for cond, cfg in variants:
+        for f in trick.check(cfg):
+            key = (f.kind, f.message)
+            if key not in seen:
+                seen.add(key)
+                out.append((cond or "always", f))
+    return out

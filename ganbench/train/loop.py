@@ -94,12 +94,20 @@ class Trainer:
         out.update({f"g/{k}": v.detach() for k, v in g_terms.items()})
         return out
 
+    def eval_z(self, n: int) -> torch.Tensor:
+        """Fixed evaluation noise from its own generator: evaluating never shifts the training
+        RNG stream (results do not depend on eval_every) and every evaluation sees the same z."""
+        if getattr(self, "_eval_z", None) is None or len(self._eval_z) != n:
+            gen = torch.Generator(device=self.device).manual_seed(self.cfg.seed + 7919)
+            self._eval_z = torch.randn(n, self.cfg.z_dim, device=self.device, generator=gen)
+        return self._eval_z
+
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
         if self.data.kind != "points":
             return {}  # image metrics (FID/KID/IS) come from metrics/fidelity.py
         # G stays in train mode: its batch statistics are the ones it was trained with.
-        samples = self.g(self.z(self.cfg.eval_samples))
+        samples = self.g(self.eval_z(self.cfg.eval_samples))
         return mode_metrics(samples, self.data.modes, self.data.mode_std)
 
 
@@ -158,4 +166,4 @@ def train(cfg: RunConfig, tracker: Tracker | None = None,
         tracker.set_tags({"status": "finished"})
     return RunResult(status, step if status == "finished" else bad_step, metrics,
                      time.perf_counter() - t0, tr.g, tr.d, tr.data, str(tr.device), found,
-                     bad_step, bad_term)
+                     bad_step, bad_term, cfg)

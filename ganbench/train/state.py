@@ -7,6 +7,7 @@ from typing import Literal
 
 from torch import nn
 
+from ganbench.config import RunConfig
 from ganbench.data import Dataset
 from ganbench.tricks import Finding
 
@@ -33,6 +34,7 @@ class RunResult:
     caveats: list[Finding] = field(default_factory=list)
     diverged_step: int | None = None
     diverged_term: str | None = None
+    cfg: RunConfig | None = None  # the resolved config that ran
 
     @property
     def diverged(self) -> bool:

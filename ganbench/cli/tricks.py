@@ -1,0 +1,54 @@
+"""`ganbench tricks list|show`: what can be ablated, with paper defaults and conflicts."""
+
+from __future__ import annotations
+
+import inspect
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ganbench.cli.errors import user_errors
+from ganbench.tricks import TRICKS
+from ganbench.validate import trick_conditions
+
+app = typer.Typer(help="List and describe the registered tricks.", no_args_is_help=True)
+console = Console()
+
+
+def _params(cls) -> str:
+    fields = cls.Params.model_fields
+    return ", ".join(f"{k}={f.default!r}" for k, f in fields.items()) or "-"
+
+
+def _findings(name: str) -> str:
+    return "\n".join(f"{f.kind} ({cond}): {f.message}" for cond, f in trick_conditions(name)) or "-"
+
+
+@app.command("list")
+def list_tricks() -> None:
+    """Every registered trick: paper, parameters with defaults, conflicts and caveats."""
+    table = Table(title=f"{len(TRICKS)} tricks", show_lines=True)
+    for col in ("trick", "paper", "params (defaults)", "conflicts / caveats"):
+        table.add_column(col, overflow="fold")
+    for name, cls in TRICKS.items():
+        table.add_row(name, cls.paper, _params(cls), _findings(name))
+    console.print(table)
+
+
+@app.command("show")
+@user_errors
+def show(name: str = typer.Argument(..., help="Trick name, e.g. spectral_norm.")) -> None:
+    """One trick in full: docstring, parameters with types and defaults, conflicts."""
+    cls = TRICKS.get(name)
+    console.print(f"[bold]{name}[/] — {cls.paper}\n")
+    console.print(inspect.cleandoc(cls.__doc__ or ""), highlight=False)
+    table = Table(title="parameters")
+    for col in ("name", "type", "default", "constraints"):
+        table.add_column(col)
+    for k, f in cls.Params.model_fields.items():
+        ann = getattr(f.annotation, "__name__", str(f.annotation))
+        cons = ", ".join(str(m) for m in f.metadata) or ""
+        table.add_row(k, ann, repr(f.default), cons)
+    console.print(table)
+    console.print(f"conflicts / caveats:\n{_findings(name)}", highlight=False)
