@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -56,10 +57,14 @@ class RunConfig(Closed):
     @classmethod
     def _tricks_as_mapping(cls, v: Any) -> Any:
         # `tricks: [ttur, spectral_norm]` is shorthand for paper defaults.
+        # `tricks:` with every entry commented out is no tricks; `name: false` is off.
+        if v is None:
+            return {}
         if isinstance(v, list):
             return {str(name): {} for name in v}
         if isinstance(v, dict):
-            return {k: ({} if p is None or p is True else p) for k, p in v.items()}
+            return {k: ({} if p is None or p is True else p) for k, p in v.items()
+                    if p is not False}
         return v
 
 
@@ -67,12 +72,15 @@ class RunConfig(Closed):
 
 
 def _node_at(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
-    """The deepest YAML node along a pydantic error location (for its line number)."""
-    for key in loc:
+    """The deepest YAML node along a pydantic error location (for its line number).
+
+    The last key resolves to the key node itself: an error about `tricks.foo` points at the
+    line naming `foo`, not at its first parameter below."""
+    for i, key in enumerate(loc):
         if isinstance(node, yaml.MappingNode):
             for k, v in node.value:
                 if k.value == str(key):
-                    node = k if v is None else v
+                    node = k if i == len(loc) - 1 else v
                     break
             else:
                 return node
@@ -105,8 +113,12 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
     return data, node
 
 
-def explain(e: ValidationError, path: Path | str, node: yaml.Node | None, prefix=()) -> str:
-    """Turn a pydantic error into lines of `file:line: field: message`."""
+def explain(e: ValidationError, path: Path | str, node: yaml.Node | None, prefix=(),
+            fields: list[str] | None = None) -> str:
+    """Turn a pydantic error into lines of `file:line: field: message`.
+
+    `fields`: the validated model's field names, for "did you mean" on unknown keys.
+    """
     lines = []
     for err in e.errors():
         loc = tuple(prefix) + tuple(err["loc"])
@@ -114,19 +126,17 @@ def explain(e: ValidationError, path: Path | str, node: yaml.Node | None, prefix
         field = ".".join(str(p) for p in loc) or "(top level)"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = "unknown field" + _suggest_field(loc)
+            msg = "unknown field" + _suggest(err["loc"], fields)
         elif err["type"].startswith(("greater_than", "less_than")):
             msg = f"{msg} (got {err.get('input')!r})"
         lines.append(f"{path}:{line}: {field}: {msg}")
     return "\n".join(lines)
 
 
-def _suggest_field(loc: tuple[Any, ...]) -> str:
-    import difflib
-
-    if len(loc) != 1:
+def _suggest(loc: tuple[Any, ...], fields: list[str] | None) -> str:
+    if len(loc) != 1 or not fields:
         return ""
-    close = difflib.get_close_matches(str(loc[0]), list(RunConfig.model_fields), n=1)
+    close = difflib.get_close_matches(str(loc[0]), fields, n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
@@ -138,9 +148,52 @@ def load_run_config(path: Path | str) -> RunConfig:
     try:
         cfg = RunConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(explain(e, path, node)) from None
+        raise ConfigError(explain(e, path, node, fields=list(RunConfig.model_fields))) from None
     return validate(cfg, path, node)
 
 
 def line_of(node: yaml.Node | None, *loc: Any) -> int | str:
     return _node_at(node, loc).start_mark.line + 1 if node is not None else "?"
+
+
+# ---------------------------------------------------------------- sweeps
+
+
+class MetricSpec(Closed):
+    name: str = "modes"
+    goal: Literal["min", "max"] = "max"
+
+
+class SweepSpec(Closed):
+    """A sweep file: base overrides, trick levels, optional non-trick axes, design, seeds."""
+
+    name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    base: dict[str, Any] = Field(default_factory=dict)
+    # each trick: a list of levels; off / on / {param: value, ...}
+    tricks: dict[str, list[Any]] = Field(default_factory=dict)
+    axes: dict[str, list[Any]] = Field(default_factory=dict)
+    design: Literal["full", "one-at-a-time", "leave-one-out", "fractional"] = "full"
+    resolution: int = Field(4, ge=3, le=5, description="fractional designs only")
+    seeds: int | list[int] = 3
+    metric: MetricSpec = Field(default_factory=MetricSpec)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_positive(cls, v: int | list[int]) -> int | list[int]:
+        if isinstance(v, int) and v <= 0:
+            raise ValueError("seeds must be a positive count or a list of seeds")
+        if isinstance(v, list) and (not v or any(s < 0 for s in v) or len(set(v)) != len(v)):
+            raise ValueError("a seed list must be non-empty, non-negative and without repeats")
+        return v
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+
+def load_sweep_spec(path: Path | str) -> tuple[SweepSpec, yaml.Node | None]:
+    data, node = read_yaml(Path(path))
+    try:
+        return SweepSpec.model_validate(data), node
+    except ValidationError as e:
+        raise ConfigError(explain(e, path, node, fields=list(SweepSpec.model_fields))) from None

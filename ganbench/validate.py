@@ -41,6 +41,7 @@ def check_run(cfg: RunConfig) -> list[Finding]:
 def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | None = None,
              prefix: tuple[Any, ...] = ()) -> RunConfig:
     """Raise ConfigError (all problems at once) or return cfg. Caveats do not raise."""
+    cfg = cfg.model_copy(deep=True)
     where = lambda *loc: f"{path}:{line_of(node, *prefix, *loc)}"  # noqa: E731
     problems = []
     for field, reg in (("dataset", DATASETS), ("model", MODELS), ("loss", LOSSES)):
@@ -59,9 +60,11 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
                             f"parameters or nothing, got {params!r}")
             continue
         try:
-            trick_cls.Params.model_validate(params)
+            # Store every parameter, typed: '{}' and '{weight: 10}' are the same run.
+            cfg.tricks[name] = trick_cls.Params.model_validate(params).model_dump(mode="json")
         except ValidationError as e:
-            problems.append(explain(e, path, node, prefix=(*prefix, "tricks", name)))
+            problems.append(explain(e, path, node, prefix=(*prefix, "tricks", name),
+                                    fields=list(trick_cls.Params.model_fields)))
     if problems:
         raise ConfigError("\n".join(problems))
     cfg = resolve_defaults(cfg)

@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny synthetic image dataset so unit tests never need real MNIST files."""
+"""Shared test setup: a tiny synthetic image dataset (so unit tests never need real MNIST
+files) and single-threaded torch (fast and stable on small, busy CPU machines)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganbench.config import RunConfig
 from ganbench.data.base import DATASETS, Dataset
-from ganbench.validate import validate
 
 TINY_IMAGES = "tiny-images"
 
@@ -24,25 +23,10 @@ if TINY_IMAGES not in DATASETS:
 
 
 @pytest.fixture(autouse=True)
-def _cpu_threads():
-    """Keep CPU runs small and deterministic-ish across machines."""
+def _one_cpu_thread():
+    """Tiny nets gain nothing from intra-op threads, and on a busy machine OpenMP's
+    spin-waiting makes them 10-100x slower; one thread keeps the suite fast everywhere."""
     old = torch.get_num_threads()
-    torch.set_num_threads(min(old, 2))
+    torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
-
-
-def make_cfg(**overrides) -> RunConfig:
-    """A validated, small CPU config (ring8/mlp unless overridden)."""
-    base = dict(steps=2, batch_size=32, device="cpu", log_every=1, eval_samples=256)
-    base.update(overrides)
-    return validate(RunConfig(**base))
-
-
-@pytest.fixture
-def cfg_factory(tmp_path):
-    def factory(**overrides) -> RunConfig:
-        overrides.setdefault("data_root", tmp_path)
-        return make_cfg(**overrides)
-
-    return factory

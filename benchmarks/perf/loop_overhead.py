@@ -32,12 +32,11 @@ import torch
 import torch.nn.functional as F
 
 from ganbench.config import RunConfig
-from ganbench.data.mog import ring_modes
+from ganbench.data import DATASETS
 from ganbench.models import MODELS
 from ganbench.train import Trainer, train
 
 TARGET = 0.9
-MODE_STD = 0.01  # ring8's std (ganbench/data/mog.py)
 
 
 def sync(device: torch.device) -> None:
@@ -61,7 +60,8 @@ def plain_loop(cfg: RunConfig, device: torch.device):
     g, d = g.to(device), d.to(device)
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=cfg.betas)
     opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=cfg.betas)
-    modes = ring_modes().to(device)
+    ring8 = DATASETS.get("ring8")(cfg.data_root)  # only its constants: 8 centres, std 0.01
+    modes, std = ring8.modes.to(device), ring8.mode_std
     b = cfg.batch_size
     ones = torch.ones(b, device=device)
     zeros = torch.zeros(b, device=device)
@@ -69,7 +69,7 @@ def plain_loop(cfg: RunConfig, device: torch.device):
     for step in range(1, cfg.steps + 1):
         # D step
         idx = torch.randint(len(modes), (b,), device=device)
-        real = modes[idx] + MODE_STD * torch.randn(b, 2, device=device)
+        real = modes[idx] + std * torch.randn(b, 2, device=device)
         with torch.no_grad():
             fake = g(torch.randn(b, z_dim, device=device))
         d_loss = (F.binary_cross_entropy_with_logits(d(real), ones)

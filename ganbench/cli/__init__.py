@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ganbench.cli import run as _run
+from ganbench.cli import sweep as _sweep
 from ganbench.cli import tricks as _tricks
 
 app = typer.Typer(
@@ -15,6 +16,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("run")(_run.run)
+app.command("sweep")(_sweep.sweep)
+app.command("ui")(_sweep.ui)
 app.add_typer(_tricks.app, name="tricks")
 
 

@@ -37,6 +37,8 @@ class Trainer:
         cfg = resolve_defaults(cfg)
         self.cfg = cfg
         self.device = pick_device(cfg.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick kernels once
         torch.manual_seed(cfg.seed)
         spec = MODELS.get(cfg.model)
         data = DATASETS.get(cfg.dataset)(cfg.data_root).to(self.device)

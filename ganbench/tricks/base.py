@@ -60,6 +60,7 @@ class StepContext:
 
 class Trick:
     name: ClassVar[str] = ""
+    short: ClassVar[str] = ""  # for readable cell labels ("sn+gp10"); defaults to the name
     paper: ClassVar[str] = ""
     Params: ClassVar[type[TrickParams]] = TrickParams
     order: ClassVar[int] = 50  # hook order within a stack; ties broken by name
@@ -112,6 +113,7 @@ def register(name: str):
 
     def deco(cls: type[Trick]) -> type[Trick]:
         cls.name = name
+        cls.short = cls.__dict__.get("short") or name
         return TRICKS.register(name)(cls)
 
     return deco

@@ -24,6 +24,7 @@ class GradientPenalty(Trick):
     weight * E[(||grad D(x_hat)|| - 1)^2] on random interpolates of real and fake."""
 
     paper = "Gulrajani et al. 2017, arXiv:1704.00028"
+    short = "gp"
 
     class Params(TrickParams):
         weight: float = Field(10.0, gt=0)

@@ -167,6 +167,14 @@ def test_trick_cites_its_paper(name):
     assert cls.name == name
 
 
+def test_short_labels_are_set_and_unique():
+    # Sweep cells are labelled by joining shorts ("sn+gp"): two equal shorts would make two
+    # different cells indistinguishable in tables.
+    shorts = {name: TRICKS.get(name).short for name in real_tricks()}
+    assert all(s and s.strip() == s for s in shorts.values()), shorts
+    assert len(set(shorts.values())) == len(shorts), shorts
+
+
 @pytest.mark.parametrize("name", real_tricks())
 def test_check_returns_findings_for_default_run(name):
     cls = TRICKS.get(name)

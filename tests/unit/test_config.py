@@ -80,10 +80,8 @@ def test_unknown_key_gives_its_line_and_a_suggestion(tmp_path):
     assert "did you mean 'steps'" in msg
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: config._node_at descends into the *value* node of the last key, so for an unknown "
-    "key whose value is a block mapping the reported line is the value's first line, not "
-    "the key's line"))
+# Regression: _node_at used to return the *value* node of the last key, so keys with a
+# block-mapping value were reported at the line of their first child.
 def test_unknown_key_with_block_value_points_at_the_key(tmp_path):
     msg = load_error(tmp_path, """
         steps: 10
@@ -174,16 +172,14 @@ def test_unknown_trick_in_list_shorthand(tmp_path):
     assert ":2: tricks.spectral_nrom:" in msg and "did you mean 'spectral_norm'" in msg
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: for a trick with block-style params, errors about the trick itself (unknown name, "
-    "conflict) carry the line of its first param (config._node_at returns the value node), "
-    "not the line of the trick's name"))
+# Regression (same root cause): errors about a trick with block-style params must carry the
+# line of the trick's name, not of its first parameter.
 @pytest.mark.parametrize("text,expected", [
     ("loss: ns\ntricks:\n  spectral_nrom:\n    n_power_iterations: 2\n",
      ":3: tricks.spectral_nrom:"),
     ("loss: hinge\ntricks:\n  label_smoothing:\n    real: 0.8\n",
      ":3: conflict: label_smoothing"),
-])
+], ids=["unknown-trick", "conflict"])
 def test_trick_errors_with_block_params_point_at_the_name(tmp_path, text, expected):
     assert expected in load_error(tmp_path, text)
 
@@ -214,6 +210,7 @@ def test_unknown_trick_param_is_rejected(tmp_path):
             wieght: 3
         """)
     assert ":3: tricks.gradient_penalty.wieght: unknown field" in msg
+    assert "did you mean 'weight'" in msg
 
 
 def test_trick_params_must_be_a_mapping(tmp_path):
@@ -229,7 +226,9 @@ def test_list_shorthand_means_paper_defaults(tmp_path):
         steps: 10
         tricks: [ttur, spectral_norm]
         """))
-    assert cfg.tricks == {"ttur": {}, "spectral_norm": {}}
+    # validation stores every parameter, typed, so '{}' and explicit defaults are one run
+    assert cfg.tricks == {"ttur": {"d_lr": 4e-4, "g_lr": 1e-4},
+                          "spectral_norm": {"n_power_iterations": 1, "eps": 1e-12, "on_g": False}}
     stack = TrickStack.from_config(cfg)
     assert sorted(stack.names) == ["spectral_norm", "ttur"]
     assert all(t.params == type(t).Params() for t in stack.tricks)
@@ -240,8 +239,28 @@ def test_bare_trick_key_means_paper_defaults(tmp_path):
         tricks:
           ttur:
           spectral_norm: true
+          label_smoothing: false
         """))
-    assert cfg.tricks == {"ttur": {}, "spectral_norm": {}}
+    assert cfg.tricks == {"ttur": {"d_lr": 4e-4, "g_lr": 1e-4},
+                          "spectral_norm": {"n_power_iterations": 1, "eps": 1e-12, "on_g": False}}
+
+
+def test_empty_tricks_block_means_no_tricks(tmp_path):
+    cfg = load_run_config(write(tmp_path, """
+        steps: 10
+        tricks:
+        #  ttur:
+        """))
+    assert cfg.tricks == {}
+
+
+def test_trick_params_are_typed_after_validation(tmp_path):
+    # YAML 1.1 reads 1e-3 (no dot) as a string; the stored config must hold the float.
+    cfg = load_run_config(write(tmp_path, """
+        tricks:
+          ttur: {d_lr: 1e-3}
+        """))
+    assert cfg.tricks["ttur"]["d_lr"] == 1e-3 and isinstance(cfg.tricks["ttur"]["d_lr"], float)
 
 
 def test_trick_conflict_names_the_line_of_the_trick(tmp_path):

@@ -58,7 +58,7 @@ def test_g_loss_falls_as_d_calls_fakes_real(name):
     fn = loss(name)
     xs = torch.linspace(-3.0, 0.5, 8)
     values = [fn.g_loss(torch.full((4,), x.item())).item() for x in xs]
-    assert all(b < a for a, b in zip(values, values[1:])), values
+    assert all(b < a for a, b in zip(values, values[1:], strict=False)), values
 
 
 @pytest.mark.parametrize("name", ALL)

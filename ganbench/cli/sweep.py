@@ -1,0 +1,130 @@
+"""`ganbench sweep FILE` and `ganbench ui`: the main job and its MLflow viewer."""
+
+from __future__ import annotations
+
+import logging
+import math
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ganbench.cli.errors import user_errors
+
+console = Console()
+
+
+def _quiet() -> None:
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", module="mlflow")
+
+
+def print_plan(p, full: bool) -> None:
+    spec = p.spec
+    console.print(f"[bold]sweep {spec.name}[/]: design {spec.design}, {len(p.cells)} cells × "
+                  f"{len(spec.seed_list)} seeds = [bold]{len(p.runs)} runs[/]; "
+                  f"ranked by {spec.metric.name} ({spec.metric.goal})")
+    for label, why in p.dropped:
+        console.print(f"  [yellow]dropped[/] {label}: {why}", highlight=False)
+    if full:
+        t = Table("cell", "cell id", "tricks", "seeds")
+        for c in p.cells:
+            tricks = ", ".join(f"{k}{v or ''}" for k, v in c.tricks.items()) or "-"
+            t.add_row(c.label, c.cell_id, tricks, ",".join(map(str, spec.seed_list)))
+        console.print(t)
+
+
+def print_summary(table) -> None:
+    metric = table.attrs.get("metric", "metric")
+    t = Table("rank", "cell", f"{metric} mean ± std", "finished", "diverged", "failed",
+              title="ranked summary")
+    for _, r in table.iterrows():
+        rank = "—" if math.isnan(r["rank"]) else str(int(r["rank"]))
+        mean = "—" if math.isnan(r["mean"]) else f"{r['mean']:.3g}"
+        std = "—" if math.isnan(r["std"]) else f"{r['std']:.3g}"
+        t.add_row(rank, r["cell"], f"{mean} ± {std}", str(r["n_finished"]),
+                  str(r["n_diverged"]), str(r["n_failed"]))
+    console.print(t)
+
+
+@user_errors
+def sweep(
+    spec_file: Path = typer.Argument(..., help="Sweep file (YAML): base, tricks, axes, design."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the full plan and exit."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Local worker processes."),
+    storage: str = typer.Option(
+        None, "--storage", help="Optuna storage URL (default: results/<sweep>/study.journal)."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri",
+                                     help="MLflow tracking URI (default: results/mlflow.db)."),
+    results: Path = typer.Option(Path("results"), "--results", help="Results folder."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
+) -> None:
+    """Train every cell of a trick grid over seeds, record each run in MLflow, rank the cells.
+
+    Rerunning the same command resumes: finished runs are skipped, interrupted ones re-run,
+    new cells (if the file grew) added.
+    """
+    from ganbench.sweep.runner import SweepOptions, load_plan, prepare, run_workers, summarise
+
+    _quiet()
+    if dry_run:
+        print_plan(load_plan(spec_file), full=True)
+        return
+    opts = SweepOptions(results=results, storage=storage, tracking_uri=tracking_uri,
+                        workers=workers, device=device)
+    with console.status("opening the study and the MLflow store"):
+        sw = prepare(spec_file, opts)
+    print_plan(sw.plan, full=False)
+    s = sw.sync
+    console.print(f"  {s.done} runs already have results, {s.waiting} to run"
+                  + (f" ({s.requeued} re-queued after an interruption)" if s.requeued else "")
+                  + f"; {workers} worker(s)")
+    total = len(sw.plan.runs)
+    with Progress(TextColumn("[bold blue]sweep"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console) as bar:
+        task = bar.add_task("sweep", total=total, completed=min(s.done, total))
+
+        def on_event(ev):
+            r = ev.run
+            status = r.get("status", "?")
+            color = {"finished": "green", "diverged": "red"}.get(status, "yellow")
+            metric = r.get("metric")
+            extra = (f"{sw.spec.metric.name} {metric:.4g}" if isinstance(metric, float)
+                     else r.get("failure_reason", ""))
+            bar.console.print(f"  [{color}]{status:8}[/] {r.get('run_name', '?')}  {extra}",
+                              highlight=False)
+            bar.update(task, completed=min(total, ev.counts["finished"] + ev.counts["diverged"]))
+
+        try:
+            run_workers(sw, opts, on_event)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]: finished runs are kept; rerun the same "
+                          "command to resume.")
+            raise typer.Exit(130) from None
+    table, files = summarise(sw)
+    print_summary(table)
+    console.print("written: " + ", ".join(str(f) for f in files))
+
+
+def ui(
+    results: Path = typer.Option(Path("results"), "--results", help="Results folder."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri", help="Store to open."),
+    port: int = typer.Option(5000, "--port"),
+) -> None:
+    """Start the MLflow UI on the sweeps' store, bound to 127.0.0.1."""
+    from ganbench.tracking.mlflow import default_tracking_uri
+
+    uri = tracking_uri or default_tracking_uri(results)
+    console.print(f"MLflow UI for {uri} at http://127.0.0.1:{port}  (Ctrl-C to stop)")
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+           "--host", "127.0.0.1", "--port", str(port)]
+    try:
+        subprocess.run(cmd, check=False)
+    except KeyboardInterrupt:
+        pass

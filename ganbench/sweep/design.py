@@ -1,0 +1,178 @@
+"""Pure expansion of a sweep spec into runs: cells x seeds, conflicts dropped with reasons.
+
+No I/O, no training: `plan(spec)` is what `--dry-run` prints and what the scheduler enqueues.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from ganbench.config import ConfigError, RunConfig, SweepSpec
+from ganbench.sweep.fractional import fractional_rows
+from ganbench.tricks import TRICKS
+from ganbench.validate import check_run, resolve_defaults, validate
+
+OFF = None  # the level meaning "trick not listed"
+
+# Fields that do not change what is trained (where it runs, where data lives, its label).
+_NOT_IN_KEY = ("data_root", "device", "name")
+
+
+def level_of(raw: Any) -> dict[str, Any] | None:
+    """YAML level -> params: off/false/null -> None; on/true -> {} (paper defaults)."""
+    if raw is None or raw is False or raw == "off":
+        return OFF
+    if raw is True or raw == "on":
+        return {}
+    if isinstance(raw, dict):
+        return dict(raw)
+    raise ValueError(f"a trick level is off, on or a mapping of parameters, got {raw!r}")
+
+
+def level_label(trick: str, params: dict[str, Any]) -> str:
+    short = TRICKS.get(trick).short
+    if not params:
+        return short
+    if len(params) == 1:
+        (v,) = params.values()
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return f"{short}{v:g}"
+    inner = ",".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return f"{short}({inner})"
+
+
+def canonical(cfg: RunConfig, with_seed: bool = True) -> dict[str, Any]:
+    d = json.loads(resolve_defaults(cfg).model_dump_json(exclude=set(_NOT_IN_KEY)))
+    d["tricks"] = dict(sorted(d["tricks"].items()))
+    if not with_seed:
+        d.pop("seed")
+    return d
+
+
+def digest(obj: Any) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Cell:
+    cell_id: str  # hash of the config without seed
+    label: str  # readable: "sn+gp10" or "baseline", plus non-trick axes
+    tricks: dict[str, dict[str, Any]]
+    axes: dict[str, Any]
+    config: RunConfig  # seed 0 placeholder; runs set their seed
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    run_key: str
+    cell: Cell
+    seed: int
+    config: RunConfig
+
+    @property
+    def run_name(self) -> str:
+        return f"{self.cell.label} · s{self.seed}"
+
+
+@dataclass
+class Plan:
+    spec: SweepSpec
+    cells: list[Cell]
+    runs: list[PlannedRun]
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (cell label, reason)
+
+
+def _trick_levels(spec: SweepSpec) -> dict[str, list[dict[str, Any] | None]]:
+    levels = {}
+    for name, raws in spec.tricks.items():
+        TRICKS.get(name)  # unknown names fail here, with a suggestion
+        levels[name] = [level_of(r) for r in raws]
+        if not levels[name]:
+            raise ValueError(f"tricks.{name}: give at least one level (off, on or parameters)")
+    return levels
+
+
+def _combinations(spec: SweepSpec, levels) -> list[dict[str, dict | None]]:
+    names = list(levels)
+    two_level = spec.design in ("leave-one-out", "fractional")
+    if two_level:
+        for n in names:
+            if len(levels[n]) != 2 or OFF not in levels[n]:
+                raise ValueError(
+                    f"tricks.{n}: design {spec.design!r} needs two levels (off and one "
+                    f"setting), got {len(levels[n])}; use design: full or one-at-a-time"
+                )
+    on = {n: next((lv for lv in levels[n] if lv is not OFF), OFF) for n in names}
+    if spec.design == "full":
+        return [dict(zip(names, combo, strict=True))
+                for combo in itertools.product(*(levels[n] for n in names))]
+    if spec.design == "one-at-a-time":
+        out = [dict.fromkeys(names, OFF)]
+        for n in names:
+            out += [{**dict.fromkeys(names, OFF), n: lv} for lv in levels[n] if lv is not OFF]
+        return out
+    if spec.design == "leave-one-out":
+        everything = dict(on)
+        return [everything] + [{**everything, n: OFF} for n in names]
+    rows = fractional_rows(len(names), spec.resolution)
+    return [{n: (on[n] if bit else OFF) for n, bit in zip(names, row, strict=True)}
+            for row in rows]
+
+
+def plan(spec: SweepSpec) -> Plan:
+    """Expand a spec; raises ValueError for a spec that cannot make a grid at all."""
+    levels = _trick_levels(spec)
+    for axis in spec.axes:
+        if axis not in RunConfig.model_fields or axis in ("tricks", "seed", "name"):
+            import difflib
+
+            close = difflib.get_close_matches(axis, list(RunConfig.model_fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"axes.{axis}: not a run setting{hint}")
+        if not spec.axes[axis]:
+            raise ValueError(f"axes.{axis}: give at least one value")
+    combos = _combinations(spec, levels)
+    axis_names = list(spec.axes)
+    axis_values = list(itertools.product(*(spec.axes[a] for a in axis_names)))
+    cells, dropped, seen = [], [], set()
+    for combo in combos:
+        tricks = {n: p for n, p in combo.items() if p is not OFF}
+        for values in axis_values:
+            axes = dict(zip(axis_names, values, strict=True))
+            label = "+".join(level_label(n, p) for n, p in sorted(tricks.items())) or "baseline"
+            if axes:
+                label += " · " + " ".join(f"{k}={v}" for k, v in axes.items())
+            raw = {**spec.base, **axes, "tricks": {**spec.base.get("tricks", {}), **tricks}}
+            try:
+                cfg = RunConfig.model_validate(raw)
+            except ValidationError as e:
+                raise ValueError(f"cell {label}: {e.errors()[0]['loc']}: "
+                                 f"{e.errors()[0]['msg']}") from None
+            conflicts = [f for f in check_run(cfg) if f.kind == "conflict"]
+            if conflicts:
+                dropped.append((label, "; ".join(map(str, conflicts))))
+                continue
+            cfg = validate(cfg)
+            cid = digest(canonical(cfg, with_seed=False))
+            if cid in seen:
+                continue
+            seen.add(cid)
+            cells.append(Cell(cid, label, tricks, axes, cfg))
+    if not cells:
+        raise ValueError("the grid is empty: every cell was dropped"
+                         + "".join(f"\n  {lab}: {why}" for lab, why in dropped))
+    runs = []
+    for cell in cells:
+        for seed in spec.seed_list:
+            cfg = cell.config.model_copy(update={"seed": seed})
+            runs.append(PlannedRun(digest(canonical(cfg)), cell, seed, cfg))
+    return Plan(spec, cells, runs, dropped)
+
+
+__all__ = ["Cell", "ConfigError", "Plan", "PlannedRun", "canonical", "digest", "plan"]

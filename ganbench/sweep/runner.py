@@ -1,0 +1,173 @@
+"""`ganbench sweep`: plan, enqueue, start workers, follow progress, summarise.
+
+Library code prints nothing: progress goes to an `on_event` callback the CLI draws.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from ganbench.config import SweepSpec, load_sweep_spec
+from ganbench.report.tables import summary_table, write_summary
+from ganbench.sweep.design import Plan, plan
+from ganbench.sweep.scheduler import Queue, SyncReport
+from ganbench.sweep.worker import WorkerContext, worker_main
+from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
+
+
+@dataclass
+class SweepOptions:
+    results: Path = Path("results")
+    storage: str | None = None  # default: a journal file under results/<sweep>/
+    tracking_uri: str | None = None  # default: sqlite:///results/mlflow.db
+    workers: int = 1
+    device: str = "auto"
+    data_root: str | None = None
+
+
+@dataclass
+class Event:
+    kind: str  # "run" (one run ended) | "tick" (counts changed)
+    counts: dict[str, int]
+    run: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Sweep:
+    spec: SweepSpec
+    plan: Plan
+    folder: Path
+    queue: Queue
+    store: MLflowStore
+    experiment_id: str
+    parent_run_id: str
+    storage: str
+    sync: SyncReport
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=5, cwd=Path(__file__).parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def load_plan(spec_path: Path) -> Plan:
+    """Load and expand a sweep file; every user mistake is a ConfigError/ValueError."""
+    spec, _node = load_sweep_spec(spec_path)
+    return plan(spec)
+
+
+def run_attrs(p: Plan) -> list[dict[str, Any]]:
+    return [{"run_key": r.run_key, "cell_id": r.cell.cell_id, "cell": r.cell.label,
+             "run_name": r.run_name, "seed": r.seed, "config": r.config.model_dump_json()}
+            for r in p.runs]
+
+
+def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
+    """Plan, open the study and the MLflow record, enqueue what has no result yet."""
+    p = load_plan(spec_path)
+    spec = p.spec
+    folder = opts.results / spec.name
+    folder.mkdir(parents=True, exist_ok=True)
+    storage = opts.storage or str(folder / "study.journal")
+    direction = "maximize" if spec.metric.goal == "max" else "minimize"
+    queue = Queue(storage, spec.name, direction)
+    store = MLflowStore(opts.tracking_uri or default_tracking_uri(opts.results))
+    exp = store.experiment(spec.name, opts.results / "mlartifacts")
+    parent = store.parent_run(exp, spec.name)
+    # One controller per local study: whatever is still RUNNING was left by a dead process.
+    store.close_running_children(exp, "the worker stopped mid-run (resumed sweep)")
+    sync = queue.sync(run_attrs(p))
+    tracker = store.tracker(parent)
+    tracker.set_tags({"design": spec.design, "metric": f"{spec.metric.name} ({spec.metric.goal})",
+                      "git_commit": git_commit()})
+    tracker.log_params({"n_cells": len(p.cells), "n_runs": len(p.runs),
+                        "seeds": spec.seed_list, "design": spec.design})
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec.model_dump(mode="json"),
+                                                     sort_keys=False))
+    (folder / "plan.json").write_text(json.dumps(plan_rows(p), indent=1))
+    tracker.log_artifact(folder / "spec.yaml")
+    tracker.log_artifact(folder / "plan.json")
+    return Sweep(spec, p, folder, queue, store, exp, parent, storage, sync)
+
+
+def plan_rows(p: Plan) -> list[dict[str, Any]]:
+    return ([{"run_key": r.run_key, "cell": r.cell.label, "seed": r.seed} for r in p.runs]
+            + [{"dropped": lab, "reason": why} for lab, why in p.dropped])
+
+
+def run_workers(sw: Sweep, opts: SweepOptions,
+                on_event: Callable[[Event], None] | None = None) -> dict[str, int]:
+    """Start opts.workers processes and follow the study until they are all done."""
+    cores = os.cpu_count() or 1
+    ctx = WorkerContext(
+        storage=sw.storage, study=sw.spec.name, direction=sw.queue.study.direction.name.lower(),
+        tracking_uri=sw.store.uri, experiment_id=sw.experiment_id, parent_run_id=sw.parent_run_id,
+        metric=sw.spec.metric.name, threads=max(1, cores // max(opts.workers, 1)),
+        device=opts.device, data_root=opts.data_root, git_commit=git_commit(),
+    )
+    procs = [mp.get_context("spawn").Process(target=worker_main, args=(ctx,), daemon=False)
+             for _ in range(opts.workers)]
+    for proc in procs:
+        proc.start()
+    seen: set[int] = {t.number for t in sw.queue.trials() if t.state.is_finished()}
+    try:
+        while True:
+            alive = any(proc.is_alive() for proc in procs)
+            _emit_new(sw, seen, on_event)
+            if not alive:
+                break
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        for proc in procs:  # workers in our process group got it too; a second is ignored
+            if proc.is_alive() and proc.pid:
+                os.kill(proc.pid, signal.SIGINT)
+        for proc in procs:
+            proc.join(timeout=60)
+            if proc.is_alive():
+                proc.terminate()
+        _emit_new(sw, seen, on_event)
+        sw.store.tracker(sw.parent_run_id).finish("KILLED")
+        raise
+    return sw.queue.counts()
+
+
+def _emit_new(sw: Sweep, seen: set[int], on_event) -> None:
+    new = [t for t in sw.queue.trials() if t.state.is_finished() and t.number not in seen]
+    if not new:
+        return
+    counts = sw.queue.counts()
+    for t in sorted(new, key=lambda t: t.datetime_complete or t.datetime_start):
+        seen.add(t.number)
+        if on_event:
+            on_event(Event("run", counts, {**t.user_attrs, "number": t.number}))
+
+
+def summarise(sw: Sweep) -> tuple[pd.DataFrame, list[Path]]:
+    """The ranked summary from the MLflow record; written to results/<sweep>/ and the parent."""
+    runs = sw.store.runs_frame(sw.experiment_id)
+    table = summary_table(runs, sw.spec.metric.name, sw.spec.metric.goal,
+                          cells=[c.label for c in sw.plan.cells])
+    files = write_summary(table, sw.folder, sw.spec, command=f"ganbench sweep {sw.spec.name}")
+    tracker = sw.store.tracker(sw.parent_run_id)
+    for f in files:
+        tracker.log_artifact(f)
+    counts = sw.queue.counts()
+    if counts["queued"] == 0 and counts["running"] == 0:
+        tracker.finish("FINISHED")
+    return table, files

@@ -1,0 +1,148 @@
+"""MLflow record of sweeps: one experiment per sweep, a parent run, one child run per (cell, seed).
+
+The only module that imports mlflow. Uses MlflowClient (explicit run ids) rather than the
+fluent API, so several worker processes can write to one store at once; SQLite's "database
+is locked" under concurrent writers is retried, never surfaced.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+
+ROLE, SWEEP, RUN_KEY = "ganbench.role", "ganbench.sweep", "ganbench.run_key"
+
+
+def default_tracking_uri(results: Path) -> str:
+    return f"sqlite:///{(results / 'mlflow.db').resolve()}"
+
+
+def _retry(fn, *args, attempts: int = 12, **kwargs):
+    """Retry transient store errors (SQLite writer lock, a migrating schema) with backoff."""
+    for i in range(attempts):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - filtered by message below
+            text = str(e).lower()
+            transient = "locked" in text or "busy" in text or "unique constraint" in text
+            if not transient or i == attempts - 1:
+                raise
+            time.sleep(min(2.0, 0.05 * 2**i) * (0.5 + random.random()))
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = json.dumps(v) if isinstance(v, (dict, list, tuple)) else str(v)
+    return out
+
+
+class MLflowRunTracker:
+    """A Tracker (see tracking/base.py) writing to one MLflow run."""
+
+    def __init__(self, client: MlflowClient, run_id: str) -> None:
+        self.client, self.run_id = client, run_id
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        items = [Param(k, v[:6000]) for k, v in flatten(params).items()]
+        for i in range(0, len(items), 100):
+            _retry(self.client.log_batch, self.run_id, params=items[i : i + 100])
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        _retry(self.client.log_batch, self.run_id,
+               tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, step) for k, v in metrics.items()
+                 if not math.isnan(float(v))]
+        if items:
+            _retry(self.client.log_batch, self.run_id, metrics=items)
+
+    def log_artifact(self, path: Path) -> None:
+        _retry(self.client.log_artifact, self.run_id, str(path))
+
+    def log_artifacts(self, folder: Path) -> None:
+        _retry(self.client.log_artifacts, self.run_id, str(folder))
+
+    def finish(self, status: str) -> None:
+        """status: FINISHED | FAILED | KILLED."""
+        _retry(self.client.set_terminated, self.run_id, status)
+
+
+class MLflowStore:
+    def __init__(self, tracking_uri: str) -> None:
+        self.uri = tracking_uri
+        self.client = MlflowClient(tracking_uri=tracking_uri)
+
+    def experiment(self, name: str, artifact_root: Path | None = None) -> str:
+        exp = _retry(self.client.get_experiment_by_name, name)
+        if exp is not None:
+            return exp.experiment_id
+        location = (artifact_root / name).resolve().as_uri() if artifact_root else None
+        try:
+            return _retry(self.client.create_experiment, name, artifact_location=location)
+        except MlflowException:  # another process created it first
+            return _retry(self.client.get_experiment_by_name, name).experiment_id
+
+    def parent_run(self, exp_id: str, sweep: str) -> str:
+        """The sweep's parent run, reused when a sweep is resumed or extended."""
+        found = _retry(self.client.search_runs, [exp_id],
+                       filter_string=f"tags.`{ROLE}` = 'sweep'", max_results=1)
+        if found:
+            run_id = found[0].info.run_id
+            _retry(self.client.update_run, run_id, status="RUNNING")
+            return run_id
+        run = _retry(self.client.create_run, exp_id, run_name=f"sweep {sweep}",
+                     tags={ROLE: "sweep", SWEEP: sweep})
+        return run.info.run_id
+
+    def start_child(self, exp_id: str, parent_id: str, run_name: str,
+                    tags: dict[str, str]) -> MLflowRunTracker:
+        run = _retry(self.client.create_run, exp_id, run_name=run_name,
+                     tags={"mlflow.parentRunId": parent_id, ROLE: "run", **tags})
+        return MLflowRunTracker(self.client, run.info.run_id)
+
+    def tracker(self, run_id: str) -> MLflowRunTracker:
+        return MLflowRunTracker(self.client, run_id)
+
+    def close_running_children(self, exp_id: str, reason: str) -> int:
+        """Mark child runs left RUNNING by a dead process as KILLED, with the reason."""
+        stale = _retry(self.client.search_runs, [exp_id], max_results=5000,
+                       filter_string=f"tags.`{ROLE}` = 'run' and attributes.status = 'RUNNING'")
+        for r in stale:
+            t = self.tracker(r.info.run_id)
+            t.set_tags({"status": "killed", "failure_reason": reason})
+            t.finish("KILLED")
+        return len(stale)
+
+    def runs_frame(self, exp_id: str) -> pd.DataFrame:
+        """Every child run as a row: run_id, status, name, params.*, tags.*, metrics.*."""
+        rows, token = [], None
+        while True:
+            page = _retry(self.client.search_runs, [exp_id], max_results=1000,
+                          filter_string=f"tags.`{ROLE}` = 'run'", page_token=token)
+            for r in page:
+                row = {"run_id": r.info.run_id, "mlflow_status": r.info.status,
+                       "run_name": r.info.run_name}
+                row.update({f"params.{k}": v for k, v in r.data.params.items()})
+                row.update({f"tags.{k}": v for k, v in r.data.tags.items()})
+                row.update({f"metrics.{k}": v for k, v in r.data.metrics.items()})
+                rows.append(row)
+            token = page.token
+            if not token:
+                break
+        return pd.DataFrame(rows)
