@@ -36,7 +36,7 @@ class RunConfig(Closed):
     z_dim: int | None = Field(None, gt=0, description="latent size; None = the model's default")
     steps: int = Field(2000, gt=0)
     batch_size: int = Field(256, gt=0)
-    lr: float = Field(2e-4, gt=0, le=1.0, description="Adam learning rate of G and D")
+    lr: float = Field(2e-4, gt=0, description="Adam learning rate of G and D")
     betas: tuple[float, float] = (0.5, 0.999)
     seed: int = Field(0, ge=0)
     device: str = "auto"

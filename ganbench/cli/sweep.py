@@ -35,7 +35,7 @@ def print_plan(p, full: bool) -> None:
     if full:
         t = Table("cell", "cell id", "tricks", "seeds")
         for c in p.cells:
-            tricks = ", ".join(f"{k}{v or ''}" for k, v in c.tricks.items()) or "-"
+            tricks = "; ".join(f"{k} {v}" if v else k for k, v in c.tricks.items()) or "-"
             t.add_row(c.label, c.cell_id, tricks, ",".join(map(str, spec.seed_list)))
         console.print(t)
 

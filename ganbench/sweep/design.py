@@ -5,6 +5,7 @@ No I/O, no training: `plan(spec)` is what `--dry-run` prints and what the schedu
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import itertools
 import json
@@ -14,11 +15,21 @@ from typing import Any
 from pydantic import ValidationError
 
 from ganbench.config import ConfigError, RunConfig, SweepSpec
+from ganbench.data import data_kind
+from ganbench.metrics import available_metrics
 from ganbench.sweep.fractional import fractional_rows
 from ganbench.tricks import TRICKS
 from ganbench.validate import check_run, resolve_defaults, validate
 
 OFF = None  # the level meaning "trick not listed"
+
+
+class PlanError(ValueError):
+    """A spec that cannot make a grid; `loc` is the field path, for file:line messages."""
+
+    def __init__(self, loc: tuple[Any, ...], message: str) -> None:
+        self.loc, self.message = loc, message
+        super().__init__(f"{'.'.join(map(str, loc))}: {message}" if loc else message)
 
 # Fields that do not change what is trained (where it runs, where data lives, its label).
 _NOT_IN_KEY = ("data_root", "device", "name")
@@ -91,10 +102,23 @@ class Plan:
 def _trick_levels(spec: SweepSpec) -> dict[str, list[dict[str, Any] | None]]:
     levels = {}
     for name, raws in spec.tricks.items():
-        TRICKS.get(name)  # unknown names fail here, with a suggestion
-        levels[name] = [level_of(r) for r in raws]
-        if not levels[name]:
-            raise ValueError(f"tricks.{name}: give at least one level (off, on or parameters)")
+        if name not in TRICKS:
+            raise PlanError(("tricks", name), TRICKS.unknown_message(name))
+        if not raws:
+            raise PlanError(("tricks", name), "give at least one level (off, on or parameters)")
+        levels[name] = []
+        for i, raw in enumerate(raws):
+            try:
+                lv = level_of(raw)
+                if lv is not OFF:
+                    TRICKS.get(name).Params.model_validate(lv)
+            except (ValueError, ValidationError) as e:
+                msg = str(e)
+                if isinstance(e, ValidationError):
+                    err = e.errors()[0]
+                    msg = f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
+                raise PlanError(("tricks", name, i), msg) from None
+            levels[name].append(lv)
     return levels
 
 
@@ -104,10 +128,9 @@ def _combinations(spec: SweepSpec, levels) -> list[dict[str, dict | None]]:
     if two_level:
         for n in names:
             if len(levels[n]) != 2 or OFF not in levels[n]:
-                raise ValueError(
-                    f"tricks.{n}: design {spec.design!r} needs two levels (off and one "
-                    f"setting), got {len(levels[n])}; use design: full or one-at-a-time"
-                )
+                raise PlanError(("tricks", n),
+                                f"design {spec.design!r} needs two levels (off and one setting), "
+                                f"got {len(levels[n])}; use design: full or one-at-a-time")
     on = {n: next((lv for lv in levels[n] if lv is not OFF), OFF) for n in names}
     if spec.design == "full":
         return [dict(zip(names, combo, strict=True))
@@ -130,30 +153,32 @@ def plan(spec: SweepSpec) -> Plan:
     levels = _trick_levels(spec)
     for axis in spec.axes:
         if axis not in RunConfig.model_fields or axis in ("tricks", "seed", "name"):
-            import difflib
-
             close = difflib.get_close_matches(axis, list(RunConfig.model_fields), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"axes.{axis}: not a run setting{hint}")
+            raise PlanError(("axes", axis), f"not a run setting{hint}")
         if not spec.axes[axis]:
-            raise ValueError(f"axes.{axis}: give at least one value")
+            raise PlanError(("axes", axis), "give at least one value")
     combos = _combinations(spec, levels)
     axis_names = list(spec.axes)
     axis_values = list(itertools.product(*(spec.axes[a] for a in axis_names)))
     cells, dropped, seen = [], [], set()
+    # A trick with one setting is labelled by its short name; variants by their parameters.
+    single = {n for n, lvs in levels.items() if sum(lv is not OFF for lv in lvs) == 1}
     for combo in combos:
         tricks = {n: p for n, p in combo.items() if p is not OFF}
         for values in axis_values:
             axes = dict(zip(axis_names, values, strict=True))
-            label = "+".join(level_label(n, p) for n, p in sorted(tricks.items())) or "baseline"
+            label = "+".join(TRICKS.get(n).short if n in single else level_label(n, p)
+                             for n, p in sorted(tricks.items())) or "baseline"
             if axes:
                 label += " · " + " ".join(f"{k}={v}" for k, v in axes.items())
             raw = {**spec.base, **axes, "tricks": {**spec.base.get("tricks", {}), **tricks}}
             try:
                 cfg = RunConfig.model_validate(raw)
             except ValidationError as e:
-                raise ValueError(f"cell {label}: {e.errors()[0]['loc']}: "
-                                 f"{e.errors()[0]['msg']}") from None
+                err = e.errors()[0]
+                where = ("axes",) if err["loc"] and err["loc"][0] in axes else ("base",)
+                raise PlanError((*where, *err["loc"]), f"{err['msg']} (cell {label})") from None
             conflicts = [f for f in check_run(cfg) if f.kind == "conflict"]
             if conflicts:
                 dropped.append((label, "; ".join(map(str, conflicts))))
@@ -164,8 +189,15 @@ def plan(spec: SweepSpec) -> Plan:
                 continue
             seen.add(cid)
             cells.append(Cell(cid, label, tricks, axes, cfg))
+    for cell in cells:
+        kind = data_kind(cell.config.dataset)
+        offered = available_metrics(kind)
+        if spec.metric.name not in offered:
+            names = ", ".join(offered) or "none yet"
+            raise PlanError(("metric", "name"), f"dataset {cell.config.dataset!r} does not "
+                            f"provide {spec.metric.name!r} (its metrics: {names})")
     if not cells:
-        raise ValueError("the grid is empty: every cell was dropped"
+        raise PlanError((), "the grid is empty: every cell was dropped"
                          + "".join(f"\n  {lab}: {why}" for lab, why in dropped))
     runs = []
     for cell in cells:
@@ -175,4 +207,4 @@ def plan(spec: SweepSpec) -> Plan:
     return Plan(spec, cells, runs, dropped)
 
 
-__all__ = ["Cell", "ConfigError", "Plan", "PlannedRun", "canonical", "digest", "plan"]
+__all__ = ["Cell", "ConfigError", "Plan", "PlanError", "PlannedRun", "canonical", "digest", "plan"]

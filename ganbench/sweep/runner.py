@@ -19,9 +19,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from ganbench.config import SweepSpec, load_sweep_spec
+from ganbench.config import ConfigError, SweepSpec, line_of, load_sweep_spec
 from ganbench.report.tables import summary_table, write_summary
-from ganbench.sweep.design import Plan, plan
+from ganbench.sweep.design import Plan, PlanError, plan
 from ganbench.sweep.scheduler import Queue, SyncReport
 from ganbench.sweep.worker import WorkerContext, worker_main
 from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
@@ -68,8 +68,12 @@ def git_commit() -> str:
 
 def load_plan(spec_path: Path) -> Plan:
     """Load and expand a sweep file; every user mistake is a ConfigError/ValueError."""
-    spec, _node = load_sweep_spec(spec_path)
-    return plan(spec)
+    spec, node = load_sweep_spec(spec_path)
+    try:
+        return plan(spec)
+    except PlanError as e:
+        where = f"{spec_path}:{line_of(node, *e.loc)}" if e.loc else str(spec_path)
+        raise ConfigError(f"{where}: {e}") from None
 
 
 def run_attrs(p: Plan) -> list[dict[str, Any]]:
