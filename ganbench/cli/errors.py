@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ganbench.config import ConfigError
 from ganbench.data import DataUnavailableError
@@ -22,7 +23,7 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except (ConfigError, DataUnavailableError, ValueError) as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
+            err_console.print("[bold red]error:[/] " + escape(str(e)), highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]

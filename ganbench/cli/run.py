@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ganbench.cli.errors import user_errors
@@ -41,7 +42,8 @@ def run(
     if overrides:
         cfg = cfg.model_validate({**cfg.model_dump(), **overrides})
     tricks = ", ".join(cfg.tricks) or "none"
-    console.print(f"[bold]{config}[/]: {cfg.dataset} / {cfg.model} / loss {cfg.loss} / "
+    name = escape(str(config))
+    console.print(f"[bold]{name}[/]: {cfg.dataset} / {cfg.model} / loss {cfg.loss} / "
                   f"tricks: {tricks} / seed {cfg.seed} / {cfg.steps} steps")
     for c in caveats(cfg):
         console.print(f"[yellow]caveat[/] {c}")

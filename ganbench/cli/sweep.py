@@ -95,7 +95,7 @@ def sweep(
             status = r.get("status", "?")
             color = {"finished": "green", "diverged": "red"}.get(status, "yellow")
             metric = r.get("metric")
-            extra = (f"{sw.spec.metric.name} {metric:.4g}" if isinstance(metric, float)
+            extra = (f"{sw.spec.metric.name} {metric:.4g}" if isinstance(metric, (int, float))
                      else r.get("failure_reason", ""))
             bar.console.print(f"  [{color}]{status:8}[/] {r.get('run_name', '?')}  {extra}",
                               highlight=False)

@@ -30,7 +30,12 @@ def summary_table(runs: pd.DataFrame, metric: str, goal: str,
     col = f"metrics.eval/{metric}"
     runs = latest_attempts(runs)
     rows = []
-    labels = cells if cells is not None else sorted(runs.get("tags.ganbench.cell", []))
+    if cells is not None:
+        labels = cells
+    elif "tags.ganbench.cell" in runs:
+        labels = sorted(runs["tags.ganbench.cell"].dropna().unique())
+    else:
+        labels = []
     for label in labels:
         r = runs[runs["tags.ganbench.cell"] == label] if not runs.empty else runs
         fin = r[r["status"] == "finished"] if not r.empty else r

@@ -58,6 +58,10 @@ def level_label(trick: str, params: dict[str, Any]) -> str:
     return f"{short}({inner})"
 
 
+def _short(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
 def canonical(cfg: RunConfig, with_seed: bool = True) -> dict[str, Any]:
     d = json.loads(resolve_defaults(cfg).model_dump_json(exclude=set(_NOT_IN_KEY)))
     d["tricks"] = dict(sorted(d["tricks"].items()))
@@ -122,12 +126,25 @@ def _trick_levels(spec: SweepSpec) -> dict[str, list[dict[str, Any] | None]]:
     return levels
 
 
+def _base_tricks(spec: SweepSpec) -> dict[str, Any]:
+    """Tricks on in every cell; a trick cannot be both always on and swept."""
+    try:
+        base = RunConfig.model_validate({"tricks": spec.base.get("tricks")}).tricks
+    except ValidationError as e:
+        raise PlanError(("base", "tricks"), e.errors()[0]["msg"]) from None
+    for name in base:
+        if name in spec.tricks:
+            raise PlanError(("tricks", name), "also listed in base.tricks; list a trick either "
+                            "as always on (base.tricks) or as swept (tricks), not both")
+    return base
+
+
 def _combinations(spec: SweepSpec, levels) -> list[dict[str, dict | None]]:
     names = list(levels)
     two_level = spec.design in ("leave-one-out", "fractional")
     if two_level:
         for n in names:
-            if len(levels[n]) != 2 or OFF not in levels[n]:
+            if len(levels[n]) != 2 or sum(lv is OFF for lv in levels[n]) != 1:
                 raise PlanError(("tricks", n),
                                 f"design {spec.design!r} needs two levels (off and one setting), "
                                 f"got {len(levels[n])}; use design: full or one-at-a-time")
@@ -152,8 +169,13 @@ def plan(spec: SweepSpec) -> Plan:
     """Expand a spec; raises ValueError for a spec that cannot make a grid at all."""
     levels = _trick_levels(spec)
     for axis in spec.axes:
-        if axis not in RunConfig.model_fields or axis in ("tricks", "seed", "name"):
-            close = difflib.get_close_matches(axis, list(RunConfig.model_fields), n=1)
+        reserved = {"tricks": "tricks: sweeps tricks", "seed": "seeds: sets the seeds",
+                    "name": "runs are named by their cell"}
+        if axis in reserved:
+            raise PlanError(("axes", axis), f"cannot be an axis ({reserved[axis]})")
+        if axis not in RunConfig.model_fields:
+            fields = [f for f in RunConfig.model_fields if f not in reserved]
+            close = difflib.get_close_matches(axis, fields, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise PlanError(("axes", axis), f"not a run setting{hint}")
         if not spec.axes[axis]:
@@ -164,21 +186,22 @@ def plan(spec: SweepSpec) -> Plan:
     cells, dropped, seen = [], [], set()
     # A trick with one setting is labelled by its short name; variants by their parameters.
     single = {n for n, lvs in levels.items() if sum(lv is not OFF for lv in lvs) == 1}
+    base_tricks = _base_tricks(spec)
     for combo in combos:
         tricks = {n: p for n, p in combo.items() if p is not OFF}
         for values in axis_values:
             axes = dict(zip(axis_names, values, strict=True))
+            raw = {**spec.base, **axes, "tricks": {**base_tricks, **tricks}}
             label = "+".join(TRICKS.get(n).short if n in single else level_label(n, p)
                              for n, p in sorted(tricks.items())) or "baseline"
-            if axes:
-                label += " · " + " ".join(f"{k}={v}" for k, v in axes.items())
-            raw = {**spec.base, **axes, "tricks": {**spec.base.get("tricks", {}), **tricks}}
             try:
                 cfg = RunConfig.model_validate(raw)
             except ValidationError as e:
                 err = e.errors()[0]
                 where = ("axes",) if err["loc"] and err["loc"][0] in axes else ("base",)
                 raise PlanError((*where, *err["loc"]), f"{err['msg']} (cell {label})") from None
+            if axes:  # typed values: YAML 1.1 reads 1.0e6 as a string
+                label += " · " + " ".join(f"{k}={_short(getattr(cfg, k))}" for k in axes)
             conflicts = [f for f in check_run(cfg) if f.kind == "conflict"]
             if conflicts:
                 dropped.append((label, "; ".join(map(str, conflicts))))

@@ -53,8 +53,19 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
 class MLflowRunTracker:
     """A Tracker (see tracking/base.py) writing to one MLflow run."""
 
+    FLUSH_SECONDS = 10.0  # metrics reach the store at least this often, and at the end
+
     def __init__(self, client: MlflowClient, run_id: str) -> None:
         self.client, self.run_id = client, run_id
+        self._pending: list[Metric] = []
+        self._flushed = time.monotonic()
+
+    def flush(self) -> None:
+        """Write buffered metrics in batches (one store transaction per 1000 values)."""
+        items, self._pending = self._pending, []
+        for i in range(0, len(items), 1000):
+            _retry(self.client.log_batch, self.run_id, metrics=items[i : i + 1000])
+        self._flushed = time.monotonic()
 
     def log_params(self, params: dict[str, Any]) -> None:
         items = [Param(k, v[:6000]) for k, v in flatten(params).items()]
@@ -66,11 +77,12 @@ class MLflowRunTracker:
                tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        # Buffered: one SQLite transaction per logging window would dominate short runs.
         now = int(time.time() * 1000)
-        items = [Metric(k, float(v), now, step) for k, v in metrics.items()
-                 if not math.isnan(float(v))]
-        if items:
-            _retry(self.client.log_batch, self.run_id, metrics=items)
+        self._pending += [Metric(k, float(v), now, step) for k, v in metrics.items()
+                          if not math.isnan(float(v))]
+        if time.monotonic() - self._flushed > self.FLUSH_SECONDS:
+            self.flush()
 
     def log_artifact(self, path: Path) -> None:
         _retry(self.client.log_artifact, self.run_id, str(path))
@@ -80,6 +92,7 @@ class MLflowRunTracker:
 
     def finish(self, status: str) -> None:
         """status: FINISHED | FAILED | KILLED."""
+        self.flush()
         _retry(self.client.set_terminated, self.run_id, status)
 
 
