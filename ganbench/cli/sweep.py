@@ -102,11 +102,16 @@ def sweep(
             bar.update(task, completed=min(total, ev.counts["finished"] + ev.counts["diverged"]))
 
         try:
-            run_workers(sw, opts, on_event)
+            counts = run_workers(sw, opts, on_event)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: finished runs are kept; rerun the same "
                           "command to resume.")
             raise typer.Exit(130) from None
+    left = sw.queue.unresolved([r.run_key for r in sw.plan.runs])
+    if left or counts["crashed_workers"]:
+        console.print(f"[yellow]warning[/]: {left} run(s) have no result "
+                      f"({counts['crashed_workers']} worker(s) crashed; errors are tagged on the "
+                      "MLflow runs); rerun the same command to retry them.")
     table, files = summarise(sw)
     print_summary(table)
     console.print("written: " + ", ".join(str(f) for f in files))

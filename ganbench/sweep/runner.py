@@ -148,7 +148,9 @@ def run_workers(sw: Sweep, opts: SweepOptions,
         _emit_new(sw, seen, on_event)
         sw.store.tracker(sw.parent_run_id).finish("KILLED")
         raise
-    return sw.queue.counts()
+    counts = sw.queue.counts()
+    counts["crashed_workers"] = sum(1 for proc in procs if proc.exitcode not in (0, None))
+    return counts
 
 
 def _emit_new(sw: Sweep, seen: set[int], on_event) -> None:
@@ -165,6 +167,8 @@ def _emit_new(sw: Sweep, seen: set[int], on_event) -> None:
 def summarise(sw: Sweep) -> tuple[pd.DataFrame, list[Path]]:
     """The ranked summary from the MLflow record; written to results/<sweep>/ and the parent."""
     runs = sw.store.runs_frame(sw.experiment_id)
+    if not runs.empty:  # only this plan's runs: an edited file may have left others behind
+        runs = runs[runs["tags.ganbench.run_key"].isin({r.run_key for r in sw.plan.runs})]
     table = summary_table(runs, sw.spec.metric.name, sw.spec.metric.goal,
                           cells=[c.label for c in sw.plan.cells])
     files = write_summary(table, sw.folder, sw.spec, command=f"ganbench sweep {sw.spec.name}")

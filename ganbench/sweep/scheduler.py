@@ -92,6 +92,12 @@ class Queue:
             requeued += key in failed
         return SyncReport(len(done), requeued, added, len(pending))
 
+    def unresolved(self, keys: list[str]) -> int:
+        """How many of these run keys have no result (finished or diverged) yet."""
+        done = {t.user_attrs.get("run_key") for t in self.trials()
+                if t.state == TrialState.COMPLETE or t.user_attrs.get("status") in RESULT_STATUSES}
+        return sum(1 for k in keys if k not in done)
+
     def counts(self) -> dict[str, int]:
         out = {"queued": 0, "running": 0, "finished": 0, "diverged": 0, "failed": 0}
         for t in self.trials():
