@@ -115,3 +115,22 @@ def trick_conditions(name: str) -> list[tuple[str, Finding]]:
                 seen.add(key)
                 out.append((cond or "always", f))
     return out
+
+
+def pair_matrix(dataset: str = "ring8", model: str | None = None,
+                loss: str = "ns") -> tuple[list[str], dict[tuple[str, str], str]]:
+    """Compatibility of every pair of tricks (and each alone, on the diagonal) in one setting.
+
+    'conflict' / 'caveat' / 'ok', from the same check() that sweep expansion uses to drop
+    cells, so `ganbench tricks matrix` and the planner cannot disagree.
+    """
+    model = model or ("mlp" if data_kind(dataset) == "points" else "dcgan28")
+    names = TRICKS.names()
+    out: dict[tuple[str, str], str] = {}
+    for i, a in enumerate(names):
+        for b in names[i:]:
+            cfg = RunConfig(dataset=dataset, model=model, loss=loss, tricks={a: {}, b: {}})
+            kinds = {f.kind for f in check_run(cfg)}
+            verdict = "conflict" if "conflict" in kinds else "caveat" if kinds else "ok"
+            out[(a, b)] = out[(b, a)] = verdict
+    return names, out

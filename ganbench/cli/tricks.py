@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ganbench.cli.errors import user_errors
 from ganbench.tricks import TRICKS
-from ganbench.validate import trick_conditions
+from ganbench.validate import pair_matrix, trick_conditions
 
 app = typer.Typer(help="List and describe the registered tricks.", no_args_is_help=True)
 console = Console()
@@ -52,3 +52,30 @@ def show(name: str = typer.Argument(..., help="Trick name, e.g. spectral_norm.")
         table.add_row(k, ann, repr(f.default), cons)
     console.print(table)
     console.print(f"conflicts / caveats:\n{_findings(name)}", highlight=False)
+
+
+@app.command("matrix")
+@user_errors
+def matrix(
+    dataset: str = typer.Option("ring8", "--dataset", help="Data the pairs are checked on."),
+    model: str = typer.Option(None, "--model", help="Default: mlp for 2-D, dcgan28 for images."),
+    loss: str = typer.Option("ns", "--loss"),
+) -> None:
+    """Pairwise compatibility of all tricks: ok (.), caveat (~), conflict (X).
+
+    The same declarations drop cells from sweeps, so a pair marked X never runs.
+    """
+    from ganbench.data import DATASETS
+    from ganbench.losses import LOSSES
+
+    DATASETS.get(dataset), LOSSES.get(loss)  # clear errors for unknown names
+    names, verdicts = pair_matrix(dataset, model, loss)
+    mark = {"ok": "[green].[/]", "caveat": "[yellow]~[/]", "conflict": "[bold red]X[/]"}
+    short = {n: TRICKS.get(n).short for n in names}
+    table = Table(title=f"trick pairs on {dataset} / loss {loss}  (. ok  ~ caveat  X conflict)")
+    table.add_column("")
+    for n in names:
+        table.add_column(short[n], justify="center")
+    for a in names:
+        table.add_row(f"{a} ({short[a]})", *(mark[verdicts[(a, b)]] for b in names))
+    console.print(table)

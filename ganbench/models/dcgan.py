@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ganbench.models.base import DNorm, ModelSpec, norm2d, register_model
+from ganbench.models.base import DNorm, ModelSpec, mbstd_layer, norm2d, register_model
 
 
 def dcgan_init(m: nn.Module) -> None:
@@ -54,7 +54,8 @@ class DCGAN64Generator(nn.Module):
 
 
 class DCGAN64Discriminator(nn.Module):
-    def __init__(self, d_norm: DNorm, channels: int = 1, ndf: int = 64):
+    def __init__(self, d_norm: DNorm, channels: int = 1, ndf: int = 64,
+                 minibatch_std: bool = False):
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(channels, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),  # 32
@@ -62,11 +63,13 @@ class DCGAN64Discriminator(nn.Module):
             *_down(ndf * 2, ndf * 4, d_norm),  # 8
             *_down(ndf * 4, ndf * 8, d_norm),  # 4
         )
-        self.head = nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False)  # 1x1 logit, no sigmoid
+        self.mbstd = mbstd_layer(minibatch_std)
+        # 1x1 logit, no sigmoid
+        self.head = nn.Conv2d(ndf * 8 + int(minibatch_std), 1, 4, 1, 0, bias=False)
         self.apply(dcgan_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, 64, 64) -> (B,)
-        return self.head(self.body(x)).flatten()
+        return self.head(self.mbstd(self.body(x))).flatten()
 
 
 class DCGAN28Generator(nn.Module):
@@ -87,24 +90,29 @@ class DCGAN28Generator(nn.Module):
 
 
 class DCGAN28Discriminator(nn.Module):
-    def __init__(self, d_norm: DNorm, channels: int = 1, width: int = 64):
+    def __init__(self, d_norm: DNorm, channels: int = 1, width: int = 64,
+                 minibatch_std: bool = False):
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True),  # 14
             *_down(width, 2 * width, d_norm),  # 7
         )
-        self.head = nn.Linear(2 * width * 7 * 7, 1)
+        self.mbstd = mbstd_layer(minibatch_std)
+        self.head = nn.Linear((2 * width + int(minibatch_std)) * 7 * 7, 1)
         self.apply(dcgan_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, 28, 28) -> (B,)
-        return self.head(self.body(x).flatten(1)).squeeze(1)
+        return self.head(self.mbstd(self.body(x)).flatten(1)).squeeze(1)
 
 
-register_model(ModelSpec(
-    "dcgan64", "images", z_dim=100, image_size=64, d_norm="batch",
-    build=lambda z, shape, n: (DCGAN64Generator(z, shape[0]), DCGAN64Discriminator(n, shape[0])),
-))
-register_model(ModelSpec(
-    "dcgan28", "images", z_dim=64, image_size=28, d_norm="batch",
-    build=lambda z, shape, n: (DCGAN28Generator(z, shape[0]), DCGAN28Discriminator(n, shape[0])),
-))
+def _builder(g_cls, d_cls):
+    def build(z_dim, shape, d_norm, minibatch_std: bool = False):
+        return g_cls(z_dim, shape[0]), d_cls(d_norm, shape[0], minibatch_std=minibatch_std)
+
+    return build
+
+
+register_model(ModelSpec("dcgan64", "images", z_dim=100, image_size=64, d_norm="batch",
+                         build=_builder(DCGAN64Generator, DCGAN64Discriminator)))
+register_model(ModelSpec("dcgan28", "images", z_dim=64, image_size=28, d_norm="batch",
+                         build=_builder(DCGAN28Generator, DCGAN28Discriminator)))

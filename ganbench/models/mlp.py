@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ganbench.models.base import DNorm, ModelSpec, norm1d, register_model
+from ganbench.models.base import DNorm, ModelSpec, mbstd_layer, norm1d, register_model
 
 WIDTH, DEPTH = 128, 3
 
@@ -26,7 +26,8 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    def __init__(self, d_norm: DNorm, in_dim: int = 2, width: int = WIDTH, depth: int = DEPTH):
+    def __init__(self, d_norm: DNorm, in_dim: int = 2, width: int = WIDTH, depth: int = DEPTH,
+                 minibatch_std: bool = False):
         super().__init__()
         layers: list[nn.Module] = []
         d = in_dim
@@ -36,14 +37,16 @@ class MLPDiscriminator(nn.Module):
             layers.append(nn.LeakyReLU(0.2))
             d = width
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(d, 1)
+        self.mbstd = mbstd_layer(minibatch_std)
+        self.head = nn.Linear(d + int(minibatch_std), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 2) -> (B,) logits
-        return self.head(self.body(x)).squeeze(1)
+        return self.head(self.mbstd(self.body(x))).squeeze(1)
 
 
-def build_mlp(z_dim: int, shape: tuple[int, ...], d_norm: DNorm):
-    return MLPGenerator(z_dim, shape[0]), MLPDiscriminator(d_norm, shape[0])
+def build_mlp(z_dim: int, shape: tuple[int, ...], d_norm: DNorm, minibatch_std: bool = False):
+    return MLPGenerator(z_dim, shape[0]), MLPDiscriminator(d_norm, shape[0],
+                                                          minibatch_std=minibatch_std)
 
 
 register_model(ModelSpec("mlp", "points", z_dim=16, image_size=None, d_norm="none",

@@ -44,13 +44,14 @@ class Trainer:
         data = DATASETS.get(cfg.dataset)(cfg.data_root).to(self.device)
         self.data = data.resized(spec.image_size) if data.kind == "images" else data
         self.stack = TrickStack.from_config(cfg)
-        g, d = spec.build(cfg.z_dim, self.data.shape, cfg.d_norm)
+        g, d = spec.build(cfg.z_dim, self.data.shape, cfg.d_norm, **self.stack.model_options())
         self.g, self.d = self.stack.build(g.to(self.device), d.to(self.device))
         o = self.stack.optimizers(OptimSpec(cfg.lr, cfg.lr, cfg.betas, cfg.betas))
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=o.g_lr, betas=o.g_betas)
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=o.d_lr, betas=o.d_betas)
         self.loss = LOSSES.get(cfg.loss)()
         self.n_d = self.stack.d_steps()
+        self.d_steps_done = 0
         b = cfg.batch_size
         self.ones = torch.ones(b, device=self.device)
         self.zeros = torch.zeros(b, device=self.device)
@@ -59,6 +60,7 @@ class Trainer:
         return torch.randn(n, self.cfg.z_dim, device=self.device)
 
     def d_step(self, step: int) -> dict[str, torch.Tensor]:
+        self.d_steps_done += 1
         b = self.cfg.batch_size
         real = self.data.sample(b)
         with torch.no_grad():
@@ -78,7 +80,8 @@ class Trainer:
         fake = self.g(self.z(self.cfg.batch_size))
         _, fake_in = self.stack.d_inputs(None, fake, step)
         d_fake = self.d(fake_in)
-        ctx = StepContext(self.g, self.d, None, fake_in, None, d_fake, step)
+        ctx = StepContext(self.g, self.d, None, fake_in, None, d_fake, step,
+                          sample_real=lambda: self.data.sample(self.cfg.batch_size))
         terms = {"adv": self.loss.g_loss(d_fake)}
         terms.update(self.stack.g_terms(ctx))
         self.opt_g.zero_grad(set_to_none=True)
@@ -96,6 +99,11 @@ class Trainer:
         out.update({f"g/{k}": v.detach() for k, v in g_terms.items()})
         return out
 
+    @property
+    def eval_g(self) -> torch.nn.Module:
+        """The generator evaluation, samples and saved weights use (EMA's when it is on)."""
+        return self.stack.eval_generator(self.g)
+
     def eval_z(self, n: int) -> torch.Tensor:
         """Fixed evaluation noise from its own generator: evaluating never shifts the training
         RNG stream (results do not depend on eval_every) and every evaluation sees the same z."""
@@ -109,7 +117,7 @@ class Trainer:
         if self.data.kind != "points":
             return {}  # image metrics (FID/KID/IS) come from metrics/fidelity.py
         # G stays in train mode: its batch statistics are the ones it was trained with.
-        samples = self.g(self.eval_z(self.cfg.eval_samples))
+        samples = self.eval_g(self.eval_z(self.cfg.eval_samples))
         return mode_metrics(samples, self.data.modes, self.data.mode_std)
 
 
@@ -122,6 +130,7 @@ def train(cfg: RunConfig, tracker: Tracker | None = None,
     found = caveats(cfg)
     if tracker:
         tracker.set_tags({"data_source": tr.data.source, "device": str(tr.device),
+                          "eval_generator": "ema" if tr.eval_g is not tr.g else "raw",
                           "caveats": "; ".join(map(str, found)) or "none"})
     window: list[torch.Tensor] = []
     names: list[str] = []
@@ -167,5 +176,5 @@ def train(cfg: RunConfig, tracker: Tracker | None = None,
     if tracker and status == "finished":
         tracker.set_tags({"status": "finished"})
     return RunResult(status, step if status == "finished" else bad_step, metrics,
-                     time.perf_counter() - t0, tr.g, tr.d, tr.data, str(tr.device), found,
+                     time.perf_counter() - t0, tr.eval_g, tr.d, tr.data, str(tr.device), found,
                      bad_step, bad_term, cfg)

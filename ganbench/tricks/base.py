@@ -6,6 +6,7 @@ The loop calls each hook on the `TrickStack` and never names a trick.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -55,6 +56,8 @@ class StepContext:
     d_real: torch.Tensor | None
     d_fake: torch.Tensor
     step: int
+    # A fresh real batch on demand (the G step draws none unless a trick asks).
+    sample_real: Callable[[], torch.Tensor] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -65,14 +68,19 @@ class Trick:
     Params: ClassVar[type[TrickParams]] = TrickParams
     order: ClassVar[int] = 50  # hook order within a stack; ties broken by name
 
-    def __init__(self, params: TrickParams | None = None) -> None:
+    def __init__(self, params: TrickParams | None = None, cfg: RunConfig | None = None) -> None:
         self.params = params if params is not None else self.Params()
+        self.cfg = cfg  # the run's config, for tricks whose schedule depends on it
 
     # --- read at config load -------------------------------------------------------
     def check(self, cfg: RunConfig) -> list[Finding]:
         return []
 
     # --- training hooks (each returns new values) -----------------------------------
+    def model_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Options passed to the model builder (e.g. minibatch_std=True)."""
+        return options
+
     def build(self, g, d):
         return g, d
 
@@ -96,6 +104,10 @@ class Trick:
 
     def after_step(self, ctx: StepContext) -> None:
         return None
+
+    def eval_generator(self, g):
+        """The generator that evaluation and samples use (EMA returns its average)."""
+        return g
 
     # helpers for subclasses
     def conflict(self, message: str, suggestion: str | None = None) -> Finding:
@@ -130,7 +142,7 @@ class TrickStack:
         out = []
         for name, params in cfg.tricks.items():
             trick_cls = TRICKS.get(name)
-            out.append(trick_cls(trick_cls.Params.model_validate(params)))
+            out.append(trick_cls(trick_cls.Params.model_validate(params), cfg))
         return cls(out)
 
     @property
@@ -139,6 +151,12 @@ class TrickStack:
 
     def check(self, cfg: RunConfig) -> list[Finding]:
         return [f for t in self.tricks for f in t.check(cfg)]
+
+    def model_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        for t in self.tricks:
+            options = t.model_options(options)
+        return options
 
     def build(self, g, d):
         for t in self.tricks:
@@ -172,6 +190,11 @@ class TrickStack:
     def after_step(self, ctx: StepContext) -> None:
         for t in self.tricks:
             t.after_step(ctx)
+
+    def eval_generator(self, g):
+        for t in self.tricks:
+            g = t.eval_generator(g)
+        return g
 
     @staticmethod
     def _merge(parts) -> dict[str, torch.Tensor]:

@@ -4,6 +4,7 @@ import torch
 from pydantic import Field
 
 from ganbench.tricks.base import StepContext, Trick, TrickParams, register
+from ganbench.tricks.penalties import batch_norm_caveat
 
 
 def interpolate(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -31,16 +32,7 @@ class GradientPenalty(Trick):
         one_sided: bool = False  # penalise only norms above 1 (max(0, ||g|| - 1)^2)
 
     def check(self, cfg):
-        if cfg.d_norm == "batch":
-            # Kurach et al. 2019 ablate exactly this pair, so it stays runnable.
-            return [
-                self.caveat(
-                    "batch norm in D mixes samples, so the per-sample gradient norm is not "
-                    "per-sample any more",
-                    "d_norm: layer",
-                )
-            ]
-        return []
+        return batch_norm_caveat(self, cfg)
 
     def d_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         x_hat = interpolate(ctx.real.detach(), ctx.fake.detach())

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+
+from ganbench.tricks.base import StepContext, Trick, TrickParams, register
+
+
+@register("lecam")
+class LeCam(Trick):
+    """LeCam regularisation (Tseng et al. 2021, "Regularizing Generative Adversarial
+    Networks under Limited Data"): keeps D's outputs near moving anchors,
+    lam * (E[relu(D(x) - a_fake)^2] + E[relu(a_real - D(G(z)))^2]), where a_real and a_fake
+    are exponential moving averages of D's mean output on real and fake data."""
+
+    paper = "Tseng et al. 2021, arXiv:2104.03310"
+
+    class Params(TrickParams):
+        weight: float = Field(0.3, gt=0)
+        decay: float = Field(0.99, gt=0, lt=1)
+
+    def __init__(self, params=None, cfg=None) -> None:
+        super().__init__(params, cfg)
+        self.anchor_real: torch.Tensor | None = None
+        self.anchor_fake: torch.Tensor | None = None
+
+    def d_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        real_m, fake_m = ctx.d_real.detach().mean(), ctx.d_fake.detach().mean()
+        if self.anchor_real is None:
+            self.anchor_real, self.anchor_fake = real_m, fake_m
+        else:
+            self.anchor_real = torch.lerp(real_m, self.anchor_real, self.params.decay)
+            self.anchor_fake = torch.lerp(fake_m, self.anchor_fake, self.params.decay)
+        reg = (F.relu(ctx.d_real - self.anchor_fake).square().mean()
+               + F.relu(self.anchor_real - ctx.d_fake).square().mean())
+        return {"lecam": self.params.weight * reg}
