@@ -90,7 +90,8 @@ class Queue:
             pending.add(key)
             added += 1
             requeued += key in failed
-        return SyncReport(len(done), requeued, added, len(pending))
+        planned = {a["run_key"] for a in runs}  # an edited file may leave other keys behind
+        return SyncReport(len(done & planned), requeued, added, len(pending & planned))
 
     def unresolved(self, keys: list[str]) -> int:
         """How many of these run keys have no result (finished or diverged) yet."""
