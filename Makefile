@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ganbench-installed
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: install demo test lint data clean
+.PHONY: install demo test lint data tex clean
 
 # torch/torchvision are pinned to the releases this workplace keeps on disk; pip takes them
 # from there (elsewhere it downloads them as usual).
@@ -28,12 +28,25 @@ data:
 	  { apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null; }; \
 	else echo "note: 'apt-get install dataset-fashion-mnist' enables offline Fashion-MNIST"; fi
 
+# The report test compiles report.tex with pdflatex (texlive-latex-base, booktabs from
+# texlive-latex-recommended; ~120 MB). Without root we only say how; the test then skips.
+TEX_PKGS := texlive-latex-base texlive-latex-recommended
+tex:
+	@if command -v pdflatex >/dev/null && kpsewhich booktabs.sty >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing pdflatex and booktabs ($(TEX_PKGS))"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q --no-install-recommends $(TEX_PKGS) >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && \
+	    apt-get install -y -q --no-install-recommends $(TEX_PKGS) >/dev/null; }; \
+	else echo "note: 'apt-get install $(TEX_PKGS)' lets the LaTeX report test compile"; fi
+
 # The main job on the embedded default: 48 ring8 runs (16 trick cells x 3 seeds), ~3 min on
 # 2 cores. Rerunning resumes (finished runs are skipped).
 demo: install
 	$(BIN)/ganbench sweep benchmarks/quickstart.yaml --workers 2
 
-test: install data
+test: install data tex
 	$(BIN)/python -m pytest -q
 
 lint: install

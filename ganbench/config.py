@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -43,6 +43,13 @@ class RunConfig(Closed):
     log_every: int = Field(50, gt=0, description="steps between loss logs")
     eval_every: int = Field(0, ge=0, description="steps between evaluations; 0 = only at the end")
     eval_samples: int = Field(2500, gt=0)
+    # Image datasets: torch-fidelity metrics at each evaluation (off unless listed: on CPU
+    # Inception runs at ~7 images/s, so 10k samples take ~25 min).
+    image_metrics: list[Literal["fid", "kid", "isc", "prc"]] = Field(default_factory=list)
+    fid_samples: int = Field(10000, gt=1, description="generated images per image evaluation")
+    fid_real_samples: int | None = Field(
+        None, gt=1, description="real reference images; None = the whole train split")
+    fid_batch_size: int = Field(200, gt=0, description="batch of G and Inception in evaluation")
     tricks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     data_root: Path = Field(default_factory=default_data_root)
 
@@ -52,6 +59,20 @@ class RunConfig(Closed):
         if not all(0.0 <= b < 1.0 for b in v):
             raise ValueError("each Adam beta must be in [0, 1)")
         return v
+
+    @field_validator("image_metrics")
+    @classmethod
+    def _metrics_canonical(cls, v: list[str]) -> list[str]:
+        # [kid, fid] and [fid, kid, fid] are the same run (and the same run key).
+        return [m for m in ("fid", "kid", "isc", "prc") if m in v]
+
+    @model_validator(mode="after")
+    def _prc_needs_neighbours(self) -> RunConfig:
+        n = min(self.fid_samples, self.fid_real_samples or self.fid_samples)
+        if "prc" in self.image_metrics and n < 5:
+            raise ValueError("prc (precision/recall, k=3 neighbours) needs fid_samples and "
+                             f"fid_real_samples of at least 5, got {n}")
+        return self
 
     @field_validator("tricks", mode="before")
     @classmethod

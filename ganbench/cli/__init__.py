@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from ganbench.cli import report as _report
 from ganbench.cli import run as _run
 from ganbench.cli import sweep as _sweep
 from ganbench.cli import tricks as _tricks
+from ganbench.cli import weights as _weights
 
 app = typer.Typer(
     name="ganbench",
@@ -18,7 +20,9 @@ app = typer.Typer(
 app.command("run")(_run.run)
 app.command("sweep")(_sweep.sweep)
 app.command("ui")(_sweep.ui)
+app.command("report")(_report.report)
 app.add_typer(_tricks.app, name="tricks")
+app.add_typer(_weights.app, name="weights")
 
 
 def main() -> None:

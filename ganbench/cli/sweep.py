@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import subprocess
 import sys
 import warnings
@@ -38,19 +37,6 @@ def print_plan(p, full: bool) -> None:
             tricks = "; ".join(f"{k} {v}" if v else k for k, v in c.tricks.items()) or "-"
             t.add_row(c.label, c.cell_id, tricks, ",".join(map(str, spec.seed_list)))
         console.print(t)
-
-
-def print_summary(table) -> None:
-    metric = table.attrs.get("metric", "metric")
-    t = Table("rank", "cell", f"{metric} mean ± std", "finished", "diverged", "failed",
-              title="ranked summary")
-    for _, r in table.iterrows():
-        rank = "—" if math.isnan(r["rank"]) else str(int(r["rank"]))
-        mean = "—" if math.isnan(r["mean"]) else f"{r['mean']:.3g}"
-        std = "—" if math.isnan(r["std"]) else f"{r['std']:.3g}"
-        t.add_row(rank, r["cell"], f"{mean} ± {std}", str(r["n_finished"]),
-                  str(r["n_diverged"]), str(r["n_failed"]))
-    console.print(t)
 
 
 @user_errors
@@ -112,9 +98,14 @@ def sweep(
         console.print(f"[yellow]warning[/]: {left} run(s) have no result "
                       f"({counts['crashed_workers']} worker(s) crashed; errors are tagged on the "
                       "MLflow runs); rerun the same command to retry them.")
-    table, files = summarise(sw)
-    print_summary(table)
-    console.print("written: " + ", ".join(str(f) for f in files))
+    from ganbench.cli.report import print_ranked
+
+    again = f"ganbench report {sw.spec.name} " + (f"--tracking-uri {tracking_uri}" if tracking_uri
+                                                  else f"--results {results}")
+    with console.status("writing the report"):
+        rep = summarise(sw, command=f"ganbench sweep {spec_file} (rebuild: {again})")
+    print_ranked(rep)
+    console.print("written: " + ", ".join(str(f) for f in rep.files), highlight=False)
 
 
 def ui(

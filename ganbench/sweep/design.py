@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ganbench.config import ConfigError, RunConfig, SweepSpec
 from ganbench.data import data_kind
-from ganbench.metrics import available_metrics
+from ganbench.metrics import available_metrics, missing_metric_hint
 from ganbench.sweep.fractional import fractional_rows
 from ganbench.tricks import TRICKS
 from ganbench.validate import check_run, resolve_defaults, validate
@@ -63,8 +63,12 @@ def _short(v: Any) -> str:
 
 
 def canonical(cfg: RunConfig, with_seed: bool = True) -> dict[str, Any]:
-    d = json.loads(resolve_defaults(cfg).model_dump_json(exclude=set(_NOT_IN_KEY)))
-    d["tricks"] = dict(sorted(d["tricks"].items()))
+    """The settings that define a run. Fields at their defaults are left out, so a release
+    that adds a setting (with a default) keeps every existing run key, and resume works."""
+    d = json.loads(resolve_defaults(cfg).model_dump_json(exclude=set(_NOT_IN_KEY),
+                                                        exclude_defaults=True))
+    d["tricks"] = dict(sorted(d.get("tricks", {}).items()))
+    d["seed"] = cfg.seed  # always explicit, even at its default 0
     if not with_seed:
         d.pop("seed")
     return d
@@ -214,11 +218,12 @@ def plan(spec: SweepSpec) -> Plan:
             cells.append(Cell(cid, label, tricks, axes, cfg))
     for cell in cells:
         kind = data_kind(cell.config.dataset)
-        offered = available_metrics(kind)
+        offered = available_metrics(kind, cell.config)  # image names carry fid_samples
         if spec.metric.name not in offered:
-            names = ", ".join(offered) or "none yet"
+            names = ", ".join(offered) or "none"
+            hint = missing_metric_hint(spec.metric.name, cell.config) if kind == "images" else ""
             raise PlanError(("metric", "name"), f"dataset {cell.config.dataset!r} does not "
-                            f"provide {spec.metric.name!r} (its metrics: {names})")
+                            f"provide {spec.metric.name!r} (its metrics: {names}){hint}")
     if not cells:
         raise PlanError((), "the grid is empty: every cell was dropped"
                          + "".join(f"\n  {lab}: {why}" for lab, why in dropped))

@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 
 from ganbench.config import ConfigError, SweepSpec, line_of, load_sweep_spec
-from ganbench.report.tables import summary_table, write_summary
+from ganbench.report.build import Report, report_sweep
 from ganbench.sweep.design import Plan, PlanError, plan
 from ganbench.sweep.scheduler import Queue, SyncReport
 from ganbench.sweep.worker import WorkerContext, worker_main
@@ -164,18 +164,19 @@ def _emit_new(sw: Sweep, seen: set[int], on_event) -> None:
             on_event(Event("run", counts, {**t.user_attrs, "number": t.number}))
 
 
-def summarise(sw: Sweep) -> tuple[pd.DataFrame, list[Path]]:
-    """The ranked summary from the MLflow record; written to results/<sweep>/ and the parent."""
-    runs = sw.store.runs_frame(sw.experiment_id)
-    if not runs.empty:  # only this plan's runs: an edited file may have left others behind
-        runs = runs[runs["tags.ganbench.run_key"].isin({r.run_key for r in sw.plan.runs})]
-    table = summary_table(runs, sw.spec.metric.name, sw.spec.metric.goal,
-                          cells=[c.label for c in sw.plan.cells])
-    files = write_summary(table, sw.folder, sw.spec, command=f"ganbench sweep {sw.spec.name}")
+def summarise(sw: Sweep, command: str) -> Report:
+    """The sweep's report (from the MLflow record) plus summary.csv, the ranked table(s) in one
+    file with a protocol column; both are written to results/<sweep>/ and the parent run."""
+    rep = report_sweep(sw.store, sw.spec.name, sw.folder, command=command,
+                       keys={r.run_key for r in sw.plan.runs},
+                       order=[c.label for c in sw.plan.cells])
+    ranked = pd.concat([g.ranked.assign(protocol=g.protocol or "") for g in rep.groups],
+                       ignore_index=True) if rep.groups else pd.DataFrame()
+    summary = sw.folder / "summary.csv"
+    ranked.to_csv(summary, index=False)
     tracker = sw.store.tracker(sw.parent_run_id)
-    for f in files:
-        tracker.log_artifact(f)
-    counts = sw.queue.counts()
-    if counts["queued"] == 0 and counts["running"] == 0:
+    tracker.log_artifact(summary)
+    rep.files.append(summary)
+    if sw.queue.unresolved([r.run_key for r in sw.plan.runs]) == 0:
         tracker.finish("FINISHED")
-    return table, files
+    return rep

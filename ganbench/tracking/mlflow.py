@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import time
 from pathlib import Path
@@ -159,3 +160,49 @@ class MLflowStore:
             if not token:
                 break
         return pd.DataFrame(rows)
+
+    # ------------------------------------------------------------------ reading (reports)
+
+    def find_experiment(self, name: str) -> str | None:
+        """The experiment id of a sweep, or None (never creates one)."""
+        exp = _retry(self.client.get_experiment_by_name, name)
+        return exp.experiment_id if exp is not None else None
+
+    def sweep_names(self) -> list[str]:
+        """Names of the experiments that hold a sweep's parent run."""
+        exps = _retry(self.client.search_experiments, max_results=1000)
+        return sorted(e.name for e in exps
+                      if _retry(self.client.search_runs, [e.experiment_id], max_results=1,
+                                filter_string=f"tags.`{ROLE}` = 'sweep'"))
+
+    def find_parent(self, exp_id: str) -> str | None:
+        """The sweep's parent run id, without touching its status (unlike parent_run)."""
+        found = _retry(self.client.search_runs, [exp_id],
+                       filter_string=f"tags.`{ROLE}` = 'sweep'", max_results=1)
+        return found[0].info.run_id if found else None
+
+    def read_text_artifact(self, run_id: str, path: str, dst: Path) -> str | None:
+        """A run's text artifact (e.g. spec.yaml), or None when the run has none."""
+        local = self.download_artifact(run_id, path, dst)
+        return local.read_text() if local else None
+
+    def download_artifact(self, run_id: str, path: str, dst: Path) -> Path | None:
+        """Copy one artifact of a run into dst; None when it does not exist."""
+        folder = str(Path(path).parent) if "/" in path else None
+        names = {f.path for f in _retry(self.client.list_artifacts, run_id, folder)}
+        if path not in names:
+            return None
+        dst.mkdir(parents=True, exist_ok=True)
+        # MLflow draws a progress bar per download on stderr; library code stays quiet.
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        return Path(_retry(self.client.download_artifacts, run_id, path, str(dst)))
+
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        """(step, value) pairs of one metric of a run, in step order."""
+        hist = _retry(self.client.get_metric_history, run_id, key)
+        return sorted((m.step, m.value) for m in hist)
+
+    def attach(self, run_id: str, files: list[Path], artifact_path: str | None = None) -> None:
+        """Log files as artifacts of a run (e.g. a report on the sweep's parent run)."""
+        for f in files:
+            _retry(self.client.log_artifact, run_id, str(f), artifact_path)

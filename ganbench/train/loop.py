@@ -11,11 +11,13 @@ import time
 from collections.abc import Callable
 
 import torch
+from torch import nn
 
 from ganbench.config import RunConfig
 from ganbench.data import DATASETS
 from ganbench.losses import LOSSES
-from ganbench.metrics import mode_metrics
+from ganbench.metrics import available_metrics, mode_metrics, update_best
+from ganbench.metrics.fidelity import FidelityEvaluator
 from ganbench.models import MODELS
 from ganbench.tracking import Tracker
 from ganbench.train.state import Progress, RunResult
@@ -55,6 +57,11 @@ class Trainer:
         b = cfg.batch_size
         self.ones = torch.ones(b, device=self.device)
         self.zeros = torch.zeros(b, device=self.device)
+        # Image metrics: weights and the real reference are resolved now, so a missing file
+        # fails before training rather than after it.
+        self.fidelity = (FidelityEvaluator.for_run(cfg, self.data, self.device)
+                         if self.data.kind == "images" and cfg.image_metrics else None)
+        self.eval_tags: dict[str, str] = {}  # protocol.<metric> / unavailable.<metric>
 
     def z(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.cfg.z_dim, device=self.device)
@@ -113,11 +120,17 @@ class Trainer:
         return self._eval_z
 
     @torch.no_grad()
-    def evaluate(self) -> dict[str, float]:
+    def evaluate(self, g: nn.Module | None = None) -> dict[str, float]:
+        """Metrics of `g` (default: eval_g). G stays in train mode: its batch statistics are
+        the ones it was trained with."""
+        g = self.eval_g if g is None else g
         if self.data.kind != "points":
-            return {}  # image metrics (FID/KID/IS) come from metrics/fidelity.py
-        # G stays in train mode: its batch statistics are the ones it was trained with.
-        samples = self.eval_g(self.eval_z(self.cfg.eval_samples))
+            if self.fidelity is None:
+                return {}  # no image_metrics asked for
+            res = self.fidelity(g, self.cfg.z_dim)
+            self.eval_tags = res.tags()
+            return res.metrics
+        samples = g(self.eval_z(self.cfg.eval_samples))
         return mode_metrics(samples, self.data.modes, self.data.mode_std)
 
 
@@ -135,6 +148,8 @@ def train(cfg: RunConfig, tracker: Tracker | None = None,
     window: list[torch.Tensor] = []
     names: list[str] = []
     metrics: dict[str, float] = {}
+    goals = available_metrics(tr.data.kind, cfg)
+    best: dict[str, tuple[float, int]] = {}  # metric -> (best value, its step)
     w_start, w_time = 0, time.perf_counter()
     status, bad_step, bad_term = "finished", None, None
     step = 0
@@ -168,13 +183,21 @@ def train(cfg: RunConfig, tracker: Tracker | None = None,
         evaluated = None
         if do_eval:
             metrics = evaluated = tr.evaluate()
+            update_best(best, metrics, goals, step)
             if tracker and metrics:
                 tracker.log_metrics({f"eval/{k}": v for k, v in metrics.items()}, step)
+                if tr.eval_tags:
+                    tracker.set_tags(tr.eval_tags)
         if progress:
             progress(Progress(step, cfg.steps, losses, rate, evaluated))
         w_start, w_time = step, time.perf_counter()
-    if tracker and status == "finished":
-        tracker.set_tags({"status": "finished"})
+    if tracker:
+        if status == "finished":
+            tracker.log_metrics({f"eval/{k}/final": v for k, v in metrics.items() if k in goals},
+                                step)
+            tracker.set_tags({"status": "finished"})
+        for k, (v, at) in best.items():
+            tracker.log_metrics({f"eval/{k}/best": v, f"eval/{k}/best_step": at}, at)
     return RunResult(status, step if status == "finished" else bad_step, metrics,
                      time.perf_counter() - t0, tr.eval_g, tr.d, tr.data, str(tr.device), found,
                      bad_step, bad_term, cfg)

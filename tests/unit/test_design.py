@@ -507,3 +507,14 @@ def test_yaml_and_dict_specs_give_the_same_run_keys(tmp_path):
     from_dict = plan(spec(base={"steps": 40}, tricks={"gradient_penalty": ["off", "on"]},
                           axes={"loss": ["ns", "hinge"]}))
     assert keys(from_yaml) == keys(from_dict)
+
+
+def test_run_keys_ignore_settings_left_at_their_defaults():
+    # A later release may add a setting with a default: existing run keys must not change.
+    from ganbench.config import RunConfig
+    from ganbench.sweep.design import canonical
+
+    explicit = RunConfig(dataset="ring8", eval_samples=RunConfig().eval_samples)
+    assert canonical(RunConfig(dataset="ring8")) == canonical(explicit)
+    assert "eval_samples" not in canonical(explicit) and canonical(explicit)["seed"] == 0
+    assert canonical(RunConfig(eval_samples=100)) != canonical(RunConfig())

@@ -1,0 +1,77 @@
+"""`ganbench report SWEEP`: the sweep's report, rebuilt from the MLflow store alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ganbench.cli.errors import user_errors
+
+console = Console()
+
+
+def print_ranked(rep) -> None:
+    """The ranked table(s) of a report, one per metric protocol."""
+    from ganbench.report.markdown import ci, num, rank_label
+
+    for g in rep.groups:
+        title = "ranked summary" + (f" · protocol {g.protocol}" if g.protocol else "")
+        t = Table("rank", "cell", f"{rep.metric} mean ± std", "95% CI", "finished",
+                  "diverged", "failed", title=title)
+        for _, r in g.ranked.iterrows():
+            t.add_row(rank_label(r), r["cell"], f"{num(r['mean'])} ± {num(r['std'])}",
+                      ci(r["ci_low"], r["ci_high"]), str(r["n_finished"]),
+                      str(r["n_diverged"]), str(r["n_failed"]))
+        console.print(t)
+        for s in g.sentences:
+            console.print(f"  {s}", highlight=False)
+    if len(rep.groups) > 1:
+        console.print(f"[yellow]note[/]: {len(rep.groups)} metric protocols "
+                      f"({rep.protocol_column}); they are ranked separately.")
+
+
+def sweep_name(arg: str) -> str:
+    """A sweep's name, or the name inside a sweep file."""
+    path = Path(arg)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        if not path.is_file():
+            raise ValueError(f"{arg}: no such sweep file")
+        from ganbench.config import load_sweep_spec
+
+        return load_sweep_spec(path)[0].name
+    return arg
+
+
+@user_errors
+def report(
+    sweep: str = typer.Argument(..., help="The sweep's name or its sweep file."),
+    results: Path = typer.Option(Path("results"), "--results", help="Results folder."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri",
+                                     help="MLflow tracking URI (default: results/mlflow.db)."),
+    attach: bool = typer.Option(True, "--attach/--no-attach",
+                                help="Also log the report on the sweep's parent run."),
+) -> None:
+    """Ranked table, ablations, factorial effects and plots of a sweep, from MLflow.
+
+    Writes results/<sweep>/report.md, report.tex, runs.csv and PNG plots, and attaches
+    them to the sweep's parent MLflow run.
+    """
+    from ganbench.cli.sweep import _quiet
+    from ganbench.report.build import report_sweep
+    from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
+
+    _quiet()
+    name = sweep_name(sweep)
+    uri = tracking_uri or default_tracking_uri(results)
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
+        raise ValueError(f"no MLflow store at {uri[len('sqlite:///'):]}; run `ganbench sweep "
+                         "FILE` first, or pass --results/--tracking-uri")
+    cmd = f"ganbench report {name}" + (f" --results {results}" if tracking_uri is None else
+                                       f" --tracking-uri {tracking_uri}")
+    with console.status(f"reading sweep {name} from {uri}"):
+        rep = report_sweep(MLflowStore(uri), name, results / name, cmd, attach=attach)
+    print_ranked(rep)
+    console.print("written: " + ", ".join(str(f) for f in rep.files), highlight=False)
