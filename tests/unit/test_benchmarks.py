@@ -1,0 +1,39 @@
+"""Every shipped benchmark file loads and plans (a typo there would greet a user first)."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ganbench.config import load_run_config
+from ganbench.sweep.runner import load_plan
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+FILES = sorted(BENCH.glob("*.yaml"))
+
+
+def test_benchmarks_exist():
+    names = {p.stem for p in FILES}
+    assert {"quickstart", "ring8-canon", "grid25-canon", "mnist-dcgan",
+            "fashion-mnist-dcgan"} <= names
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_benchmark_file_is_valid_and_states_its_cost(path):
+    text = path.read_text()
+    assert "cost" in text.lower() or "min" in text.lower() or " s " in text
+    if "metric" in yaml.safe_load(text):  # a sweep file
+        p = load_plan(path)
+        assert p.runs and len(p.runs) == len(p.cells) * len(p.spec.seed_list)
+    else:
+        assert load_run_config(path).steps > 0
+
+
+def test_canon_sweeps_cover_every_trick_valid_for_their_data():
+    from ganbench.tricks import TRICKS
+
+    ring = set(load_plan(BENCH / "ring8-canon.yaml").spec.tricks)
+    images = set(load_plan(BENCH / "mnist-dcgan.yaml").spec.tricks)
+    every = {n for n in TRICKS.names() if not n.startswith("test_")}
+    assert images == every
+    assert ring == every - {"diffaugment", "consistency"}
