@@ -27,3 +27,17 @@ def user_errors(fn: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def use_weights(path) -> None:
+    """--weights PATH: the user's Inception weights for FID/KID/IS, for this process and the
+    workers it starts (they inherit the environment)."""
+    if path is None:
+        return
+    import os
+
+    from ganbench.metrics.inception_weights import ENV_WEIGHTS
+
+    if not path.is_file():
+        raise ValueError(f"--weights {path}: no such file")
+    os.environ[ENV_WEIGHTS] = str(path.resolve())

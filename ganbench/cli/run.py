@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ganbench.cli.errors import user_errors
+from ganbench.cli.errors import use_weights, user_errors
 from ganbench.config import load_run_config
 from ganbench.outputs import write_run_folder
 from ganbench.tracking import MemoryTracker
@@ -34,8 +34,11 @@ def run(
     steps: int = typer.Option(None, "--steps", min=1, help="Override the file's steps."),
     seed: int = typer.Option(None, "--seed", min=0, help="Override the file's seed."),
     device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:1 or auto."),
+    weights: Path = typer.Option(None, "--weights",
+                                 help="Inception weights file for FID/KID/IS (see `weights`)."),
 ) -> None:
     """Train one GAN configuration; write config.yaml, metrics.json and samples.png."""
+    use_weights(weights)
     cfg = load_run_config(config)
     overrides = {k: v for k, v in {"steps": steps, "seed": seed, "device": device}.items()
                  if v is not None}

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ganbench.cli.errors import user_errors
+from ganbench.cli.errors import use_weights, user_errors
 
 console = Console()
 
@@ -50,6 +50,8 @@ def sweep(
                                      help="MLflow tracking URI (default: results/mlflow.db)."),
     results: Path = typer.Option(Path("results"), "--results", help="Results folder."),
     device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
+    weights: Path = typer.Option(None, "--weights",
+                                 help="Inception weights file for FID/KID/IS (see `weights`)."),
 ) -> None:
     """Train every cell of a trick grid over seeds, record each run in MLflow, rank the cells.
 
@@ -59,6 +61,7 @@ def sweep(
     from ganbench.sweep.runner import SweepOptions, load_plan, prepare, run_workers, summarise
 
     _quiet()
+    use_weights(weights)
     if dry_run:
         print_plan(load_plan(spec_file), full=True)
         return
