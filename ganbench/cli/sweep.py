@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import subprocess
 import sys
 import warnings
@@ -106,7 +107,8 @@ def sweep(
     again = f"ganbench report {sw.spec.name} " + (f"--tracking-uri {tracking_uri}" if tracking_uri
                                                   else f"--results {results}")
     with console.status("writing the report"):
-        rep = summarise(sw, command=f"ganbench sweep {spec_file} (rebuild: {again})")
+        ran = "ganbench " + shlex.join(sys.argv[1:])  # the command as typed
+        rep = summarise(sw, command=f"{ran} (rebuild: {again})")
     print_ranked(rep)
     console.print("written: " + ", ".join(str(f) for f in rep.files), highlight=False)
 
