@@ -114,10 +114,8 @@ class MLflowStore:
 
     def parent_run(self, exp_id: str, sweep: str) -> str:
         """The sweep's parent run, reused when a sweep is resumed or extended."""
-        found = _retry(self.client.search_runs, [exp_id],
-                       filter_string=f"tags.`{ROLE}` = 'sweep'", max_results=1)
-        if found:
-            run_id = found[0].info.run_id
+        run_id = self.find_parent(exp_id)
+        if run_id:
             _retry(self.client.update_run, run_id, status="RUNNING")
             return run_id
         run = _retry(self.client.create_run, exp_id, run_name=f"sweep {sweep}",

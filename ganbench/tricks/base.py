@@ -7,7 +7,7 @@ The loop calls each hook on the `TrickStack` and never names a trick.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
@@ -58,7 +58,6 @@ class StepContext:
     step: int
     # A fresh real batch on demand (the G step draws none unless a trick asks).
     sample_real: Callable[[], torch.Tensor] | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 class Trick:

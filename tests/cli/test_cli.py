@@ -199,26 +199,15 @@ def test_sweep_dry_run_prints_plan_and_touches_nothing(tmp_path):
     assert {p.name for p in tmp_path.iterdir()} == {"sweep.yaml"}
 
 
-def test_sweep_unknown_trick(tmp_path):
+@pytest.mark.parametrize("extra", [["--dry-run"], []], ids=["dry-run", "real"])
+def test_sweep_unknown_trick_fails_before_creating_results(tmp_path, extra):
     path = write(tmp_path / "sweep.yaml", """
         name: t
         tricks:
           spectral_nrom: [off, on]
     """)
     results = tmp_path / "res"
-    result = invoke("sweep", path, "--dry-run", "--results", results)
-    assert_user_error(result, "did you mean 'spectral_norm'")
-    assert not results.exists()
-
-
-def test_sweep_unknown_trick_without_dry_run_fails_before_creating_results(tmp_path):
-    path = write(tmp_path / "sweep.yaml", """
-        name: t
-        tricks:
-          spectral_nrom: [off, on]
-    """)
-    results = tmp_path / "res"
-    result = invoke("sweep", path, "--results", results)
+    result = invoke("sweep", path, *extra, "--results", results)
     assert_user_error(result, "did you mean 'spectral_norm'")
     assert not results.exists()
 
