@@ -47,15 +47,18 @@ class Dataset:
     def resized(self, size: int | None) -> Dataset:
         return replace(self, size=size)
 
-    def sample(self, n: int) -> torch.Tensor:
-        """n samples from the global torch RNG: points (n, 2) or images (n, C, S, S) in [-1, 1]."""
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n samples: points (n, 2) or images (n, C, S, S) in [-1, 1]. Draws from `generator`
+        (a run's own stream) or else the global torch RNG."""
         if self.kind == "points":
             assert self.modes is not None and self.mode_std is not None
-            idx = torch.randint(len(self.modes), (n,), device=self.modes.device)
-            noise = torch.randn(n, 2, device=self.modes.device)
+            dev = self.modes.device
+            idx = torch.randint(len(self.modes), (n,), device=dev, generator=generator)
+            noise = torch.randn(n, 2, device=dev, generator=generator)
             return self.modes[idx] + self.mode_std * noise
         assert self.images is not None
-        idx = torch.randint(len(self.images), (n,), device=self.images.device)
+        idx = torch.randint(len(self.images), (n,), device=self.images.device,
+                            generator=generator)
         x = self.images[idx].float().div_(127.5).sub_(1.0)
         if self.size is not None and self.size != x.shape[-1]:
             # Same as pytorch/examples' dcgan: 28x28 digits upsampled for the 64x64 nets.

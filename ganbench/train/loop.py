@@ -41,7 +41,10 @@ class Trainer:
         self.device = pick_device(cfg.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick kernels once
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(cfg.seed)  # model init and the tricks' own draws
+        # Data and z come from the run's own stream, so runs stacked in one process
+        # (vectorised seeds) draw exactly what they would draw alone.
+        self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         spec = MODELS.get(cfg.model)
         data = DATASETS.get(cfg.dataset)(cfg.data_root).to(self.device)
         self.data = data.resized(spec.image_size) if data.kind == "images" else data
@@ -64,12 +67,15 @@ class Trainer:
         self.eval_tags: dict[str, str] = {}  # protocol.<metric> / unavailable.<metric>
 
     def z(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.cfg.z_dim, device=self.device)
+        return torch.randn(n, self.cfg.z_dim, device=self.device, generator=self.gen)
+
+    def real(self, n: int) -> torch.Tensor:
+        return self.data.sample(n, self.gen)
 
     def d_step(self, step: int) -> dict[str, torch.Tensor]:
         self.d_steps_done += 1
         b = self.cfg.batch_size
-        real = self.data.sample(b)
+        real = self.real(b)
         with torch.no_grad():
             fake = self.g(self.z(b))
         real, fake = self.stack.d_inputs(real, fake, step)
@@ -88,7 +94,7 @@ class Trainer:
         _, fake_in = self.stack.d_inputs(None, fake, step)
         d_fake = self.d(fake_in)
         ctx = StepContext(self.g, self.d, None, fake_in, None, d_fake, step,
-                          sample_real=lambda: self.data.sample(self.cfg.batch_size))
+                          sample_real=lambda: self.real(self.cfg.batch_size))
         terms = {"adv": self.loss.g_loss(d_fake)}
         terms.update(self.stack.g_terms(ctx))
         self.opt_g.zero_grad(set_to_none=True)

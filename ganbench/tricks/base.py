@@ -66,6 +66,9 @@ class Trick:
     paper: ClassVar[str] = ""
     Params: ClassVar[type[TrickParams]] = TrickParams
     order: ClassVar[int] = 50  # hook order within a stack; ties broken by name
+    # True when the trick keeps its per-run meaning on seed-stacked tensors (vectorised seeds,
+    # ganbench/train/vectorised.py); the vectorised contract test holds every such trick to it.
+    vectorisable: ClassVar[bool] = False
 
     def __init__(self, params: TrickParams | None = None, cfg: RunConfig | None = None) -> None:
         self.params = params if params is not None else self.Params()
