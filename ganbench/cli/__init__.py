@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from ganbench.cli import cluster as _cluster
 from ganbench.cli import report as _report
 from ganbench.cli import run as _run
 from ganbench.cli import sweep as _sweep
@@ -19,6 +20,8 @@ app = typer.Typer(
 )
 app.command("run")(_run.run)
 app.command("sweep")(_sweep.sweep)
+app.command("worker")(_cluster.worker)
+app.command("status")(_cluster.status)
 app.command("ui")(_sweep.ui)
 app.command("report")(_report.report)
 app.add_typer(_tricks.app, name="tricks")

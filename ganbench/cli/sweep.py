@@ -44,7 +44,9 @@ def print_plan(p, full: bool) -> None:
 def sweep(
     spec_file: Path = typer.Argument(..., help="Sweep file (YAML): base, tricks, axes, design."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the full plan and exit."),
-    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Local worker processes."),
+    workers: int = typer.Option(
+        1, "--workers", "-w", min=0,
+        help="Local worker processes; 0 only enqueues (workers run `ganbench worker`)."),
     storage: str = typer.Option(
         None, "--storage", help="Optuna storage URL (default: results/<sweep>/study.journal)."),
     tracking_uri: str = typer.Option(None, "--tracking-uri",
@@ -53,11 +55,15 @@ def sweep(
     device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
     weights: Path = typer.Option(None, "--weights",
                                  help="Inception weights file for FID/KID/IS (see `weights`)."),
+    checkpoint_every: int = typer.Option(
+        5000, "--checkpoint-every", min=0,
+        help="Save a run's full training state every N steps (0: never); a re-run resumes it."),
 ) -> None:
     """Train every cell of a trick grid over seeds, record each run in MLflow, rank the cells.
 
-    Rerunning the same command resumes: finished runs are skipped, interrupted ones re-run,
-    new cells (if the file grew) added.
+    Rerunning the same command resumes: finished runs are skipped, interrupted ones re-run
+    from their last checkpoint, new cells (if the file grew) added. With a shared --storage
+    (postgresql://...) and --workers 0 it only enqueues, for `ganbench worker` elsewhere.
     """
     from ganbench.sweep.runner import SweepOptions, load_plan, prepare, run_workers, summarise
 
@@ -67,7 +73,7 @@ def sweep(
         print_plan(load_plan(spec_file), full=True)
         return
     opts = SweepOptions(results=results, storage=storage, tracking_uri=tracking_uri,
-                        workers=workers, device=device)
+                        workers=workers, device=device, checkpoint_every=checkpoint_every)
     with console.status("opening the study and the MLflow store"):
         sw = prepare(spec_file, opts)
     print_plan(sw.plan, full=False)
@@ -75,6 +81,12 @@ def sweep(
     console.print(f"  {s.done} runs already have results, {s.waiting} to run"
                   + (f" ({s.requeued} re-queued after an interruption)" if s.requeued else "")
                   + f"; {workers} worker(s)")
+    if workers == 0:
+        where = f" --storage {shlex.quote(sw.storage)}" if storage else ""
+        console.print(f"enqueued. Start workers with:\n  ganbench worker {sw.spec.name}{where}"
+                      f" --tracking-uri {shlex.quote(sw.store.uri)}\nand follow them with:\n"
+                      f"  ganbench status {sw.spec.name}{where}", highlight=False)
+        return
     total = len(sw.plan.runs)
     with Progress(TextColumn("[bold blue]sweep"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=console) as bar:

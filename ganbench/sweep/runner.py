@@ -12,7 +12,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import yaml
 from ganbench.config import ConfigError, SweepSpec, line_of, load_sweep_spec
 from ganbench.report.build import Report, report_sweep
 from ganbench.sweep.design import Plan, PlanError, plan
-from ganbench.sweep.scheduler import Queue, SyncReport
+from ganbench.sweep.scheduler import Liveness, Queue, SyncReport, is_shared
 from ganbench.sweep.worker import WorkerContext, worker_main
 from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
 
@@ -32,9 +32,11 @@ class SweepOptions:
     results: Path = Path("results")
     storage: str | None = None  # default: a journal file under results/<sweep>/
     tracking_uri: str | None = None  # default: sqlite:///results/mlflow.db
-    workers: int = 1
+    workers: int = 1  # 0: enqueue only (workers elsewhere run `ganbench worker`)
     device: str = "auto"
     data_root: str | None = None
+    checkpoint_every: int = 5000
+    liveness: Liveness = Liveness()
 
 
 @dataclass
@@ -47,7 +49,7 @@ class Event:
 @dataclass
 class Sweep:
     spec: SweepSpec
-    plan: Plan
+    plan: Plan | None  # None for a worker attached to a sweep enqueued elsewhere
     folder: Path
     queue: Queue
     store: MLflowStore
@@ -90,13 +92,19 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
     folder.mkdir(parents=True, exist_ok=True)
     storage = opts.storage or str(folder / "study.journal")
     direction = "maximize" if spec.metric.goal == "max" else "minimize"
-    queue = Queue(storage, spec.name, direction)
-    store = MLflowStore(opts.tracking_uri or default_tracking_uri(opts.results))
-    exp = store.experiment(spec.name, opts.results / "mlartifacts")
+    queue = Queue(storage, spec.name, direction, liveness=opts.liveness)
+    uri = opts.tracking_uri or default_tracking_uri(opts.results)
+    store = MLflowStore(uri)
+    # A tracking server decides where artifacts go; a local store keeps them beside it.
+    exp = store.experiment(spec.name, opts.results / "mlartifacts" if is_local_uri(uri) else None)
     parent = store.parent_run(exp, spec.name)
-    # One controller per local study: whatever is still RUNNING was left by a dead process.
-    store.close_running_children(exp, "the worker stopped mid-run (resumed sweep)")
-    sync = queue.sync(run_attrs(p))
+    shared = is_shared(storage)
+    if not shared:
+        # One controller per local study: whatever is still RUNNING was left by a dead process.
+        # (On shared storage other machines may be running them: heartbeats decide there.)
+        store.close_running_children(exp, "the worker stopped mid-run (resumed sweep)")
+    sync = queue.sync(run_attrs(p), reclaim_running=not shared)
+    queue.set_meta({"metric": spec.metric.name, "tracking_uri": uri})
     tracker = store.tracker(parent)
     tracker.set_tags({"design": spec.design, "metric": f"{spec.metric.name} ({spec.metric.goal})",
                       "git_commit": git_commit()})
@@ -110,30 +118,58 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
     return Sweep(spec, p, folder, queue, store, exp, parent, storage, sync)
 
 
+def is_local_uri(uri: str) -> bool:
+    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
+
+
 def plan_rows(p: Plan) -> list[dict[str, Any]]:
     return ([{"run_key": r.run_key, "cell": r.cell.label, "seed": r.seed} for r in p.runs]
             + [{"dropped": lab, "reason": why} for lab, why in p.dropped])
 
 
-def run_workers(sw: Sweep, opts: SweepOptions,
-                on_event: Callable[[Event], None] | None = None) -> dict[str, int]:
-    """Start opts.workers processes and follow the study until they are all done."""
+def worker_devices(device: str, workers: int | None, per_gpu: int = 1) -> list[str]:
+    """One entry per worker process: `per_gpu` per visible GPU by default (device auto/cuda),
+    else `workers` CPU processes (default 1)."""
+    import torch
+
+    if device in ("auto", "cuda") and torch.cuda.is_available() and workers is None:
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count()) for _ in range(per_gpu)]
+    if device.startswith("cuda:") and workers is None:
+        return [device] * per_gpu
+    return [device] * (workers or 1)
+
+
+def worker_contexts(sw: Sweep, opts: SweepOptions, devices: list[str],
+                    threads: int | None = None) -> list[WorkerContext]:
     cores = os.cpu_count() or 1
-    ctx = WorkerContext(
+    threads = threads or max(1, cores // max(len(devices), 1))
+    base = WorkerContext(
         storage=sw.storage, study=sw.spec.name, direction=sw.queue.study.direction.name.lower(),
         tracking_uri=sw.store.uri, experiment_id=sw.experiment_id, parent_run_id=sw.parent_run_id,
-        metric=sw.spec.metric.name, threads=max(1, cores // max(opts.workers, 1)),
-        device=opts.device, data_root=opts.data_root, git_commit=git_commit(),
+        metric=sw.spec.metric.name, threads=threads, data_root=opts.data_root,
+        git_commit=git_commit(), checkpoint_every=opts.checkpoint_every, liveness=opts.liveness,
     )
+    return [replace(base, device=d) for d in devices]
+
+
+def run_workers(sw: Sweep, opts: SweepOptions,
+                on_event: Callable[[Event], None] | None = None,
+                devices: list[str] | None = None, pids: set[str] | None = None,
+                threads: int | None = None) -> dict[str, int]:
+    """Start one process per device entry (default: opts.workers on opts.device) and follow
+    the study until they are all done. `pids` (if given) receives the workers' process ids."""
+    devices = devices if devices is not None else [opts.device] * opts.workers
     procs = [mp.get_context("spawn").Process(target=worker_main, args=(ctx,), daemon=False)
-             for _ in range(opts.workers)]
+             for ctx in worker_contexts(sw, opts, devices, threads)]
     for proc in procs:
         proc.start()
+        if pids is not None:
+            pids.add(str(proc.pid))
     seen: set[int] = {t.number for t in sw.queue.trials() if t.state.is_finished()}
     try:
         while True:
             alive = any(proc.is_alive() for proc in procs)
-            _emit_new(sw, seen, on_event)
+            _emit_new(sw.queue, seen, on_event)
             if not alive:
                 break
             time.sleep(0.5)
@@ -145,23 +181,47 @@ def run_workers(sw: Sweep, opts: SweepOptions,
             proc.join(timeout=60)
             if proc.is_alive():
                 proc.terminate()
-        _emit_new(sw, seen, on_event)
-        sw.store.tracker(sw.parent_run_id).finish("KILLED")
+        _emit_new(sw.queue, seen, on_event)
+        if sw.plan is not None:  # the controller's own sweep; a worker leaves it open
+            sw.store.tracker(sw.parent_run_id).finish("KILLED")
         raise
     counts = sw.queue.counts()
     counts["crashed_workers"] = sum(1 for proc in procs if proc.exitcode not in (0, None))
     return counts
 
 
-def _emit_new(sw: Sweep, seen: set[int], on_event) -> None:
-    new = [t for t in sw.queue.trials() if t.state.is_finished() and t.number not in seen]
+def _emit_new(queue: Queue, seen: set[int], on_event) -> None:
+    new = [t for t in queue.trials() if t.state.is_finished() and t.number not in seen]
     if not new:
         return
-    counts = sw.queue.counts()
+    counts = queue.counts()
     for t in sorted(new, key=lambda t: t.datetime_complete or t.datetime_start):
         seen.add(t.number)
         if on_event:
             on_event(Event("run", counts, {**t.user_attrs, "number": t.number}))
+
+
+def attach(name: str, opts: SweepOptions) -> Sweep:
+    """A worker's view of a sweep enqueued elsewhere: its study and its MLflow record.
+    The tracking URI defaults to the one the sweep was enqueued with."""
+    storage = opts.storage or str(opts.results / name / "study.journal")
+    if not is_shared(storage) and not Path(storage.removeprefix("journal:")).exists():
+        raise ConfigError(f"no local sweep {name!r} (no {storage}); pass --storage URL for a "
+                          "shared one, or enqueue it with `ganbench sweep FILE --workers 0`")
+    queue = Queue(storage, name, None, liveness=opts.liveness)
+    meta = queue.meta
+    uri = opts.tracking_uri or meta.get("tracking_uri") or default_tracking_uri(opts.results)
+    store = MLflowStore(uri)
+    exp = store.find_experiment(name)
+    parent = store.find_parent(exp) if exp else None
+    if parent is None:
+        raise ConfigError(f"sweep {name!r} has no MLflow record at {uri}; pass the "
+                          "--tracking-uri it was enqueued with")
+    # What a worker needs of the spec: the name and the metric a finished run reports.
+    spec = SweepSpec.model_validate({"name": name, "metric": {"name": meta.get("metric",
+                                                                                "modes")}})
+    return Sweep(spec, None, opts.results / name, queue, store, exp, parent, storage,
+                 SyncReport(0, 0, 0, 0))
 
 
 def summarise(sw: Sweep, command: str) -> Report:

@@ -1,8 +1,11 @@
 """A worker pulls queued runs until none is left: train, record in MLflow, tell the study.
 
-Runs in its own process (`ganbench sweep --workers N` starts N; `ganbench worker` one). A
-diverged run is a result; an exception in one run is recorded and the worker goes on; Ctrl-C
-marks the run in flight killed (MLflow and study) before the worker exits.
+Runs in its own process (`ganbench sweep --workers N` starts N; `ganbench worker` starts one
+per GPU, or as asked). A diverged run is a result; an exception in one run is recorded and the
+worker goes on; Ctrl-C marks the run in flight killed (MLflow and study) before it exits.
+On shared storage a heartbeat thread keeps the claimed run alive; a worker that dies
+(SIGKILL, preemption) stops beating and another worker re-queues its run, which resumes from
+the last checkpoint (saved every `checkpoint_every` steps as an MLflow artifact).
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ import math
 import os
 import signal
 import tempfile
+import threading
+import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +26,7 @@ import torch
 import ganbench
 from ganbench.config import RunConfig
 from ganbench.outputs import write_run_folder
-from ganbench.sweep.scheduler import Claimed, Queue
+from ganbench.sweep.scheduler import ATTEMPTS, Claimed, Liveness, Queue
 from ganbench.tracking.mlflow import RUN_KEY, SWEEP, MLflowStore
 from ganbench.train import train
 
@@ -38,6 +44,32 @@ class WorkerContext:
     device: str = "auto"
     data_root: str | None = None
     git_commit: str = "unknown"
+    checkpoint_every: int = 5000  # steps; 0 = never
+    liveness: Liveness = Liveness()  # used on shared (RDB) storage only
+
+
+@contextmanager
+def heartbeats(queue: Queue, trial_id: int):
+    """Beat for the claimed run from a thread while the body trains (no-op on journals)."""
+    if not queue.liveness:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(queue.liveness.interval):
+            try:
+                queue.beat(trial_id)
+            except Exception:  # noqa: BLE001 - a missed beat only risks a needless retry
+                pass
+
+    thread = threading.Thread(target=beat, name="ganbench-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def run_one(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed) -> str:
@@ -58,8 +90,10 @@ def run_one(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed) 
                                                                         exclude={"data_root"}),
               "trick_list": a["cell"].split(" · ")[0]}
     tracker.log_params(params)
+    ckpt = store.checkpointer(tracker.run_id, ctx.checkpoint_every, a.get(ATTEMPTS, []))
     try:
-        result = train(cfg, tracker)
+        with heartbeats(queue, job.trial_id):
+            result = train(cfg, tracker, checkpoints=ckpt)
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the record
         tracker.set_tags({"status": "killed", "failure_reason": "interrupted (Ctrl-C)"})
@@ -73,6 +107,15 @@ def run_one(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed) 
         tracker.finish("FAILED")
         queue.fail(job.trial_id, "error", msg[:1000])
         return "error"
+    if ckpt.resumed_from_run:
+        tracker.set_tags({"resumed_from_run": ckpt.resumed_from_run})
+    if not queue.still_claimed(job.trial_id):
+        # Our heartbeats were missed (a long stall) and another worker owns the retry now:
+        # one finished run per (cell, seed), so this attempt does not count.
+        tracker.set_tags({"status": "superseded", "failure_reason": "the run was re-queued "
+                          "while this worker was unreachable; the retry is the result"})
+        tracker.finish("FAILED")
+        return "superseded"
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_run_folder(result.cfg, result, Path(tmp) / "run")
         torch.save(result.g.state_dict(), folder / "generator.pt")
@@ -91,12 +134,29 @@ def run_one(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed) 
 
 
 def work(ctx: WorkerContext) -> int:
-    """Pull and run until the queue is empty; returns the number of runs done."""
+    """Pull and run until nothing is queued or running; returns the number of runs done.
+
+    On shared storage a worker with nothing to claim waits while other workers' runs are in
+    flight: if one of them dies, its run comes back to the queue and someone must take it."""
     torch.set_num_threads(ctx.threads)
-    queue = Queue(ctx.storage, ctx.study, ctx.direction)
     store = MLflowStore(ctx.tracking_uri)
+
+    def close_lost(attrs: dict, reason: str) -> None:
+        if attrs.get("mlflow_run_id"):
+            store.close_run(attrs["mlflow_run_id"], "FAILED",
+                            {"status": "lost", "failure_reason": reason})
+
+    queue = Queue(ctx.storage, ctx.study, ctx.direction, liveness=ctx.liveness,
+                  on_lost=close_lost)
     n = 0
-    while (job := queue.claim()) is not None:
+    while True:
+        queue.reap()
+        job = queue.claim()
+        if job is None:
+            if not queue.liveness or not queue.running():
+                return n
+            time.sleep(min(5.0, queue.liveness.interval))
+            continue
         try:
             run_one(ctx, queue, store, job)
         except KeyboardInterrupt:
@@ -104,7 +164,6 @@ def work(ctx: WorkerContext) -> int:
         except Exception as e:  # recording failed (store down, disk full): keep the queue true
             queue.fail(job.trial_id, "error", f"{type(e).__name__}: {e}"[:1000])
         n += 1
-    return n
 
 
 def worker_main(ctx: WorkerContext) -> None:

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import random
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,65 @@ class MLflowRunTracker:
         _retry(self.client.set_terminated, self.run_id, status)
 
 
+class MLflowCheckpointer:
+    """Training checkpoints as artifacts of the run's own MLflow run (`checkpoint/step_N.pt`),
+    so they live wherever the record lives (a local folder, shared storage or S3 behind
+    `mlflow server`) and any machine can resume them. `load()` looks at the earlier attempts
+    of the same run, newest first, and falls back to an older checkpoint when the newest one
+    cannot be read (a worker killed mid-upload)."""
+
+    FOLDER = "checkpoint"
+
+    def __init__(self, client: MlflowClient, run_id: str, every: int,
+                 earlier_runs: list[str] | None = None) -> None:
+        self.client, self.run_id, self.every = client, run_id, every
+        self.earlier = list(earlier_runs or [])
+        self.resumed_from_run: str | None = None
+        self._saved: list[str] = []
+
+    def save(self, state: dict[str, Any], step: int) -> None:
+        import torch
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"step_{step:09d}.pt"  # zero-padded: names sort by step
+            torch.save(state, path)
+            _retry(self.client.log_artifact, self.run_id, str(path), self.FOLDER)
+        self._saved.append(path.name)
+        for old in self._saved[:-2]:  # keep two: the newest may be cut off by a kill
+            self._delete(old)
+        self._saved = self._saved[-2:]
+
+    def _delete(self, name: str) -> None:
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        try:  # a store that cannot delete keeps it; only disk space is lost
+            uri = _retry(self.client.get_run, self.run_id).info.artifact_uri
+            get_artifact_repository(uri).delete_artifacts(f"{self.FOLDER}/{name}")
+        except Exception:  # noqa: BLE001
+            pass
+
+    def load(self) -> dict[str, Any] | None:
+        import torch
+
+        for run in reversed(self.earlier):
+            try:
+                names = sorted((f.path for f in _retry(self.client.list_artifacts, run,
+                                                        self.FOLDER)), reverse=True)
+            except MlflowException:
+                continue
+            for name in names:
+                with tempfile.TemporaryDirectory() as tmp:
+                    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+                    try:
+                        local = _retry(self.client.download_artifacts, run, name, tmp)
+                        state = torch.load(local, map_location="cpu", weights_only=True)
+                    except Exception:  # noqa: BLE001 - a torn file: try the one before
+                        continue
+                self.resumed_from_run = run
+                return state
+        return None
+
+
 class MLflowStore:
     def __init__(self, tracking_uri: str) -> None:
         self.uri = tracking_uri
@@ -130,6 +190,18 @@ class MLflowStore:
 
     def tracker(self, run_id: str) -> MLflowRunTracker:
         return MLflowRunTracker(self.client, run_id)
+
+    def checkpointer(self, run_id: str, every: int,
+                     earlier_runs: list[str] | None = None) -> MLflowCheckpointer:
+        return MLflowCheckpointer(self.client, run_id, every, earlier_runs)
+
+    def close_run(self, run_id: str, status: str, tags: dict[str, str]) -> None:
+        """Close another process's run (e.g. one whose worker died) if it is still open."""
+        run = _retry(self.client.get_run, run_id)
+        if run.info.status in ("RUNNING", "SCHEDULED"):
+            t = self.tracker(run_id)
+            t.set_tags(tags)
+            t.finish(status)
 
     def close_running_children(self, exp_id: str, reason: str) -> int:
         """Mark child runs left RUNNING by a dead process as KILLED, with the reason."""

@@ -2,13 +2,15 @@
 
 Hot-loop rule: no host synchronisation per step. Loss terms stay on the device and are
 fetched once per logging window, where non-finite values are also detected (the run stops
-with the first bad step and term; at most one window of extra work).
+with the first bad step and term; at most one window of extra work). Checkpoints, too, are
+taken only at the end of a window.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -20,6 +22,7 @@ from ganbench.metrics import available_metrics, mode_metrics, update_best
 from ganbench.metrics.fidelity import FidelityEvaluator
 from ganbench.models import MODELS
 from ganbench.tracking import Tracker
+from ganbench.train.checkpoint import FORMAT_VERSION, Checkpointer, check_compatible
 from ganbench.train.state import Progress, RunResult
 from ganbench.tricks import TrickStack
 from ganbench.tricks.base import OptimSpec, StepContext
@@ -30,6 +33,17 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def _to_device(obj: Any, device: torch.device) -> Any:
+    """`obj` with every tensor in it (nested dicts, lists, tuples) moved to `device`."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: _to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_device(v, device) for v in obj)
+    return obj
 
 
 class Trainer:
@@ -112,6 +126,50 @@ class Trainer:
         out.update({f"g/{k}": v.detach() for k, v in g_terms.items()})
         return out
 
+    def state_dict(self) -> dict[str, Any]:
+        """Everything later steps depend on: a fresh Trainer for the same config that loads
+        this continues exactly as this one would. Tensors share storage with the live run."""
+        rng = {
+            # Data and z come from the run's own generator; model init and the tricks' own
+            # draws (penalties, label noise, augmentations) from the global one.
+            "run": self.gen.get_state(),
+            "cpu": torch.get_rng_state(),
+        }
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "format": FORMAT_VERSION,
+            "config": self.cfg.model_dump_json(),
+            "device_type": self.device.type,
+            "g": self.g.state_dict(),
+            "d": self.d.state_dict(),  # spectral norm's power-iteration vectors are buffers
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "d_steps_done": self.d_steps_done,
+            "tricks": self.stack.state_dict(),
+            "rng": rng,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict()`'s output; ValueError if it was written for another config
+        or device type (RNG states of CPU and CUDA generators are not interchangeable)."""
+        check_compatible(state, self.cfg)
+        if state["device_type"] != self.device.type:
+            raise ValueError(f"the checkpoint was written on {state['device_type']}, this run "
+                             f"is on {self.device.type}; its random streams cannot continue "
+                             "on another device type: resume there or delete the checkpoint")
+        self.g.load_state_dict(state["g"])
+        self.d.load_state_dict(state["d"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.d_steps_done = int(state["d_steps_done"])
+        self.stack.load_state_dict(_to_device(state["tricks"], self.device))
+        rng = state["rng"]
+        self.gen.set_state(rng["run"])
+        torch.set_rng_state(rng["cpu"])
+        if "cuda" in rng:
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
+
     @property
     def eval_g(self) -> torch.nn.Module:
         """The generator evaluation, samples and saved weights use (EMA's when it is on)."""
@@ -141,8 +199,14 @@ class Trainer:
 
 
 def train(cfg: RunConfig, tracker: Tracker | None = None,
-          progress: Callable[[Progress], None] | None = None) -> RunResult:
-    """Train one configuration; a non-finite loss ends the run as `diverged`, not an error."""
+          progress: Callable[[Progress], None] | None = None,
+          checkpoints: Checkpointer | None = None) -> RunResult:
+    """Train one configuration; a non-finite loss ends the run as `diverged`, not an error.
+
+    With `checkpoints`, a run that has a saved state resumes from it (and re-logs the
+    history logged before it), and a state is saved at the end of each logging window that
+    finishes `checkpoints.every` or more steps after the last save; the resumed run's
+    results are identical to an uninterrupted run's."""
     t0 = time.perf_counter()
     tr = Trainer(cfg)
     cfg = tr.cfg
@@ -156,9 +220,36 @@ def train(cfg: RunConfig, tracker: Tracker | None = None,
     metrics: dict[str, float] = {}
     goals = available_metrics(tr.data.kind, cfg)
     best: dict[str, tuple[float, int]] = {}  # metric -> (best value, its step)
-    w_start, w_time = 0, time.perf_counter()
+    # Everything logged, as (metrics, step): a checkpoint carries it, so the tracker of a
+    # resumed run gets the whole history and not only the steps after the resume.
+    logged: list[tuple[dict[str, float], int]] = []
+    step, resumed_from = 0, None
+    state = checkpoints.load() if checkpoints else None
+    if state is not None:
+        tr.load_state_dict(state)
+        loop = state["loop"]
+        # Checkpoints are taken at window ends: the next window starts at `step`, and which
+        # steps end a window depends on the step alone, so windows line up as before.
+        step = resumed_from = int(loop["step"])
+        metrics = dict(loop["metrics"])
+        best = {k: (v, at) for k, (v, at) in loop["best"].items()}
+        logged = [(dict(m), int(at)) for m, at in loop["logged"]]
+        tr.eval_tags = dict(loop["eval_tags"])
+        if tracker:
+            tracker.set_tags({"resumed_from_step": str(step)})
+            for m, at in logged:
+                tracker.log_metrics(m, at)
+            if tr.eval_tags:
+                tracker.set_tags(tr.eval_tags)
+    last_save = step
+
+    def log(values: dict[str, float], at: int) -> None:
+        logged.append((values, at))
+        if tracker:
+            tracker.log_metrics(values, at)
+
+    w_start, w_time = step, time.perf_counter()
     status, bad_step, bad_term = "finished", None, None
-    step = 0
     while step < cfg.steps:
         terms = tr.step(step)
         if not names:
@@ -183,17 +274,23 @@ def train(cfg: RunConfig, tracker: Tracker | None = None,
         now = time.perf_counter()
         rate = (step - w_start) / max(now - w_time, 1e-9)
         losses = dict(zip(names, values.mean(0).tolist(), strict=True))
-        if tracker:
-            tracker.log_metrics({f"train/{k}": v for k, v in losses.items()}, step)
-            tracker.log_metrics({"perf/steps_per_s": rate}, step)
+        log({f"train/{k}": v for k, v in losses.items()}, step)
+        log({"perf/steps_per_s": rate}, step)
         evaluated = None
         if do_eval:
             metrics = evaluated = tr.evaluate()
             update_best(best, metrics, goals, step)
-            if tracker and metrics:
-                tracker.log_metrics({f"eval/{k}": v for k, v in metrics.items()}, step)
-                if tr.eval_tags:
+            if metrics:
+                log({f"eval/{k}": v for k, v in metrics.items()}, step)
+                if tracker and tr.eval_tags:
                     tracker.set_tags(tr.eval_tags)
+        # Saved after the evaluation: evaluating G in train mode updates its batch-norm
+        # running statistics, which are part of the state.
+        if checkpoints and checkpoints.every > 0 and step - last_save >= checkpoints.every:
+            loop = {"step": step, "metrics": metrics, "best": best, "logged": logged,
+                    "eval_tags": tr.eval_tags}
+            checkpoints.save({**tr.state_dict(), "loop": loop}, step)
+            last_save = step
         if progress:
             progress(Progress(step, cfg.steps, losses, rate, evaluated))
         w_start, w_time = step, time.perf_counter()
@@ -206,4 +303,4 @@ def train(cfg: RunConfig, tracker: Tracker | None = None,
             tracker.log_metrics({f"eval/{k}/best": v, f"eval/{k}/best_step": at}, at)
     return RunResult(status, step if status == "finished" else bad_step, metrics,
                      time.perf_counter() - t0, tr.eval_g, tr.d, tr.data, str(tr.device), found,
-                     bad_step, bad_term, cfg)
+                     bad_step, bad_term, cfg, resumed_from=resumed_from)

@@ -35,6 +35,7 @@ class RunResult:
     diverged_step: int | None = None
     diverged_term: str | None = None
     cfg: RunConfig | None = None  # the resolved config that ran
+    resumed_from: int | None = None  # the checkpoint's step when the run resumed from one
 
     @property
     def diverged(self) -> bool:

@@ -111,6 +111,16 @@ class Trick:
         """The generator that evaluation and samples use (EMA returns its average)."""
         return g
 
+    # --- checkpoints ------------------------------------------------------------------
+    # State that changes across steps and is not already inside G's or D's state_dict
+    # (EMA's average, LeCam's anchors, counters). Plain tensors/containers/numbers only:
+    # checkpoints are loaded with torch.load(weights_only=True).
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        return None
+
     # helpers for subclasses
     def conflict(self, message: str, suggestion: str | None = None) -> Finding:
         return Finding("conflict", self.name, message, suggestion)
@@ -197,6 +207,19 @@ class TrickStack:
         for t in self.tricks:
             g = t.eval_generator(g)
         return g
+
+    def state_dict(self) -> dict[str, dict[str, Any]]:
+        """Each stateful trick's state, keyed by trick name (stateless tricks are left out)."""
+        return {t.name: s for t in self.tricks if (s := t.state_dict())}
+
+    def load_state_dict(self, state: dict[str, dict[str, Any]]) -> None:
+        """Restore what `state_dict` returned (for the same tricks)."""
+        unknown = set(state) - set(self.names)
+        if unknown:
+            raise ValueError(f"trick state for {sorted(unknown)}, which this run does not use "
+                             f"(its tricks: {self.names})")
+        for t in self.tricks:
+            t.load_state_dict(state.get(t.name, {}))
 
     @staticmethod
     def _merge(parts) -> dict[str, torch.Tensor]:

@@ -36,3 +36,9 @@ class EMA(Trick):
 
     def eval_generator(self, g):
         return self.g_ema
+
+    def state_dict(self) -> dict:
+        return {"g_ema": self.g_ema.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.g_ema.load_state_dict(state["g_ema"])

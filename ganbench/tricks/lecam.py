@@ -35,3 +35,10 @@ class LeCam(Trick):
         reg = (F.relu(ctx.d_real - self.anchor_fake).square().mean()
                + F.relu(self.anchor_real - ctx.d_fake).square().mean())
         return {"lecam": self.params.weight * reg}
+
+    def state_dict(self) -> dict:
+        # None until D's first step (the first step sets the anchors instead of averaging).
+        return {"anchor_real": self.anchor_real, "anchor_fake": self.anchor_fake}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.anchor_real, self.anchor_fake = state["anchor_real"], state["anchor_fake"]

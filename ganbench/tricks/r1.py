@@ -32,6 +32,12 @@ class _ZeroCentred(Trick):
         # Lazy regularisation (Karras et al. 2020): k times the weight, every k-th step.
         return {self.name: 0.5 * self.params.gamma * k * input_grad_sq_norm(ctx.d, x).mean()}
 
+    def state_dict(self) -> dict:
+        return {"d_calls": self.d_calls}  # where the lazy interval stands
+
+    def load_state_dict(self, state: dict) -> None:
+        self.d_calls = int(state["d_calls"])
+
 
 @register("r1")
 class R1(_ZeroCentred):
