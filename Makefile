@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ganbench-installed
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: install demo test lint data tex clean
+.PHONY: install demo test lint data tex postgres clean
 
 # torch/torchvision are pinned to the releases this workplace keeps on disk; pip takes them
 # from there (elsewhere it downloads them as usual).
@@ -41,12 +41,28 @@ tex:
 	    apt-get install -y -q --no-install-recommends $(TEX_PKGS) >/dev/null; }; \
 	else echo "note: 'apt-get install $(TEX_PKGS)' lets the LaTeX report test compile"; fi
 
+# Multi-machine sweeps keep their queue and record in PostgreSQL; the server tests run a
+# private cluster (tests/integration/servers.py) with Debian's postgresql binaries. A cluster
+# that the package's install starts (its `main`, port 5432) is stopped again. Without root we
+# only say how; the tests then skip.
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's postgresql"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q --no-install-recommends postgresql >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && \
+	    apt-get install -y -q --no-install-recommends postgresql >/dev/null; }; \
+	  pg_lsclusters --no-header 2>/dev/null | awk '$$4 == "online" {print $$1, $$2}' | \
+	    while read -r ver name; do pg_ctlcluster "$$ver" "$$name" stop; done; \
+	else echo "note: 'apt-get install postgresql' lets the multi-machine server tests run"; fi
+
 # The main job on the embedded default: 48 ring8 runs (16 trick cells x 3 seeds), ~3 min on
 # 2 cores. Rerunning resumes (finished runs are skipped).
 demo: install
 	$(BIN)/ganbench sweep benchmarks/quickstart.yaml --workers 2
 
-test: install data tex
+test: install data tex postgres
 	$(BIN)/python -m pytest -q
 
 lint: install

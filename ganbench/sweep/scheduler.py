@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,9 +80,11 @@ def open_storage(url: str, liveness: Liveness | None = None,
         return JournalStorage(JournalFileBackend(url))
     if liveness is None:
         return optuna.storages.RDBStorage(url)
-    return optuna.storages.RDBStorage(url, heartbeat_interval=liveness.interval,
-                                      grace_period=liveness.grace,
-                                      heartbeat_stale_trial_callback=on_stale)
+    with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.x
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(url, heartbeat_interval=liveness.interval,
+                                          grace_period=liveness.grace,
+                                          heartbeat_stale_trial_callback=on_stale)
 
 
 def status_of(t: FrozenTrial) -> str | None:
@@ -97,6 +100,15 @@ def lost_reason(attrs: dict[str, Any], grace: int | None = None) -> str:
     after = f" for {grace} s" if grace else ""
     return (f"lost: worker {attrs.get('worker', '?')} sent no heartbeat{after} (killed, "
             "preempted or disconnected); re-queued")
+
+
+def retry_attrs(a: dict[str, Any]) -> dict[str, Any]:
+    """A retry's attributes: the planned run plus the MLflow runs of every attempt so far."""
+    runs = list(a.get(ATTEMPTS, [])) + ([a["mlflow_run_id"]] if a.get("mlflow_run_id") else [])
+    retry = {k: a[k] for k in PLANNED if k in a}
+    if runs:
+        retry[ATTEMPTS] = runs
+    return retry
 
 
 def worker_id() -> str:
@@ -133,9 +145,11 @@ class Queue:
         try:
             self.storage = open_storage(storage_url, self.liveness, self._requeue)
         except Exception as e:
-            if not type(e).__module__.startswith(("sqlalchemy", "psycopg2", "optuna")):
+            if not (isinstance(e, ImportError)
+                    or type(e).__module__.startswith(("sqlalchemy", "psycopg", "optuna"))):
                 raise
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            cause = e.__cause__ if isinstance(e, ImportError) and e.__cause__ else e
+            first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
             raise StorageUnavailableError(
                 f"cannot open the Optuna storage {redact(storage_url)}: {first}") from None
         if direction is None:
@@ -248,7 +262,9 @@ class Queue:
     def reap(self) -> None:
         """Fail and re-queue the runs of workers whose heartbeats stopped (no-op on journals)."""
         if self.liveness:
-            optuna.storages.fail_stale_trials(self.study)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(self.study)
 
     def still_claimed(self, trial_id: int) -> bool:
         """False when another worker took this run away (our heartbeats were missed)."""
@@ -260,13 +276,12 @@ class Queue:
         reason = lost_reason(a, self.liveness.grace if self.liveness else 0)
         if self.on_lost:  # the trial is FAIL already (Optuna's doing): its attrs are frozen
             self.on_lost(dict(a), reason)
-        runs = list(a.get(ATTEMPTS, [])) + ([a["mlflow_run_id"]] if a.get("mlflow_run_id")
-                                            else [])
-        retry = {k: a[k] for k in PLANNED if k in a}
-        if runs:
-            retry[ATTEMPTS] = runs
-        trial.user_attrs = retry
+        trial.user_attrs = retry_attrs(a)
         RetryHeartbeatStaleTrialCallback()(study, trial)
+
+    def requeue(self, attrs: dict[str, Any]) -> None:
+        """Queue a run again after an interrupted attempt (not a result, not a bug)."""
+        self.study.enqueue_trial({}, user_attrs=retry_attrs(attrs))
 
     def set_attrs(self, trial_id: int, attrs: dict[str, Any]) -> None:
         for k, v in attrs.items():

@@ -99,6 +99,8 @@ def run_one(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed) 
         tracker.set_tags({"status": "killed", "failure_reason": "interrupted (Ctrl-C)"})
         tracker.finish("KILLED")
         queue.fail(job.trial_id, "killed", "interrupted (Ctrl-C)")
+        if queue.liveness:  # shared: another worker may take it now, from its checkpoint
+            queue.requeue({**a, "mlflow_run_id": tracker.run_id})
         raise
     except Exception as e:  # one broken run must not stop the sweep
         msg = f"{type(e).__name__}: {e}"
@@ -172,6 +174,9 @@ def worker_main(ctx: WorkerContext) -> None:
     import warnings
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    # MlflowClient prints "View run at http://..." per run against a server; logging can't
+    # silence it.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     warnings.filterwarnings("ignore")
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     try:

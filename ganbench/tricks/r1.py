@@ -15,6 +15,7 @@ class _ZeroCentred(Trick):
         interval: int = Field(1, ge=1, description="apply every k-th D step, scaled by k")
 
     on = "real"
+    vectorisable = True
 
     def __init__(self, params=None, cfg=None) -> None:
         super().__init__(params, cfg)
@@ -27,7 +28,9 @@ class _ZeroCentred(Trick):
         self.d_calls += 1
         k = self.params.interval
         if (self.d_calls - 1) % k:
-            return {}
+            # A zero term, not none: the loop logs a fixed set of terms per step (and the
+            # window mean of k*value, 0, ..., 0 is the per-step penalty).
+            return {self.name: ctx.d_fake.new_zeros(())}
         x = ctx.real if self.on == "real" else ctx.fake
         # Lazy regularisation (Karras et al. 2020): k times the weight, every k-th step.
         return {self.name: 0.5 * self.params.gamma * k * input_grad_sq_norm(ctx.d, x).mean()}

@@ -227,3 +227,15 @@ def test_trainer_resolves_model_defaults(tmp_path):
     assert tr.cfg.z_dim == 16 and tr.cfg.d_norm == "none"
     assert tr.z(5).shape == (5, 16)
     assert tr.g(tr.z(5)).shape == (5, 2) and tr.d(tr.g(tr.z(5))).shape == (5,)
+
+
+@pytest.mark.parametrize("trick", ["r1", "r2"])
+def test_lazy_penalty_logs_the_window_mean_of_its_scaled_steps(tmp_path, trick):
+    # interval 3: the penalty (3x weight) on D steps 0 and 3, zero on the others; every step
+    # logs the same terms, so the run must not trip over steps that skip the penalty.
+    tracker = MemoryTracker()
+    res = train(cfg_of(tmp_path, steps=6, log_every=6, tricks={trick: {"interval": 3}}),
+                tracker)
+    assert res.status == "finished"
+    logged = [v for s, k, v in tracker.metrics if k == f"train/d/{trick}"]
+    assert len(logged) == 1 and logged[0] > 0

@@ -1,0 +1,91 @@
+"""`ganbench sweep --workers 0`, `ganbench worker` and `ganbench status` on a local journal and
+a SQLite RDB study (the PostgreSQL + mlflow server path is tests/integration/test_cluster.py)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from ganbench.cli import app
+
+runner = CliRunner(env={"COLUMNS": "400", "NO_COLOR": "1", "TERM": "dumb"})
+
+SPEC = """
+name: tiny
+base: {dataset: ring8, model: mlp, steps: 20, batch_size: 32, log_every: 10,
+       eval_samples: 256}
+tricks:
+  spectral_norm: [off, on]
+seeds: 1
+metric: {name: modes, goal: max}
+"""
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def user_error(result, *needles: str) -> str:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    err = result.stderr.strip()
+    assert err.startswith("error:") and "\n" not in err, err
+    for n in needles:
+        assert n in err, err
+    return err
+
+
+def spec(tmp_path: Path) -> Path:
+    p = tmp_path / "tiny.yaml"
+    p.write_text(textwrap.dedent(SPEC))
+    return p
+
+
+def test_enqueue_only_then_a_worker_drains_the_queue(tmp_path):
+    res = tmp_path / "results"
+    r = invoke("sweep", spec(tmp_path), "--workers", "0", "--results", res)
+    assert r.exit_code == 0, r.output
+    assert "2 to run" in r.output and "ganbench worker tiny" in r.output
+    assert not (res / "tiny" / "report.md").exists()  # nothing trained, nothing reported
+
+    r = invoke("status", "tiny", "--results", res)
+    assert r.exit_code == 0, r.output
+    assert "0 done, 0 running, 2 queued" in r.output
+
+    r = invoke("worker", "tiny", "--results", res, "--device", "cpu", "--threads", "1")
+    assert r.exit_code == 0, r.output
+    assert r.output.count("finished") >= 2
+
+    r = invoke("status", "tiny", "--results", res)
+    assert "2 done, 0 running, 0 queued" in r.output
+
+
+def test_worker_on_a_shared_sqlite_study_waits_for_nothing_and_records_runs(tmp_path):
+    res = tmp_path / "results"
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    r = invoke("sweep", spec(tmp_path), "--workers", "0", "--results", res, "--storage", url)
+    assert r.exit_code == 0, r.output
+    assert f"--storage {url}" in r.output
+    r = invoke("worker", "tiny", "--storage", url, "--results", res, "--device", "cpu",
+               "--threads", "1", "--heartbeat-interval", "1", "--grace-period", "3")
+    assert r.exit_code == 0, r.output
+    r = invoke("status", "tiny", "--storage", url)
+    assert "2 done" in r.output
+
+
+def test_unknown_sweeps_and_bad_settings_are_user_errors(tmp_path):
+    res = tmp_path / "results"
+    user_error(invoke("worker", "nosuch", "--results", res), "no local sweep 'nosuch'",
+               "--storage")
+    user_error(invoke("status", "nosuch", "--results", res), "no local sweep 'nosuch'")
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    invoke("sweep", spec(tmp_path), "--workers", "0", "--results", res, "--storage", url)
+    user_error(invoke("status", "tny", "--storage", url), "no sweep named 'tny'", "tiny")
+    user_error(invoke("worker", "tiny", "--storage", url, "--heartbeat-interval", "10",
+                      "--grace-period", "5"), "--grace-period (5) must be longer")
+    err = user_error(invoke("status", "tiny", "--storage",
+                            "postgresql://me:secret@127.0.0.1:1/optuna"),
+                     "cannot open the Optuna storage")
+    assert "secret" not in err  # passwords never reach the terminal
