@@ -16,6 +16,7 @@ class BalancedConsistency(Trick):
     lam_real * E[(D(x) - D(T(x)))^2] + lam_fake * E[(D(G(z)) - D(T(G(z))))^2]."""
 
     paper = "Zhao et al. 2021, arXiv:2002.04724"
+    vectorisable = True  # its random draws use each seed's own global-RNG state
     short = "bcr"
 
     class Params(TrickParams):

@@ -14,6 +14,7 @@ class DiffAugment(Trick):
     images whenever D sees them, in D and G steps, so gradients flow through to G."""
 
     paper = "Zhao et al. 2020, arXiv:2006.10738"
+    vectorisable = True  # its random draws use each seed's own global-RNG state
     short = "daug"
     order = 30  # after instance noise
 

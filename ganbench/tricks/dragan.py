@@ -15,6 +15,7 @@ class DRAGAN(Trick):
     x_hat = x + a * delta with delta ~ c * std(x) * U[0, 1), a ~ U[0, 1)."""
 
     paper = "Kodali et al. 2017, arXiv:1705.07215"
+    vectorisable = True  # its random draws use each seed's own global-RNG state
 
     class Params(TrickParams):
         weight: float = Field(10.0, gt=0)

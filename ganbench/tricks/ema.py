@@ -15,6 +15,7 @@ class EMA(Trick):
     after every G step from `start`; evaluation and samples use the EMA generator."""
 
     paper = "Yazici et al. 2019, arXiv:1806.04498"
+    vectorisable = True
     order = 90  # after tricks that build or wrap G
 
     class Params(TrickParams):

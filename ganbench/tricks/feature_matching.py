@@ -13,6 +13,7 @@ class FeatureMatching(Trick):
     G also minimises ||E[f(x)] - E[f(G(z))]||^2, f = D's intermediate features."""
 
     paper = "Salimans et al. 2016, arXiv:1606.03498"
+    vectorisable = True
     short = "fm"
 
     class Params(TrickParams):

@@ -25,6 +25,7 @@ class GradientPenalty(Trick):
     weight * E[(||grad D(x_hat)|| - 1)^2] on random interpolates of real and fake."""
 
     paper = "Gulrajani et al. 2017, arXiv:1704.00028"
+    vectorisable = True  # its random draws use each seed's own global-RNG state
     short = "gp"
 
     class Params(TrickParams):

@@ -13,6 +13,7 @@ class InstanceNoise(Trick):
     linearly from `std` to 0 over `anneal` of the run, making the distributions overlap."""
 
     paper = "Sønderby et al. 2017, arXiv:1610.04490"
+    vectorisable = True  # its random draws use each seed's own global-RNG state
     short = "inoise"
     order = 20  # before augmentations
 

@@ -13,6 +13,7 @@ class LabelNoise(Trick):
     common practice since): each D target is flipped with probability `p`."""
 
     paper = "Salimans et al. 2016, arXiv:1606.03498"
+    vectorisable = True  # its random draws use each seed's own global-RNG state
     short = "lnoise"
     order = 60  # after label smoothing: flips the (possibly smoothed) targets
 

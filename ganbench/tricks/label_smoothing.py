@@ -14,6 +14,7 @@ class LabelSmoothing(Trick):
     for leaving generated samples where they are)."""
 
     paper = "Salimans et al. 2016, arXiv:1606.03498"
+    vectorisable = True
     short = "ls"
 
     class Params(TrickParams):

@@ -15,6 +15,7 @@ class LeCam(Trick):
     are exponential moving averages of D's mean output on real and fake data."""
 
     paper = "Tseng et al. 2021, arXiv:2104.03310"
+    vectorisable = True
 
     class Params(TrickParams):
         weight: float = Field(0.3, gt=0)

@@ -10,6 +10,7 @@ class MinibatchStd(Trick):
     tell a collapsed batch from a varied one."""
 
     paper = "Karras et al. 2018, arXiv:1710.10196"
+    vectorisable = True
     short = "mbstd"
 
     class Params(TrickParams):

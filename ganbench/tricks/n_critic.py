@@ -11,6 +11,7 @@ class NCritic(Trick):
     "Wasserstein GAN"; Gulrajani et al. 2017 use 5)."""
 
     paper = "Arjovsky et al. 2017, arXiv:1701.07875"
+    vectorisable = True
     short = "nc"
 
     class Params(TrickParams):

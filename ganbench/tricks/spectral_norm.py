@@ -24,6 +24,7 @@ class SpectralNorm(Trick):
     every layer 1-Lipschitz."""
 
     paper = "Miyato et al. 2018, arXiv:1802.05957"
+    vectorisable = True
     short = "sn"
     order = 10  # before anything that wraps or copies the nets
 

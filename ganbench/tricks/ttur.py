@@ -13,6 +13,7 @@ class TTUR(Trick):
     Update Rule Converge to a Local Nash Equilibrium"): D learns faster than G."""
 
     paper = "Heusel et al. 2017, arXiv:1706.08500"
+    vectorisable = True
 
     class Params(TrickParams):
         d_lr: float = Field(4e-4, gt=0, le=1)

@@ -73,8 +73,8 @@ def test_r1_lazy_interval_applies_every_kth_step_scaled_by_k():
     t = make("r1", interval=4)
     real, fake = torch.randn(8, 2), torch.randn(8, 2)
     seen = [t.d_terms(ctx_for(LinearD(scale=0.5), real, fake)) for _ in range(8)]
-    applied = [i for i, terms in enumerate(seen) if terms]
-    assert applied == [0, 4]
+    applied = [i for i, terms in enumerate(seen) if terms["r1"].item() != 0]
+    assert applied == [0, 4]  # the other steps log a zero term (a fixed set of terms)
     assert seen[0]["r1"].item() == pytest.approx(4 * 2.5)
 
 

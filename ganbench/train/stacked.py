@@ -1,0 +1,125 @@
+"""Seed-stacked nets and optimisers: S copies of one architecture as tensors with a leading
+seed dimension, run at once with `vmap(functional_call(...))` (used by train/vectorised.py).
+
+Each per-seed module keeps existing: its parameters and buffers are replaced by views of
+the stacked tensors, so code that calls one seed's net (a trick's penalty, evaluation,
+EMA reading G) sees the stacked values without copies, its gradients reach the stacked
+leaves, and its in-place buffer updates (batch-norm statistics, spectral norm's power
+iteration) land in the stacked buffers.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+from torch.nn.utils.parametrizations import _SpectralNorm
+
+# Element-wise optimisers only: on stacked parameters they are S independent optimisers.
+ELEMENTWISE_OPTIMISERS = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
+
+
+class _VmapSpectralNorm(_SpectralNorm):
+    """torch's spectral norm with its power iteration written without `out=` (which vmap
+    cannot batch): the same arithmetic, then copied into the (per-seed) buffers."""
+
+    @torch.no_grad()
+    def _power_method(self, weight_mat: torch.Tensor, n_power_iterations: int) -> None:
+        for _ in range(n_power_iterations):
+            self._u.copy_(F.normalize(torch.mv(weight_mat, self._v), dim=0, eps=self.eps))
+            self._v.copy_(F.normalize(torch.mv(weight_mat.H, self._u), dim=0, eps=self.eps))
+
+
+def _owner(net: nn.Module, name: str) -> tuple[nn.Module, str]:
+    path, _, attr = name.rpartition(".")
+    return (net.get_submodule(path) if path else net), attr
+
+
+class StackedNet:
+    """`nets` (same architecture, one per seed) as stacked tensors; `self(x)` maps
+    x (S, B, ...) to (S, B, ...) through every seed's net at once."""
+
+    def __init__(self, nets: list[nn.Module]) -> None:
+        self.nets = list(nets)
+        self.params, self.buffers = stack_module_state(self.nets)
+        # The template only provides the structure: functional_call swaps the tensors in.
+        self.template = copy.deepcopy(self.nets[0]).to("meta")
+        for m in self.template.modules():
+            if type(m) is _SpectralNorm:
+                m.__class__ = _VmapSpectralNorm
+        self._run = vmap(self._one)
+        self._bind()
+
+    def _one(self, params, buffers, x):
+        return functional_call(self.template, (params, buffers), (x,))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(self.params, self.buffers, x)
+
+    def parameters(self) -> list[torch.Tensor]:
+        return list(self.params.values())
+
+    def _bind(self) -> None:
+        """Make each seed's module read and write its slice of the stacked tensors."""
+        with torch.enable_grad():  # the views must carry gradients to the stacked leaves
+            for s, net in enumerate(self.nets):
+                for name, p in self.params.items():
+                    owner, attr = _owner(net, name)
+                    owner._parameters[attr] = p[s]
+                for name, b in self.buffers.items():
+                    owner, attr = _owner(net, name)
+                    owner._buffers[attr] = b[s]
+
+    def select(self, keep: list[int]) -> None:
+        """Keep only the seeds at positions `keep` (the others' modules are released)."""
+        for s in set(range(len(self.nets))) - set(keep):
+            release(self.nets[s])
+        idx = torch.tensor(keep, device=next(iter(self.params.values())).device)
+        with torch.no_grad():
+            self.params = {k: p.index_select(0, idx).requires_grad_(p.requires_grad)
+                           for k, p in self.params.items()}
+            self.buffers = {k: b.index_select(0, idx) for k, b in self.buffers.items()}
+        self.nets = [self.nets[s] for s in keep]
+        self._bind()
+
+
+def release(net: nn.Module) -> nn.Module:
+    """Give a bound per-seed module its own copies of its tensors: a plain module again."""
+    for name, p in list(net.named_parameters()):
+        owner, attr = _owner(net, name)
+        owner._parameters[attr] = nn.Parameter(p.detach().clone(), p.requires_grad)
+    for name, b in list(net.named_buffers()):
+        owner, attr = _owner(net, name)
+        owner._buffers[attr] = b.detach().clone()
+    return net
+
+
+def stacked_optimiser(like: torch.optim.Optimizer, params: list[torch.Tensor]
+                      ) -> torch.optim.Optimizer:
+    """An optimiser of `like`'s class and settings (one group) over stacked parameters."""
+    if not isinstance(like, ELEMENTWISE_OPTIMISERS):
+        raise ValueError(f"{type(like).__name__} is not element-wise; seeds cannot share it")
+    if len(like.param_groups) != 1:
+        raise ValueError("vectorised seeds support one optimiser parameter group")
+    settings = {k: v for k, v in like.param_groups[0].items() if k != "params"}
+    return type(like)(params, **settings)
+
+
+def select_optimiser(opt: torch.optim.Optimizer, old: list[torch.Tensor],
+                     new: list[torch.Tensor], keep: list[int]) -> torch.optim.Optimizer:
+    """`opt` rebuilt over `new` (= `old` restricted to seeds `keep`), its state restricted
+    the same way (Adam's moments are per element; its step count is shared)."""
+    out = stacked_optimiser(opt, new)
+    idx = torch.tensor(keep)
+    for p_old, p_new in zip(old, new, strict=True):
+        state = opt.state.get(p_old)
+        if state:
+            out.state[p_new] = {
+                k: (v.index_select(0, idx.to(v.device)) if torch.is_tensor(v) and v.dim() > 0
+                    else v)
+                for k, v in state.items()
+            }
+    return out

@@ -1,0 +1,356 @@
+"""Vectorised seeds ("several runs for the price of one"): the S seeds of one sweep cell
+trained as one seed-stacked model, each seed ending where `train(cfg)` alone would.
+
+G and D run once for all seeds (`vmap` over `functional_call`, train/stacked.py) and one
+optimiser steps the stacked parameters (Adam is element-wise: S independent Adams). What
+makes a seed's run equal to its lone run, up to float rounding:
+
+- init: one `Trainer` per seed, built as `train()` builds it (global seed, then nets/tricks);
+- data and z: each seed draws from its Trainer's own generator, in the lone run's order;
+- the tricks' own draws (penalties, noise, augmentations) use the global RNG: each seed's
+  global RNG state is kept and swapped in around that seed's hook calls;
+- the backpropagated total is the sum over seeds of each seed's loss (a mean over its own
+  batch): every seed's slice of the stacked parameters gets exactly its own gradient;
+- batch-norm statistics and spectral norm's power-iteration vectors are per-seed buffers.
+
+Trick hooks run per seed, on that seed's slices and its own modules (bound to the stacked
+tensors), and only the hooks some trick of the cell overrides. Terms that call a net again
+(R1, gradient penalties, consistency, feature matching) therefore run seed by seed; the
+adversarial forward/backward passes and the optimiser steps are shared.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+
+import torch
+from torch.func import vmap
+
+from ganbench.config import RunConfig
+from ganbench.metrics import available_metrics, update_best
+from ganbench.registry import UnknownNameError
+from ganbench.tracking import Tracker
+from ganbench.train.loop import Trainer
+from ganbench.train.stacked import StackedNet, release, select_optimiser, stacked_optimiser
+from ganbench.train.state import Progress, RunResult
+from ganbench.tricks import TRICKS
+from ganbench.tricks.base import StepContext, Trick
+from ganbench.validate import caveats
+
+# Models whose nets vmap with per-seed results equal to the lone nets' (tests/unit/
+# test_vectorised.py): linear, (transposed) conv, batch/layer/group norm, minibatch std.
+SUPPORTED_MODELS = frozenset({"mlp", "dcgan28", "dcgan64"})
+_SEED_HOOKS = ("d_inputs", "d_targets", "d_terms", "g_terms", "after_step")
+_NOT_COMPARED = {"seed", "name"}  # what may differ between the stacked runs
+
+SeedProgress = Callable[[int, Progress], None]  # (position in cfgs, that seed's progress)
+
+
+def can_vectorise(cfg: RunConfig) -> str | None:
+    """None when `cfg`'s seeds can be trained stacked, else the reason they cannot."""
+    if cfg.model not in SUPPORTED_MODELS:
+        return (f"model {cfg.model!r} is not supported by vectorised seeds "
+                f"(supported: {', '.join(sorted(SUPPORTED_MODELS))})")
+    for name in cfg.tricks:
+        try:
+            trick = TRICKS.get(name)
+        except UnknownNameError as e:
+            return str(e)
+        if not trick.vectorisable:
+            return (f"trick {name!r} is not vectorisable (not shown to give each seed its "
+                    "lone run's results when stacked)")
+    return None
+
+
+def check_cell(cfgs: list[RunConfig]) -> None:
+    """ValueError unless `cfgs` are one cell's runs: identical but for distinct seeds."""
+    if not cfgs:
+        raise ValueError("train_vectorised needs at least one config")
+    ref = cfgs[0].model_dump(exclude=_NOT_COMPARED)
+    for cfg in cfgs[1:]:
+        other = cfg.model_dump(exclude=_NOT_COMPARED)
+        diff = sorted(k for k in ref if ref[k] != other[k])
+        if diff:
+            raise ValueError(f"vectorised seeds must share everything but the seed; seed "
+                             f"{cfg.seed} differs from seed {cfgs[0].seed} in {diff}")
+    seeds = [c.seed for c in cfgs]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"vectorised seeds must be distinct, got {seeds}")
+
+
+class _SeedRng:
+    """One seed's global RNG state (CPU, and its CUDA device's), active only around that
+    seed's hook calls, so the tricks' own draws follow the lone run's stream."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.cpu = torch.get_rng_state()
+        self.cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        torch.set_rng_state(self.cpu)
+        if self.cuda is not None:
+            torch.cuda.set_rng_state(self.cuda, self.device)
+        try:
+            yield
+        finally:
+            self.cpu = torch.get_rng_state()
+            if self.cuda is not None:
+                self.cuda = torch.cuda.get_rng_state(self.device)
+
+
+def _overrides(tricks: list[Trick], hook: str) -> bool:
+    return any(getattr(type(t), hook) is not getattr(Trick, hook) for t in tricks)
+
+
+def _stack_terms(per_seed: list[dict[str, torch.Tensor]], device: torch.device
+                 ) -> dict[str, torch.Tensor]:
+    """[{name: scalar}] per seed -> {name: (S,)} (a term may be a 0-dim CPU tensor, which the
+    lone loop's sum accepts next to device tensors)."""
+    names = list(per_seed[0])
+    if any(list(t) != names for t in per_seed):
+        raise RuntimeError(f"seeds produced different loss terms: {[list(t) for t in per_seed]}")
+    return {k: torch.stack([t[k].to(device) for t in per_seed]) for k in names}
+
+
+def _total(terms: dict[str, torch.Tensor]) -> torch.Tensor:
+    # Sum over seeds of each seed's summed terms: d total / d (seed s's loss) = 1.
+    return sum(v.sum() for v in terms.values())
+
+
+class VectorisedTrainer:
+    """One Trainer per seed, trained as one stacked model; `step()` does one D/G iteration
+    of every seed still running (`index`: their positions in the configs)."""
+
+    def __init__(self, cfgs: list[RunConfig]) -> None:
+        self.trainers: list[Trainer] = []
+        self.rngs: list[_SeedRng] = []
+        for cfg in cfgs:
+            tr = Trainer(cfg)  # seeds the global RNG and builds what the lone run builds
+            self.trainers.append(tr)
+            self.rngs.append(_SeedRng(tr.device))  # taken before the next seed reseeds it
+        first = self.trainers[0]
+        for tr in self.trainers[1:]:
+            tr.data = first.data  # the same data: keep one copy on the device
+        self.cfg, self.device, self.loss, self.n_d = first.cfg, first.device, first.loss, first.n_d
+        self.index = list(range(len(cfgs)))
+        self.g = StackedNet([tr.g for tr in self.trainers])
+        self.d = StackedNet([tr.d for tr in self.trainers])
+        self.opt_g = stacked_optimiser(first.opt_g, self.g.parameters())
+        self.opt_d = stacked_optimiser(first.opt_d, self.d.parameters())
+        self._d_loss, self._g_loss = vmap(self.loss.d_loss), vmap(self.loss.g_loss)
+        self.hooks = {h for h in _SEED_HOOKS if _overrides(first.stack.tricks, h)}
+
+    def step(self, step: int) -> dict[str, torch.Tensor]:
+        """One iteration; {'d/<term>': (S,), 'g/<term>': (S,)} as Trainer.step, per seed."""
+        for _ in range(self.n_d):
+            d_terms = self.d_step(step)
+        g_terms = self.g_step(step)
+        out = {f"d/{k}": v.detach() for k, v in d_terms.items()}
+        out.update({f"g/{k}": v.detach() for k, v in g_terms.items()})
+        return out
+
+    def _per_seed(self, fn: Callable[[int, Trainer], object]) -> list:
+        out = []
+        for s, tr in enumerate(self.trainers):
+            with self.rngs[s].active():
+                out.append(fn(s, tr))
+        return out
+
+    def d_step(self, step: int) -> dict[str, torch.Tensor]:
+        trs, b = self.trainers, self.cfg.batch_size
+        for tr in trs:
+            tr.d_steps_done += 1
+        real = torch.stack([tr.real(b) for tr in trs])  # (S, B, ...)
+        z = torch.stack([tr.z(b) for tr in trs])
+        with torch.no_grad():
+            fake = self.g(z)
+        real_t = trs[0].ones.expand(len(trs), -1)
+        fake_t = trs[0].zeros.expand(len(trs), -1)
+        if self.hooks & {"d_inputs", "d_targets"}:
+            # D's forward draws nothing, so calling d_targets before it keeps the draw order.
+            out = self._per_seed(lambda s, tr: (*tr.stack.d_inputs(real[s], fake[s], step),
+                                                *tr.stack.d_targets(tr.ones, tr.zeros)))
+            if "d_inputs" in self.hooks:
+                real = torch.stack([o[0] for o in out])
+                fake = torch.stack([o[1] for o in out])
+            if "d_targets" in self.hooks:
+                real_t = torch.stack([o[2] for o in out])
+                fake_t = torch.stack([o[3] for o in out])
+        d_real, d_fake = self.d(real), self.d(fake)  # (S, B)
+        terms = {"adv": self._d_loss(d_real, d_fake, real_t, fake_t)}  # (S,)
+        if "d_terms" in self.hooks:
+            terms.update(_stack_terms(self._per_seed(lambda s, tr: tr.stack.d_terms(
+                StepContext(tr.g, tr.d, real[s], fake[s], d_real[s], d_fake[s], step))),
+                self.device))
+        self.opt_d.zero_grad(set_to_none=True)
+        _total(terms).backward(inputs=self.d.parameters())
+        self.opt_d.step()
+        return terms
+
+    def g_step(self, step: int) -> dict[str, torch.Tensor]:
+        trs, b = self.trainers, self.cfg.batch_size
+        fake = self.g(torch.stack([tr.z(b) for tr in trs]))
+        if "d_inputs" in self.hooks:
+            fake = torch.stack(self._per_seed(
+                lambda s, tr: tr.stack.d_inputs(None, fake[s], step)[1]))
+        d_fake = self.d(fake)
+        terms = {"adv": self._g_loss(d_fake)}
+        ctxs = [StepContext(tr.g, tr.d, None, fake[s], None, d_fake[s], step,
+                            sample_real=partial(tr.real, b)) for s, tr in enumerate(trs)
+                ] if self.hooks & {"g_terms", "after_step"} else []
+        if "g_terms" in self.hooks:
+            terms.update(_stack_terms(
+                self._per_seed(lambda s, tr: tr.stack.g_terms(ctxs[s])), self.device))
+        self.opt_g.zero_grad(set_to_none=True)
+        # Only G's gradients: D's would be discarded (the lone run zeroes them before use).
+        _total(terms).backward(inputs=self.g.parameters())
+        self.opt_g.step()
+        if "after_step" in self.hooks:
+            self._per_seed(lambda s, tr: tr.stack.after_step(ctxs[s]))
+        return terms
+
+    def drop(self, positions: list[int]) -> None:
+        """Stop training the seeds at `positions` (their modules become plain copies)."""
+        keep = [p for p in range(len(self.trainers)) if p not in positions]
+        if not keep:
+            self.finish()
+            self.g.nets, self.d.nets, self.trainers, self.rngs, self.index = [], [], [], [], []
+            return
+        old_g, old_d = self.g.parameters(), self.d.parameters()
+        self.g.select(keep)
+        self.d.select(keep)
+        self.opt_g = select_optimiser(self.opt_g, old_g, self.g.parameters(), keep)
+        self.opt_d = select_optimiser(self.opt_d, old_d, self.d.parameters(), keep)
+        self.trainers = [self.trainers[p] for p in keep]
+        self.rngs = [self.rngs[p] for p in keep]
+        self.index = [self.index[p] for p in keep]
+
+    def finish(self) -> None:
+        """Unbind every seed's modules from the stacked tensors."""
+        for net in (*self.g.nets, *self.d.nets):
+            release(net)
+
+
+@dataclass
+class _SeedRun:
+    """One seed's bookkeeping, kept as train() keeps it for a lone run."""
+
+    tr: Trainer
+    tracker: Tracker | None
+    goals: dict[str, str]
+    metrics: dict[str, float] = field(default_factory=dict)
+    best: dict[str, tuple[float, int]] = field(default_factory=dict)
+    status: str = "finished"
+    bad_step: int | None = None
+    bad_term: str | None = None
+    seconds: float = 0.0
+
+    def log(self, values: dict[str, float], step: int) -> None:
+        if self.tracker:
+            self.tracker.log_metrics(values, step)
+
+    def diverge(self, step: int, term: str, seconds: float) -> None:
+        self.status, self.bad_step, self.bad_term, self.seconds = "diverged", step, term, seconds
+        if self.tracker:
+            self.tracker.set_tags({"status": "diverged", "diverged_step": str(step),
+                                   "diverged_term": term})
+
+    def end_window(self, losses: dict[str, float], step: int, rate: float, do_eval: bool
+                   ) -> dict[str, float] | None:
+        """Log a finite window (and evaluate); returns the metrics when it evaluated."""
+        self.log({f"train/{k}": v for k, v in losses.items()}, step)
+        self.log({"perf/steps_per_s": rate}, step)
+        if not do_eval:
+            return None
+        self.metrics = self.tr.evaluate()
+        update_best(self.best, self.metrics, self.goals, step)
+        if self.metrics:
+            self.log({f"eval/{k}": v for k, v in self.metrics.items()}, step)
+            if self.tracker and self.tr.eval_tags:
+                self.tracker.set_tags(self.tr.eval_tags)
+        return self.metrics
+
+    def result(self, step: int, seconds: float, found: list) -> RunResult:
+        """Final logging (as train() does after its loop) and the RunResult."""
+        if self.status == "finished":
+            self.seconds = seconds
+            self.log({f"eval/{k}/final": v for k, v in self.metrics.items() if k in self.goals},
+                     step)
+            if self.tracker:
+                self.tracker.set_tags({"status": "finished"})
+        for k, (v, at) in self.best.items():
+            self.log({f"eval/{k}/best": v, f"eval/{k}/best_step": at}, at)
+        tr = self.tr
+        return RunResult(self.status, step if self.status == "finished" else self.bad_step,
+                         self.metrics, self.seconds, tr.eval_g, tr.d, tr.data, str(tr.device),
+                         list(found), self.bad_step, self.bad_term, tr.cfg)
+
+
+def train_vectorised(cfgs: list[RunConfig], trackers: list[Tracker | None] | None = None,
+                     progress: SeedProgress | None = None) -> list[RunResult]:
+    """Train one cell's seeds stacked; result i (and what trackers[i] receives) is what
+    `train(cfgs[i], trackers[i])` gives alone, up to float rounding. A seed whose losses
+    turn non-finite ends as diverged at its own step and term; the others go on.
+
+    `progress(i, p)` reports seed i's windows. `RunResult.seconds` is the wall time from
+    the start of the shared run to that seed's end."""
+    t0 = time.perf_counter()
+    check_cell(cfgs)
+    trackers = list(trackers) if trackers is not None else [None] * len(cfgs)
+    if len(trackers) != len(cfgs):
+        raise ValueError(f"{len(trackers)} trackers for {len(cfgs)} configs")
+    reason = can_vectorise(cfgs[0])
+    if reason:
+        raise ValueError(f"cannot train these seeds vectorised: {reason}")
+    vt = VectorisedTrainer(cfgs)
+    cfg = vt.cfg
+    found = caveats(cfg)
+    goals = available_metrics(vt.trainers[0].data.kind, cfg)
+    runs = [_SeedRun(tr, tk, goals) for tr, tk in zip(vt.trainers, trackers, strict=True)]
+    for run in runs:
+        if run.tracker:
+            run.tracker.set_tags({
+                "data_source": run.tr.data.source, "device": str(run.tr.device),
+                "eval_generator": "ema" if run.tr.eval_g is not run.tr.g else "raw",
+                "caveats": "; ".join(map(str, found)) or "none",
+                "vectorised_seeds": str(len(cfgs))})
+    window: list[torch.Tensor] = []
+    names: list[str] = []
+    w_start, w_time = 0, time.perf_counter()
+    step = 0
+    while step < cfg.steps and vt.trainers:
+        terms = vt.step(step)
+        if not names:
+            names = list(terms)
+        window.append(torch.stack(list(terms.values())))  # (T, S)
+        step += 1
+        do_eval = step == cfg.steps or (cfg.eval_every > 0 and step % cfg.eval_every == 0)
+        if step % cfg.log_every and not do_eval:
+            continue
+        values = torch.stack(window).cpu()  # (W, T, S): one host sync for every seed
+        window.clear()
+        bad = ~torch.isfinite(values)
+        rate = (step - w_start) / max(time.perf_counter() - w_time, 1e-9)
+        gone = []
+        for pos, i in enumerate(vt.index):
+            if bad[:, :, pos].any():
+                row, col = bad[:, :, pos].nonzero()[0].tolist()
+                runs[i].diverge(w_start + row, names[col], time.perf_counter() - t0)
+                gone.append(pos)
+                continue
+            means = values[:, :, pos].contiguous().mean(0).tolist()
+            losses = dict(zip(names, means, strict=True))
+            evaluated = runs[i].end_window(losses, step, rate, do_eval)
+            if progress:
+                progress(i, Progress(step, cfg.steps, losses, rate, evaluated))
+        if gone:
+            vt.drop(gone)  # a diverged seed keeps its nets as they are now, as train() does
+        w_start, w_time = step, time.perf_counter()
+    vt.finish()
+    return [run.result(step, time.perf_counter() - t0, found) for run in runs]
