@@ -9,14 +9,18 @@ number of steps per run, in this process, and is scored by aggregate optimisatio
 - vec S:      `ganbench.train.vectorised.train_vectorised` over S seeds at once;
 - procs K:    (with --procs K) K spawned processes side by side, each running `train()`
               over --runs seeds (or, with --procs-seeds S, `train_vectorised` over S seeds),
-              torch threads split between them (max(1, threads // K)).
+              torch threads split between them (max(1, threads // K));
+- sweep W:    (with --sweep W) the real sweep machinery — plan, Optuna queue, W worker
+              processes, an MLflow child run with artifacts per seed — over --sweep-seeds
+              seeds, run by run and (`sweep W vec`) with `--vectorise on`.
 
 ganbench's times include building the Trainers and each run's final evaluation; the plain
 loop's include building its nets. Modes are interleaved within each repeat after a warm-up;
 the table gives medians over the repeats and each mode's median ratio to plain.
 
     python benchmarks/perf/sweep_throughput.py [--steps N] [--repeats R] [--vec 3 8 16]
-        [--runs N] [--procs K ...] [--procs-seeds S] [--model M] [--dataset D] [--batch B]
+        [--runs N] [--procs K ...] [--procs-seeds S] [--sweep W ...] [--sweep-seeds S]
+        [--model M] [--dataset D] [--batch B]
         [--device cpu|cuda] [--threads T] [--out FILE]
 
 The GPU cell: --model dcgan64 --dataset mnist --batch 64 --device cuda.
@@ -186,6 +190,33 @@ def run_procs(args, k: int) -> float:
     return max(e for _, e in spans) - min(s for s, _ in spans)
 
 
+def run_sweep(args, steps: int, workers: int, vectorise: str) -> float:
+    """The whole sweep machinery: plan, Optuna queue, `workers` worker processes, MLflow
+    child runs with artifacts (no report), for args.sweep_seeds seeds of the cell."""
+    import tempfile
+
+    import yaml
+
+    from ganbench.sweep.runner import SweepOptions, prepare, run_workers
+
+    base = {k: v for k, v in make_cfg(args, 0, steps).model_dump(mode="json").items()
+            if k in ("dataset", "model", "loss", "steps", "batch_size", "lr", "log_every")}
+    spec = {"name": "throughput", "base": base, "seeds": args.sweep_seeds,
+            "metric": {"name": "modes" if args.dataset in ("ring8", "grid25") else "steps"}}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "spec.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        opts = SweepOptions(results=Path(tmp) / "results", workers=workers, device=args.device,
+                            vectorise=vectorise, checkpoint_every=0)
+        t0 = time.perf_counter()
+        sw = prepare(path, opts)
+        counts = run_workers(sw, opts)
+        seconds = time.perf_counter() - t0
+    if counts["finished"] != args.sweep_seeds:
+        raise RuntimeError(f"sweep mode: {counts}")
+    return seconds
+
+
 # ------------------------------------------------------------------------------ main
 
 
@@ -215,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="also K packed processes running train() (e.g. --procs 2 4)")
     p.add_argument("--procs-seeds", type=int, default=0,
                    help="packed processes run train_vectorised over S seeds each instead")
+    p.add_argument("--sweep", type=int, nargs="*", default=[],
+                   help="also the real sweep machinery with W workers, run by run and "
+                   "vectorised (e.g. --sweep 1 2)")
+    p.add_argument("--sweep-seeds", type=int, default=6,
+                   help="seeds of the cell in --sweep mode (6)")
     p.add_argument("--model", default="mlp")
     p.add_argument("--dataset", default="ring8")
     p.add_argument("--batch", type=int, default=128)
@@ -258,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
     modes += [(f"procs K={k}{label}", k * per_proc, lambda n, k=k: run_procs(args, k))
               for k in args.procs]
 
+    for w in args.sweep:  # no warm-up call: each sweep starts fresh processes anyway
+        for vec in ("off", "on"):
+            modes.append((f"sweep W={w}{' vec' if vec == 'on' else ''}", args.sweep_seeds,
+                          lambda n, w=w, vec=vec: run_sweep(args, n, w, vec)))
     rates: dict[str, list[float]] = {name: [] for name, _, _ in modes}
     for r in range(args.repeats):
         row = []

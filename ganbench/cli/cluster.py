@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ganbench.cli.errors import use_weights, user_errors
-from ganbench.cli.sweep import _quiet
+from ganbench.cli.sweep import CHECKPOINT_EVERY, DEVICE, VECTORISE, WEIGHTS, Vectorise, _quiet
 
 console = Console()
 
@@ -27,7 +27,7 @@ def worker(
         None, "--tracking-uri", help="MLflow tracking URI (default: the one the sweep was "
         "enqueued with)."),
     results: Path = typer.Option(Path("results"), "--results", help="Results folder."),
-    device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
+    device: str = DEVICE,
     per_gpu: int = typer.Option(1, "--per-gpu", min=1,
                                 help="Worker processes per GPU (packs small runs)."),
     processes: int = typer.Option(None, "--processes", min=1,
@@ -35,16 +35,14 @@ def worker(
                                   "default is one per GPU times --per-gpu)."),
     threads: int = typer.Option(None, "--threads", min=1,
                                 help="Torch threads per process (default: cores / processes)."),
-    checkpoint_every: int = typer.Option(
-        5000, "--checkpoint-every", min=0,
-        help="Save a run's training state every N steps (0: never); a retry resumes it."),
+    vectorise: Vectorise = VECTORISE,
+    checkpoint_every: int = CHECKPOINT_EVERY,
     heartbeat_interval: int = typer.Option(
         30, "--heartbeat-interval", min=1, help="Seconds between heartbeats (shared storage)."),
     grace_period: int = typer.Option(
         120, "--grace-period", min=1,
         help="Seconds without heartbeat after which a run is re-queued for another worker."),
-    weights: Path = typer.Option(None, "--weights",
-                                 help="Inception weights file for FID/KID/IS (see `weights`)."),
+    weights: Path = WEIGHTS,
 ) -> None:
     """Pull runs of an enqueued sweep and train them until none is left.
 
@@ -61,7 +59,7 @@ def worker(
         raise ValueError(f"--grace-period ({grace_period}) must be longer than "
                          f"--heartbeat-interval ({heartbeat_interval})")
     opts = SweepOptions(results=results, storage=storage, tracking_uri=tracking_uri,
-                        device=device, checkpoint_every=checkpoint_every,
+                        device=device, checkpoint_every=checkpoint_every, vectorise=vectorise.value,
                         liveness=Liveness(heartbeat_interval, grace_period))
     sw = attach(sweep_name, opts)
     devices = worker_devices(device, processes, per_gpu)

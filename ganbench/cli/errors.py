@@ -23,7 +23,9 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except (ConfigError, DataUnavailableError, ValueError) as e:
-            err_console.print("[bold red]error:[/] " + escape(str(e)), highlight=False)
+            # soft_wrap: one line (the terminal wraps it), so it can be grepped and copied
+            err_console.print("[bold red]error:[/] " + escape(str(e)), highlight=False,
+                              soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]

@@ -243,16 +243,35 @@ class Queue:
     def claim(self) -> Claimed | None:
         """Take the next queued run, or None when the queue is empty. Never creates trials."""
         for t in self.trials((TrialState.WAITING,)):
-            try:
-                if not self.storage.set_trial_state_values(t._trial_id, TrialState.RUNNING):
-                    continue
-            except UpdateFinishedTrialError:
-                continue
-            if self.liveness:  # a RUNNING trial without any heartbeat is never seen as stale
-                self.storage.record_heartbeat(t._trial_id)
-            self.storage.set_trial_user_attr(t._trial_id, "worker", worker_id())
-            return Claimed(t._trial_id, t.number, dict(t.user_attrs))
+            if (job := self._take(t)) is not None:
+                return job
         return None
+
+    def _take(self, t: FrozenTrial) -> Claimed | None:
+        """WAITING -> RUNNING, atomic in the storage; None when another worker was first."""
+        try:
+            if not self.storage.set_trial_state_values(t._trial_id, TrialState.RUNNING):
+                return None
+        except UpdateFinishedTrialError:
+            return None
+        if self.liveness:  # a RUNNING trial without any heartbeat is never seen as stale
+            self.storage.record_heartbeat(t._trial_id)
+        self.storage.set_trial_user_attr(t._trial_id, "worker", worker_id())
+        return Claimed(t._trial_id, t.number, dict(t.user_attrs))
+
+    def claim_cell(self, cell_id: str, limit: int, skip_retries: bool = False) -> list[Claimed]:
+        """Claim up to `limit` more queued runs of one cell (its other seeds), to train them
+        stacked; runs another worker claims first are simply not ours."""
+        out: list[Claimed] = []
+        for t in self.trials((TrialState.WAITING,)):
+            if len(out) >= limit:
+                break
+            if t.user_attrs.get("cell_id") != cell_id or (skip_retries
+                                                           and t.user_attrs.get(ATTEMPTS)):
+                continue
+            if (job := self._take(t)) is not None:
+                out.append(job)
+        return out
 
     def beat(self, trial_id: int) -> None:
         """One heartbeat for a claimed run (the worker's heartbeat thread calls this)."""

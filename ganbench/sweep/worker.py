@@ -27,8 +27,8 @@ import ganbench
 from ganbench.config import RunConfig
 from ganbench.outputs import write_run_folder
 from ganbench.sweep.scheduler import ATTEMPTS, Claimed, Liveness, Queue
-from ganbench.tracking.mlflow import RUN_KEY, SWEEP, MLflowStore
-from ganbench.train import train
+from ganbench.tracking.mlflow import RUN_KEY, SWEEP, MLflowRunTracker, MLflowStore
+from ganbench.train import RunResult, train
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,14 @@ class WorkerContext:
     data_root: str | None = None
     git_commit: str = "unknown"
     checkpoint_every: int = 5000  # steps; 0 = never
+    vectorise: bool = False  # train a cell's queued seeds as one stacked model
+    max_stack: int = 16  # at most this many seeds in one stack
     liveness: Liveness = Liveness()  # used on shared (RDB) storage only
 
 
 @contextmanager
-def heartbeats(queue: Queue, trial_id: int):
-    """Beat for the claimed run from a thread while the body trains (no-op on journals)."""
+def heartbeats(queue: Queue, trial_ids: list[int]):
+    """Beat for the claimed runs from a thread while the body trains (no-op on journals)."""
     if not queue.liveness:
         yield
         return
@@ -59,7 +61,8 @@ def heartbeats(queue: Queue, trial_id: int):
     def beat() -> None:
         while not stop.wait(queue.liveness.interval):
             try:
-                queue.beat(trial_id)
+                for trial_id in trial_ids:
+                    queue.beat(trial_id)
             except Exception:  # noqa: BLE001 - a missed beat only risks a needless retry
                 pass
 
@@ -72,14 +75,17 @@ def heartbeats(queue: Queue, trial_id: int):
         thread.join(timeout=5)
 
 
-def run_one(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed) -> str:
-    """Train one claimed run and record it; returns its status."""
-    a = job.attrs
-    cfg = RunConfig.model_validate_json(a["config"])
-    update = {"device": ctx.device}
+def _config(ctx: WorkerContext, job: Claimed) -> RunConfig:
+    update: dict = {"device": ctx.device}
     if ctx.data_root:
         update["data_root"] = Path(ctx.data_root)
-    cfg = cfg.model_copy(update=update)
+    return RunConfig.model_validate_json(job.attrs["config"]).model_copy(update=update)
+
+
+def _open_record(ctx: WorkerContext, queue: Queue, store: MLflowStore,
+                 job: Claimed) -> MLflowRunTracker:
+    """The run's MLflow child run (tags, params), linked from its trial."""
+    a = job.attrs
     tracker = store.start_child(ctx.experiment_id, ctx.parent_run_id, a["run_name"], {
         RUN_KEY: a["run_key"], "ganbench.cell_id": a["cell_id"], "ganbench.cell": a["cell"],
         SWEEP: ctx.study, "git_commit": ctx.git_commit, "ganbench_version": ganbench.__version__,
@@ -90,27 +96,29 @@ def run_one(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed) 
                                                                         exclude={"data_root"}),
               "trick_list": a["cell"].split(" · ")[0]}
     tracker.log_params(params)
-    ckpt = store.checkpointer(tracker.run_id, ctx.checkpoint_every, a.get(ATTEMPTS, []))
-    try:
-        with heartbeats(queue, job.trial_id):
-            result = train(cfg, tracker, checkpoints=ckpt)
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the record
-        tracker.set_tags({"status": "killed", "failure_reason": "interrupted (Ctrl-C)"})
-        tracker.finish("KILLED")
-        queue.fail(job.trial_id, "killed", "interrupted (Ctrl-C)")
-        if queue.liveness:  # shared: another worker may take it now, from its checkpoint
-            queue.requeue({**a, "mlflow_run_id": tracker.run_id})
-        raise
-    except Exception as e:  # one broken run must not stop the sweep
-        msg = f"{type(e).__name__}: {e}"
-        tracker.set_tags({"status": "error", "failure_reason": msg[:4000],
-                          "traceback": traceback.format_exc()[-4000:]})
-        tracker.finish("FAILED")
-        queue.fail(job.trial_id, "error", msg[:1000])
-        return "error"
-    if ckpt.resumed_from_run:
-        tracker.set_tags({"resumed_from_run": ckpt.resumed_from_run})
+    return tracker
+
+
+def _interrupted(queue: Queue, job: Claimed, tracker: MLflowRunTracker) -> None:
+    tracker.set_tags({"status": "killed", "failure_reason": "interrupted (Ctrl-C)"})
+    tracker.finish("KILLED")
+    queue.fail(job.trial_id, "killed", "interrupted (Ctrl-C)")
+    if queue.liveness:  # shared: another worker may take it now, from its checkpoint
+        queue.requeue({**job.attrs, "mlflow_run_id": tracker.run_id})
+
+
+def _errored(queue: Queue, job: Claimed, tracker: MLflowRunTracker, e: Exception) -> str:
+    msg = f"{type(e).__name__}: {e}"
+    tracker.set_tags({"status": "error", "failure_reason": msg[:4000],
+                      "traceback": traceback.format_exc()[-4000:]})
+    tracker.finish("FAILED")
+    queue.fail(job.trial_id, "error", msg[:1000])
+    return "error"
+
+
+def _record(ctx: WorkerContext, queue: Queue, job: Claimed, tracker: MLflowRunTracker,
+            result: RunResult) -> str:
+    """Artifacts, MLflow status and the trial's outcome of one trained run."""
     if not queue.still_claimed(job.trial_id):
         # Our heartbeats were missed (a long stall) and another worker owns the retry now:
         # one finished run per (cell, seed), so this attempt does not count.
@@ -133,6 +141,56 @@ def run_one(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed) 
     queue.complete(job.trial_id, value, {"metric": value if math.isfinite(value) else None,
                                          "seconds": round(result.seconds, 2)})
     return "finished"
+
+
+def run_one(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed) -> str:
+    """Train one claimed run (resuming an earlier attempt's checkpoint) and record it."""
+    cfg = _config(ctx, job)
+    tracker = _open_record(ctx, queue, store, job)
+    ckpt = store.checkpointer(tracker.run_id, ctx.checkpoint_every, job.attrs.get(ATTEMPTS, []))
+    try:
+        with heartbeats(queue, [job.trial_id]):
+            result = train(cfg, tracker, checkpoints=ckpt)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the record
+        _interrupted(queue, job, tracker)
+        raise
+    except Exception as e:  # one broken run must not stop the sweep
+        return _errored(queue, job, tracker, e)
+    if ckpt.resumed_from_run:
+        tracker.set_tags({"resumed_from_run": ckpt.resumed_from_run})
+    return _record(ctx, queue, job, tracker, result)
+
+
+def run_stacked(ctx: WorkerContext, queue: Queue, store: MLflowStore,
+                jobs: list[Claimed]) -> list[str]:
+    """Train the claimed seeds of one cell as one stacked model (vectorised seeds) and record
+    each as its own run. No checkpoints: a retried seed runs alone and from step 0."""
+    from ganbench.train.vectorised import train_vectorised
+
+    cfgs = [_config(ctx, j) for j in jobs]
+    trackers = [_open_record(ctx, queue, store, j) for j in jobs]
+    try:
+        with heartbeats(queue, [j.trial_id for j in jobs]):
+            results = train_vectorised(cfgs, trackers)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for j, t in zip(jobs, trackers, strict=True):
+            _interrupted(queue, j, t)
+        raise
+    except Exception as e:  # noqa: BLE001 - one broken cell must not stop the sweep
+        return [_errored(queue, j, t, e) for j, t in zip(jobs, trackers, strict=True)]
+    return [_record(ctx, queue, j, t, r)
+            for j, t, r in zip(jobs, trackers, results, strict=True)]
+
+
+def stackable(ctx: WorkerContext, job: Claimed) -> bool:
+    """Whether this run may train stacked with its cell's other seeds."""
+    if not ctx.vectorise or job.attrs.get(ATTEMPTS):  # a retry resumes alone
+        return False
+    from ganbench.train.vectorised import can_vectorise
+
+    return can_vectorise(_config(ctx, job)) is None
 
 
 def work(ctx: WorkerContext) -> int:
@@ -159,13 +217,21 @@ def work(ctx: WorkerContext) -> int:
                 return n
             time.sleep(min(5.0, queue.liveness.interval))
             continue
+        jobs = [job]
+        if stackable(ctx, job):
+            jobs += [j for j in queue.claim_cell(job.attrs["cell_id"], ctx.max_stack - 1,
+                                                 skip_retries=True)]
         try:
-            run_one(ctx, queue, store, job)
+            if len(jobs) > 1:
+                run_stacked(ctx, queue, store, jobs)
+            else:
+                run_one(ctx, queue, store, job)
         except KeyboardInterrupt:
             raise
         except Exception as e:  # recording failed (store down, disk full): keep the queue true
-            queue.fail(job.trial_id, "error", f"{type(e).__name__}: {e}"[:1000])
-        n += 1
+            for j in jobs:
+                queue.fail(j.trial_id, "error", f"{type(e).__name__}: {e}"[:1000])
+        n += len(jobs)
 
 
 def worker_main(ctx: WorkerContext) -> None:

@@ -9,24 +9,25 @@ taken only at the end of a window.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from ganbench.config import RunConfig
-from ganbench.data import DATASETS
+from ganbench.data import DATASETS, Dataset
 from ganbench.losses import LOSSES
-from ganbench.metrics import available_metrics, mode_metrics, update_best
+from ganbench.metrics import mode_metrics
 from ganbench.metrics.fidelity import FidelityEvaluator
 from ganbench.models import MODELS
 from ganbench.tracking import Tracker
 from ganbench.train.checkpoint import FORMAT_VERSION, Checkpointer, check_compatible
+from ganbench.train.runlog import LossWindow, RunLog, window_end
 from ganbench.train.state import Progress, RunResult
 from ganbench.tricks import TrickStack
 from ganbench.tricks.base import OptimSpec, StepContext
-from ganbench.validate import caveats, resolve_defaults
+from ganbench.validate import resolve_defaults
 
 
 def pick_device(name: str) -> torch.device:
@@ -49,7 +50,12 @@ def _to_device(obj: Any, device: torch.device) -> Any:
 class Trainer:
     """Holds one run's nets, optimisers and tricks; `step()` does one D/G iteration."""
 
-    def __init__(self, cfg: RunConfig) -> None:
+    def __init__(self, cfg: RunConfig, data: Dataset | None = None, *,
+                 optimisers: bool = True) -> None:
+        """`data`: the run's dataset when the caller has it already (another Trainer's
+        `data`: runs stacked in one process share one copy); loaded here when None.
+        `optimisers=False`: build no optimisers (`opt_g`, `opt_d` are None) for a Trainer
+        whose nets another optimiser trains (vectorised seeds', built with `optimiser()`)."""
         cfg = resolve_defaults(cfg)
         self.cfg = cfg
         self.device = pick_device(cfg.device)
@@ -60,14 +66,18 @@ class Trainer:
         # (vectorised seeds) draw exactly what they would draw alone.
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         spec = MODELS.get(cfg.model)
-        data = DATASETS.get(cfg.dataset)(cfg.data_root).to(self.device)
+        if data is None:
+            data = DATASETS.get(cfg.dataset)(cfg.data_root)
+        elif data.name != cfg.dataset:
+            raise ValueError(f"the dataset given is {data.name!r}, the config's {cfg.dataset!r}")
+        data = data.to(self.device)  # no copy when it is there already
         self.data = data.resized(spec.image_size) if data.kind == "images" else data
         self.stack = TrickStack.from_config(cfg)
         g, d = spec.build(cfg.z_dim, self.data.shape, cfg.d_norm, **self.stack.model_options())
         self.g, self.d = self.stack.build(g.to(self.device), d.to(self.device))
-        o = self.stack.optimizers(OptimSpec(cfg.lr, cfg.lr, cfg.betas, cfg.betas))
-        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=o.g_lr, betas=o.g_betas)
-        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=o.d_lr, betas=o.d_betas)
+        self.optim = self.stack.optimizers(OptimSpec(cfg.lr, cfg.lr, cfg.betas, cfg.betas))
+        self.opt_g = self.optimiser("g", self.g.parameters()) if optimisers else None
+        self.opt_d = self.optimiser("d", self.d.parameters()) if optimisers else None
         self.loss = LOSSES.get(cfg.loss)()
         self.n_d = self.stack.d_steps()
         self.d_steps_done = 0
@@ -79,6 +89,14 @@ class Trainer:
         self.fidelity = (FidelityEvaluator.for_run(cfg, self.data, self.device)
                          if self.data.kind == "images" and cfg.image_metrics else None)
         self.eval_tags: dict[str, str] = {}  # protocol.<metric> / unavailable.<metric>
+
+    def optimiser(self, net: Literal["g", "d"], params: Iterable[torch.Tensor]
+                  ) -> torch.optim.Optimizer:
+        """The optimiser of G or D (rates and betas after the tricks', e.g. TTUR) over
+        `params`: that net's own, or seed-stacked ones (Adam is element-wise)."""
+        o = self.optim
+        lr, betas = (o.g_lr, o.g_betas) if net == "g" else (o.d_lr, o.d_betas)
+        return torch.optim.Adam(params, lr=lr, betas=betas)
 
     def z(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.cfg.z_dim, device=self.device, generator=self.gen)
@@ -210,97 +228,28 @@ def train(cfg: RunConfig, tracker: Tracker | None = None,
     t0 = time.perf_counter()
     tr = Trainer(cfg)
     cfg = tr.cfg
-    found = caveats(cfg)
-    if tracker:
-        tracker.set_tags({"data_source": tr.data.source, "device": str(tr.device),
-                          "eval_generator": "ema" if tr.eval_g is not tr.g else "raw",
-                          "caveats": "; ".join(map(str, found)) or "none"})
-    window: list[torch.Tensor] = []
-    names: list[str] = []
-    metrics: dict[str, float] = {}
-    goals = available_metrics(tr.data.kind, cfg)
-    best: dict[str, tuple[float, int]] = {}  # metric -> (best value, its step)
-    # Everything logged, as (metrics, step): a checkpoint carries it, so the tracker of a
-    # resumed run gets the whole history and not only the steps after the resume.
-    logged: list[tuple[dict[str, float], int]] = []
-    step, resumed_from = 0, None
+    run = RunLog(tr, tracker, t0)
+    run.start()
     state = checkpoints.load() if checkpoints else None
-    if state is not None:
-        tr.load_state_dict(state)
-        loop = state["loop"]
-        # Checkpoints are taken at window ends: the next window starts at `step`, and which
-        # steps end a window depends on the step alone, so windows line up as before.
-        step = resumed_from = int(loop["step"])
-        metrics = dict(loop["metrics"])
-        best = {k: (v, at) for k, (v, at) in loop["best"].items()}
-        logged = [(dict(m), int(at)) for m, at in loop["logged"]]
-        tr.eval_tags = dict(loop["eval_tags"])
-        if tracker:
-            tracker.set_tags({"resumed_from_step": str(step)})
-            for m, at in logged:
-                tracker.log_metrics(m, at)
-            if tr.eval_tags:
-                tracker.set_tags(tr.eval_tags)
+    # Checkpoints are taken at window ends: the next window starts at the saved step.
+    step = run.resume(state) if state is not None else 0
     last_save = step
-
-    def log(values: dict[str, float], at: int) -> None:
-        logged.append((values, at))
-        if tracker:
-            tracker.log_metrics(values, at)
-
-    w_start, w_time = step, time.perf_counter()
-    status, bad_step, bad_term = "finished", None, None
+    window = LossWindow(step)
     while step < cfg.steps:
-        terms = tr.step(step)
-        if not names:
-            names = list(terms)
-        window.append(torch.stack(list(terms.values())))
+        window.add(tr.step(step))
         step += 1
-        last = step == cfg.steps
-        do_eval = last or (cfg.eval_every > 0 and step % cfg.eval_every == 0)
-        if step % cfg.log_every and not do_eval:
+        log_now, eval_now = window_end(step, cfg)
+        if not log_now:
             continue
-        # One host sync per window: fetch every term of every step at once.
-        values = torch.stack(window).cpu()
-        window.clear()
-        bad = ~torch.isfinite(values)
-        if bad.any():
-            row, col = bad.nonzero()[0].tolist()
-            status, bad_step, bad_term = "diverged", w_start + row, names[col]
-            if tracker:
-                tracker.set_tags({"status": "diverged", "diverged_step": str(bad_step),
-                                  "diverged_term": bad_term})
-            break
-        now = time.perf_counter()
-        rate = (step - w_start) / max(now - w_time, 1e-9)
-        losses = dict(zip(names, values.mean(0).tolist(), strict=True))
-        log({f"train/{k}": v for k, v in losses.items()}, step)
-        log({"perf/steps_per_s": rate}, step)
-        evaluated = None
-        if do_eval:
-            metrics = evaluated = tr.evaluate()
-            update_best(best, metrics, goals, step)
-            if metrics:
-                log({f"eval/{k}": v for k, v in metrics.items()}, step)
-                if tracker and tr.eval_tags:
-                    tracker.set_tags(tr.eval_tags)
+        p = run.end_window(window.fetch(step), window, step, eval_now)  # one host sync
+        if p is None:
+            break  # diverged
         # Saved after the evaluation: evaluating G in train mode updates its batch-norm
         # running statistics, which are part of the state.
         if checkpoints and checkpoints.every > 0 and step - last_save >= checkpoints.every:
-            loop = {"step": step, "metrics": metrics, "best": best, "logged": logged,
-                    "eval_tags": tr.eval_tags}
-            checkpoints.save({**tr.state_dict(), "loop": loop}, step)
+            checkpoints.save(run.checkpoint(step), step)
             last_save = step
         if progress:
-            progress(Progress(step, cfg.steps, losses, rate, evaluated))
-        w_start, w_time = step, time.perf_counter()
-    if tracker:
-        if status == "finished":
-            tracker.log_metrics({f"eval/{k}/final": v for k, v in metrics.items() if k in goals},
-                                step)
-            tracker.set_tags({"status": "finished"})
-        for k, (v, at) in best.items():
-            tracker.log_metrics({f"eval/{k}/best": v, f"eval/{k}/best_step": at}, at)
-    return RunResult(status, step if status == "finished" else bad_step, metrics,
-                     time.perf_counter() - t0, tr.eval_g, tr.d, tr.data, str(tr.device), found,
-                     bad_step, bad_term, cfg, resumed_from=resumed_from)
+            progress(p)
+        window.restart(step)
+    return run.result(step)

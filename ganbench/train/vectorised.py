@@ -5,7 +5,8 @@ G and D run once for all seeds (`vmap` over `functional_call`, train/stacked.py)
 optimiser steps the stacked parameters (Adam is element-wise: S independent Adams). What
 makes a seed's run equal to its lone run, up to float rounding:
 
-- init: one `Trainer` per seed, built as `train()` builds it (global seed, then nets/tricks);
+- init: one `Trainer` per seed, built as `train()` builds it (global seed, then nets/tricks),
+  but on one shared dataset and without optimisers of its own (the stacked ones train it);
 - data and z: each seed draws from its Trainer's own generator, in the lone run's order;
 - the tricks' own draws (penalties, noise, augmentations) use the global RNG: each seed's
   global RNG state is kept and swapped in around that seed's hook calls;
@@ -24,22 +25,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import partial
 
 import torch
 from torch.func import vmap
 
 from ganbench.config import RunConfig
-from ganbench.metrics import available_metrics, update_best
 from ganbench.registry import UnknownNameError
 from ganbench.tracking import Tracker
 from ganbench.train.loop import Trainer
-from ganbench.train.stacked import StackedNet, release, select_optimiser, stacked_optimiser
+from ganbench.train.runlog import LossWindow, RunLog, window_end
+from ganbench.train.stacked import StackedNet, release, select_optimiser
 from ganbench.train.state import Progress, RunResult
 from ganbench.tricks import TRICKS
 from ganbench.tricks.base import StepContext, Trick
-from ganbench.validate import caveats
 
 # Models whose nets vmap with per-seed results equal to the lone nets' (tests/unit/
 # test_vectorised.py): linear, (transposed) conv, batch/layer/group norm, minibatch std.
@@ -125,24 +124,26 @@ def _total(terms: dict[str, torch.Tensor]) -> torch.Tensor:
 
 class VectorisedTrainer:
     """One Trainer per seed, trained as one stacked model; `step()` does one D/G iteration
-    of every seed still running (`index`: their positions in the configs)."""
+    of every seed still running (`index`: their positions in the configs). The bookkeeping
+    of each seed's run (logging, evaluation, divergence, result) is train()'s `RunLog`."""
 
     def __init__(self, cfgs: list[RunConfig]) -> None:
         self.trainers: list[Trainer] = []
         self.rngs: list[_SeedRng] = []
         for cfg in cfgs:
-            tr = Trainer(cfg)  # seeds the global RNG and builds what the lone run builds
+            # Seeds the global RNG and builds what the lone run builds, but its optimisers
+            # (the stacked ones below train its nets), on the first seed's data (one copy).
+            tr = Trainer(cfg, self.trainers[0].data if self.trainers else None,
+                         optimisers=False)
             self.trainers.append(tr)
             self.rngs.append(_SeedRng(tr.device))  # taken before the next seed reseeds it
         first = self.trainers[0]
-        for tr in self.trainers[1:]:
-            tr.data = first.data  # the same data: keep one copy on the device
         self.cfg, self.device, self.loss, self.n_d = first.cfg, first.device, first.loss, first.n_d
         self.index = list(range(len(cfgs)))
         self.g = StackedNet([tr.g for tr in self.trainers])
         self.d = StackedNet([tr.d for tr in self.trainers])
-        self.opt_g = stacked_optimiser(first.opt_g, self.g.parameters())
-        self.opt_d = stacked_optimiser(first.opt_d, self.d.parameters())
+        self.opt_g = first.optimiser("g", self.g.parameters())
+        self.opt_d = first.optimiser("d", self.d.parameters())
         self._d_loss, self._g_loss = vmap(self.loss.d_loss), vmap(self.loss.g_loss)
         self.hooks = {h for h in _SEED_HOOKS if _overrides(first.stack.tricks, h)}
 
@@ -237,61 +238,6 @@ class VectorisedTrainer:
             release(net)
 
 
-@dataclass
-class _SeedRun:
-    """One seed's bookkeeping, kept as train() keeps it for a lone run."""
-
-    tr: Trainer
-    tracker: Tracker | None
-    goals: dict[str, str]
-    metrics: dict[str, float] = field(default_factory=dict)
-    best: dict[str, tuple[float, int]] = field(default_factory=dict)
-    status: str = "finished"
-    bad_step: int | None = None
-    bad_term: str | None = None
-    seconds: float = 0.0
-
-    def log(self, values: dict[str, float], step: int) -> None:
-        if self.tracker:
-            self.tracker.log_metrics(values, step)
-
-    def diverge(self, step: int, term: str, seconds: float) -> None:
-        self.status, self.bad_step, self.bad_term, self.seconds = "diverged", step, term, seconds
-        if self.tracker:
-            self.tracker.set_tags({"status": "diverged", "diverged_step": str(step),
-                                   "diverged_term": term})
-
-    def end_window(self, losses: dict[str, float], step: int, rate: float, do_eval: bool
-                   ) -> dict[str, float] | None:
-        """Log a finite window (and evaluate); returns the metrics when it evaluated."""
-        self.log({f"train/{k}": v for k, v in losses.items()}, step)
-        self.log({"perf/steps_per_s": rate}, step)
-        if not do_eval:
-            return None
-        self.metrics = self.tr.evaluate()
-        update_best(self.best, self.metrics, self.goals, step)
-        if self.metrics:
-            self.log({f"eval/{k}": v for k, v in self.metrics.items()}, step)
-            if self.tracker and self.tr.eval_tags:
-                self.tracker.set_tags(self.tr.eval_tags)
-        return self.metrics
-
-    def result(self, step: int, seconds: float, found: list) -> RunResult:
-        """Final logging (as train() does after its loop) and the RunResult."""
-        if self.status == "finished":
-            self.seconds = seconds
-            self.log({f"eval/{k}/final": v for k, v in self.metrics.items() if k in self.goals},
-                     step)
-            if self.tracker:
-                self.tracker.set_tags({"status": "finished"})
-        for k, (v, at) in self.best.items():
-            self.log({f"eval/{k}/best": v, f"eval/{k}/best_step": at}, at)
-        tr = self.tr
-        return RunResult(self.status, step if self.status == "finished" else self.bad_step,
-                         self.metrics, self.seconds, tr.eval_g, tr.d, tr.data, str(tr.device),
-                         list(found), self.bad_step, self.bad_term, tr.cfg)
-
-
 def train_vectorised(cfgs: list[RunConfig], trackers: list[Tracker | None] | None = None,
                      progress: SeedProgress | None = None) -> list[RunResult]:
     """Train one cell's seeds stacked; result i (and what trackers[i] receives) is what
@@ -310,47 +256,27 @@ def train_vectorised(cfgs: list[RunConfig], trackers: list[Tracker | None] | Non
         raise ValueError(f"cannot train these seeds vectorised: {reason}")
     vt = VectorisedTrainer(cfgs)
     cfg = vt.cfg
-    found = caveats(cfg)
-    goals = available_metrics(vt.trainers[0].data.kind, cfg)
-    runs = [_SeedRun(tr, tk, goals) for tr, tk in zip(vt.trainers, trackers, strict=True)]
+    runs = [RunLog(tr, tk, t0) for tr, tk in zip(vt.trainers, trackers, strict=True)]
     for run in runs:
-        if run.tracker:
-            run.tracker.set_tags({
-                "data_source": run.tr.data.source, "device": str(run.tr.device),
-                "eval_generator": "ema" if run.tr.eval_g is not run.tr.g else "raw",
-                "caveats": "; ".join(map(str, found)) or "none",
-                "vectorised_seeds": str(len(cfgs))})
-    window: list[torch.Tensor] = []
-    names: list[str] = []
-    w_start, w_time = 0, time.perf_counter()
+        run.start({"vectorised_seeds": str(len(cfgs))})
+    window = LossWindow(0)
     step = 0
     while step < cfg.steps and vt.trainers:
-        terms = vt.step(step)
-        if not names:
-            names = list(terms)
-        window.append(torch.stack(list(terms.values())))  # (T, S)
+        window.add(vt.step(step))  # each term (S,)
         step += 1
-        do_eval = step == cfg.steps or (cfg.eval_every > 0 and step % cfg.eval_every == 0)
-        if step % cfg.log_every and not do_eval:
+        log_now, eval_now = window_end(step, cfg)
+        if not log_now:
             continue
-        values = torch.stack(window).cpu()  # (W, T, S): one host sync for every seed
-        window.clear()
-        bad = ~torch.isfinite(values)
-        rate = (step - w_start) / max(time.perf_counter() - w_time, 1e-9)
+        values = window.fetch(step)  # (W, T, S): one host sync for every seed
         gone = []
         for pos, i in enumerate(vt.index):
-            if bad[:, :, pos].any():
-                row, col = bad[:, :, pos].nonzero()[0].tolist()
-                runs[i].diverge(w_start + row, names[col], time.perf_counter() - t0)
+            p = runs[i].end_window(values[:, :, pos].contiguous(), window, step, eval_now)
+            if p is None:
                 gone.append(pos)
-                continue
-            means = values[:, :, pos].contiguous().mean(0).tolist()
-            losses = dict(zip(names, means, strict=True))
-            evaluated = runs[i].end_window(losses, step, rate, do_eval)
-            if progress:
-                progress(i, Progress(step, cfg.steps, losses, rate, evaluated))
+            elif progress:
+                progress(i, p)
         if gone:
             vt.drop(gone)  # a diverged seed keeps its nets as they are now, as train() does
-        w_start, w_time = step, time.perf_counter()
+        window.restart(step)
     vt.finish()
-    return [run.result(step, time.perf_counter() - t0, found) for run in runs]
+    return [run.result(step) for run in runs]

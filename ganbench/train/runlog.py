@@ -1,0 +1,160 @@
+"""One run's bookkeeping, shared by train() and each seed of train_vectorised(): logging
+windows (one host sync each), tags, logged history, evaluations, divergence, checkpoints and
+the RunResult."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Literal
+
+import torch
+
+from ganbench.metrics import available_metrics, update_best
+from ganbench.tracking import Tracker
+from ganbench.train.state import Progress, RunResult
+from ganbench.validate import caveats
+
+if TYPE_CHECKING:
+    from ganbench.config import RunConfig
+    from ganbench.train.loop import Trainer
+
+
+def window_end(step: int, cfg: RunConfig) -> tuple[bool, bool]:
+    """(log_now, eval_now) once `step` steps are done: a logging window ends every log_every
+    steps and wherever G is evaluated (every eval_every steps and after the last step). It
+    depends on the step alone, so a resumed run's windows line up with the uninterrupted
+    run's."""
+    eval_now = step == cfg.steps or (cfg.eval_every > 0 and step % cfg.eval_every == 0)
+    return eval_now or step % cfg.log_every == 0, eval_now
+
+
+class LossWindow:
+    """The loss terms of the steps of one logging window, kept on the device until it ends."""
+
+    def __init__(self, start: int) -> None:
+        self.names: list[str] = []
+        self.rows: list[torch.Tensor] = []
+        self.restart(start)
+
+    def restart(self, start: int) -> None:
+        """The next window begins after `start` steps."""
+        self.start, self.t_start = start, time.perf_counter()
+
+    def add(self, terms: dict[str, torch.Tensor]) -> None:
+        """One step's terms: {name: scalar} (or {name: (S,)} for stacked seeds)."""
+        if not self.names:
+            self.names = list(terms)
+        self.rows.append(torch.stack(list(terms.values())))
+
+    def fetch(self, step: int) -> torch.Tensor:
+        """The window's terms, (W, T) (or (W, T, S)), brought to the host in one sync; sets
+        `rate`, the window's steps per second."""
+        values = torch.stack(self.rows).cpu()
+        self.rows.clear()
+        self.rate = (step - self.start) / max(time.perf_counter() - self.t_start, 1e-9)
+        return values
+
+
+class RunLog:
+    """One run's bookkeeping, for train() and for each seed of train_vectorised(): its tags,
+    what it logged, its last and best evaluations, how it ended, and its RunResult."""
+
+    def __init__(self, tr: Trainer, tracker: Tracker | None, t0: float) -> None:
+        self.tr, self.tracker, self.t0 = tr, tracker, t0  # t0: when the run started
+        self.found = caveats(tr.cfg)
+        self.goals = available_metrics(tr.data.kind, tr.cfg)
+        self.metrics: dict[str, float] = {}  # the last evaluation
+        self.best: dict[str, tuple[float, int]] = {}  # metric -> (best value, its step)
+        # Everything logged, as (metrics, step): a checkpoint carries it, so the tracker of a
+        # resumed run gets the whole history and not only the steps after the resume.
+        self.logged: list[tuple[dict[str, float], int]] = []
+        self.status: Literal["finished", "diverged"] = "finished"
+        self.bad_step: int | None = None
+        self.bad_term: str | None = None
+        self.seconds: float | None = None  # set where it diverges
+        self.resumed_from: int | None = None
+
+    def start(self, extra_tags: dict[str, str] | None = None) -> None:
+        """The run's opening tags: where its data came from, its device, its caveats."""
+        if self.tracker:
+            tr = self.tr
+            self.tracker.set_tags({"data_source": tr.data.source, "device": str(tr.device),
+                                   "eval_generator": "ema" if tr.eval_g is not tr.g else "raw",
+                                   "caveats": "; ".join(map(str, self.found)) or "none",
+                                   **(extra_tags or {})})
+
+    def log(self, values: dict[str, float], at: int) -> None:
+        self.logged.append((values, at))
+        if self.tracker:
+            self.tracker.log_metrics(values, at)
+
+    def checkpoint(self, step: int) -> dict[str, Any]:
+        """The state to save after `step` steps: the Trainer's and the loop's."""
+        loop = {"step": step, "metrics": self.metrics, "best": self.best, "logged": self.logged,
+                "eval_tags": self.tr.eval_tags}
+        return {**self.tr.state_dict(), "loop": loop}
+
+    def resume(self, state: dict[str, Any]) -> int:
+        """Continue from `checkpoint()`'s output (the tracker gets the history logged before
+        it again); returns the step to go on from."""
+        self.tr.load_state_dict(state)
+        loop = state["loop"]
+        step = self.resumed_from = int(loop["step"])
+        self.metrics = dict(loop["metrics"])
+        self.best = {k: (v, at) for k, (v, at) in loop["best"].items()}
+        self.logged = [(dict(m), int(at)) for m, at in loop["logged"]]
+        self.tr.eval_tags = dict(loop["eval_tags"])
+        if self.tracker:
+            self.tracker.set_tags({"resumed_from_step": str(step)})
+            for m, at in self.logged:
+                self.tracker.log_metrics(m, at)
+            if self.tr.eval_tags:
+                self.tracker.set_tags(self.tr.eval_tags)
+        return step
+
+    def diverge(self, step: int, term: str) -> None:
+        self.status, self.bad_step, self.bad_term = "diverged", step, term
+        self.seconds = time.perf_counter() - self.t0
+        if self.tracker:
+            self.tracker.set_tags({"status": "diverged", "diverged_step": str(step),
+                                   "diverged_term": term})
+
+    def end_window(self, values: torch.Tensor, window: LossWindow, step: int, evaluate: bool
+                   ) -> Progress | None:
+        """Close a window from its terms `values` (W, T, on the host): a non-finite one ends
+        the run as diverged at its first bad step and term (None); otherwise the means are
+        logged, G is evaluated if `evaluate`, and the window's Progress is returned."""
+        bad = ~torch.isfinite(values)
+        if bad.any():
+            row, col = bad.nonzero()[0].tolist()
+            self.diverge(window.start + row, window.names[col])
+            return None
+        losses = dict(zip(window.names, values.mean(0).tolist(), strict=True))
+        self.log({f"train/{k}": v for k, v in losses.items()}, step)
+        self.log({"perf/steps_per_s": window.rate}, step)
+        evaluated = None
+        if evaluate:
+            self.metrics = evaluated = self.tr.evaluate()
+            update_best(self.best, self.metrics, self.goals, step)
+            if self.metrics:
+                self.log({f"eval/{k}": v for k, v in self.metrics.items()}, step)
+                if self.tracker and self.tr.eval_tags:
+                    self.tracker.set_tags(self.tr.eval_tags)
+        return Progress(step, self.tr.cfg.steps, losses, window.rate, evaluated)
+
+    def result(self, step: int) -> RunResult:
+        """The final logging (last and best evaluations, status) and the RunResult, `step`
+        steps done."""
+        finished = self.status == "finished"
+        if self.tracker:
+            if finished:
+                self.tracker.log_metrics({f"eval/{k}/final": v for k, v in self.metrics.items()
+                                          if k in self.goals}, step)
+                self.tracker.set_tags({"status": "finished"})
+            for k, (v, at) in self.best.items():
+                self.tracker.log_metrics({f"eval/{k}/best": v, f"eval/{k}/best_step": at}, at)
+        seconds = time.perf_counter() - self.t0 if self.seconds is None else self.seconds
+        tr = self.tr
+        return RunResult(self.status, step if finished else self.bad_step, self.metrics,
+                         seconds, tr.eval_g, tr.d, tr.data, str(tr.device), self.found,
+                         self.bad_step, self.bad_term, tr.cfg, resumed_from=self.resumed_from)
