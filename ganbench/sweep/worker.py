@@ -165,14 +165,16 @@ def run_one(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed) 
 def run_stacked(ctx: WorkerContext, queue: Queue, store: MLflowStore,
                 jobs: list[Claimed]) -> list[str]:
     """Train the claimed seeds of one cell as one stacked model (vectorised seeds) and record
-    each as its own run. No checkpoints: a retried seed runs alone and from step 0."""
+    each as its own run. Each seed saves lone-format checkpoints to its own MLflow run, so a
+    seed retried after a crash resumes alone (retries are never stacked)."""
     from ganbench.train.vectorised import train_vectorised
 
     cfgs = [_config(ctx, j) for j in jobs]
     trackers = [_open_record(ctx, queue, store, j) for j in jobs]
+    ckpts = [store.checkpointer(t.run_id, ctx.checkpoint_every) for t in trackers]
     try:
         with heartbeats(queue, [j.trial_id for j in jobs]):
-            results = train_vectorised(cfgs, trackers)
+            results = train_vectorised(cfgs, trackers, checkpoints=ckpts)
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         for j, t in zip(jobs, trackers, strict=True):

@@ -144,25 +144,31 @@ class Trainer:
         out.update({f"g/{k}": v.detach() for k, v in g_terms.items()})
         return out
 
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self, *, optimisers: tuple[dict[str, Any], dict[str, Any]] | None = None,
+                   global_rng: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
         """Everything later steps depend on: a fresh Trainer for the same config that loads
-        this continues exactly as this one would. Tensors share storage with the live run."""
-        rng = {
-            # Data and z come from the run's own generator; model init and the tricks' own
-            # draws (penalties, label noise, augmentations) from the global one.
-            "run": self.gen.get_state(),
-            "cpu": torch.get_rng_state(),
-        }
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        this continues exactly as this one would. Tensors share storage with the live run.
+
+        For a Trainer whose optimisers and global RNG state are kept elsewhere (a vectorised
+        seed's: `VectorisedTrainer.seed_state`), `optimisers` gives the (G, D) optimiser
+        states and `global_rng` the global RNG states ({"cpu": ..., "cuda": ...} as below)
+        to write in place of this Trainer's own."""
+        if global_rng is None:
+            global_rng = {"cpu": torch.get_rng_state()}
+            if self.device.type == "cuda":
+                global_rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        # Data and z come from the run's own generator; model init and the tricks' own draws
+        # (penalties, label noise, augmentations) from the global one.
+        rng = {"run": self.gen.get_state(), **global_rng}
+        opt_g, opt_d = optimisers or (self.opt_g.state_dict(), self.opt_d.state_dict())
         return {
             "format": FORMAT_VERSION,
             "config": self.cfg.model_dump_json(),
             "device_type": self.device.type,
             "g": self.g.state_dict(),
             "d": self.d.state_dict(),  # spectral norm's power-iteration vectors are buffers
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
+            "opt_g": opt_g,
+            "opt_d": opt_d,
             "d_steps_done": self.d_steps_done,
             "tricks": self.stack.state_dict(),
             "rng": rng,

@@ -88,11 +88,15 @@ class RunLog:
         if self.tracker:
             self.tracker.log_metrics(values, at)
 
-    def checkpoint(self, step: int) -> dict[str, Any]:
-        """The state to save after `step` steps: the Trainer's and the loop's."""
+    def checkpoint(self, step: int, trainer_state: dict[str, Any] | None = None
+                   ) -> dict[str, Any]:
+        """The state to save after `step` steps: the Trainer's (`trainer_state` where the
+        caller builds it: a vectorised seed's; else `tr.state_dict()`) and the loop's."""
         loop = {"step": step, "metrics": self.metrics, "best": self.best, "logged": self.logged,
                 "eval_tags": self.tr.eval_tags}
-        return {**self.tr.state_dict(), "loop": loop}
+        if trainer_state is None:
+            trainer_state = self.tr.state_dict()
+        return {**trainer_state, "loop": loop}
 
     def resume(self, state: dict[str, Any]) -> int:
         """Continue from `checkpoint()`'s output (the tracker gets the history logged before

@@ -11,6 +11,7 @@ iteration) land in the stacked buffers.
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -123,3 +124,38 @@ def select_optimiser(opt: torch.optim.Optimizer, old: list[torch.Tensor],
                 for k, v in state.items()
             }
     return out
+
+
+def _seed_part(value: Any, seed: int) -> Any:
+    # Per-element state has the seed dimension first; scalars (Adam's step) are shared.
+    return value[seed] if torch.is_tensor(value) and value.dim() > 0 else value
+
+
+def seed_optimiser_state(opt: torch.optim.Optimizer, seed: int) -> dict[str, Any]:
+    """The `state_dict()` that `opt`'s optimiser over seed `seed`'s own parameters alone
+    would have: `opt` steps stacked parameters (StackedNet.parameters(), in the order of the
+    seed nets' `parameters()`, which a lone optimiser uses too), so parameter i's state is
+    its stacked state's slice `seed` (shared scalars such as Adam's step as they are; its
+    settings, e.g. TTUR's rates, are every seed's). Tensors are views of the live state:
+    copy them before `opt` steps again."""
+    full = opt.state_dict()
+    return {"state": {i: {k: _seed_part(v, seed) for k, v in st.items()}
+                      for i, st in full["state"].items()},
+            "param_groups": copy.deepcopy(full["param_groups"])}
+
+
+def copied(obj: Any) -> Any:
+    """`obj` with every tensor in it (nested dicts, lists, tuples; state_dicts keep their
+    type and metadata) replaced by a compact copy of its own: no storage shared with a
+    live run, and serialising a slice does not write the whole stacked tensor it is a view
+    of."""
+    if torch.is_tensor(obj):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        out = type(obj)((k, copied(v)) for k, v in obj.items())
+        if hasattr(obj, "_metadata"):  # a module state_dict's versions, which loading reads
+            out._metadata = copy.deepcopy(obj._metadata)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(copied(v) for v in obj)
+    return obj

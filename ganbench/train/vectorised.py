@@ -18,6 +18,11 @@ Trick hooks run per seed, on that seed's slices and its own modules (bound to th
 tensors), and only the hooks some trick of the cell overrides. Terms that call a net again
 (R1, gradient penalties, consistency, feature matching) therefore run seed by seed; the
 adversarial forward/backward passes and the optimiser steps are shared.
+
+Checkpoints: each seed can save, where its lone run would, the checkpoint its lone run would
+save (`VectorisedTrainer.seed_state`: its slices of the stacked nets and Adam states, its
+trick and RNG states), so a crashed stack's seeds each resume alone with `train()`. A stack
+itself never resumes: the sweep's worker trains every retried run alone.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
+from typing import Any
 
 import torch
 from torch.func import vmap
@@ -33,9 +39,16 @@ from torch.func import vmap
 from ganbench.config import RunConfig
 from ganbench.registry import UnknownNameError
 from ganbench.tracking import Tracker
+from ganbench.train.checkpoint import Checkpointer
 from ganbench.train.loop import Trainer
 from ganbench.train.runlog import LossWindow, RunLog, window_end
-from ganbench.train.stacked import StackedNet, release, select_optimiser
+from ganbench.train.stacked import (
+    StackedNet,
+    copied,
+    release,
+    seed_optimiser_state,
+    select_optimiser,
+)
 from ganbench.train.state import Progress, RunResult
 from ganbench.tricks import TRICKS
 from ganbench.tricks.base import StepContext, Trick
@@ -216,6 +229,19 @@ class VectorisedTrainer:
             self._per_seed(lambda s, tr: tr.stack.after_step(ctxs[s]))
         return terms
 
+    def seed_state(self, pos: int) -> dict[str, Any]:
+        """`Trainer.state_dict()` of the seed at `pos` (a position in `trainers`) as its lone
+        run's Trainer would return it now: its nets' and Adams' slices of the stacked ones,
+        its trick states, run generator, global RNG state and D-step count. All copies: the
+        stacked training going on does not change them."""
+        tr, rng = self.trainers[pos], self.rngs[pos]
+        global_rng = {"cpu": rng.cpu}
+        if rng.cuda is not None:
+            global_rng["cuda"] = rng.cuda
+        opts = (seed_optimiser_state(self.opt_g, pos), seed_optimiser_state(self.opt_d, pos))
+        # The seed's modules are bound to its slices: their state_dicts hold views of them.
+        return copied(tr.state_dict(optimisers=opts, global_rng=global_rng))
+
     def drop(self, positions: list[int]) -> None:
         """Stop training the seeds at `positions` (their modules become plain copies)."""
         keep = [p for p in range(len(self.trainers)) if p not in positions]
@@ -239,18 +265,30 @@ class VectorisedTrainer:
 
 
 def train_vectorised(cfgs: list[RunConfig], trackers: list[Tracker | None] | None = None,
-                     progress: SeedProgress | None = None) -> list[RunResult]:
+                     progress: SeedProgress | None = None,
+                     checkpoints: list[Checkpointer | None] | None = None) -> list[RunResult]:
     """Train one cell's seeds stacked; result i (and what trackers[i] receives) is what
     `train(cfgs[i], trackers[i])` gives alone, up to float rounding. A seed whose losses
     turn non-finite ends as diverged at its own step and term; the others go on.
 
-    `progress(i, p)` reports seed i's windows. `RunResult.seconds` is the wall time from
-    the start of the shared run to that seed's end."""
+    `progress(i, p)` reports seed i's windows (after every seed's checkpoints of that
+    window are saved). `RunResult.seconds` is the wall time from the start of the shared run
+    to that seed's end.
+
+    `checkpoints[i]`: seed i saves where `train(cfgs[i], checkpoints=checkpoints[i])` would
+    (a window end `every` or more steps after its last save; not once it has diverged) the
+    checkpoint that lone run would save, up to float rounding: after a crash, seed i
+    resumes alone with `train(cfgs[i], checkpoints=checkpoints[i])`. They are only saved
+    to: a state they already hold is neither loaded nor checked, and the stack starts at
+    step 0 and replaces it at its first save (train a run that has one alone)."""
     t0 = time.perf_counter()
     check_cell(cfgs)
     trackers = list(trackers) if trackers is not None else [None] * len(cfgs)
     if len(trackers) != len(cfgs):
         raise ValueError(f"{len(trackers)} trackers for {len(cfgs)} configs")
+    checkpoints = list(checkpoints) if checkpoints is not None else [None] * len(cfgs)
+    if len(checkpoints) != len(cfgs):
+        raise ValueError(f"{len(checkpoints)} checkpointers for {len(cfgs)} configs")
     reason = can_vectorise(cfgs[0])
     if reason:
         raise ValueError(f"cannot train these seeds vectorised: {reason}")
@@ -261,6 +299,7 @@ def train_vectorised(cfgs: list[RunConfig], trackers: list[Tracker | None] | Non
         run.start({"vectorised_seeds": str(len(cfgs))})
     window = LossWindow(0)
     step = 0
+    last_save = [0] * len(cfgs)
     while step < cfg.steps and vt.trainers:
         window.add(vt.step(step))  # each term (S,)
         step += 1
@@ -268,15 +307,23 @@ def train_vectorised(cfgs: list[RunConfig], trackers: list[Tracker | None] | Non
         if not log_now:
             continue
         values = window.fetch(step)  # (W, T, S): one host sync for every seed
-        gone = []
+        gone, reports = [], []
         for pos, i in enumerate(vt.index):
             p = runs[i].end_window(values[:, :, pos].contiguous(), window, step, eval_now)
             if p is None:
                 gone.append(pos)
-            elif progress:
-                progress(i, p)
+                continue
+            # As train(): saved after the evaluation (it updates G's batch-norm statistics).
+            ckpt = checkpoints[i]
+            if ckpt and ckpt.every > 0 and step - last_save[i] >= ckpt.every:
+                ckpt.save(runs[i].checkpoint(step, vt.seed_state(pos)), step)
+                last_save[i] = step
+            reports.append((i, p))
         if gone:
             vt.drop(gone)  # a diverged seed keeps its nets as they are now, as train() does
+        if progress:
+            for i, p in reports:
+                progress(i, p)
         window.restart(step)
     vt.finish()
     return [run.result(step) for run in runs]

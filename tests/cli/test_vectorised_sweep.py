@@ -1,5 +1,6 @@
 """`--vectorise on`: a sweep whose cells train their seeds as one stacked model records the same
-runs, with the same results within float32 rounding, as the same sweep trained run by run."""
+runs, with the same results within float32 rounding, as the same sweep trained run by run,
+and each stacked seed checkpoints into its own run."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def test_vectorised_sweep_equals_the_run_by_run_sweep(tmp_path):
     for mode in ("on", "off"):
         res = tmp_path / mode
         r = runner.invoke(app, ["sweep", str(spec), "--results", str(res), "--workers", "1",
-                                "--device", "cpu", "--vectorise", mode])
+                                "--device", "cpu", "--vectorise", mode,
+                                "--checkpoint-every", "20"])
         assert r.exit_code == 0, r.output
         out[mode] = runs(res)
     on, off = out["on"], out["off"]
@@ -52,3 +54,8 @@ def test_vectorised_sweep_equals_the_run_by_run_sweep(tmp_path):
     cols = [c for c in on.columns if c.startswith(("metrics.eval/", "metrics.train/"))]
     assert "metrics.eval/modes" in cols and "metrics.train/d/gp" in cols
     pd.testing.assert_frame_equal(on[cols], off[cols], check_exact=False, rtol=1e-3, atol=1e-4)
+    # stacked seeds checkpoint like lone runs: each into its own MLflow run (the two newest)
+    client = mlflow.MlflowClient(default_tracking_uri(tmp_path / "on"))
+    for run_id in on["run_id"]:
+        names = [f.path for f in client.list_artifacts(run_id, "checkpoint")]
+        assert names == ["checkpoint/step_000000020.pt", "checkpoint/step_000000040.pt"]
