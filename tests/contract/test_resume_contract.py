@@ -8,11 +8,9 @@ A trick that keeps state across steps outside G's and D's state_dict must carry 
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import pytest
 import torch
+from resume_helpers import Crash, exact, history
 
 from ganbench.config import ConfigError, RunConfig
 from ganbench.tracking import MemoryTracker
@@ -27,10 +25,6 @@ CONTEXTS = ({"dataset": "ring8", "model": "mlp", "batch_size": 32},
             {"dataset": "tiny-images", "model": "dcgan28", "batch_size": 8})
 LOSS_CANDIDATES = ("ns", "hinge")
 STEPS, LOG_EVERY, EVERY, CRASH_AT = 6, 1, 2, 5  # saves at 2 and 4; the crash loses step 5
-
-
-class Crash(Exception):
-    pass
 
 
 def real_tricks() -> list[str]:
@@ -48,21 +42,6 @@ def config_for(name: str, data_root) -> RunConfig | None:
             except ConfigError:
                 continue
     return None
-
-
-def exact(x: Any) -> Any:
-    """x with NaN replaced by a marker, so == is exact and NaN equals NaN."""
-    if isinstance(x, float) and math.isnan(x):
-        return "nan"
-    if isinstance(x, dict):
-        return {k: exact(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [exact(v) for v in x]
-    return x
-
-
-def history(tracker: MemoryTracker) -> list:
-    return exact([m for m in tracker.metrics if not m[1].startswith("perf/")])
 
 
 def crash(p: Progress) -> None:

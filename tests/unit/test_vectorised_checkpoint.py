@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import torch
+from resume_helpers import Crash, RecordingCheckpointer
 from test_vectorised import (
     DTYPES,
     FLOAT64,
@@ -29,20 +30,6 @@ from ganbench.train.vectorised import train_vectorised
 
 EVERY = 4  # POINTS windows end at 2, 4, 5, 6, 8, 10: saves at 4 and 8
 CRASH = 6  # after the save at 4: the resumed seeds redo steps 5 (an evaluation) and 6
-
-
-class Crash(Exception):
-    """Stands for the process dying: the steps after the last checkpoint are lost."""
-
-
-class RecordingCheckpointer(FileCheckpointer):
-    def __init__(self, path: Path, every: int) -> None:
-        super().__init__(path, every)
-        self.saved_at: list[int] = []
-
-    def save(self, state: dict[str, Any], step: int) -> None:
-        super().save(state, step)
-        self.saved_at.append(step)
 
 
 def crash_at(step: int):
