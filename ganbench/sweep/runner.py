@@ -37,7 +37,7 @@ class SweepOptions:
     data_root: str | None = None
     checkpoint_every: int = 5000
     liveness: Liveness = Liveness()
-    vectorise: str = "auto"  # on | off | auto (on for GPU workers, where it pays)
+    vectorise: str = "off"  # on | off | auto (on for GPU workers only)
 
 
 @dataclass
