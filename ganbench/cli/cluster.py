@@ -42,6 +42,10 @@ def worker(
     grace_period: int = typer.Option(
         120, "--grace-period", min=1,
         help="Seconds without heartbeat after which a run is re-queued for another worker."),
+    exit_when_empty: bool = typer.Option(
+        False, "--exit-when-empty",
+        help="Exit as soon as nothing is queued, instead of waiting while other workers' runs "
+        "are in flight (to take over one whose worker dies)."),
     weights: Path = WEIGHTS,
 ) -> None:
     """Pull runs of an enqueued sweep and train them until none is left.
@@ -60,7 +64,8 @@ def worker(
                          f"--heartbeat-interval ({heartbeat_interval})")
     opts = SweepOptions(results=results, storage=storage, tracking_uri=tracking_uri,
                         device=device, checkpoint_every=checkpoint_every, vectorise=vectorise.value,
-                        liveness=Liveness(heartbeat_interval, grace_period))
+                        liveness=Liveness(heartbeat_interval, grace_period),
+                        exit_when_empty=exit_when_empty)
     sw = attach(sweep_name, opts)
     devices = worker_devices(device, processes, per_gpu)
     c = sw.queue.counts()

@@ -47,6 +47,9 @@ class WorkerContext:
     checkpoint_every: int = 5000  # steps; 0 = never
     vectorise: bool = False  # train a cell's queued seeds as one stacked model
     max_stack: int = 16  # at most this many seeds in one stack
+    # Shared storage: with nothing queued, wait while other workers' runs are in flight (to
+    # take over one whose worker dies) unless told to exit at once (frees a GPU allocation).
+    exit_when_empty: bool = False
     liveness: Liveness = Liveness()  # used on shared (RDB) storage only
 
 
@@ -199,7 +202,8 @@ def work(ctx: WorkerContext) -> int:
     """Pull and run until nothing is queued or running; returns the number of runs done.
 
     On shared storage a worker with nothing to claim waits while other workers' runs are in
-    flight: if one of them dies, its run comes back to the queue and someone must take it."""
+    flight: if one of them dies, its run comes back to the queue and someone must take it
+    (unless ctx.exit_when_empty; a later `ganbench worker` re-queues and takes it then)."""
     torch.set_num_threads(ctx.threads)
     store = MLflowStore(ctx.tracking_uri)
 
@@ -215,7 +219,7 @@ def work(ctx: WorkerContext) -> int:
         queue.reap()
         job = queue.claim()
         if job is None:
-            if not queue.liveness or not queue.running():
+            if not queue.liveness or ctx.exit_when_empty or not queue.running():
                 return n
             time.sleep(min(5.0, queue.liveness.interval))
             continue

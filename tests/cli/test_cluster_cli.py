@@ -89,3 +89,21 @@ def test_unknown_sweeps_and_bad_settings_are_user_errors(tmp_path):
                             "postgresql://me:secret@127.0.0.1:1/optuna"),
                      "cannot open the Optuna storage")
     assert "secret" not in err  # passwords never reach the terminal
+
+
+def test_exit_when_empty_leaves_runs_in_flight_to_their_workers(tmp_path):
+    from ganbench.sweep.scheduler import Liveness, Queue
+
+    res = tmp_path / "results"
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    assert invoke("sweep", spec(tmp_path), "--workers", "0", "--results", res,
+                  "--storage", url).exit_code == 0
+    other = Queue(url, "tiny", None, liveness=Liveness(60, 600))
+    held = other.claim()  # another worker's run, alive (fresh heartbeat)
+    assert held is not None
+    r = invoke("worker", "tiny", "--storage", url, "--results", res, "--device", "cpu",
+               "--threads", "1", "--exit-when-empty")
+    assert r.exit_code == 0, r.output
+    c = other.counts()
+    assert (c["finished"], c["running"], c["queued"]) == (1, 1, 0)
+    assert [t.number for t in other.running()] == [held.number]
