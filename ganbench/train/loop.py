@@ -237,6 +237,13 @@ def train(cfg: RunConfig, tracker: Tracker | None = None,
     run = RunLog(tr, tracker, t0)
     run.start()
     state = checkpoints.load() if checkpoints else None
+    if state is not None and state.get("device_type") != tr.device.type:
+        # RNG streams do not carry over between device types, so the run could not end where
+        # the interrupted one would have: start again (a GPU run retried on a CPU worker).
+        if tracker:
+            tracker.set_tags({"checkpoint_skipped": f"written on {state.get('device_type')}, "
+                              f"this worker runs on {tr.device.type}: restarted from step 0"})
+        state = None
     # Checkpoints are taken at window ends: the next window starts at the saved step.
     step = run.resume(state) if state is not None else 0
     last_save = step

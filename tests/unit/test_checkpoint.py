@@ -207,3 +207,21 @@ def test_a_resumed_run_can_resume_again(tmp_path):
     resumed = train(cfg, tracker=tracker, checkpoints=FileCheckpointer(path, 2))
     assert resumed.resumed_from == 6
     assert_same_run(reference, ref_tracker, resumed, tracker)
+
+
+def test_a_checkpoint_from_another_device_type_restarts_the_run(tmp_path):
+    # A run started on a GPU worker and retried on a CPU one: its RNG streams cannot carry
+    # over, so it starts again (tagged why) and ends as an uninterrupted CPU run does.
+    cfg = cfg_of(tmp_path)
+    path = tmp_path / "ckpt.pt"
+    crashed = RecordingCheckpointer(path, every=2)
+    with pytest.raises(Crash):
+        train(cfg, checkpoints=crashed, progress=crash_at(5))
+    state = crashed.load()
+    crashed.save({**state, "device_type": "cuda"}, 4)
+    tracker, alone = MemoryTracker(), MemoryTracker()
+    res = train(cfg, tracker, checkpoints=FileCheckpointer(path, every=0))
+    ref = train(cfg, alone)
+    assert res.resumed_from is None
+    assert "written on cuda" in tracker.tags["checkpoint_skipped"]
+    assert history(tracker) == history(alone) and res.metrics == ref.metrics
