@@ -160,14 +160,8 @@ class VectorisedTrainer:
         self._d_loss, self._g_loss = vmap(self.loss.d_loss), vmap(self.loss.g_loss)
         self.hooks = {h for h in _SEED_HOOKS if _overrides(first.stack.tricks, h)}
 
-    def step(self, step: int) -> dict[str, torch.Tensor]:
-        """One iteration; {'d/<term>': (S,), 'g/<term>': (S,)} as Trainer.step, per seed."""
-        for _ in range(self.n_d):
-            d_terms = self.d_step(step)
-        g_terms = self.g_step(step)
-        out = {f"d/{k}": v.detach() for k, v in d_terms.items()}
-        out.update({f"g/{k}": v.detach() for k, v in g_terms.items()})
-        return out
+    # One iteration, as a lone run's (n_d D steps, then a G step); its terms are (S,) here.
+    step = Trainer.step
 
     def _per_seed(self, fn: Callable[[int, Trainer], object]) -> list:
         out = []
