@@ -30,6 +30,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from perf_common import device_name, open_device
 
 from ganbench.config import RunConfig
 from ganbench.data import DATASETS
@@ -142,17 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("CUDA requested but not available", file=sys.stderr)
+    device = open_device(args.device, args.threads)
+    if device is None:
         return 2
-    device = torch.device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
 
-    dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else (
-        platform.processor() or platform.machine())
-    print(f"device: {device} ({dev_name})  torch {torch.__version__}  "
+    print(f"device: {device} ({device_name(device)})  torch {torch.__version__}  "
           f"threads {threads}  python {platform.python_version()}")
     load0 = os.getloadavg()[0]
 

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from perf_common import device_name, open_device
 
 from ganbench.config import RunConfig
 from ganbench.data import DATASETS
@@ -56,18 +57,6 @@ def make_cfg(args: argparse.Namespace, seed: int, steps: int) -> RunConfig:
     return RunConfig(dataset=args.dataset, model=args.model, loss="ns", tricks={}, steps=steps,
                      batch_size=args.batch, lr=args.lr, log_every=args.log_every, seed=seed,
                      device=args.device)
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} CPUs)"
-    except OSError:
-        pass
-    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} CPUs)"
 
 
 # ------------------------------------------------------------------------------ plain loop
@@ -263,12 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="also write the report as markdown")
     args = p.parse_args(argv)
 
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("CUDA requested but not available", file=sys.stderr)
+    device = open_device(args.device, args.threads)
+    if device is None:
         return 2
-    device = torch.device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     lines: list[str] = []
 
     def say(text: str = "") -> None:

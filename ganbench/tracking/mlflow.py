@@ -113,6 +113,7 @@ class MLflowCheckpointer:
         self.earlier = list(earlier_runs or [])
         self.resumed_from_run: str | None = None
         self._saved: list[str] = []
+        self._repo = None  # the run's artifact repository, once a checkpoint is deleted
 
     def save(self, state: dict[str, Any], step: int) -> None:
         import torch
@@ -130,8 +131,10 @@ class MLflowCheckpointer:
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
         try:  # a store that cannot delete keeps it; only disk space is lost
-            uri = _retry(self.client.get_run, self.run_id).info.artifact_uri
-            get_artifact_repository(uri).delete_artifacts(f"{self.FOLDER}/{name}")
+            if self._repo is None:  # one run lookup per run, not per checkpoint
+                uri = _retry(self.client.get_run, self.run_id).info.artifact_uri
+                self._repo = get_artifact_repository(uri)
+            self._repo.delete_artifacts(f"{self.FOLDER}/{name}")
         except Exception:  # noqa: BLE001
             pass
 

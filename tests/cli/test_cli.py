@@ -4,40 +4,13 @@ stderr, `result.stderr` separately; there is no mix_stderr)."""
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
+from cli_helpers import assert_user_error, invoke, write
 
-from ganbench.cli import app
 from ganbench.tricks import TRICKS
-
-# A wide, colourless console: rich would otherwise wrap messages at 80 columns.
-runner = CliRunner(env={"COLUMNS": "400", "NO_COLOR": "1", "TERM": "dumb"})
-
-
-def invoke(*args: str | Path):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(textwrap.dedent(text).lstrip())
-    return path
-
-
-def assert_user_error(result, *needles: str) -> None:
-    """Exit 2, one `error:` line naming every needle, no traceback."""
-    assert result.exit_code == 2, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert "Traceback" not in result.output
-    err = result.stderr.strip()
-    assert err.startswith("error:"), err
-    assert "\n" not in err, f"not one line:\n{err}"
-    for needle in needles:
-        assert needle in err, f"{needle!r} not in {err!r}"
-
 
 # ------------------------------------------------------------------ help and tricks
 

@@ -6,11 +6,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from ganbench.cli import app
-
-runner = CliRunner(env={"COLUMNS": "400", "NO_COLOR": "1", "TERM": "dumb"})
+from cli_helpers import assert_user_error, invoke
 
 SPEC = """
 name: tiny
@@ -21,20 +17,6 @@ tricks:
 seeds: 1
 metric: {name: modes, goal: max}
 """
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def user_error(result, *needles: str) -> str:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    err = result.stderr.strip()
-    assert err.startswith("error:") and "\n" not in err, err
-    for n in needles:
-        assert n in err, err
-    return err
 
 
 def spec(tmp_path: Path) -> Path:
@@ -77,15 +59,15 @@ def test_worker_on_a_shared_sqlite_study_waits_for_nothing_and_records_runs(tmp_
 
 def test_unknown_sweeps_and_bad_settings_are_user_errors(tmp_path):
     res = tmp_path / "results"
-    user_error(invoke("worker", "nosuch", "--results", res), "no local sweep 'nosuch'",
+    assert_user_error(invoke("worker", "nosuch", "--results", res), "no local sweep 'nosuch'",
                "--storage")
-    user_error(invoke("status", "nosuch", "--results", res), "no local sweep 'nosuch'")
+    assert_user_error(invoke("status", "nosuch", "--results", res), "no local sweep 'nosuch'")
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     invoke("sweep", spec(tmp_path), "--workers", "0", "--results", res, "--storage", url)
-    user_error(invoke("status", "tny", "--storage", url), "no sweep named 'tny'", "tiny")
-    user_error(invoke("worker", "tiny", "--storage", url, "--heartbeat-interval", "10",
+    assert_user_error(invoke("status", "tny", "--storage", url), "no sweep named 'tny'", "tiny")
+    assert_user_error(invoke("worker", "tiny", "--storage", url, "--heartbeat-interval", "10",
                       "--grace-period", "5"), "--grace-period (5) must be longer")
-    err = user_error(invoke("status", "tiny", "--storage",
+    err = assert_user_error(invoke("status", "tiny", "--storage",
                             "postgresql://me:secret@127.0.0.1:1/optuna"),
                      "cannot open the Optuna storage")
     assert "secret" not in err  # passwords never reach the terminal

@@ -8,12 +8,9 @@ import textwrap
 
 import mlflow
 import pandas as pd
-from typer.testing import CliRunner
+from cli_helpers import invoke
 
-from ganbench.cli import app
 from ganbench.tracking.mlflow import default_tracking_uri
-
-runner = CliRunner(env={"COLUMNS": "400", "NO_COLOR": "1", "TERM": "dumb"})
 
 SPEC = """
 name: stack
@@ -40,9 +37,8 @@ def test_vectorised_sweep_equals_the_run_by_run_sweep(tmp_path):
     out = {}
     for mode in ("on", "off"):
         res = tmp_path / mode
-        r = runner.invoke(app, ["sweep", str(spec), "--results", str(res), "--workers", "1",
-                                "--device", "cpu", "--vectorise", mode,
-                                "--checkpoint-every", "20"])
+        r = invoke("sweep", spec, "--results", res, "--workers", "1", "--device", "cpu",
+                   "--vectorise", mode, "--checkpoint-every", "20")
         assert r.exit_code == 0, r.output
         out[mode] = runs(res)
     on, off = out["on"], out["off"]
