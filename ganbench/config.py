@@ -181,7 +181,7 @@ def line_of(node: yaml.Node | None, *loc: Any) -> int | str:
 
 
 class MetricSpec(Closed):
-    name: str = "modes"
+    name: str = "modes_hq"  # 2-D mixtures: modes that count only when hq >= 50% (metrics/mog.py)
     goal: Literal["min", "max"] = "max"
 
 

@@ -1,4 +1,4 @@
-"""Evaluation metrics: exact mode metrics for 2-D mixtures; FID, KID, IS and precision/recall
+"""Evaluation metrics: exact mode metrics for 2-D mixtures (modes, modes_hq, hq, reverse_kl); FID, KID, IS and precision/recall
 for images (computed by torch-fidelity in metrics/fidelity.py; names here need no torch-fidelity).
 
 Image metric names carry the number of generated samples, since FID's bias depends on it:
@@ -16,7 +16,7 @@ from ganbench.metrics.mog import mode_metrics
 # What each kind of data is scored with, and which direction is better. Image metrics are the
 # base names; `available_metrics(kind, cfg)` gives them with the config's sample count.
 METRICS_BY_KIND: dict[str, dict[str, str]] = {
-    "points": {"modes": "max", "hq": "max", "reverse_kl": "min"},
+    "points": {"modes": "max", "modes_hq": "max", "hq": "max", "reverse_kl": "min"},
     "images": {"fid": "min", "kid": "min", "isc": "max", "precision": "max", "recall": "max"},
 }
 # `image_metrics:` entries -> the metric names each one produces.

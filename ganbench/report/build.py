@@ -16,15 +16,10 @@ import pandas as pd
 import yaml
 
 from ganbench.report import latex, markdown, plots
+from ganbench.report.factorial import Factorial, disagreements, effect_sentences, factorial
 from ganbench.report.frame import factors_of, tidy_runs
-from ganbench.report.stats import (
-    Factorial,
-    ablations,
-    effect_sentences,
-    factorial,
-    ranked_table,
-    split_by_protocol,
-)
+from ganbench.report.notes import seed_warnings
+from ganbench.report.stats import ablations, ranked_table, split_by_protocol
 from ganbench.tracking.mlflow import MLflowStore
 
 FACTORIAL_DESIGNS = ("full", "fractional")
@@ -57,6 +52,8 @@ class Group:
     ablations: dict[str, pd.DataFrame]
     factorial: Factorial | None
     sentences: list[str]
+    # where the ablation and the factorial judge one comparison differently, and why
+    disagreements: list[str] = field(default_factory=list)
     plots: list[tuple[str, str]] = field(default_factory=list)  # (title, file name)
 
 
@@ -74,6 +71,8 @@ class Report:
     groups: list[Group]
     command: str
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # shown first: too few seeds
+    stacked: int = 1  # the largest vectorised stack of seeds among the runs
     files: list[Path] = field(default_factory=list)
 
 
@@ -83,7 +82,9 @@ def _spec_fields(spec: dict | None, tags: dict[str, str]) -> tuple[str, str, str
         m = spec.get("metric") or {}
         seeds = spec.get("seeds", 3)
         seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-        return m.get("name", "modes"), m.get("goal", "max"), spec.get("design", "?"), seeds
+        tagged = tags.get("metric", "").partition(" (")[0]  # what the sweep ranked by
+        return (m.get("name", tagged or "modes_hq"), m.get("goal", "max"),
+                spec.get("design", "?"), seeds)
     name, _, goal = tags.get("metric", "").partition(" (")
     if not name:
         raise ValueError("the sweep's parent run has neither spec.yaml nor a metric tag: "
@@ -162,11 +163,15 @@ def analyse(data: StoreData, command: str, store_uri: str) -> Report:
     for proto, g in split_by_protocol(t):
         fx = factorial(g) if data.design in FACTORIAL_DESIGNS + ("?",) and factors_of(g) \
             else None
-        groups.append(Group(proto, g, ranked_table(g, data.goal), ablations(g), fx,
-                            effect_sentences(fx, data.metric) if fx else []))
+        abl = ablations(g)
+        ref = " ".join(f"{f.name}={f.reference}" for f in factors_of(g) if f.kind == "axis")
+        groups.append(Group(proto, g, ranked_table(g, data.goal), abl, fx,
+                            effect_sentences(fx, data.metric) if fx else [],
+                            disagreements(fx, abl.get("baseline + X"), ref)))
     return Report(data.name, data.metric, data.goal, data.design, data.seeds,
                   t["cell"].nunique(), len(t), store_uri, t.attrs.get("protocol_column"),
-                  groups, command, list(data.notes))
+                  groups, command, list(data.notes), seed_warnings(t, data.seeds),
+                  int(t.attrs.get("stacked", 1)))
 
 
 def write(rep: Report, data: StoreData, folder: Path) -> list[Path]:
@@ -203,7 +208,7 @@ def _group_plots(rep: Report, data: StoreData, g: Group, folder: Path, sfx: str)
         kind = "effects" if title.startswith("factorial") else \
             "ablation-" + ("plus" if "baseline" in title else "minus")
         path = plots.effects([(title, t)], folder / f"{kind}{sfx}.png",
-                             f"effect on {rep.metric} (95% CI; colour: significant after Holm)",
+                             f"effect on {rep.metric} (95% t-CI; colour: significant after Holm)",
                              label_col=label, value_col=value)
         files.append(path)
         g.plots.append((title[0].upper() + title[1:], path.name))

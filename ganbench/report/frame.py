@@ -5,6 +5,10 @@ Pure: works on a DataFrame shaped like MLflowStore.runs_frame(), so a report is 
 the tracking store alone. Factors are read from the runs' params, not from the sweep file:
 `params.tricks.<trick>[.<param>]` (a trick without params columns is off) and every other
 run setting whose value varies across runs (an axis such as `loss`).
+
+A run's value is its *final* metric (`eval/<metric>/final`). Where that is undefined (reverse
+KL with no high-quality sample: NaN, which MLflow does not store) the value stays undefined
+and is counted per cell; it never falls back to a value logged at an earlier step.
 """
 
 from __future__ import annotations
@@ -99,21 +103,66 @@ def _missing(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
+POINT_METRICS = ("modes", "modes_hq", "hq", "reverse_kl")
+# Shown beside a 2-D mixture's ranking metric, from the same runs: modes alone rewards noise.
+COMPANIONS = ("modes", "hq", "reverse_kl")
+# Cost column -> the metric train/runlog.py logs it as (wall time is `perf/`: wall clock).
+COSTS = {"seconds": "perf/seconds", "d_steps": "cost/d_steps", "g_steps": "cost/g_steps"}
+
+
+def _col(runs: pd.DataFrame, name: str) -> pd.Series:
+    if name in runs:
+        return pd.to_numeric(runs[name], errors="coerce")
+    return pd.Series(math.nan, index=runs.index)
+
+
+def _records_finals(runs: pd.DataFrame) -> pd.Series:
+    """Runs that log `eval/<m>/final` at their end (every run since finals exist): for them a
+    missing final means the metric was undefined at the end, not 'look at an earlier step'.
+    MLflow drops NaN values, so an undefined final leaves no trace but this."""
+    cols = [c for c in runs.columns if c.startswith("metrics.eval/") and c.endswith("/final")]
+    cols += [c for c in runs.columns if c.startswith("metrics.cost/")]  # logged with finals
+    has = runs[cols].notna().any(axis=1) if cols else pd.Series(False, index=runs.index)
+    if "tags.undefined_final" in runs:
+        has |= runs["tags.undefined_final"].notna()
+    return has
+
+
+def final_values(runs: pd.DataFrame, metric: str) -> pd.Series:
+    """Each run's final `metric`: `eval/<metric>/final`; NaN where the run records finals but
+    not this one (undefined at the end). Runs recorded before finals existed fall back to
+    the plain key's latest value. `modes_hq` of runs recorded before it existed is derived
+    from their final modes and hq (the same rule as metrics/mog.py)."""
+    value = _col(runs, f"metrics.eval/{metric}/final")
+    legacy = ~_records_finals(runs)
+    value = value.where(~(value.isna() & legacy), _col(runs, f"metrics.eval/{metric}"))
+    if metric == "modes_hq" and value.isna().any():
+        from ganbench.metrics.mog import gate_modes
+
+        modes, hq = final_values(runs, "modes"), final_values(runs, "hq")
+        derived = pd.Series([gate_modes(m, h) if m == m and h == h else math.nan
+                             for m, h in zip(modes, hq, strict=True)], index=runs.index)
+        value = value.fillna(derived)
+    return value
+
+
 def tidy_runs(runs: pd.DataFrame, metric: str, order: list[str] | None = None) -> pd.DataFrame:
     """One row per run key (its result, else its last try): run_id, run_name, cell, seed,
-    status, value (the final `eval/<metric>`, NaN unless finished), protocol, and one column
-    per factor holding its level. `attrs["factors"]` lists the Factor objects.
+    status, value (the final `eval/<metric>`, NaN unless finished), undefined (finished but
+    the final value is undefined: counted, never averaged), protocol, `metric:<name>` for
+    the companion metrics of 2-D mixtures, `cost:<name>` where runs logged costs, and one
+    column per factor holding its level. attrs: factors, companions, costs.
 
     `order`: cell labels in plan order; fixes row order and each axis's reference level.
     """
     if runs.empty:
         raise ValueError("no runs to report on")
     runs = latest_attempts(runs).reset_index(drop=True)
-    value = pd.Series(math.nan, index=runs.index)
-    # Image metrics also log `eval/<name>/final` at the end; the plain key is the last value.
-    for col in (f"metrics.eval/{metric}/final", f"metrics.eval/{metric}"):
-        if col in runs:
-            value = value.fillna(pd.to_numeric(runs[col], errors="coerce"))
+    value = final_values(runs, metric)
+    finished = runs["status"] == "finished"
+    companions = [m for m in COMPANIONS if metric in POINT_METRICS and m != metric
+                  and (f"metrics.eval/{m}/final" in runs or f"metrics.eval/{m}" in runs)]
+    costs = [c for c, key in COSTS.items() if f"metrics.{key}" in runs]
     proto = protocol_column(runs, metric)
     t = pd.DataFrame({
         "run_id": runs["run_id"],
@@ -122,12 +171,17 @@ def tidy_runs(runs: pd.DataFrame, metric: str, order: list[str] | None = None) -
         "seed": pd.to_numeric(runs.get("params.seed", pd.Series(0, index=runs.index)),
                               errors="coerce").fillna(-1).astype(int),
         "status": runs["status"],
-        "value": value,
+        "value": value.where(finished),
+        "undefined": finished & value.isna(),
         "protocol": runs[proto].fillna("(none recorded)") if proto else "",
         "diverged_step": pd.to_numeric(runs.get("tags.diverged_step"), errors="coerce")
         if "tags.diverged_step" in runs else math.nan,
     })
-    t.loc[t["status"] != "finished", "value"] = math.nan
+    for m in companions:
+        t[f"metric:{m}"] = final_values(runs, m).where(finished)
+    for c in costs:
+        t[f"cost:{c}"] = _col(runs, f"metrics.{COSTS[c]}")
+    stacked = _col(runs, "tags.vectorised_seeds").fillna(1)
     rank = {c: i for i, c in enumerate(order or [])}
     t["_order"] = t["cell"].map(lambda c: rank.get(c, len(rank)))
     t = t.sort_values(["_order", "cell", "seed"], kind="stable").drop(columns="_order")
@@ -150,9 +204,18 @@ def tidy_runs(runs: pd.DataFrame, metric: str, order: list[str] | None = None) -
         if len(seen) > 1:
             t[name] = values
             factors.append(Factor(name, "axis", seen[0], tuple(seen[1:])))
-    t.attrs.update(metric=metric, factors=factors, protocol_column=proto)
+    t.attrs.update(metric=metric, factors=factors, protocol_column=proto,
+                   companions=companions, costs=costs, stacked=int(stacked.max()))
     return t
 
 
 def factors_of(t: pd.DataFrame) -> list[Factor]:
     return list(t.attrs.get("factors", []))
+
+
+def companions_of(t: pd.DataFrame) -> list[str]:
+    return list(t.attrs.get("companions", []))
+
+
+def costs_of(t: pd.DataFrame) -> list[str]:
+    return list(t.attrs.get("costs", []))

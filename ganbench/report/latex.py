@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ganbench.report.markdown import pval, rank_label
-from ganbench.report.stats import NO_VARIANCE
+from ganbench.report.factorial import model_sentence
+from ganbench.report.markdown import cell_label, companion, cost_num, kind, pval, rank_label
+from ganbench.report.notes import COMPANION_LABELS, COST_LABELS, cost_note, ranking_rule
+from ganbench.report.stats import table_note
 
 if TYPE_CHECKING:
     from ganbench.report.build import Report
@@ -21,7 +23,9 @@ if TYPE_CHECKING:
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
             "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
             "^": r"\textasciicircum{}", "·": r"$\cdot$", "−": r"$-$", "×": r"$\times$",
-            "±": r"$\pm$", "Δ": r"$\Delta$", "→": r"$\to$", "<": r"$<$", ">": r"$>$"}
+            "±": r"$\pm$", "Δ": r"$\Delta$", "→": r"$\to$", "<": r"$<$", ">": r"$>$",
+            "≥": r"$\geq$", "≤": r"$\leq$", "√": r"$\surd$", "|": r"$|$", "`": "",
+            "—": "--", "–": "--", "‖": r"$\|$"}
 
 
 def escape(text: str) -> str:
@@ -52,51 +56,60 @@ def _float(caption: str, label: str, align: str, head: list[str], rows: list[lis
     return "\n".join(lines)
 
 
-def ranked_tex(t: pd.DataFrame, metric: str, goal: str, label: str, protocol: str) -> str:
+def ranked_tex(t: pd.DataFrame, metric: str, goal: str, label: str, protocol: str,
+               stacked: int = 1) -> str:
+    comps, costs = t.attrs.get("companions", []), t.attrs.get("costs", [])
     best = t["mean"].max() if goal == "max" else t["mean"].min()
-    rows = [[escape(rank_label(r)), escape(r["cell"]),
+    rows = [[escape(rank_label(r)), escape(cell_label(r)),
              _bold(f"{num(r['mean'])} $\\pm$ {num(r['std'])}", r["mean"] == best),
-             _ci(r["ci_low"], r["ci_high"]), str(r["n_finished"]), str(r["n_diverged"]),
-             str(r["n_failed"])] for _, r in t.iterrows()]
+             _ci(r["ci_low"], r["ci_high"])] + [escape(companion(r, m)) for m in comps]
+            + [str(r["n_finished"]), str(r["n_undefined"]), str(r["n_diverged"]),
+               str(r["n_failed"])] + [escape(cost_num(c, r[f"cost_{c}"])) for c in costs]
+            for _, r in t.iterrows()]
     where = f" (protocol {escape(protocol)})" if protocol else ""
     cap = (f"Cells ranked by final {escape(metric)}{where} "
            f"({'higher' if goal == 'max' else 'lower'} is better): mean $\\pm$ std over "
-           "finished seeds, 95\\% bootstrap CI; cells whose CIs overlap share a rank (=). "
-           "Best mean in bold.")
-    head = ["Rank", "Cell", f"{escape(metric)}", "95\\% CI", "Fin.", "Div.", "Fail."]
-    return _float(cap, label, "llrrrrr", head, rows)
+           "finished seeds, 95\\% Student-$t$ CI of the mean; cells whose CIs overlap share "
+           "a rank (=); Undef.: finished runs whose final metric is undefined (counted, "
+           "not averaged). Best mean in bold. " + escape(ranking_rule(metric)) + " "
+           + escape(cost_note(t, stacked)))
+    head = (["Rank", "Cell", f"{escape(metric)}", "95\\% $t$-CI"]
+            + [escape(COMPANION_LABELS[m]) for m in comps] + ["Fin.", "Undef.", "Div.", "Fail."]
+            + [escape(COST_LABELS[c]) for c in costs])
+    return _float(cap, label, "ll" + "r" * (len(head) - 2), head, rows)
 
 
 def ablation_tex(t: pd.DataFrame, metric: str, name: str, label: str, protocol: str) -> str:
     ctx = t["context"].astype(bool).any()
+    comps = t.attrs.get("companions", [])
     rows = [([escape(r["context"])] if ctx else []) +
             [escape(r["term"]), _bold(num(r["delta"]), bool(r["significant"])),
-             _ci(r["ci_low"], r["ci_high"]),
-             escape(pval(r["p_holm"])) + (r"$^\dagger$" if r["test"] == NO_VARIANCE else ""),
-             str(r["n_pairs"]),
-             f"{r['ref_diverged']}/{r['ref_n']} $\\to$ {r['trt_diverged']}/{r['trt_n']}"]
+             _ci(r["ci_low"], r["ci_high"]), escape(pval(r["p_holm"])), str(r["n_pairs"])]
+            + [escape(f"{companion(r, m, 'ref_')} → {companion(r, m, 'trt_')}") for m in comps]
+            + [f"{r['ref_diverged']}/{r['ref_n']} $\\to$ {r['trt_diverged']}/{r['trt_n']}"]
             for _, r in t.iterrows()]
     where = f", protocol {escape(protocol)}" if protocol else ""
     cap = (f"Ablation {escape(name)}{where}: $\\Delta$ {escape(metric)} = treated $-$ "
-           "reference, paired by seed; paired $t$-test ($^\\dagger$: exact sign-flip test, "
-           "all paired differences equal), Holm-corrected $p$; significant effects in bold; "
-           "diverged runs per cell.")
-    head = (["Setting"] if ctx else []) + ["Trick", f"$\\Delta$ {escape(metric)}", "95\\% CI",
-                                             "Holm $p$", "Pairs", "Diverged"]
-    return _float(cap, label, ("l" if ctx else "") + "lrrrrr", head, rows)
+           "reference, paired by seed; significant effects in bold; diverged runs per cell. "
+           + escape(table_note({name: t})))
+    head = ((["Setting"] if ctx else []) + ["Trick", f"$\\Delta$ {escape(metric)}",
+                                            "95\\% $t$-CI", "Holm $p$", "Pairs"]
+            + [escape(COMPANION_LABELS[m]) for m in comps] + ["Diverged"])
+    return _float(cap, label, ("l" if ctx else "") + "l" + "r" * (len(head) - 1 - ctx),
+                  head, rows)
 
 
-def factorial_tex(t: pd.DataFrame, metric: str, label: str, protocol: str,
-                  interactions: bool) -> str:
-    rows = [[escape(r["term"]), _bold(num(r["estimate"]), bool(r["significant"])),
+def factorial_tex(fx, metric: str, label: str, protocol: str) -> str:
+    t = fx.table
+    rows = [[escape(r["term"]), escape(kind(r)), _bold(num(r["estimate"]), bool(r["significant"])),
              _ci(r["ci_low"], r["ci_high"]), escape(pval(r["p_holm"]))]
             for _, r in t.iterrows()]
     where = f", protocol {escape(protocol)}" if protocol else ""
-    model = "main effects and pairwise interactions" if interactions else "main effects"
-    cap = (f"Factorial analysis of {escape(metric)}{where}: OLS on 0/1 trick indicators "
-           f"({model}) with seed as a block; 95\\% CIs, Holm-corrected $p$; significant "
-           "effects in bold.")
-    return _float(cap, label, "lrrr", ["Effect", "Estimate", "95\\% CI", "Holm $p$"], rows)
+    cap = (f"Factorial analysis of {escape(metric)}{where}: OLS. {escape(model_sentence(fx))} "
+           "95\\% $t$-CIs from the pooled residual variance, Holm-corrected $p$; significant "
+           "effects in bold." + "".join(" " + escape(n) + "." for n in fx.notes))
+    return _float(cap, label, "llrrr", ["Effect", "Kind", "Estimate", "95\\% $t$-CI",
+                                        "Holm $p$"], rows)
 
 
 def document(rep: Report) -> str:
@@ -106,11 +119,11 @@ def document(rep: Report) -> str:
     for i, g in enumerate(rep.groups):
         sfx = f"-{i + 1}" if len(rep.groups) > 1 else ""
         out.append(ranked_tex(g.ranked, rep.metric, rep.goal, f"tab:{slug}-ranked{sfx}",
-                              g.protocol))
+                              g.protocol, rep.stacked))
         for name, t in g.ablations.items():
             kind = "plus" if name.startswith("baseline") else "minus"
             out.append(ablation_tex(t, rep.metric, name, f"tab:{slug}-{kind}{sfx}", g.protocol))
         if g.factorial is not None:
-            out.append(factorial_tex(g.factorial.table, rep.metric, f"tab:{slug}-factorial{sfx}",
-                                     g.protocol, g.factorial.interactions))
+            out.append(factorial_tex(g.factorial, rep.metric, f"tab:{slug}-factorial{sfx}",
+                                     g.protocol))
     return "\n".join(out)

@@ -1,34 +1,39 @@
 """Statistics of a sweep: pure functions of a tidy runs table (report/frame.py, one protocol).
 
-- ranked_table: per cell mean ± std over finished seeds, a BCa bootstrap 95% CI of the mean
-  (scipy.stats.bootstrap), finished / diverged counts, and a rank that only separates cells
-  whose CIs do not overlap.
-- ablations: "baseline + X" and "all − X", paired by seed; paired t-test (Student), Holm.
-- factorial: OLS (statsmodels) on trick indicators (0 = off, 1 = on) and their pairwise
-  products, with seed as a block; t-based CIs, Holm-corrected p-values.
+- ranked_table: per cell mean ± std over finished seeds and a Student-t 95% interval of the
+  mean (`t_ci`; its coverage is checked by simulation in tests/unit/test_intervals.py: 95%
+  on normal data at n = 3, 5, 10, within 2 points on moderately skewed data, worse on
+  strongly skewed data — see the README). Rank = 1 + the number of cells whose t-CI lies
+  entirely on the better side; cells without spread (floor / ceiling) are flagged.
+- ablations: "baseline + X" and "all − X", paired by seed. One test for every row: the
+  exact paired permutation (sign-flip) test on the seed differences (`sign_flip_p`), valid
+  for integer metrics with ties; a paired t interval for Δ; Holm over the rows of a table.
+- The factorial model lives in report/factorial.py.
 
-Diverged runs have no metric value: they are counted per cell and per comparison, never
-averaged in and never silently dropped from the counts.
+Diverged runs have no metric value, and neither do finished runs whose final metric is
+undefined (reverse KL with no high-quality sample): both are counted per cell and per
+comparison, never averaged in and never silently dropped from the counts.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from ganbench.report.frame import Factor, factors_of
+from ganbench.report.frame import Factor, companions_of, costs_of, factors_of
 
 ALPHA = 0.05
 CONFIDENCE = 0.95
-NO_VARIANCE = "exact sign-flip"  # the test used when every paired difference is the same
+EXACT_MAX_N = 16  # all 2^n sign flips up to here (65,536); Monte Carlo above
+MC_FLIPS = 20_000
+MC_SEED = 0
+TEST_NAME = "exact paired sign-flip"
+MC_TEST_NAME = f"paired sign-flip (Monte Carlo, {MC_FLIPS:,} flips)"
+INTERVAL = "95% t-CI"
 
 
 def split_by_protocol(t: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
@@ -41,92 +46,88 @@ def split_by_protocol(t: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     return groups
 
 
-def bootstrap_ci(values, confidence: float = CONFIDENCE, n_resamples: int = 9999,
-                 seed: int = 0) -> tuple[float, float]:
-    """BCa bootstrap CI of the mean; (v, v) when all values agree, NaN with fewer than 2."""
+def t_interval(values, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
+    """Student-t interval of the mean over the last axis: mean ± t(1 − α/2, n − 1)·s/√n.
+    Vectorised ((R, n) -> two (R,) arrays) so that its coverage can be simulated."""
+    v = np.asarray(values, dtype=float)
+    n = v.shape[-1]
+    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * v.std(axis=-1, ddof=1) / math.sqrt(n)
+    m = v.mean(axis=-1)
+    return m - half, m + half
+
+
+def t_ci(values, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """`t_interval` of one sample, NaN values left out; NaN with fewer than 2 values; a
+    point when every value agrees (the data show no spread to widen it by)."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     if len(v) < 2:
         return math.nan, math.nan
-    if np.ptp(v) == 0:  # BCa is undefined on constant data; the mean has no spread to show
-        return float(v[0]), float(v[0])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # BCa's acceleration warns on tiny, tied samples
-        for method in ("BCa", "percentile"):
-            ci = stats.bootstrap((v,), np.mean, confidence_level=confidence, method=method,
-                                 n_resamples=n_resamples, random_state=seed).confidence_interval
-            if np.isfinite(ci.low) and np.isfinite(ci.high):
-                break
-    return float(ci.low), float(ci.high)
+    lo, hi = t_interval(v, confidence)
+    return float(lo), float(hi)
 
 
-def _better(goal: str) -> int:
-    if goal not in ("max", "min"):
-        raise ValueError(f"goal must be 'max' or 'min', got {goal!r}")
-    return 1 if goal == "max" else -1
+def _flips(n: int) -> np.ndarray:
+    """(F, n) signs: every one of the 2^n sign vectors, or MC_FLIPS seeded random ones
+    (the identity first, so a Monte Carlo p is never 0)."""
+    if n <= EXACT_MAX_N:
+        codes = np.arange(2 ** n)[:, None] >> np.arange(n)[None, :]
+        return 1.0 - 2.0 * (codes & 1)
+    rng = np.random.default_rng(MC_SEED)
+    signs = rng.choice([-1.0, 1.0], size=(MC_FLIPS, n))
+    signs[0] = 1.0
+    return signs
 
 
-def ranked_table(t: pd.DataFrame, goal: str, confidence: float = CONFIDENCE) -> pd.DataFrame:
-    """One row per cell (plan order kept for equal means), best first.
+def sign_flip_p(d) -> np.ndarray | float:
+    """Two-sided p of the paired permutation test of 'mean difference = 0'.
 
-    rank = 1 + the number of cells whose CI lies entirely on the better side of this one's,
-    so cells whose CIs overlap the leader's share rank 1; `tied` marks a shared rank. With
-    one finished seed a cell has no CI and is compared by its value.
+    d: (n,) differences, or (R, n) for R tables at once (simulations). Under the null each
+    difference is as likely + as −, so p = the share of sign vectors ε with
+    |Σ εᵢdᵢ| ≥ |Σ dᵢ|. Exact for n ≤ 16; it needs no normality and ties cost nothing, and it
+    is monotone: moving every difference further from 0 never raises p. All-zero
+    differences give p = 1; the smallest p n pairs allow is 2^(1−n).
     """
-    sign = _better(goal)
-    rows = []
-    for cell, g in t.groupby("cell", sort=False):
-        vals = g["value"].dropna().to_numpy()
-        n_fin = int((g["status"] == "finished").sum())
-        n_div = int((g["status"] == "diverged").sum())
-        lo, hi = bootstrap_ci(vals, confidence)
-        rows.append({
-            "cell": cell, "n_runs": len(g), "n_finished": n_fin, "n_diverged": n_div,
-            "n_failed": len(g) - n_fin - n_div,
-            "failure_rate": n_div / (n_fin + n_div) if n_fin + n_div else math.nan,
-            "mean": vals.mean() if len(vals) else math.nan,
-            "std": vals.std(ddof=1) if len(vals) > 1 else math.nan,
-            "ci_low": lo, "ci_high": hi,
-        })
-    table = pd.DataFrame(rows)
-    if table.empty:
-        return table
-    # Compare intervals on a "higher is better" scale.
-    lo = np.where(table["ci_low"].notna(), table["ci_low"], table["mean"]) * sign
-    hi = np.where(table["ci_high"].notna(), table["ci_high"], table["mean"]) * sign
-    lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
-    ok = table["mean"].notna().to_numpy()
-    table["rank"] = [1 + int(np.sum(ok & (lo > hi[i]))) if ok[i] else math.nan
-                     for i in range(len(table))]
-    counts = table["rank"].value_counts()
-    table["tied"] = table["rank"].map(lambda r: bool(counts.get(r, 0) > 1) if r == r else False)
-    table["_key"] = -sign * table["mean"]
-    table = table.sort_values(["_key"], kind="stable", na_position="last").drop(columns="_key")
-    table = table.reset_index(drop=True)
-    table.attrs.update(metric=t.attrs.get("metric"), goal=goal, confidence=confidence)
-    return table
+    d = np.asarray(d, dtype=float)
+    one = d.ndim == 1
+    d2 = d[None, :] if one else d
+    signs = _flips(d2.shape[1])
+    obs = np.abs(d2.sum(axis=1))
+    stat = np.abs(signs @ d2.T)  # (F, R)
+    tol = 1e-9 * np.maximum(np.abs(d2).sum(axis=1), 1e-300)  # float round-off in the sums
+    p = (stat >= obs[None, :] - tol[None, :]).mean(axis=0)
+    return float(p[0]) if one else p
+
+
+def min_p(n: int) -> float:
+    """The smallest two-sided p the sign-flip test can give with n paired seeds."""
+    return 1.0 if n < 1 else min(1.0, 2.0 ** (1 - n)) if n <= EXACT_MAX_N else 1 / MC_FLIPS
+
+
+def seeds_needed(rows: int, alpha: float = ALPHA) -> int:
+    """Paired seeds needed before the best row of a Holm table of `rows` rows can reach alpha."""
+    n = 1
+    while rows * min_p(n) > alpha and n <= EXACT_MAX_N:
+        n += 1
+    return n
+
+
+def test_name(n: int) -> str:
+    return TEST_NAME if n <= EXACT_MAX_N else MC_TEST_NAME
 
 
 def paired_delta(ref: pd.Series, trt: pd.Series) -> dict:
-    """treated − reference over the seeds both finished (Series indexed by seed).
-
-    Paired t-test and its t interval; when every difference is the same (common with integer
-    metrics such as modes) the t statistic is infinite, so the exact sign-flip test is used.
-    """
+    """treated − reference over the seeds both have a value for (Series indexed by seed):
+    mean Δ, its paired t interval, and the sign-flip test's p."""
     both = pd.concat([ref.rename("r"), trt.rename("t")], axis=1).dropna()
     d = (both["t"] - both["r"]).to_numpy()
     n = len(d)
     out = {"n_pairs": n, "delta": d.mean() if n else math.nan, "ci_low": math.nan,
-           "ci_high": math.nan, "p": math.nan, "test": "—"}
+           "ci_high": math.nan, "p": math.nan, "p_min": min_p(n), "test": test_name(n)}
     if n < 2:
         return out
-    if np.ptp(d) == 0:
-        p = 1.0 if d[0] == 0 else min(1.0, 2.0 ** (1 - n))  # all 2^n sign flips; 2 as extreme
-        return {**out, "ci_low": d[0], "ci_high": d[0], "p": p, "test": NO_VARIANCE}
-    r = stats.ttest_rel(both["t"], both["r"])
-    ci = r.confidence_interval(CONFIDENCE)
-    return {**out, "ci_low": float(ci.low), "ci_high": float(ci.high), "p": float(r.pvalue),
-            "test": "paired t"}
+    lo, hi = t_ci(d)
+    return {**out, "ci_low": lo, "ci_high": hi, "p": sign_flip_p(d)}
 
 
 def holm(p: pd.Series, alpha: float = ALPHA) -> tuple[pd.Series, pd.Series]:
@@ -137,6 +138,94 @@ def holm(p: pd.Series, alpha: float = ALPHA) -> tuple[pd.Series, pd.Series]:
         rej, padj, _, _ = multipletests(p[ok].to_numpy(), alpha=alpha, method="holm")
         adj[ok], sig[ok] = padj, rej
     return adj, sig
+
+
+def _better(goal: str) -> int:
+    if goal not in ("max", "min"):
+        raise ValueError(f"goal must be 'max' or 'min', got {goal!r}")
+    return 1 if goal == "max" else -1
+
+
+# Bounds a metric cannot pass (None: open); observed extremes count as bounds too.
+BOUNDS = {"modes": (0, None), "modes_hq": (0, None), "hq": (0, 1), "reverse_kl": (0, None)}
+
+
+def spread_flags(t: pd.DataFrame) -> dict[str, str]:
+    """cell -> 'floor' / 'ceiling' / 'no spread' for cells whose ≥ 2 defined values are all
+    equal: at the metric's bound or the lowest / highest value any run reached, or elsewhere.
+    Such cells add nothing to a pooled residual variance and get point intervals."""
+    vals = t["value"].dropna()
+    if vals.empty:
+        return {}
+    lo_b, hi_b = BOUNDS.get(str(t.attrs.get("metric")), (None, None))
+    out = {}
+    for cell, g in t.groupby("cell", sort=False):
+        v = g["value"].dropna()
+        if len(v) < 2 or v.nunique() > 1:
+            continue
+        x = v.iloc[0]
+        if x == vals.min() or (lo_b is not None and x <= lo_b):
+            out[cell] = "floor"
+        elif x == vals.max() or (hi_b is not None and x >= hi_b):
+            out[cell] = "ceiling"
+        else:
+            out[cell] = "no spread"
+    return out
+
+
+def ranked_table(t: pd.DataFrame, goal: str, confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """One row per cell (plan order kept for equal means), best first.
+
+    rank = 1 + the number of cells whose t-CI lies entirely on the better side of this
+    one's; cells whose intervals overlap share a rank (`tied`). Non-overlap of two 95%
+    intervals is a stricter criterion than a 5% two-sample test (no multiplicity
+    correction is applied). A cell with fewer than 2 values has no interval and no rank.
+    Companion metrics (`<name>_mean`, `<name>_undefined`) and costs (`cost_<name>`) are
+    means over the same finished runs.
+    """
+    sign = _better(goal)
+    flags = spread_flags(t)
+    rows = []
+    for cell, g in t.groupby("cell", sort=False):
+        fin = g["status"] == "finished"
+        vals = g["value"].dropna().to_numpy()
+        n_fin = int(fin.sum())
+        n_div = int((g["status"] == "diverged").sum())
+        lo, hi = t_ci(vals, confidence)
+        row = {
+            "cell": cell, "n_runs": len(g), "n_finished": n_fin, "n_diverged": n_div,
+            "n_failed": len(g) - n_fin - n_div,
+            "n_undefined": int((fin & g["value"].isna()).sum()),
+            "failure_rate": n_div / (n_fin + n_div) if n_fin + n_div else math.nan,
+            "mean": vals.mean() if len(vals) else math.nan,
+            "std": vals.std(ddof=1) if len(vals) > 1 else math.nan,
+            "ci_low": lo, "ci_high": hi, "spread": flags.get(cell, ""),
+        }
+        for m in companions_of(t):
+            v = g.loc[fin, f"metric:{m}"]
+            row[f"{m}_mean"] = v.mean() if v.notna().any() else math.nan
+            row[f"{m}_undefined"] = int(v.isna().sum())
+        for c in costs_of(t):
+            v = g.loc[fin, f"cost:{c}"]
+            row[f"cost_{c}"] = v.mean() if v.notna().any() else math.nan
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    lo = (table["ci_low"] * sign).to_numpy()
+    hi = (table["ci_high"] * sign).to_numpy()
+    lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
+    ok = table["ci_low"].notna().to_numpy()
+    table["rank"] = [1 + int(np.sum(ok & (lo > hi[i]))) if ok[i] else math.nan
+                     for i in range(len(table))]
+    counts = table["rank"].value_counts()
+    table["tied"] = table["rank"].map(lambda r: bool(counts.get(r, 0) > 1) if r == r else False)
+    table["_key"] = -sign * table["mean"]
+    table = table.sort_values(["_key"], kind="stable", na_position="last").drop(columns="_key")
+    table = table.reset_index(drop=True)
+    table.attrs.update(metric=t.attrs.get("metric"), goal=goal, confidence=confidence,
+                       companions=companions_of(t), costs=costs_of(t))
+    return table
 
 
 def _cells_by_levels(t: pd.DataFrame, factors: list[Factor]) -> dict[tuple, str]:
@@ -192,7 +281,8 @@ def ablations(t: pd.DataFrame) -> dict[str, pd.DataFrame]:
         if r:
             df = pd.DataFrame(r)
             df["p_holm"], df["significant"] = holm(df["p"])
-            df.attrs.update(metric=t.attrs.get("metric"), table=name)
+            df.attrs.update(metric=t.attrs.get("metric"), table=name,
+                            companions=companions_of(t))
             out[name] = df
     return out
 
@@ -200,103 +290,38 @@ def ablations(t: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def _compare(t: pd.DataFrame, ref: str, trt: str, term: str, context: str) -> dict:
     r, s = t[t["cell"] == ref], t[t["cell"] == trt]
     res = paired_delta(r.set_index("seed")["value"], s.set_index("seed")["value"])
-    return {"term": term, "context": context, "reference": ref, "treated": trt, **res,
-            "ref_diverged": int((r["status"] == "diverged").sum()), "ref_n": len(r),
-            "trt_diverged": int((s["status"] == "diverged").sum()), "trt_n": len(s)}
-
-
-@dataclass
-class Factorial:
-    table: pd.DataFrame  # term, kind, estimate, ci_low, ci_high, p, p_holm, significant
-    interactions: bool  # False: main effects only (aliased or absent interactions)
-    n_used: int
-    df_resid: float
-    notes: list[str] = field(default_factory=list)
-
-
-def _full_rank(x: pd.DataFrame) -> bool:
-    return np.linalg.matrix_rank(x.to_numpy(dtype=float)) == x.shape[1]
-
-
-def factorial(t: pd.DataFrame) -> Factorial | None:
-    """Main effects of every factor level and pairwise interactions, seed as a block.
-
-    Coding: 0 = reference (trick off), 1 = on, so a main effect is the change from turning
-    that trick on in the baseline and an interaction is the change beyond the sum of the
-    two main effects. When the cells cannot separate the interactions (fractional designs
-    of resolution < V: aliased), main effects only are fitted, each then averaged over the
-    other tricks. None when not even that is estimable.
-    """
-    data = t[t["value"].notna()].reset_index(drop=True)
-    notes, mains = [], {}
-    for f in factors_of(t):
-        for lv in f.levels:
-            col = (data[f.name] == lv).astype(float)
-            if 0 < col.sum() < len(col):
-                mains[f.term(lv)] = (f.name, col)
-            else:
-                notes.append(f"{f.term(lv)}: no finished runs on both levels; not estimable")
-    if not mains:
-        return None
-    inter = {}
-    for (a, (fa, ca)), (b, (fb, cb)) in itertools.combinations(mains.items(), 2):
-        if fa != fb:
-            if (ca * cb).sum() > 0:
-                inter[f"{a} × {b}"] = ca * cb
-            else:
-                notes.append(f"{a} × {b}: never combined in a finished run; not estimable")
-    blocks = pd.get_dummies(data["seed"], prefix="seed", drop_first=True, dtype=float)
-    x_main = pd.concat([pd.Series(1.0, index=data.index, name="const"),
-                        pd.DataFrame({k: c for k, (_, c) in mains.items()})], axis=1)
-    x = pd.concat([x_main, pd.DataFrame(inter, index=data.index), blocks], axis=1)
-    with_inter = bool(inter) and _full_rank(x) and len(x) > x.shape[1]
-    if not with_inter:
-        if inter:
-            notes.append("pairwise interactions are aliased with each other or with main "
-                         "effects in these cells: main effects only")
-        x = pd.concat([x_main, blocks], axis=1)
-        if not (_full_rank(x) and len(x) > x.shape[1]):
-            return None
-    fit = sm.OLS(data["value"].to_numpy(dtype=float), x).fit()
-    terms = list(mains) + (list(inter) if with_inter else [])
-    ci = fit.conf_int(alpha=1 - CONFIDENCE)
-    table = pd.DataFrame({
-        "term": terms,
-        "kind": ["main"] * len(mains) + ["interaction"] * (len(terms) - len(mains)),
-        "estimate": [fit.params[k] for k in terms],
-        "ci_low": [ci.loc[k, 0] for k in terms], "ci_high": [ci.loc[k, 1] for k in terms],
-        "p": [fit.pvalues[k] for k in terms],
-    })
-    if fit.mse_resid <= 1e-12 * max(float(np.var(data["value"])), 1e-300):
-        table["p"] = math.nan  # a perfect fit: no noise left to test against
-        notes.append("the model fits the runs exactly: no residual variation, tests undefined")
-    table["p_holm"], table["significant"] = holm(table["p"])
-    table.attrs.update(metric=t.attrs.get("metric"))
-    return Factorial(table, with_inter, len(data), float(fit.df_resid), notes)
-
-
-def effect_sentences(fx: Factorial, metric: str) -> list[str]:
-    """One sentence per significant effect: 'spectral_norm lowers fid by 4.1 [2.3, 5.9] …'."""
-    out = []
-    for _, r in fx.table[fx.table["significant"]].iterrows():
-        verb = "raises" if r["estimate"] > 0 else "lowers"
-        lo, hi = sorted((abs(r["ci_low"]), abs(r["ci_high"])))
-        size = f"{_g(abs(r['estimate']))} [{_g(lo)}, {_g(hi)}]"
-        if r["kind"] == "main":
-            where = ("added to the baseline (other tricks off)" if fx.interactions
-                     else "averaged over the other tricks")
-            out.append(f"{r['term']} {verb} {metric} by {size} when {where} "
-                       f"(Holm p {_p(r['p_holm'])}).")
-        else:
-            a, b = r["term"].split(" × ")
-            out.append(f"{a} with {b} {verb} {metric} by a further {size} beyond the sum of "
-                       f"their separate effects (Holm p {_p(r['p_holm'])}).")
+    out = {"term": term, "context": context, "reference": ref, "treated": trt, **res,
+           "ref_diverged": int((r["status"] == "diverged").sum()), "ref_n": len(r),
+           "trt_diverged": int((s["status"] == "diverged").sum()), "trt_n": len(s)}
+    for m in companions_of(t):  # beside Δ: the companion metric in both cells
+        for side, g in (("ref", r), ("trt", s)):
+            v = g.loc[g["status"] == "finished", f"metric:{m}"]
+            out[f"{side}_{m}"] = v.mean() if v.notna().any() else math.nan
     return out
 
 
-def _g(v: float, digits: int = 3) -> str:
-    return f"{v:.{digits}g}"
-
-
-def _p(p: float) -> str:
-    return "< 0.001" if p < 1e-3 else f"= {p:.2g}"
+def table_note(tables: dict[str, pd.DataFrame], alpha: float = ALPHA) -> str:
+    """The one sentence under the ablation tables: which test, which interval, and what the
+    seed count allows."""
+    if not tables:
+        return ""
+    ns = sorted({int(n) for df in tables.values() for n in df["n_pairs"]})
+    exact = all(n <= EXACT_MAX_N for n in ns)
+    test = ("the exact paired permutation (sign-flip) test on the seed differences, all "
+            "2^n sign flips" if exact else
+            f"the paired permutation (sign-flip) test on the seed differences ({MC_FLIPS:,} "
+            f"seeded random flips where n > {EXACT_MAX_N}, else all 2^n)")
+    out = (f"One test for every row: {test}, statistic |mean Δ|; it needs no normality and "
+           "is valid for integer metrics with ties. Interval: the 95% paired t-CI of mean Δ "
+           "(it assumes normal differences; the test does not, so a t-CI that excludes 0 "
+           "beside p ≥ 0.05 is evidence that rests on normality). p-values Holm-corrected "
+           f"over the rows of each table; * = Holm p ≤ {alpha}.")
+    n = max(ns) if ns else 0
+    rows = max(len(df) for df in tables.values())
+    best = rows * min_p(n)
+    if n >= 1 and best > alpha:
+        need = seeds_needed(rows, alpha)
+        out += (f" With {n} paired seeds the smallest attainable p is {min_p(n):.3g}"
+                + (f" ({min(1.0, best):.3g} after Holm over {rows} rows)" if rows > 1 else "")
+                + f": no row can reach {alpha}; that takes at least {need} seeds.")
+    return out

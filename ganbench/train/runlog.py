@@ -4,6 +4,7 @@ the RunResult."""
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -73,6 +74,7 @@ class RunLog:
         self.bad_term: str | None = None
         self.seconds: float | None = None  # set where it diverges
         self.resumed_from: int | None = None
+        self.seconds_before = 0.0  # wall time of the attempts before a resume
 
     def start(self, extra_tags: dict[str, str] | None = None) -> None:
         """The run's opening tags: where its data came from, its device, its caveats."""
@@ -93,7 +95,9 @@ class RunLog:
         """The state to save after `step` steps: the Trainer's (`trainer_state` where the
         caller builds it: a vectorised seed's; else `tr.state_dict()`) and the loop's."""
         loop = {"step": step, "metrics": self.metrics, "best": self.best, "logged": self.logged,
-                "eval_tags": self.tr.eval_tags}
+                "eval_tags": self.tr.eval_tags,
+                # wall clock ("perf/": never compared between runs)
+                "perf/seconds": self.seconds_before + time.perf_counter() - self.t0}
         if trainer_state is None:
             trainer_state = self.tr.state_dict()
         return {**trainer_state, "loop": loop}
@@ -108,6 +112,7 @@ class RunLog:
         self.best = {k: (v, at) for k, (v, at) in loop["best"].items()}
         self.logged = [(dict(m), int(at)) for m, at in loop["logged"]]
         self.tr.eval_tags = dict(loop["eval_tags"])
+        self.seconds_before = float(loop.get("perf/seconds", 0.0))  # absent in older checkpoints
         if self.tracker:
             self.tracker.set_tags({"resumed_from_step": str(step)})
             for m, at in self.logged:
@@ -147,18 +152,35 @@ class RunLog:
         return Progress(step, self.tr.cfg.steps, losses, window.rate, evaluated)
 
     def result(self, step: int) -> RunResult:
-        """The final logging (last and best evaluations, status) and the RunResult, `step`
-        steps done."""
+        """The final logging (last and best evaluations, costs, status) and the RunResult,
+        `step` steps done.
+
+        Costs, so that tables can compare at equal compute: `perf/seconds` (wall time of the
+        run, resumed attempts included; seeds trained as one stack share its time; `perf/`
+        as it is wall clock), `cost/d_steps` and `cost/g_steps` (optimiser steps taken). A final metric that is
+        undefined (NaN, which MLflow drops) is named in the `undefined_final` tag, so the
+        report never reads an earlier step's value as the final one."""
         finished = self.status == "finished"
+        seconds = time.perf_counter() - self.t0 if self.seconds is None else self.seconds
+        g_steps = step if finished else self.bad_step
         if self.tracker:
+            self.tracker.log_metrics({"perf/seconds": self.seconds_before + seconds,
+                                      "cost/d_steps": self.tr.d_steps_done,
+                                      "cost/g_steps": g_steps}, step)
             if finished:
-                self.tracker.log_metrics({f"eval/{k}/final": v for k, v in self.metrics.items()
-                                          if k in self.goals}, step)
-                self.tracker.set_tags({"status": "finished"})
+                final = {k: v for k, v in self.metrics.items() if k in self.goals}
+                self.tracker.log_metrics({f"eval/{k}/final": v for k, v in final.items()},
+                                         step)
+                undefined = [k for k in self.goals if not _finite(final.get(k))]
+                self.tracker.set_tags({"status": "finished",
+                                       "undefined_final": ",".join(undefined) or "none"})
             for k, (v, at) in self.best.items():
                 self.tracker.log_metrics({f"eval/{k}/best": v, f"eval/{k}/best_step": at}, at)
-        seconds = time.perf_counter() - self.t0 if self.seconds is None else self.seconds
         tr = self.tr
         return RunResult(self.status, step if finished else self.bad_step, self.metrics,
                          seconds, tr.eval_g, tr.d, tr.data, str(tr.device), self.found,
                          self.bad_step, self.bad_term, tr.cfg, resumed_from=self.resumed_from)
+
+
+def _finite(v: float | None) -> bool:
+    return v is not None and math.isfinite(v)
