@@ -85,8 +85,8 @@ def sign_flip_p(d) -> np.ndarray | float:
     d: (n,) differences, or (R, n) for R tables at once (simulations). Under the null each
     difference is as likely + as −, so p = the share of sign vectors ε with
     |Σ εᵢdᵢ| ≥ |Σ dᵢ|. Exact for n ≤ 16; it needs no normality and ties cost nothing, and it
-    is monotone: moving every difference further from 0 never raises p. All-zero
-    differences give p = 1; the smallest p n pairs allow is 2^(1−n).
+    is monotone: moving every difference further in the direction of their mean never
+    raises p. All-zero differences give p = 1; the smallest p n pairs allow is 2^(1−n).
     """
     d = np.asarray(d, dtype=float)
     one = d.ndim == 1
