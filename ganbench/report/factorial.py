@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,16 +130,19 @@ def factorial(t: pd.DataFrame) -> Factorial | None:
             notes.append(f"{pooled} not in the model: pooled into the residual (assumed 0); "
                          "a main effect is averaged over the other factors' levels")
     y = data["value"].to_numpy(dtype=float)
-    fit = sm.OLS(y, x).fit()
     keys = list(terms)
-    ci = fit.conf_int(alpha=1 - CONFIDENCE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no residual df: handled below
+        fit = sm.OLS(y, x).fit()
+        ci = fit.conf_int(alpha=1 - CONFIDENCE)
+        pvalues = fit.pvalues
     table = pd.DataFrame({
         "term": keys,
         "kind": ["main" if k in mains else "interaction" for k in keys],
         "order": [k.count(" × ") + 1 for k in keys],
         "estimate": [fit.params[k] for k in keys],
         "ci_low": [ci.loc[k, 0] for k in keys], "ci_high": [ci.loc[k, 1] for k in keys],
-        "p": [fit.pvalues[k] for k in keys],
+        "p": [pvalues[k] for k in keys],
     })
     if fit.df_resid < 1:
         table[["ci_low", "ci_high", "p"]] = math.nan
