@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ganbench.data import DATASETS
 from ganbench.data.mog import grid_modes, ring_modes
 from ganbench.metrics import mode_metrics
+from ganbench.metrics.mog import HQ_MIN, gate_modes
 
 
 def load(name: str):
@@ -63,8 +64,8 @@ def test_real_samples_score_as_perfect(name):
     ds = load(name)
     torch.manual_seed(1)
     m = mode_metrics(ds.sample(2500), ds.modes, ds.mode_std)
-    assert set(m) == {"modes", "hq", "reverse_kl"}
-    assert m["modes"] == len(ds.modes)
+    assert set(m) == {"modes", "modes_hq", "hq", "reverse_kl"}
+    assert m["modes"] == m["modes_hq"] == len(ds.modes)
     assert m["hq"] >= 0.98
     assert 0.0 <= m["reverse_kl"] < 0.05
 
@@ -108,6 +109,29 @@ def test_far_samples_score_zero_and_nan_kl():
     assert math.isnan(m["reverse_kl"])
 
 
+def test_uniform_noise_covers_most_grid25_modes_but_scores_zero_quality_modes():
+    # The audit: a uniform cloud over the grid's square covers ~22 of 25 modes with ~2%
+    # high-quality samples, so `modes` alone ranks noise near the top; `modes_hq` does not.
+    ds = load("grid25")
+    gen = torch.Generator().manual_seed(0)
+    noise = torch.rand(2500, 2, generator=gen) * 10 - 5  # uniform over [-5, 5]^2
+    m = mode_metrics(noise, ds.modes, ds.mode_std)
+    assert m["modes"] >= 20 and m["hq"] < 0.05
+    assert m["modes_hq"] == 0
+
+
+def test_modes_hq_counts_modes_only_from_the_hq_threshold():
+    ds = load("ring8")
+    good = ds.modes.repeat(10, 1)  # 80 samples on the 8 modes
+    far = torch.full((1, 2), 50.0)
+    assert HQ_MIN == 0.5
+    at = mode_metrics(torch.cat([good, far.expand(80, 2)]), ds.modes, ds.mode_std)
+    below = mode_metrics(torch.cat([good, far.expand(81, 2)]), ds.modes, ds.mode_std)
+    assert (at["hq"], at["modes"], at["modes_hq"]) == (0.5, 8, 8)
+    assert below["hq"] < 0.5 and (below["modes"], below["modes_hq"]) == (8, 0)
+    assert gate_modes(8, 0.5) == 8 and gate_modes(8, 0.49) == 0
+
+
 def test_metrics_accept_grad_carrying_samples():
     ds = load("ring8")
     x = ds.modes.clone().requires_grad_(True)
@@ -131,6 +155,7 @@ def test_metric_bounds_property(name, points, snap):
     x = torch.cat([torch.tensor(points, dtype=torch.float32), at_modes])
     m = mode_metrics(x, ds.modes, ds.mode_std)
     assert isinstance(m["modes"], int) and 0 <= m["modes"] <= k
+    assert m["modes_hq"] == (m["modes"] if m["hq"] >= HQ_MIN else 0)
     assert 0.0 <= m["hq"] <= 1.0
     if m["hq"] == 0.0:
         assert m["modes"] == 0 and math.isnan(m["reverse_kl"])

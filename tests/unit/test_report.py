@@ -133,7 +133,7 @@ def test_markdown_report_has_every_table_and_embeds_existing_plots(written):
         counts = {len(re.findall(r"(?<!\\)\|", row)) for row in table}
         assert len(counts) == 1, table
     sn_row = next(r for r in tables[0] if "| sn |" in r)
-    assert "| 4 | 1 (20%) | 0 |" in sn_row  # the diverged sn run is counted, not averaged
+    assert "| 4 | 0 | 1 (20%) | 0 |" in sn_row  # finished, undefined, diverged (rate), failed
     assert "0/5 → 1/5" in md
     assert "spectral_norm lowers fid by" in md
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
