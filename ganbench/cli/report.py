@@ -19,7 +19,7 @@ def print_ranked(rep) -> None:
 
     for g in rep.groups:
         title = "ranked summary" + (f" · protocol {g.protocol}" if g.protocol else "")
-        t = Table("rank", "cell", f"{rep.metric} mean ± std", "95% CI", "finished",
+        t = Table("rank", "cell", f"{rep.metric} mean ± std", "95% t-CI", "finished",
                   "diverged", "failed", title=title)
         for _, r in g.ranked.iterrows():
             t.add_row(rank_label(r), r["cell"], f"{num(r['mean'])} ± {num(r['std'])}",
