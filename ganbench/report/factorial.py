@@ -146,8 +146,8 @@ def factorial(t: pd.DataFrame) -> Factorial | None:
     })
     if fit.df_resid < 1:
         table[["ci_low", "ci_high", "p"]] = math.nan
-        notes.append("no residual degrees of freedom (one seed per cell): no intervals, "
-                     "no tests")
+        notes.append("no residual degrees of freedom left (too few runs per cell): no "
+                     "intervals, no tests")
     elif fit.mse_resid <= 1e-12 * max(float(np.var(y)), 1e-300):
         table["p"] = math.nan  # a perfect fit: no noise left to test against
         notes.append("the model fits the runs exactly: no residual variation, tests undefined")
@@ -168,8 +168,10 @@ def factorial(t: pd.DataFrame) -> Factorial | None:
 def model_sentence(fx: Factorial) -> str:
     """What was fitted, said once under the table."""
     if fx.saturated:
-        return ("Saturated model of the full factorial (every interaction up to order "
-                f"{int(fx.table['order'].max())}) on 0/1 indicators (0 = reference), seed as "
+        k = int(fx.table["order"].max())
+        which = f"every interaction up to order {k}" if k > 1 else "one factor: no interactions"
+        return (f"Saturated model of the full factorial ({which}) on 0/1 indicators "
+                "(0 = reference), seed as "
                 "a block: a main effect is the change from the baseline to that level with "
                 "every other factor at its reference (with balanced seeds: the observed "
                 "difference of the two cell means); a k-way term is the change beyond all "

@@ -321,7 +321,8 @@ def table_note(tables: dict[str, pd.DataFrame], alpha: float = ALPHA) -> str:
     best = rows * min_p(n)
     if n >= 1 and best > alpha:
         need = seeds_needed(rows, alpha)
-        out += (f" With {n} paired seeds the smallest attainable p is {min_p(n):.3g}"
+        out += (f" With {n} paired seed{'s' if n > 1 else ''} the smallest attainable p is "
+                f"{min_p(n):.3g}"
                 + (f" ({min(1.0, best):.3g} after Holm over {rows} rows)" if rows > 1 else "")
                 + f": no row can reach {alpha}; that takes at least {need} seeds.")
     return out
