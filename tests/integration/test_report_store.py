@@ -154,3 +154,27 @@ def test_sweep_ends_with_its_report(tmp_path, sweep_file):
     assert "## Factorial analysis" in md and "eval_every" not in md
     assert "Produced by: `ganbench sweep" in md and "ganbench report small" in md
     assert (res / "small" / "curves.png").stat().st_size > 10_000
+
+
+def test_an_undefined_final_is_not_replaced_by_an_earlier_value_in_mlflow(tmp_path):
+    # MLflow does not store NaN: an undefined final reverse KL leaves no `/final` value, and
+    # the run's latest `eval/reverse_kl` is an earlier step's. The report must not use it.
+    from ganbench.report.frame import tidy_runs
+
+    results = tmp_path / "results"
+    store = MLflowStore(default_tracking_uri(results))
+    exp = store.experiment("undef", results / "mlartifacts")
+    parent = store.parent_run(exp, "undef")
+    tr = store.start_child(exp, parent, "a · s0", {"ganbench.run_key": "a/0",
+                                                    "ganbench.cell": "a"})
+    tr.log_params({"seed": 0, "dataset": "ring8", "tricks": {}})
+    tr.log_metrics({"eval/reverse_kl": 0.7, "eval/modes": 3}, 100)
+    tr.log_metrics({"eval/reverse_kl": float("nan"), "eval/modes": 0}, 200)
+    tr.log_metrics({"eval/reverse_kl/final": float("nan"), "eval/modes/final": 0}, 200)
+    tr.set_tags({"status": "finished", "undefined_final": "reverse_kl"})
+    tr.finish("FINISHED")
+    tr.flush()
+    runs = store.runs_frame(exp)
+    assert runs["metrics.eval/reverse_kl"].iloc[0] == 0.7  # what a fallback would have used
+    t = tidy_runs(runs, "reverse_kl")
+    assert t["value"].isna().all() and t["undefined"].all()
