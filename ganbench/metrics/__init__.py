@@ -1,5 +1,6 @@
-"""Evaluation metrics: exact mode metrics for 2-D mixtures (modes, modes_hq, hq, reverse_kl); FID, KID, IS and precision/recall
-for images (computed by torch-fidelity in metrics/fidelity.py; names here need no torch-fidelity).
+"""Evaluation metrics: exact mode metrics for 2-D mixtures (modes, modes_hq, hq, reverse_kl);
+FID, KID, IS and precision/recall for images (computed by torch-fidelity in
+metrics/fidelity.py; names here need no torch-fidelity).
 
 Image metric names carry the number of generated samples, since FID's bias depends on it:
 `fid_samples: 10000` gives `fid10k`, 5000 `fid5k`, 2500 `fid2500`.

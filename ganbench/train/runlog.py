@@ -157,9 +157,9 @@ class RunLog:
 
         Costs, so that tables can compare at equal compute: `perf/seconds` (wall time of the
         run, resumed attempts included; seeds trained as one stack share its time; `perf/`
-        as it is wall clock), `cost/d_steps` and `cost/g_steps` (optimiser steps taken). A final metric that is
-        undefined (NaN, which MLflow drops) is named in the `undefined_final` tag, so the
-        report never reads an earlier step's value as the final one."""
+        as it is wall clock), `cost/d_steps` and `cost/g_steps` (optimiser steps taken). A
+        final metric that is undefined (NaN, which MLflow drops) is named in the
+        `undefined_final` tag, so the report never reads an earlier step's value as final."""
         finished = self.status == "finished"
         seconds = time.perf_counter() - self.t0 if self.seconds is None else self.seconds
         g_steps = step if finished else self.bad_step

@@ -3,16 +3,24 @@ differences), planted 3-way models recovered, floor cells and disagreements repo
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 
 import numpy as np
 import pytest
-from test_stats import GP, LS, SN, effect, fast_holm, runs_frame  # noqa: F401 (fixture)
+from test_stats import GP, LS, SN, effect, runs_frame
 
 from ganbench.report.factorial import disagreements, effect_sentences, factorial, model_sentence
 from ganbench.report.frame import tidy_runs
 from ganbench.report.stats import ablations
+
+
+@pytest.fixture
+def fast_holm(monkeypatch):
+    """As in test_stats: statsmodels' Holm calls gc.collect(), slow with torch loaded."""
+    monkeypatch.setattr(gc, "collect", lambda *args: 0)
+
 
 TRICKS = {"sn": SN, "gp": GP, "ls": LS}
 NAMES = {"sn": "spectral_norm", "gp": "gradient_penalty", "ls": "label_smoothing"}
