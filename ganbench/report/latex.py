@@ -14,8 +14,13 @@ import pandas as pd
 
 from ganbench.report.factorial import model_sentence
 from ganbench.report.markdown import cell_label, companion, cost_num, kind, pval, rank_label
-from ganbench.report.notes import COMPANION_LABELS, COST_LABELS, cost_note, ranking_rule
-from ganbench.report.stats import table_note
+from ganbench.report.notes import (
+    COMPANION_LABELS,
+    COST_LABELS,
+    cost_note,
+    ranking_rule,
+    table_note,
+)
 
 if TYPE_CHECKING:
     from ganbench.report.build import Report

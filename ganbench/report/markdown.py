@@ -17,8 +17,9 @@ from ganbench.report.notes import (
     cost_note,
     ranked_note,
     ranking_rule,
+    table_note,
 )
-from ganbench.report.stats import INTERVAL, table_note
+from ganbench.report.stats import INTERVAL
 
 
 def num(v, digits: int = 3) -> str:

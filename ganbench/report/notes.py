@@ -7,7 +7,14 @@ from __future__ import annotations
 import pandas as pd
 
 from ganbench.metrics.mog import HQ_MIN
-from ganbench.report.stats import INTERVAL
+from ganbench.report.stats import (
+    ALPHA,
+    EXACT_MAX_N,
+    INTERVAL,
+    MC_FLIPS,
+    min_p,
+    seeds_needed,
+)
 
 MIN_SEEDS = 3
 
@@ -88,4 +95,32 @@ def seed_warnings(t: pd.DataFrame, planned: list[int]) -> list[str]:
     if few and not (planned and len(planned) < MIN_SEEDS):
         out.append(f"{len(few)} cell(s) have fewer than {MIN_SEEDS} seeds with a value "
                    f"(diverged, undefined or missing runs): {', '.join(few)}.")
+    return out
+
+
+def table_note(tables: dict[str, pd.DataFrame], alpha: float = ALPHA) -> str:
+    """The one sentence under the ablation tables: which test, which interval, and what the
+    seed count allows."""
+    if not tables:
+        return ""
+    ns = sorted({int(n) for df in tables.values() for n in df["n_pairs"]})
+    exact = all(n <= EXACT_MAX_N for n in ns)
+    test = ("the exact paired permutation (sign-flip) test on the seed differences, all "
+            "2^n sign flips" if exact else
+            f"the paired permutation (sign-flip) test on the seed differences ({MC_FLIPS:,} "
+            f"seeded random flips where n > {EXACT_MAX_N}, else all 2^n)")
+    out = (f"One test for every row: {test}, statistic |mean Δ|; it needs no normality and "
+           "is valid for integer metrics with ties. Interval: the 95% paired t-CI of mean Δ "
+           "(it assumes normal differences; the test does not, so a t-CI that excludes 0 "
+           "beside p ≥ 0.05 is evidence that rests on normality). p-values Holm-corrected "
+           f"over the rows of each table; * = Holm p ≤ {alpha}.")
+    n = max(ns) if ns else 0
+    rows = max(len(df) for df in tables.values())
+    best = rows * min_p(n)
+    if n >= 1 and best > alpha:
+        need = seeds_needed(rows, alpha)
+        out += (f" With {n} paired seed{'s' if n > 1 else ''} the smallest attainable p is "
+                f"{min_p(n):.3g}"
+                + (f" ({min(1.0, best):.3g} after Holm over {rows} rows)" if rows > 1 else "")
+                + f": no row can reach {alpha}; that takes at least {need} seeds.")
     return out

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
+from ganbench.report.notes import table_note
 from ganbench.report.stats import (
     MC_FLIPS,
     min_p,
@@ -21,7 +22,6 @@ from ganbench.report.stats import (
     seeds_needed,
     sign_flip_p,
     t_interval,
-    table_note,
 )
 
 R = 20_000  # replications: the standard error of a 95% coverage is 0.15 points
