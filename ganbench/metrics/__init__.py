@@ -101,5 +101,5 @@ def update_best(best: dict[str, tuple[float, int]], metrics: dict[str, float],
 
 
 __all__ = ["IMAGE_OUTPUTS", "LABEL_OUTPUTS", "METRICS_BY_KIND", "available_metrics",
-           "count_label", "image_metric_names", "label_metric_names", "metric_goal", "missing_metric_hint", "mode_metrics",
-           "update_best"]
+           "count_label", "image_metric_names", "label_metric_names", "metric_goal",
+           "missing_metric_hint", "mode_metrics", "update_best"]

@@ -9,8 +9,7 @@ import torch
 
 from ganbench.config import RunConfig
 from ganbench.metrics import available_metrics, metric_goal, missing_metric_hint
-from ganbench.metrics.labels import (classifier_score, joint_labels, kl_to_uniform,
-                                     modes_covered)
+from ganbench.metrics.labels import classifier_score, joint_labels, kl_to_uniform, modes_covered
 
 K = 1000
 
