@@ -127,8 +127,8 @@ def _load_verified(path: Path) -> tuple[DigitCNN, str, dict] | None:
     sha_file, meta_file = Path(f"{path}.sha256"), Path(f"{path}.json")
     if not (path.is_file() and sha_file.is_file() and meta_file.is_file()):
         return None
-    want, got = sha_file.read_text().split()[0] if sha_file.read_text().strip() else "", \
-        sha256_of(path)
+    recorded = sha_file.read_text().split()
+    want, got = (recorded[0] if recorded else ""), sha256_of(path)
     if want != got:
         warnings.warn(f"{path}: sha256 {got[:16]}... does not match the recorded "
                       f"{want[:16] or '<empty>'}...; not loading it, retraining", stacklevel=3)

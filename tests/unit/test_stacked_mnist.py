@@ -150,6 +150,17 @@ def test_two_step_run_on_stacked_mnist(fake_root):
     assert 0 <= m["label_kl40"] <= math.log(1000) + 1e-9 and 1 <= m["cis40"] <= 1000
 
 
+def test_mnist_runs_get_the_classifier_score(fake_root):
+    cfg = RunConfig(dataset="mnist", model="dcgan28", steps=1, batch_size=8, device="cpu",
+                    data_root=fake_root, image_metrics=["cis", "labels"], eval_samples=30)
+    tr = Trainer(cfg)
+    m = tr.evaluate()
+    assert set(m) == {"cis30", "label_modes30", "label_kl30"}
+    assert 1 <= m["cis30"] <= 10 and 1 <= m["label_modes30"] <= 10  # 10 classes, one channel
+    assert 0 <= m["label_kl30"] <= math.log(10) + 1e-9
+    assert "channels=1;classes=10" in tr.eval_tags["protocol.cis30"]
+
+
 def test_label_metrics_need_a_labelled_dataset():
     cfg = RunConfig(dataset="tiny-images", model="dcgan28", image_metrics=["labels"])
     conflicts = [f for f in check_run(cfg) if f.kind == "conflict"]
