@@ -44,8 +44,11 @@ class RunConfig(Closed):
     eval_every: int = Field(0, ge=0, description="steps between evaluations; 0 = only at the end")
     eval_samples: int = Field(2500, gt=0)
     # Image datasets: torch-fidelity metrics at each evaluation (off unless listed: on CPU
-    # Inception runs at ~7 images/s, so 10k samples take ~25 min).
-    image_metrics: list[Literal["fid", "kid", "isc", "prc"]] = Field(default_factory=list)
+    # Inception runs at ~7 images/s, so 10k samples take ~25 min); `labels` (modes, KL to
+    # uniform) and `cis` use ganbench's own classifier on `eval_samples` samples, for the
+    # datasets it labels (MNIST, Fashion-MNIST, Stacked MNIST).
+    image_metrics: list[Literal["fid", "kid", "isc", "prc", "labels", "cis"]] = Field(
+        default_factory=list)
     fid_samples: int = Field(10000, gt=1, description="generated images per image evaluation")
     fid_real_samples: int | None = Field(
         None, gt=1, description="real reference images; None = the whole train split")
@@ -64,7 +67,7 @@ class RunConfig(Closed):
     @classmethod
     def _metrics_canonical(cls, v: list[str]) -> list[str]:
         # [kid, fid] and [fid, kid, fid] are the same run (and the same run key).
-        return [m for m in ("fid", "kid", "isc", "prc") if m in v]
+        return [m for m in ("fid", "kid", "isc", "prc", "labels", "cis") if m in v]
 
     @model_validator(mode="after")
     def _prc_needs_neighbours(self) -> RunConfig:

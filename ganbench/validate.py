@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from ganbench.config import ConfigError, RunConfig, explain, line_of
 from ganbench.data import DATASETS, data_kind
+from ganbench.data.base import dataset_classifier
 from ganbench.losses import LOSSES
 from ganbench.models import MODELS
 from ganbench.registry import UnknownNameError
@@ -35,6 +36,13 @@ def check_run(cfg: RunConfig) -> list[Finding]:
                 "use model: mlp for 2-D data, dcgan28 or dcgan64 for images",
             )
         )
+    wanted = [m for m in cfg.image_metrics if m in ("labels", "cis")]
+    if wanted and dataset_classifier(cfg.dataset) is None:
+        labelled = [n for n in DATASETS.names() if dataset_classifier(n)]
+        out.append(Finding("conflict", "image_metrics",
+                           f"image_metrics {wanted} need a dataset ganbench's classifier "
+                           f"labels, not {cfg.dataset!r}",
+                           f"use them with {', '.join(labelled)}"))
     return out + TrickStack.from_config(cfg).check(cfg)
 
 

@@ -30,6 +30,7 @@ class Dataset:
     modes: torch.Tensor | None = None  # (K, 2) mode centres for mixtures
     mode_std: float | None = None
     size: int | None = None  # images are resized to size x size when sampled
+    labels: torch.Tensor | None = None  # (N,) int64 class of each image, where known
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -42,7 +43,8 @@ class Dataset:
 
     def to(self, device: torch.device | str) -> Dataset:
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
-        return replace(self, images=move(self.images), modes=move(self.modes))
+        return replace(self, images=move(self.images), modes=move(self.modes),
+                       labels=move(self.labels))
 
     def resized(self, size: int | None) -> Dataset:
         return replace(self, size=size)
@@ -74,6 +76,23 @@ DATASETS: Registry[Loader] = Registry("dataset")
 def data_kind(name: str) -> str:
     """"points" or "images", known without loading (configs are checked before training)."""
     return getattr(DATASETS.get(name), "kind", "images")
+
+
+def labelled_by(classifier: str):
+    """Declare that ganbench's own `classifier` (metrics/classifier.py: one trained on that
+    labelled dataset) labels each channel of this dataset's images, which gives its runs the
+    classifier metrics (`image_metrics: [labels, cis]`, metrics/labels.py)."""
+
+    def deco(fn: Loader) -> Loader:
+        fn.classifier = classifier  # type: ignore[attr-defined]
+        return fn
+
+    return deco
+
+
+def dataset_classifier(name: str) -> str | None:
+    """The classifier that labels a dataset's images (known without loading), or None."""
+    return getattr(DATASETS.get(name), "classifier", None)
 
 
 def points_dataset(name: str):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ganbench.data.base import DATASETS, Dataset, DataUnavailableError
+from ganbench.data.base import DATASETS, Dataset, DataUnavailableError, labelled_by
 from ganbench.data.idx import IdxError, find_train_images, read_images
 from ganbench.data.mnist import torchvision_images
 
@@ -36,6 +36,7 @@ def load_idx_dir(directory: Path) -> torch.Tensor | None:
         raise DataUnavailableError(str(e)) from None
 
 
+@labelled_by("fashion-mnist")
 @DATASETS.register("fashion-mnist")
 def load_fashion_mnist(root: Path) -> Dataset:
     notes: list[str] = []

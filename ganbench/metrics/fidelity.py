@@ -217,7 +217,8 @@ class FidelityEvaluator:
 
     @classmethod
     def for_run(cls, cfg, data: Dataset, device: torch.device) -> FidelityEvaluator:
-        return cls(data, cfg.image_metrics, cfg.fid_samples, cfg.fid_real_samples,
+        ours = [m for m in cfg.image_metrics if m in IMAGE_OUTPUTS]  # not the classifier's
+        return cls(data, ours, cfg.fid_samples, cfg.fid_real_samples,
                    cfg.fid_batch_size, device, cfg.data_root, seed=cfg.seed)
 
     # ------------------------------------------------------------ protocol

@@ -18,8 +18,9 @@ from torch import nn
 from ganbench.config import RunConfig
 from ganbench.data import DATASETS, Dataset
 from ganbench.losses import LOSSES
-from ganbench.metrics import mode_metrics
+from ganbench.metrics import IMAGE_OUTPUTS, mode_metrics
 from ganbench.metrics.fidelity import FidelityEvaluator
+from ganbench.metrics.labels import LabelEvaluator
 from ganbench.models import MODELS
 from ganbench.tracking import Tracker
 from ganbench.train.checkpoint import FORMAT_VERSION, Checkpointer, check_compatible
@@ -84,10 +85,13 @@ class Trainer:
         b = cfg.batch_size
         self.ones = torch.ones(b, device=self.device)
         self.zeros = torch.zeros(b, device=self.device)
-        # Image metrics: weights and the real reference are resolved now, so a missing file
-        # fails before training rather than after it.
+        # Image metrics: weights, the real reference and the classifier are resolved now, so
+        # a missing file fails before training rather than after it.
+        images = self.data.kind == "images"
         self.fidelity = (FidelityEvaluator.for_run(cfg, self.data, self.device)
-                         if self.data.kind == "images" and cfg.image_metrics else None)
+                         if images and any(m in IMAGE_OUTPUTS for m in cfg.image_metrics)
+                         else None)
+        self.labels = LabelEvaluator.for_run(cfg, self.data) if images else None
         self.eval_tags: dict[str, str] = {}  # protocol.<metric> / unavailable.<metric>
 
     def optimiser(self, net: Literal["g", "d"], params: Iterable[torch.Tensor]
@@ -213,11 +217,18 @@ class Trainer:
         the ones it was trained with."""
         g = self.eval_g if g is None else g
         if self.data.kind != "points":
-            if self.fidelity is None:
-                return {}  # no image_metrics asked for
-            res = self.fidelity(g, self.cfg.z_dim)
-            self.eval_tags = res.tags()
-            return res.metrics
+            metrics: dict[str, float] = {}  # stays empty when no image_metrics are asked for
+            tags: dict[str, str] = {}
+            if self.fidelity is not None:
+                res = self.fidelity(g, self.cfg.z_dim)
+                metrics.update(res.metrics)
+                tags.update(res.tags())
+            if self.labels is not None:
+                values, label_tags = self.labels(g, self.eval_z(self.cfg.eval_samples))
+                metrics.update(values)
+                tags.update(label_tags)
+            self.eval_tags = tags
+            return metrics
         samples = g(self.eval_z(self.cfg.eval_samples))
         return mode_metrics(samples, self.data.modes, self.data.mode_std)
 
