@@ -57,8 +57,9 @@ postgres:
 	    while read -r ver name; do pg_ctlcluster "$$ver" "$$name" stop; done; \
 	else echo "note: 'apt-get install postgresql' lets the multi-machine server tests run"; fi
 
-# The main job on the embedded default: 48 ring8 runs (16 trick cells x 3 seeds), ~3 min on
-# 2 cores. Rerunning resumes (finished runs are skipped).
+# The main job on the embedded default: 12 ring8 runs (4 trick cells x 3 seeds, 5,000 steps,
+# where the baseline has converged), ~3 min on 2 cores. Rerunning resumes (finished runs are
+# skipped).
 demo: install
 	$(BIN)/ganbench sweep benchmarks/quickstart.yaml --workers 2
 

@@ -106,8 +106,10 @@ def trick_conditions(name: str) -> list[tuple[str, Finding]]:
     Probes one setting at a time from a neutral base (ring8 / mlp / ns / no D norm), so the
     listing is derived from the same declarations that reject configs, never written twice.
     """
-    base = RunConfig(dataset="ring8", model="mlp", loss="ns", d_norm="none", tricks={name: {}})
-    variants = [("", base)]
+    # A long run is the neutral base; steps=1000 shows time-constant caveats (Trick.findings).
+    base = RunConfig(dataset="ring8", model="mlp", loss="ns", d_norm="none", steps=100_000,
+                     tricks={name: {}})
+    variants = [("", base), ("steps=1000", base.model_copy(update={"steps": 1000}))]
     variants += [(f"loss={loss}", base.model_copy(update={"loss": loss}))
                  for loss in LOSSES.names()]
     variants += [(f"d_norm={n}", base.model_copy(update={"d_norm": n}))
@@ -117,7 +119,7 @@ def trick_conditions(name: str) -> list[tuple[str, Finding]]:
     trick = TRICKS.get(name)()
     seen, out = set(), []
     for cond, cfg in variants:
-        for f in trick.check(cfg):
+        for f in trick.findings(cfg):
             key = (f.kind, f.message)
             if key not in seen:
                 seen.add(key)

@@ -48,12 +48,21 @@ def _quiet() -> None:
 
 
 def print_plan(p, full: bool) -> None:
+    from ganbench.validate import caveats
+
     spec = p.spec
     console.print(f"[bold]sweep {spec.name}[/]: design {spec.design}, {len(p.cells)} cells × "
                   f"{len(spec.seed_list)} seeds = [bold]{len(p.runs)} runs[/]; "
                   f"ranked by {spec.metric.name} ({spec.metric.goal})")
     for label, why in p.dropped:
         console.print(f"  [yellow]dropped[/] {label}: {why}", highlight=False)
+    found: dict[str, list[str]] = {}  # each caveat once, with its cells (runs get the tag)
+    for c in p.cells:
+        for f in caveats(c.config):
+            found.setdefault(str(f), []).append(c.label)
+    for f, labels in found.items():
+        where = ", ".join(labels) if len(labels) <= 3 else f"{len(labels)} cells"
+        console.print(f"  [yellow]caveat[/] ({where}) {f}", highlight=False)
     if full:
         t = Table("cell", "cell id", "tricks", "seeds")
         for c in p.cells:

@@ -7,7 +7,7 @@ The loop calls each hook on the `TrickStack` and never names a trick.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
@@ -56,8 +56,24 @@ class StepContext:
     d_real: torch.Tensor | None
     d_fake: torch.Tensor
     step: int
-    # A fresh real batch on demand (the G step draws none unless a trick asks).
+    # A fresh real batch on demand (the G step draws none unless a trick asks), clean.
     sample_real: Callable[[], torch.Tensor] | None = None
+    # D's input transforms of this step (instance noise, DiffAugment) for a real batch: the
+    # ones `real`/`fake` went through. Set by the TrickStack; identity outside a stack.
+    d_input: Callable[[torch.Tensor], torch.Tensor] = lambda x: x
+
+
+# A trick whose time constant exceeds this fraction of the run's steps gets a caveat.
+HORIZON_FRACTION = 0.25
+
+
+@dataclass(frozen=True)
+class TimeConstant:
+    """How many training steps (G steps) a trick needs to act as its paper intends."""
+
+    steps: float
+    what: str  # e.g. "decay 0.999 averages over ~1000 steps"
+    suggestion: str | None = None
 
 
 class Trick:
@@ -78,6 +94,21 @@ class Trick:
     def check(self, cfg: RunConfig) -> list[Finding]:
         return []
 
+    def time_constant(self, cfg: RunConfig) -> TimeConstant | None:
+        """The trick's horizon in steps (EMA's 1/(1-decay), a lazy interval), or None.
+        Read by `findings`, which flags runs shorter than a few horizons."""
+        return None
+
+    def findings(self, cfg: RunConfig) -> list[Finding]:
+        """`check(cfg)` plus the generic caveat for a time constant long against the run."""
+        out = list(self.check(cfg))
+        tc = self.time_constant(cfg)
+        if tc is not None and tc.steps > HORIZON_FRACTION * cfg.steps:
+            out.append(self.caveat(
+                f"{tc.what}, {tc.steps / cfg.steps:.2g}× this run's {cfg.steps} steps "
+                f"(flagged above {HORIZON_FRACTION:g} of the run)", tc.suggestion))
+        return out
+
     # --- training hooks (each returns new values) -----------------------------------
     def model_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """Options passed to the model builder (e.g. minibatch_std=True)."""
@@ -93,6 +124,8 @@ class Trick:
         return real_t, fake_t
 
     def d_inputs(self, real, fake, step: int):
+        """Transform D's inputs; either may be None (the G step has no reals, and
+        `StepContext.d_input` passes reals alone) and must then stay None."""
         return real, fake
 
     def d_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
@@ -162,7 +195,7 @@ class TrickStack:
         return [t.name for t in self.tricks]
 
     def check(self, cfg: RunConfig) -> list[Finding]:
-        return [f for t in self.tricks for f in t.check(cfg)]
+        return [f for t in self.tricks for f in t.findings(cfg)]
 
     def model_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {}
@@ -190,10 +223,21 @@ class TrickStack:
             real, fake = t.d_inputs(real, fake, step)
         return real, fake
 
+    def real_input(self, real: torch.Tensor, step: int) -> torch.Tensor:
+        """A real batch through D's input transforms of `step` (fresh random draws)."""
+        for t in self.tricks:
+            real, _ = t.d_inputs(real, None, step)
+        return real
+
+    def _with_d_input(self, ctx: StepContext) -> StepContext:
+        return replace(ctx, d_input=lambda x: self.real_input(x, ctx.step))
+
     def d_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        ctx = self._with_d_input(ctx)
         return self._merge(t.d_terms(ctx) for t in self.tricks)
 
     def g_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        ctx = self._with_d_input(ctx)
         return self._merge(t.g_terms(ctx) for t in self.tricks)
 
     def d_steps(self) -> int:
@@ -233,6 +277,6 @@ class TrickStack:
 
 
 __all__ = [
-    "TRICKS", "Finding", "OptimSpec", "StepContext", "Trick", "TrickParams", "TrickStack",
-    "register",
+    "HORIZON_FRACTION", "TRICKS", "Finding", "OptimSpec", "StepContext", "TimeConstant",
+    "Trick", "TrickParams", "TrickStack", "register",
 ]

@@ -43,4 +43,5 @@ class DiffAugment(Trick):
         return x
 
     def d_inputs(self, real, fake, step: int):
-        return (None if real is None else self.augment(real)), self.augment(fake)
+        aug = lambda x: None if x is None else self.augment(x)  # noqa: E731
+        return aug(real), aug(fake)

@@ -12,7 +12,11 @@ from ganbench.tricks.penalties import batch_norm_caveat
 class DRAGAN(Trick):
     """DRAGAN (Kodali et al. 2017, "On Convergence and Stability of GANs"): the WGAN-GP
     penalty lam * E[(||grad D(x_hat)|| - 1)^2] around perturbed real data,
-    x_hat = x + a * delta with delta ~ c * std(x) * U[0, 1), a ~ U[0, 1)."""
+    x_hat = x + a * delta with delta ~ c * std(x) * U[0, 1), a ~ U[0, 1).
+
+    The perturbation is the authors' code's (github.com/kodalinaveen3/DRAGAN: the batch plus
+    0.5 * its std * uniform [0, 1) noise, then a random point on the segment): one-sided,
+    every coordinate pushed up. The paper writes a Gaussian, x + delta, delta ~ N(0, cI)."""
 
     paper = "Kodali et al. 2017, arXiv:1705.07215"
     vectorisable = True  # its random draws use each seed's own global-RNG state

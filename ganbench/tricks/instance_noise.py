@@ -10,7 +10,9 @@ from ganbench.tricks.base import Trick, TrickParams, register
 class InstanceNoise(Trick):
     """Instance noise (Sønderby et al. 2017, "Amortised MAP Inference for Image
     Super-resolution"): Gaussian noise on D's real and fake inputs, its std annealed
-    linearly from `std` to 0 over `anneal` of the run, making the distributions overlap."""
+    linearly from `std` to 0 over `anneal` of the run, making the distributions overlap.
+    The annealing is a fraction of the run, so it ends inside any run: unlike EMA's decay
+    it has no horizon to outgrow a short run (no `time_constant`)."""
 
     paper = "Sønderby et al. 2017, arXiv:1610.04490"
     vectorisable = True  # its random draws use each seed's own global-RNG state

@@ -9,10 +9,13 @@ from ganbench.tricks.base import Trick, TrickParams, register
 
 @register("label_noise")
 class LabelNoise(Trick):
-    """Noisy labels (Salimans et al. 2016, "Improved Techniques for Training GANs", and
-    common practice since): each D target is flipped with probability `p`."""
+    """Noisy labels: each D target is flipped with probability `p`. A folk trick with no
+    paper of its own: "occasionally flip the labels when training the discriminator", tip 6
+    of Chintala, Denton, Arjovsky and Mathieu's "How to Train a GAN?" list (ganhacks, NIPS
+    2016 workshop talk). Salimans et al. 2016 propose one-sided label *smoothing*
+    (label_smoothing), not flips."""
 
-    paper = "Salimans et al. 2016, arXiv:1606.03498"
+    paper = "folk trick: ganhacks tip 6 (Chintala et al. 2016, github.com/soumith/ganhacks)"
     vectorisable = True  # its random draws use each seed's own global-RNG state
     short = "lnoise"
     order = 60  # after label smoothing: flips the (possibly smoothed) targets

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from ganbench.tricks.base import StepContext, Trick, TrickParams, register
+from ganbench.tricks.base import StepContext, TimeConstant, Trick, TrickParams, register
 
 
 @register("lecam")
@@ -12,7 +12,11 @@ class LeCam(Trick):
     """LeCam regularisation (Tseng et al. 2021, "Regularizing Generative Adversarial
     Networks under Limited Data"): keeps D's outputs near moving anchors,
     lam * (E[relu(D(x) - a_fake)^2] + E[relu(a_real - D(G(z)))^2]), where a_real and a_fake
-    are exponential moving averages of D's mean output on real and fake data."""
+    are exponential moving averages of D's mean output on real and fake data.
+
+    This is the form of the authors' code (google/lecam-gan, lecam_loss.py): ReLU-squared,
+    so only outputs past the other side's anchor are penalised. The paper's equation is the
+    plain square, E[||D(x) - a_fake||^2] + E[||D(G(z)) - a_real||^2]."""
 
     paper = "Tseng et al. 2021, arXiv:2104.03310"
     vectorisable = True
@@ -25,6 +29,11 @@ class LeCam(Trick):
         super().__init__(params, cfg)
         self.anchor_real: torch.Tensor | None = None
         self.anchor_fake: torch.Tensor | None = None
+
+    def time_constant(self, cfg) -> TimeConstant:
+        horizon = 1.0 / (1.0 - self.params.decay)  # in D steps: at most as many iterations
+        return TimeConstant(horizon, f"anchor decay {self.params.decay:g} averages D's outputs "
+                            f"over ~{horizon:.0f} D steps", "a smaller decay")
 
     def d_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         real_m, fake_m = ctx.d_real.detach().mean(), ctx.d_fake.detach().mean()

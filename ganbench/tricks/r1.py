@@ -3,7 +3,7 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from ganbench.tricks.base import StepContext, Trick, TrickParams, register
+from ganbench.tricks.base import StepContext, TimeConstant, Trick, TrickParams, register
 from ganbench.tricks.penalties import batch_norm_caveat, input_grad_sq_norm
 
 
@@ -23,6 +23,14 @@ class _ZeroCentred(Trick):
 
     def check(self, cfg):
         return batch_norm_caveat(self, cfg)
+
+    def time_constant(self, cfg) -> TimeConstant | None:
+        k = self.params.interval
+        if k == 1:
+            return None
+        # k D steps are at most k iterations (n_critic runs several D steps per iteration).
+        return TimeConstant(k, f"interval {k} applies the penalty once every {k} D steps",
+                            "a smaller interval or more steps")
 
     def d_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         self.d_calls += 1

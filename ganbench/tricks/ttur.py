@@ -10,9 +10,13 @@ from ganbench.tricks.base import OptimSpec, Trick, TrickParams, register
 @register("ttur")
 class TTUR(Trick):
     """Two time-scale update rule (Heusel et al. 2017, "GANs Trained by a Two Time-Scale
-    Update Rule Converge to a Local Nash Equilibrium"): D learns faster than G."""
+    Update Rule Converge to a Local Nash Equilibrium"): D learns faster than G.
 
-    paper = "Heusel et al. 2017, arXiv:1706.08500"
+    Heusel et al. tuned the two rates per data set; the defaults here, d_lr 4e-4 and g_lr
+    1e-4, are SAGAN's (Zhang et al. 2019, "Self-Attention Generative Adversarial Networks",
+    arXiv:1805.08318), the setting most later work copies."""
+
+    paper = "Heusel et al. 2017, arXiv:1706.08500; defaults: Zhang et al. 2019 (SAGAN)"
     vectorisable = True
 
     class Params(TrickParams):

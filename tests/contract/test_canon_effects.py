@@ -13,7 +13,7 @@ from ganbench.tracking import MemoryTracker
 from ganbench.train import Trainer, train
 from ganbench.tricks import TRICKS
 from ganbench.tricks.augment import AUGMENTS
-from ganbench.tricks.base import StepContext
+from ganbench.tricks.base import StepContext, Trick, TrickStack
 from ganbench.validate import caveats, validate
 
 
@@ -105,13 +105,17 @@ def test_n_critic_runs_that_many_d_steps(tmp_path):
     assert plain.d_steps_done == 1
 
 
-def test_ema_weights_lag_raw_weights_by_the_decay(tmp_path):
-    tr = Trainer(cfg(tmp_path, tricks={"ema": {"decay": 0.9}}))
+@pytest.mark.parametrize("warmup,step,expected", [(False, 0, 0.9), (True, 0, 0.1),
+                                                  (True, 20, 0.7), (True, 500, 0.9)])
+def test_ema_weights_lag_raw_weights_by_the_decay(tmp_path, warmup, step, expected):
+    # With the warm-up the decay is min(decay, (1 + t) / (10 + t)): 0.1 at t=0, 0.7 at t=20.
+    tr = Trainer(cfg(tmp_path, tricks={"ema": {"decay": 0.9, "warmup": warmup}}))
     ema = next(t for t in tr.stack.tricks if t.name == "ema")
+    assert ema.decay_at(step) == pytest.approx(expected)
     before = [p.detach().clone() for p in ema.g_ema.parameters()]
-    tr.step(0)
+    tr.step(step)
     for b, p_ema, p in zip(before, ema.g_ema.parameters(), tr.g.parameters(), strict=True):
-        assert torch.allclose(p_ema, 0.9 * b + 0.1 * p.detach(), atol=1e-6)
+        assert torch.allclose(p_ema, expected * b + (1 - expected) * p.detach(), atol=1e-6)
     assert tr.eval_g is ema.g_ema and tr.eval_g is not tr.g
     tracker = MemoryTracker()
     result = train(cfg(tmp_path, tricks={"ema": {}}), tracker)
@@ -193,6 +197,46 @@ def test_minibatch_std_adds_one_channel_to_ds_last_block(tmp_path):
         # the extra channel is the batch's std: identical samples give ~0
         same = with_std.d.mbstd(with_std.d.body(x[:1].expand(8, *x.shape[1:]).contiguous()))
         assert same[:, -1].abs().max().item() < 1e-3
+
+
+class Shift(Trick):
+    """Test only (2026): a deterministic D-input transform, x + 100 on either side."""
+
+    name = "shift"
+
+    def d_inputs(self, real, fake, step):
+        move = lambda x: None if x is None else x + 100.0  # noqa: E731
+        return move(real), move(fake)
+
+
+class BodyD(nn.Module):
+    """D whose features are its input: feature matching compares batch means of inputs."""
+
+    body = nn.Identity()
+
+    def forward(self, x):
+        return x.sum(1)
+
+
+def test_feature_matching_passes_reals_through_the_d_input_transforms():
+    stack = TrickStack([Shift(), make("feature_matching")])
+    x = torch.randn(64, 2)
+    _, fake_in = stack.d_inputs(None, x, 0)  # as the G step does: fakes are transformed
+    ctx = StepContext(nn.Identity(), BodyD(), None, fake_in, None, fake_in.sum(1), 0,
+                      sample_real=lambda: x)
+    # Reals equal to the fakes, both shifted: nothing to match. Clean reals would give
+    # ||mean(x) - mean(x + 100)||^2 = 2e4.
+    assert stack.g_terms(ctx)["fm"].item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_feature_matching_sees_instance_noise_on_real_batches_in_training(tmp_path):
+    tr = Trainer(cfg(tmp_path, tricks={"feature_matching": {}, "instance_noise": {"std": 100.0}}))
+    seen = []
+    tr.d.body.register_forward_hook(lambda m, args, out: seen.append(args[0].detach()))
+    tr.g_step(0)
+    assert len(seen) == 3  # D on the fakes; then reals and fakes for the features
+    clean = tr.real(4096).std().item()  # ring8: ~1
+    assert all(s.std().item() > 30 * clean for s in seen), [s.std().item() for s in seen]
 
 
 def test_feature_matching_adds_a_g_term_with_gradient_to_g(tmp_path):
