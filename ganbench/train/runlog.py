@@ -162,11 +162,13 @@ class RunLog:
         `undefined_final` tag, so the report never reads an earlier step's value as final."""
         finished = self.status == "finished"
         seconds = time.perf_counter() - self.t0 if self.seconds is None else self.seconds
+        # Logged at the last step trained (a diverged run's bad step), which a lone and a
+        # stacked seed agree on even where they notice the divergence at different steps.
         g_steps = step if finished else self.bad_step
         if self.tracker:
             self.tracker.log_metrics({"perf/seconds": self.seconds_before + seconds,
                                       "cost/d_steps": self.tr.d_steps_done,
-                                      "cost/g_steps": g_steps}, step)
+                                      "cost/g_steps": g_steps}, g_steps)
             if finished:
                 final = {k: v for k, v in self.metrics.items() if k in self.goals}
                 self.tracker.log_metrics({f"eval/{k}/final": v for k, v in final.items()},
