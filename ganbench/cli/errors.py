@@ -66,4 +66,7 @@ def use_weights(path) -> None:
 
     if not path.is_file():
         raise ValueError(f"--weights {path}: no such file")
+    from ganbench.metrics.safe_cache import load_tensors
+
+    load_tensors(path, "weights")  # a pickle that is more than tensors: refused, never run
     os.environ[ENV_WEIGHTS] = str(path.resolve())
