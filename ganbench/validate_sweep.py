@@ -159,7 +159,7 @@ def _settings(spec: SweepSpec, path: Path, node) -> list[str]:
             continue
         try:
             # Conflicts of the base alone hold in every cell; with axes, cells decide.
-            validate(cfg, path, node, conflicts=not spec.axes, place=place)
+            validate(cfg, path, node, ("base",), conflicts=not spec.axes, place=place)
         except ConfigError as e:
             out += str(e).splitlines()
     return out
