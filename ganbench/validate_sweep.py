@@ -42,7 +42,8 @@ def check_size(spec: SweepSpec, path: Path, node: yaml.Node | None, max_runs: in
     cells, runs = grid_size(spec)
     if runs <= max_runs:
         return
-    field = "seeds" if spec.n_seeds > max_runs else "tricks" if spec.tricks else "axes"
+    field = ("seeds" if spec.n_seeds > max_runs and "seeds" in spec.model_fields_set
+             else "tricks" if spec.tricks else "axes")
     raise ConfigError(
         f"{path}:{line_of(node, field)}: {field}: the grid has {cells:,} cells x "
         f"{spec.n_seeds:,} seeds = {runs:,} runs, over the limit of {max_runs:,}; raise it "
