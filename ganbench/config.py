@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ganbench.yamlfile import ConfigError, cap_lines, line_of, node_at, read_yaml
+from ganbench.yamlfile import ConfigError, cap_lines, line_of, read_yaml
 
 __all__ = ["ConfigError", "RunConfig", "SweepSpec", "explain", "line_of", "load_run_config",
            "load_sweep_spec", "read_yaml"]

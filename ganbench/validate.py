@@ -14,12 +14,12 @@ import yaml
 from pydantic import ValidationError
 
 from ganbench.config import ConfigError, RunConfig, explain, line_of
-from ganbench.yamlfile import cap_lines
 from ganbench.data import DATASETS, data_kind
 from ganbench.losses import LOSSES
 from ganbench.models import MODELS
 from ganbench.registry import UnknownNameError
 from ganbench.tricks import TRICKS, Finding, TrickStack
+from ganbench.yamlfile import cap_lines
 
 
 def check_run(cfg: RunConfig) -> list[Finding]:

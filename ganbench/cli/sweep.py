@@ -90,9 +90,8 @@ def sweep(
     from their last checkpoint, new cells (if the file grew) added. With a shared --storage
     (postgresql://...) and --workers 0 it only enqueues, for `ganbench worker` elsewhere.
     """
-    from ganbench.sweep.runner import SweepOptions, load_plan, prepare, run_workers, summarise
-
     from ganbench.config import load_sweep_spec
+    from ganbench.sweep.runner import SweepOptions, load_plan, prepare, run_workers, summarise
 
     _quiet()
     use_weights(weights)

@@ -9,7 +9,8 @@ from fuzz_helpers import assert_short_error, timed, warm  # noqa: F401
 SWEEP = "name: fz\nbase: {dataset: ring8, steps: 4, batch_size: 8}\ntricks:\n  ttur: [off, on]\n"
 RUN = "dataset: ring8\nsteps: 4\n"
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n"
+    for p, c in zip("abcdefgh", "bcdefghi", strict=True))
 
 
 def deep(n: int) -> str:
@@ -104,7 +105,8 @@ SWEEP_ONLY = [
      ["duplicate key 'ttur'"], 4),
     ("trick-bomb", "name: fz\ntricks:\n  ttur:\n    - off\n    - {x: &a [1, 1, 1, 1, 1, 1, 1, 1]}\n"
      + "".join(f"    - {{x: &{c} [{', '.join([f'*{p}'] * 8)}]}}\n"
-               for p, c in zip("abcdefg", "bcdefgh")), ["expands to more than"], None),
+               for p, c in zip("abcdefg", "bcdefgh", strict=True)),
+     ["expands to more than"], None),
 ]
 
 RUN_ONLY = [
@@ -179,8 +181,8 @@ def test_bad_setting_in_a_run_file(tmp_path, field, value, needle):
 def test_bad_setting_in_a_sweep_base(tmp_path, field, value, needle):
     if field == "seed":
         needle = "seeds come from"
-    text = (f"name: fz\nbase:\n  # shared by all cells\n  # (defaults otherwise)\n  {field}: {value}\n"
-            "tricks:\n  ttur: [off, on]\nseeds: 2\n")
+    text = (f"name: fz\nbase:\n  # shared by all cells\n  # (defaults otherwise)\n"
+            f"  {field}: {value}\ntricks:\n  ttur: [off, on]\nseeds: 2\n")
     p, (r, s) = _sweep(tmp_path, text)
     assert_short_error(r, s, needle, path=p, line=5)
 
