@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ganbench.yamlfile import ConfigError, cap_lines, line_of, read_yaml
+from ganbench.yamlfile import MAX_ERRORS, ConfigError, line_of, read_yaml
 
 __all__ = ["ConfigError", "RunConfig", "SweepSpec", "explain", "line_of", "load_run_config",
            "load_sweep_spec", "read_yaml"]
@@ -134,8 +134,8 @@ def explain(e: ValidationError, path: Path | str, node: yaml.Node | None, prefix
 
     `fields`: the validated model's field names, for "did you mean" on unknown keys.
     """
-    lines = []
-    for err in e.errors():
+    lines, errors = [], e.errors()
+    for err in errors[:MAX_ERRORS]:  # formatting (line, did-you-mean) costs; 100k keys happen
         loc = tuple(prefix) + tuple(err["loc"])
         line = line_of(node, *loc)
         field = ".".join(str(p) for p in loc) or "(top level)"
@@ -145,7 +145,9 @@ def explain(e: ValidationError, path: Path | str, node: yaml.Node | None, prefix
         elif err["type"].startswith(("greater_than", "less_than")):
             msg = f"{msg} (got {err.get('input')!r})"
         lines.append(f"{path}:{line}: {field}: {msg}")
-    return cap_lines(lines)
+    if len(errors) > MAX_ERRORS:
+        lines.append(f"... and {len(errors) - MAX_ERRORS} more")
+    return "\n".join(lines)
 
 
 def _suggest(loc: tuple[Any, ...], fields: list[str] | None) -> str:

@@ -103,8 +103,10 @@ def _check_tree(path: Path, root: yaml.Node) -> None:
         kids = _children(node)
         if done:
             on_path.discard(id(node))
-            size[id(node)] = min(MAX_VALUES + 1, 1 + sum(size[id(k)] for k in kids))
-            if size[id(node)] > MAX_VALUES:
+            size[id(node)] = min(10**12, 1 + sum(size[id(k)] for k in kids))
+            # Only aliases can make the expansion larger than the nodes written out (those
+            # are bounded by MAX_BYTES).
+            if size[id(node)] > max(MAX_VALUES, len(size)):
                 raise ConfigError(
                     f"{path}:{node.start_mark.line + 1}: expands to more than {MAX_VALUES:,} "
                     "values (YAML aliases *name repeat what &name marks); write the values out")

@@ -46,9 +46,13 @@ def _redact(uri: str) -> str:
     return uri
 
 
-def tracking_uri(uri: str | None) -> None:
+def tracking_uri(uri: str | None, source: str = "") -> None:
     """--tracking-uri: a scheme MLflow stores runs in, and a server that answers."""
     if uri is None:
+        return
+    if source:  # a URI recorded with the sweep: only whether its server answers
+        reachable(uri, "MLflow tracking server" if _scheme(uri).startswith("http")
+                  else "database", f"{source}--tracking-uri")
         return
     scheme = _scheme(uri)
     if scheme == "file" or (scheme == "" and "://" not in uri):

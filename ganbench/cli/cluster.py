@@ -71,6 +71,8 @@ def worker(
                         device=device, checkpoint_every=checkpoint_every, vectorise=vectorise.value,
                         liveness=Liveness(heartbeat_interval, grace_period),
                         exit_when_empty=exit_when_empty)
+    if tracking_uri is None:  # the server the sweep was enqueued with must answer, too
+        checks.tracking_uri(_enqueued_uri(sweep_name, storage, results), "(enqueued) ")
     sw = attach(sweep_name, opts)
     devices = worker_devices(device, processes, per_gpu)
     c = sw.queue.counts()
@@ -99,6 +101,18 @@ def worker(
                   f"sweep; nothing left to claim.")
     if counts["crashed_workers"]:
         raise typer.Exit(1)
+
+
+def _enqueued_uri(name: str, storage: str | None, results: Path) -> str | None:
+    from ganbench.sweep.scheduler import Queue, is_shared
+
+    st = storage or str(results / name / "study.journal")
+    if not is_shared(st) and not Path(st.removeprefix("journal:")).exists():
+        return None  # attach() says there is no such sweep
+    try:
+        return Queue(st, name, None).meta.get("tracking_uri")
+    except ValueError:
+        return None  # attach() says what is wrong with the storage
 
 
 def _ago(t: dt.datetime | None) -> str:
