@@ -119,6 +119,7 @@ RUN_ONLY = [
     ("trick-scalar", RUN + "tricks:\n  gradient_penalty: 5\n", ["gradient_penalty"], 4),
     ("tricks-int", RUN + "tricks: 5\n", ["tricks"], 3),
     ("seeds-in-run", RUN + "seeds: 3\n", ["did you mean 'seed'"], 3),
+    ("no-such-gpu", RUN + "device: cuda:99\n", ["not available", "this machine"], 3),
 ]
 
 # Settings wrong in themselves: tried at a run file's top level and in a sweep's base.
