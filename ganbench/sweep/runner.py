@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -181,11 +182,8 @@ def run_workers(sw: Sweep, opts: SweepOptions,
         for proc in procs:
             # A worker boots (seconds of imports) with Ctrl-C ignored, so a Ctrl-C then prints
             # no traceback per worker; worker_main re-arms it, and the loop below re-sends it.
-            sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
-            try:
+            with _sigint_ignored():
                 proc.start()
-            finally:
-                signal.signal(signal.SIGINT, sigint)
             if pids is not None:
                 pids.add(str(proc.pid))
         seen |= {t.number for t in sw.queue.trials() if t.state.is_finished()}
@@ -214,6 +212,20 @@ def run_workers(sw: Sweep, opts: SweepOptions,
     counts = sw.queue.counts()
     counts["crashed_workers"] = sum(1 for proc in procs if proc.exitcode not in (0, None))
     return counts
+
+
+@contextmanager
+def _sigint_ignored():
+    """SIGINT ignored (inherited by a spawned child) where this thread may change it."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
 def _emit_new(queue: Queue, seen: set[int], on_event) -> None:
