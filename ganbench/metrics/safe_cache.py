@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 import weakref
 from pathlib import Path
@@ -77,6 +78,18 @@ def save_atomic(obj: Any, path: Path) -> None:
         raise
 
 
+def _remove_orphans(shared: Path, host: str) -> None:
+    """Private folders this host's killed processes left (a SIGKILL skips the finaliser)."""
+    for d in shared.glob(f".private-{host}-*-*"):
+        try:
+            pid = int(d.name[len(f".private-{host}-"):].split("-", 1)[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except (ValueError, PermissionError):
+            pass  # not ours to judge
+
+
 class PrivateCache:
     """torch-fidelity's cache_root for one evaluator: a private copy of the shared cache.
 
@@ -86,7 +99,10 @@ class PrivateCache:
     def __init__(self, shared: Path) -> None:
         self.shared = Path(shared)
         self.shared.mkdir(parents=True, exist_ok=True)
-        self.dir = Path(tempfile.mkdtemp(prefix=".private-", dir=self.shared))  # mode 0700
+        host = socket.gethostname()
+        _remove_orphans(self.shared, host)
+        self.dir = Path(tempfile.mkdtemp(prefix=f".private-{host}-{os.getpid()}-",
+                                         dir=self.shared))  # mode 0700
         weakref.finalize(self, shutil.rmtree, self.dir, True)
 
     def pull(self, names: list[str]) -> None:

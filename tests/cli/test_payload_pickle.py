@@ -87,3 +87,20 @@ def test_plain_cache_items_round_trip(tmp_path):
     pc.pull(["s.pt"])
     back = torch.load(pc.dir / "s.pt", weights_only=False)  # as torch-fidelity reads it
     assert back["mu"].dtype == np.float32 and np.array_equal(back["sigma"], np.eye(3))
+
+
+def test_private_folders_of_dead_processes_are_removed(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from ganbench.metrics.safe_cache import PrivateCache
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    orphan = tmp_path / f".private-{socket.gethostname()}-{dead}-x1"
+    orphan.mkdir()
+    other_host = tmp_path / f".private-elsewhere-{dead}-x2"
+    other_host.mkdir()
+    pc = PrivateCache(tmp_path)
+    assert not orphan.exists() and other_host.exists() and pc.dir.is_dir()
