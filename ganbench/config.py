@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ganbench.yamlfile import MAX_ERRORS, ConfigError, line_of, read_yaml
 
-class ConfigError(ValueError):
-    """A user's configuration is wrong; the message names the file, line and field."""
+__all__ = ["ConfigError", "RunConfig", "SweepSpec", "explain", "line_of", "load_run_config",
+           "load_sweep_spec", "read_yaml"]
 
 
 class Closed(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _not_bool(v: Any) -> Any:
+    # pydantic's lax mode reads `steps: true` as 1; a boolean for a number is a mistake.
+    if isinstance(v, bool):
+        raise ValueError(f"expected a number, got {str(v).lower()}")
+    return v
+
+
+_INT_FIELDS = ("z_dim", "steps", "batch_size", "lr", "seed", "log_every", "eval_every",
+               "eval_samples", "fid_samples", "fid_real_samples", "fid_batch_size")
+DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:[0-9]+)?)$"
 
 
 def default_data_root() -> Path:
@@ -56,6 +70,28 @@ class RunConfig(Closed):
     tricks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     data_root: Path = Field(default_factory=default_data_root)
 
+    _numbers_not_bools = field_validator(*_INT_FIELDS, mode="before")(classmethod(
+        lambda cls, v: _not_bool(v)))
+
+    @field_validator("betas", mode="before")
+    @classmethod
+    def _betas_not_bools(cls, v: Any) -> Any:
+        for b in v if isinstance(v, (list, tuple)) else [v]:
+            _not_bool(b)
+        return v
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, v: str) -> str:
+        # Only the spelling here: whether this machine has the device is checked where the
+        # run starts (a sweep may be enqueued on a CPU machine for GPU workers).
+        if not re.match(DEVICE_PATTERN, v):
+            from ganbench.devices import describe
+
+            raise ValueError(f"{v!r} is not a device: use auto, cpu, cuda or cuda:N "
+                             f"({describe()})")
+        return v
+
     @field_validator("betas")
     @classmethod
     def _betas_in_range(cls, v: tuple[float, float]) -> tuple[float, float]:
@@ -92,61 +128,19 @@ class RunConfig(Closed):
         return v
 
 
-# ---------------------------------------------------------------- YAML with line numbers
-
-
-def _node_at(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
-    """The deepest YAML node along a pydantic error location (for its line number).
-
-    The last key resolves to the key node itself: an error about `tricks.foo` points at the
-    line naming `foo`, not at its first parameter below."""
-    for i, key in enumerate(loc):
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                if k.value == str(key):
-                    node = k if i == len(loc) - 1 else v
-                    break
-            else:
-                return node
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            return node
-    return node
-
-
-def read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
-    """Parse a YAML mapping, keeping the node tree so errors can point at lines."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read file ({e.strerror})") from None
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(f"{where}: YAML syntax error: {problem}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}:1: expected a mapping of settings, got {type(data).__name__}")
-    return data, node
+# ---------------------------------------------------------------- errors with their line
 
 
 def explain(e: ValidationError, path: Path | str, node: yaml.Node | None, prefix=(),
             fields: list[str] | None = None) -> str:
-    """Turn a pydantic error into lines of `file:line: field: message`.
+    """Turn a pydantic error into lines of `file:line: field: message` (at most MAX_ERRORS).
 
     `fields`: the validated model's field names, for "did you mean" on unknown keys.
     """
-    lines = []
-    for err in e.errors():
+    lines, errors = [], e.errors()
+    for err in errors[:MAX_ERRORS]:  # formatting (line, did-you-mean) costs; 100k keys happen
         loc = tuple(prefix) + tuple(err["loc"])
-        line = _node_at(node, loc).start_mark.line + 1 if node is not None else "?"
+        line = line_of(node, *loc)
         field = ".".join(str(p) for p in loc) or "(top level)"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
@@ -154,6 +148,8 @@ def explain(e: ValidationError, path: Path | str, node: yaml.Node | None, prefix
         elif err["type"].startswith(("greater_than", "less_than")):
             msg = f"{msg} (got {err.get('input')!r})"
         lines.append(f"{path}:{line}: {field}: {msg}")
+    if len(errors) > MAX_ERRORS:
+        lines.append(f"... and {len(errors) - MAX_ERRORS} more")
     return "\n".join(lines)
 
 
@@ -164,20 +160,37 @@ def _suggest(loc: tuple[Any, ...], fields: list[str] | None) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def _mapping(path: Path, data: Any) -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: expected a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+def _wrong_kind(path: Path, node: yaml.Node | None, data: dict[str, Any], own: set[str],
+                other: set[str], kind: str, command: str) -> None:
+    """A sweep file given to `run` (or a run file to `sweep`): one line, not N unknown keys."""
+    foreign = [k for k in data if k in other and k not in own]
+    if foreign and not (set(data) & (own - other)):
+        raise ConfigError(f"{path}:{line_of(node, foreign[0])}: this is a {kind} file (it has "
+                          f"{', '.join(map(str, foreign[:4]))}): use `ganbench {command} {path}`")
+
+
 def load_run_config(path: Path | str) -> RunConfig:
     """Load and fully validate a run file (schema, then trick params and conflicts)."""
     from ganbench.validate import validate  # late: validate imports the registries
 
-    data, node = read_yaml(Path(path))
+    path = Path(path)
+    raw, node = read_yaml(path)
+    data = _mapping(path, raw)  # an empty run file is the default run
+    _wrong_kind(path, node, data, set(RunConfig.model_fields), set(SweepSpec.model_fields),
+                "sweep", "sweep")
     try:
         cfg = RunConfig.model_validate(data)
     except ValidationError as e:
         raise ConfigError(explain(e, path, node, fields=list(RunConfig.model_fields))) from None
     return validate(cfg, path, node)
-
-
-def line_of(node: yaml.Node | None, *loc: Any) -> int | str:
-    return _node_at(node, loc).start_mark.line + 1 if node is not None else "?"
 
 
 # ---------------------------------------------------------------- sweeps
@@ -201,6 +214,16 @@ class SweepSpec(Closed):
     seeds: int | list[int] = 3
     metric: MetricSpec = Field(default_factory=MetricSpec)
 
+    _no_bools = field_validator("resolution", mode="before")(classmethod(
+        lambda cls, v: _not_bool(v)))
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seeds_not_bools(cls, v: Any) -> Any:
+        for s in v if isinstance(v, list) else [v]:
+            _not_bool(s)
+        return v
+
     @field_validator("seeds")
     @classmethod
     def _seeds_positive(cls, v: int | list[int]) -> int | list[int]:
@@ -211,13 +234,32 @@ class SweepSpec(Closed):
         return v
 
     @property
+    def n_seeds(self) -> int:
+        return self.seeds if isinstance(self.seeds, int) else len(self.seeds)
+
+    @property
     def seed_list(self) -> list[int]:
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
 
 
-def load_sweep_spec(path: Path | str) -> tuple[SweepSpec, yaml.Node | None]:
-    data, node = read_yaml(Path(path))
+def load_sweep_spec(path: Path | str, max_runs: int | None = None
+                    ) -> tuple[SweepSpec, yaml.Node | None]:
+    """Load a sweep file and check it against the registries (names, trick parameters, metric,
+    device) with file:line errors; with `max_runs`, refuse a grid larger than that before
+    expanding it."""
+    from ganbench.validate_sweep import validate_sweep  # late: it imports the registries
+
+    path = Path(path)
+    raw, node = read_yaml(path)
+    if raw is None:
+        raise ConfigError(f"{path}: the file is empty; a sweep file needs at least `name:` and "
+                          "`tricks:` (see benchmarks/quickstart.yaml)")
+    data = _mapping(path, raw)
+    _wrong_kind(path, node, data, set(SweepSpec.model_fields), set(RunConfig.model_fields),
+                "run", "run")
     try:
-        return SweepSpec.model_validate(data), node
+        spec = SweepSpec.model_validate(data)
     except ValidationError as e:
         raise ConfigError(explain(e, path, node, fields=list(SweepSpec.model_fields))) from None
+    validate_sweep(spec, path, node, max_runs)
+    return spec, node

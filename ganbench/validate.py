@@ -6,6 +6,7 @@ know: names, trick parameters, conflicts and caveats. Every message names file:l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from ganbench.losses import LOSSES
 from ganbench.models import MODELS
 from ganbench.registry import UnknownNameError
 from ganbench.tricks import TRICKS, Finding, TrickStack
+from ganbench.yamlfile import cap_lines
 
 
 def check_run(cfg: RunConfig) -> list[Finding]:
@@ -47,16 +49,25 @@ def check_run(cfg: RunConfig) -> list[Finding]:
 
 
 def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | None = None,
-             prefix: tuple[Any, ...] = ()) -> RunConfig:
-    """Raise ConfigError (all problems at once) or return cfg. Caveats do not raise."""
+             prefix: tuple[Any, ...] = (), conflicts: bool = True,
+             place: Callable[[str], tuple[Any, ...]] | None = None) -> RunConfig:
+    """Raise ConfigError (all problems at once) or return cfg. Caveats do not raise.
+
+    `place(field)`: where a top-level field was written (a sweep's axis value), else
+    `prefix + (field,)`. `conflicts=False`: names and parameters only."""
     cfg = cfg.model_copy(deep=True)
-    where = lambda *loc: f"{path}:{line_of(node, *prefix, *loc)}"  # noqa: E731
+    at = place or (lambda f: (*prefix, f))
+    where = lambda *loc: f"{path}:{line_of(node, *at(loc[0]), *loc[1:])}"  # noqa: E731
     problems = []
     for field, reg in (("dataset", DATASETS), ("model", MODELS), ("loss", LOSSES)):
         try:
             reg.get(getattr(cfg, field))
         except UnknownNameError as e:
             problems.append(f"{where(field)}: {field}: {e}")
+    if cfg.image_metrics and cfg.dataset in DATASETS and data_kind(cfg.dataset) != "images":
+        problems.append(f"{where('image_metrics')}: image_metrics: dataset {cfg.dataset!r} is "
+                        f"{data_kind(cfg.dataset)}, and FID/KID/IS/PRC need images; remove "
+                        "image_metrics (2-D data is scored by modes, hq and reverse_kl)")
     for name, params in cfg.tricks.items():
         try:
             trick_cls = TRICKS.get(name)
@@ -74,17 +85,24 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
             problems.append(explain(e, path, node, prefix=(*prefix, "tricks", name),
                                     fields=list(trick_cls.Params.model_fields)))
     if problems:
-        raise ConfigError("\n".join(problems))
+        raise ConfigError(cap_lines(problems))
     cfg = resolve_defaults(cfg)
-    conflicts = [f for f in check_run(cfg) if f.kind == "conflict"]
-    if conflicts:
+    found = [f for f in check_run(cfg) if f.kind == "conflict"] if conflicts else []
+    if found:
         lines = [
             f"{where('tricks', f.trick) if f.trick in cfg.tricks else where(f.trick)}: "
             f"conflict: {f}"
-            for f in conflicts
+            for f in found
         ]
-        raise ConfigError("\n".join(lines))
+        raise ConfigError(cap_lines(lines))
     return cfg
+
+
+def conflict_error(cfg: RunConfig) -> None:
+    """ConfigError if a config's tricks conflict (for library callers of train())."""
+    found = [f for f in check_run(cfg) if f.kind == "conflict"]
+    if found:
+        raise ConfigError("; ".join(f"conflict: {f}" for f in found))
 
 
 def resolve_defaults(cfg: RunConfig) -> RunConfig:

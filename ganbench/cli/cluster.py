@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ganbench.cli.errors import use_weights, user_errors
+from ganbench.cli import checks
+from ganbench.cli.errors import second_ctrl_c_ignored, use_weights, user_errors
 from ganbench.cli.sweep import CHECKPOINT_EVERY, DEVICE, VECTORISE, WEIGHTS, Vectorise, _quiet
 
 console = Console()
@@ -62,10 +63,16 @@ def worker(
     if grace_period <= heartbeat_interval:
         raise ValueError(f"--grace-period ({grace_period}) must be longer than "
                          f"--heartbeat-interval ({heartbeat_interval})")
+    checks.results_dir(results)
+    checks.storage(storage)
+    checks.tracking_uri(tracking_uri)
+    checks.device(device)
     opts = SweepOptions(results=results, storage=storage, tracking_uri=tracking_uri,
                         device=device, checkpoint_every=checkpoint_every, vectorise=vectorise.value,
                         liveness=Liveness(heartbeat_interval, grace_period),
                         exit_when_empty=exit_when_empty)
+    if tracking_uri is None:  # the server the sweep was enqueued with must answer, too
+        checks.tracking_uri(_enqueued_uri(sweep_name, storage, results), "(enqueued) ")
     sw = attach(sweep_name, opts)
     devices = worker_devices(device, processes, per_gpu)
     c = sw.queue.counts()
@@ -83,7 +90,9 @@ def worker(
 
     pids: set[str] = set()
     try:
-        counts = run_workers(sw, opts, on_event, devices=devices, pids=pids, threads=threads)
+        with second_ctrl_c_ignored():
+            counts = run_workers(sw, opts, on_event, devices=devices, pids=pids,
+                                 threads=threads)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: the runs in flight were marked killed and "
                       "will be retried by any worker.")
@@ -92,6 +101,18 @@ def worker(
                   f"sweep; nothing left to claim.")
     if counts["crashed_workers"]:
         raise typer.Exit(1)
+
+
+def _enqueued_uri(name: str, storage: str | None, results: Path) -> str | None:
+    from ganbench.sweep.scheduler import Queue, is_shared
+
+    st = storage or str(results / name / "study.journal")
+    if not is_shared(st) and not Path(st.removeprefix("journal:")).exists():
+        return None  # attach() says there is no such sweep
+    try:
+        return Queue(st, name, None).meta.get("tracking_uri")
+    except ValueError:
+        return None  # attach() says what is wrong with the storage
 
 
 def _ago(t: dt.datetime | None) -> str:
@@ -111,6 +132,8 @@ def status(
     """Where a sweep stands: done / running / queued / failed / diverged, and who runs what."""
     from ganbench.sweep.scheduler import Queue, is_shared, lost_reason, status_of
 
+    checks.results_dir(results)
+    checks.storage(storage)
     st = storage or str(results / sweep_name / "study.journal")
     if not is_shared(st) and not Path(st.removeprefix("journal:")).exists():
         raise ValueError(f"no local sweep {sweep_name!r} (no {st}); pass --storage URL")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import typer
@@ -27,8 +29,30 @@ def user_errors(fn: F) -> F:
             err_console.print("[bold red]error:[/] " + escape(str(e)), highlight=False,
                               soft_wrap=True)
             raise typer.Exit(2) from None
+        except KeyboardInterrupt:  # a command without its own Ctrl-C handling
+            err_console.print("[yellow]interrupted[/]", highlight=False)
+            raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def second_ctrl_c_ignored() -> Iterator[None]:
+    """The first Ctrl-C raises KeyboardInterrupt; any further one is ignored while the
+    command records the interruption (a second used to leave the sweep's run RUNNING)."""
+    def once(signum, frame):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGINT, once)
+    except ValueError:  # not the main thread (a library or test caller): leave it alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def use_weights(path) -> None:
@@ -42,4 +66,7 @@ def use_weights(path) -> None:
 
     if not path.is_file():
         raise ValueError(f"--weights {path}: no such file")
+    from ganbench.metrics.safe_cache import load_tensors
+
+    load_tensors(path, "weights")  # a pickle that is more than tensors: refused, never run
     os.environ[ENV_WEIGHTS] = str(path.resolve())

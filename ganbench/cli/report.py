@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ganbench.cli import checks
 from ganbench.cli.errors import user_errors
 
 console = Console()
@@ -65,13 +66,20 @@ def report(
 
     _quiet()
     name = sweep_name(sweep)
+    checks.results_dir(results)
+    checks.tracking_uri(tracking_uri)
     uri = tracking_uri or default_tracking_uri(results)
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
         raise ValueError(f"no MLflow store at {uri[len('sqlite:///'):]}; run `ganbench sweep "
                          "FILE` first, or pass --results/--tracking-uri")
     cmd = f"ganbench report {name}" + (f" --results {results}" if tracking_uri is None else
                                        f" --tracking-uri {tracking_uri}")
-    with console.status(f"reading sweep {name} from {uri}"):
-        rep = report_sweep(MLflowStore(uri), name, results / name, cmd, attach=attach)
+    try:
+        with console.status(f"reading sweep {name} from {uri}"):
+            rep = report_sweep(MLflowStore(uri), name, results / name, cmd, attach=attach)
+    except KeyboardInterrupt:
+        console.print(f"[yellow]interrupted[/]: no report written; rerun `{cmd}`",
+                      highlight=False)
+        raise typer.Exit(130) from None
     print_ranked(rep)
     console.print("written: " + ", ".join(str(f) for f in rep.files), highlight=False)

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ganbench.cli import checks
 from ganbench.cli.errors import use_weights, user_errors
 from ganbench.config import load_run_config
 from ganbench.outputs import write_run_folder
@@ -39,11 +40,15 @@ def run(
 ) -> None:
     """Train one GAN configuration; write config.yaml, metrics.json and samples.png."""
     use_weights(weights)
+    if device is not None:
+        checks.device(device)
     cfg = load_run_config(config)
     overrides = {k: v for k, v in {"steps": steps, "seed": seed, "device": device}.items()
                  if v is not None}
     if overrides:
         cfg = cfg.model_validate({**cfg.model_dump(), **overrides})
+    if device is None:
+        checks.device(cfg.device, f"{config}:{checks.line_in(config, 'device')}: device")
     tricks = ", ".join(cfg.tricks) or "none"
     name = escape(str(config))
     console.print(f"[bold]{name}[/]: {cfg.dataset} / {cfg.model} / loss {cfg.loss} / "

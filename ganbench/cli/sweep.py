@@ -16,7 +16,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ganbench.cli.errors import use_weights, user_errors
+from ganbench.cli import checks
+from ganbench.cli.errors import second_ctrl_c_ignored, use_weights, user_errors
+from ganbench.validate_sweep import DEFAULT_MAX_RUNS
 
 console = Console()
 
@@ -87,6 +89,9 @@ def sweep(
     weights: Path = WEIGHTS,
     vectorise: Vectorise = VECTORISE,
     checkpoint_every: int = CHECKPOINT_EVERY,
+    max_runs: int = typer.Option(
+        DEFAULT_MAX_RUNS, "--max-runs", min=1,
+        help="Refuse a grid of more runs (cells x seeds) than this, before expanding it."),
 ) -> None:
     """Train every cell of a trick grid over seeds, record each run in MLflow, rank the cells.
 
@@ -94,13 +99,20 @@ def sweep(
     from their last checkpoint, new cells (if the file grew) added. With a shared --storage
     (postgresql://...) and --workers 0 it only enqueues, for `ganbench worker` elsewhere.
     """
+    from ganbench.config import load_sweep_spec
     from ganbench.sweep.runner import SweepOptions, load_plan, prepare, run_workers, summarise
 
     _quiet()
     use_weights(weights)
+    load_sweep_spec(spec_file, max_runs)  # every file error, and the grid's size, first
     if dry_run:
         print_plan(load_plan(spec_file), full=True)
         return
+    checks.results_dir(results)
+    checks.storage(storage)
+    checks.tracking_uri(tracking_uri)
+    # Refused here, not by every run; enqueue-only (--workers 0) leaves it to the workers.
+    checks.device(device, here=workers > 0)
     opts = SweepOptions(results=results, storage=storage, tracking_uri=tracking_uri,
                         workers=workers, device=device, checkpoint_every=checkpoint_every,
                         vectorise=vectorise.value)
@@ -134,7 +146,8 @@ def sweep(
             bar.update(task, completed=min(total, ev.counts["finished"] + ev.counts["diverged"]))
 
         try:
-            counts = run_workers(sw, opts, on_event)
+            with second_ctrl_c_ignored():
+                counts = run_workers(sw, opts, on_event)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: finished runs are kept; rerun the same "
                           "command to resume.")
@@ -148,9 +161,14 @@ def sweep(
 
     again = f"ganbench report {sw.spec.name} " + (f"--tracking-uri {tracking_uri}" if tracking_uri
                                                   else f"--results {results}")
-    with console.status("writing the report"):
-        ran = "ganbench " + shlex.join(sys.argv[1:])  # the command as typed
-        rep = summarise(sw, command=f"{ran} (rebuild: {again})")
+    try:
+        with console.status("writing the report"):
+            ran = "ganbench " + shlex.join(sys.argv[1:])  # the command as typed
+            rep = summarise(sw, command=f"{ran} (rebuild: {again})")
+    except KeyboardInterrupt:
+        console.print(f"[yellow]interrupted[/] while writing the report: every run is kept; "
+                      f"rebuild it with `{again}`.", highlight=False)
+        raise typer.Exit(130) from None
     print_ranked(rep)
     console.print("written: " + ", ".join(str(f) for f in rep.files), highlight=False)
 

@@ -14,6 +14,7 @@ worker at a time (an flock), so a changed protocol never reuses stale statistics
 from __future__ import annotations
 
 import hashlib
+import io
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -26,8 +27,10 @@ from torch import Tensor, nn
 from ganbench.data.base import Dataset
 from ganbench.metrics import IMAGE_OUTPUTS, count_label
 from ganbench.metrics.inception_weights import ENV_WEIGHTS, Weights, file_lock, resolve_weights
+from ganbench.metrics.safe_cache import PrivateCache, load_tensors
 
 EXTRACTOR = "inception-v3-compat"
+SAFE_EXTRACTOR = "ganbench-safe-inception-v3-compat"  # the same network, loaded safely
 SPLIT = "train"  # every loader returns its train split
 _KEYS = {  # torch-fidelity result key -> our metric (+ suffix)
     "frechet_inception_distance": "fid", "kernel_inception_distance_mean": "kid",
@@ -105,14 +108,42 @@ def convert_state_dict(src: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def load_extractor(weights: Path, features: tuple[str, ...] = ("2048",)) -> nn.Module:
-    """torch-fidelity's own extractor with these weights (a strict load: a file of another
+def safe_state_dict(weights: Path) -> dict[str, Tensor]:
+    """The weights file read as tensors only (never unpickled: it may come from anyone)."""
+    sd = load_tensors(Path(weights), f"{EXTRACTOR} weights")
+    if not isinstance(sd, dict) or not all(isinstance(v, Tensor) for v in sd.values()):
+        raise ValueError(f"{weights} is not an {EXTRACTOR} weights file: not a state dict")
+    return sd
+
+
+def _safe_extractor_name() -> str:
+    """torch-fidelity's InceptionV3, registered under SAFE_EXTRACTOR, built from a state dict
+    ganbench loaded safely (torch-fidelity's own loader unpickles with weights_only=False)."""
+    tf = _tf()
+    if SAFE_EXTRACTOR not in tf.registry.FEATURE_EXTRACTORS_REGISTRY:
+        base = tf.feature_extractor_inceptionv3.FeatureExtractorInceptionV3
+
+        class SafeInceptionV3(base):
+            def __init__(self, name, features_list, **kwargs):
+                buf = io.BytesIO()  # our own serialisation of plain tensors: safe to reload
+                torch.save(kwargs.pop("ganbench_state_dict"), buf)
+                buf.seek(0)
+                kwargs["feature_extractor_weights_path"] = buf
+                super().__init__(name, features_list, **kwargs)
+
+        tf.register_feature_extractor(SAFE_EXTRACTOR, SafeInceptionV3)
+    return SAFE_EXTRACTOR
+
+
+def load_extractor(weights: Path | dict[str, Tensor],
+                   features: tuple[str, ...] = ("2048",)) -> nn.Module:
+    """torch-fidelity's extractor with these weights (a strict load: a file of another
     layout is rejected with the reason)."""
+    sd = weights if isinstance(weights, dict) else safe_state_dict(weights)
     try:
-        fe = _tf().feature_extractor_inceptionv3
-        return fe.FeatureExtractorInceptionV3(EXTRACTOR, list(features),
-                                              feature_extractor_weights_path=str(weights))
-    except Exception as e:  # any unreadable or mismatched file (pickle, zip, keys, shapes)
+        cls = _tf().registry.FEATURE_EXTRACTORS_REGISTRY[_safe_extractor_name()]
+        return cls(SAFE_EXTRACTOR, list(features), ganbench_state_dict=sd)
+    except Exception as e:  # mismatched keys or shapes
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"{weights} is not an {EXTRACTOR} weights file: {first}") from None
 
@@ -200,8 +231,9 @@ class FidelityEvaluator:
         self.metrics, self.n_gen, self.batch_size, self.seed = metrics, n_gen, batch_size, seed
         self.device = torch.device(device)
         self.weights = weights or resolve_weights(self.root)
+        self._state_dict: dict[str, Tensor] | None = None
         if self.weights.source == "user":
-            load_extractor(self.weights.path)  # a wrong file fails now, not after training
+            load_extractor(self.state_dict())  # a wrong file fails now, not after training
         self.ref = reference_subset(data.images, n_real)
         self.size = int(data.images.shape[-1])
         digest = hashlib.sha256(self.ref.contiguous().numpy().tobytes()).hexdigest()[:16]
@@ -214,6 +246,22 @@ class FidelityEvaluator:
                          f"r{self.size}-{digest}-w{self.weights.sha256[:16]}-tf{self.version}")
         self.cache = self.root / "fidelity-cache"
         self.kid_subset = min(1000, n_gen, len(self.ref))
+        self._private: PrivateCache | None = None
+        if self.metrics:  # a damaged or hostile cache file fails now, not after training
+            self.private().pull(self._cache_names())
+
+    def state_dict(self) -> dict[str, Tensor]:
+        if self._state_dict is None:
+            self._state_dict = safe_state_dict(self.weights.path)
+        return self._state_dict
+
+    def private(self) -> PrivateCache:
+        if self._private is None:
+            self._private = PrivateCache(self.cache)
+        return self._private
+
+    def _cache_names(self) -> list[str]:
+        return [f.name for f in self._cache_files()]
 
     @classmethod
     def for_run(cls, cfg, data: Dataset, device: torch.device) -> FidelityEvaluator:
@@ -252,7 +300,7 @@ class FidelityEvaluator:
 
     def _cache_files(self) -> list[Path]:
         """The reference's cache entries the requested metrics read (torch-fidelity's names)."""
-        stem = self.cache / f"{self.ref_name}-{EXTRACTOR}"
+        stem = self.cache / f"{self.ref_name}-{SAFE_EXTRACTOR}"
         files = [Path(f"{stem}-stat-fid-2048.pt")] if "fid" in self.metrics else []
         if any(m in self.metrics for m in ("kid", "prc")) or self._isc_ok():
             files.append(Path(f"{stem}-features-2048.pt"))
@@ -266,9 +314,9 @@ class FidelityEvaluator:
         kwargs = dict(
             input1=input1, input2=self.ref_name, input1_model_num_samples=n_gen,
             fid="fid" in m, kid="kid" in m, prc="prc" in m, isc=self._isc_ok(),
-            feature_extractor=EXTRACTOR, feature_extractor_weights_path=str(self.weights.path),
+            feature_extractor=_safe_extractor_name(), ganbench_state_dict=self.state_dict(),
             kid_subset_size=self.kid_subset, prc_batch_size=2000, batch_size=self.batch_size,
-            cuda=cuda, cache=True, cache_root=str(self.cache), save_cpu_ram=True,
+            cuda=cuda, cache=True, cache_root=str(self.private().dir), save_cpu_ram=True,
             datasets_root=str(self.cache / "datasets"), datasets_download=False,
             rng_seed=self.seed, verbose=False,
         )
@@ -289,7 +337,10 @@ class FidelityEvaluator:
                 lock = self.cache / f"{self.ref_name}.lock"
                 with file_lock(lock) if computed else nullcontext():
                     computed = computed and not all(f.is_file() for f in files)
+                    names = [f.name for f in files]
+                    self.private().pull(names)  # what another worker computed meanwhile
                     raw = tf.calculate_metrics(**kwargs)
+                    self.private().push(names)
         finally:
             reg.pop(self.ref_name, None)
         label = count_label(self.n_gen)

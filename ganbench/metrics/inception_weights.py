@@ -92,8 +92,8 @@ def file_lock(path: Path) -> Iterator[None]:
 def has_head(path: Path) -> bool:
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:  # an old-style pickle: let torch-fidelity's own loader judge it later
-        return True
+    except Exception:  # not plain tensors: refused when the extractor is built
+        return False
     fc = sd.get("fc.weight") if isinstance(sd, dict) else None
     return fc is not None and bool(torch.isfinite(fc).all())
 

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -176,12 +177,16 @@ def run_workers(sw: Sweep, opts: SweepOptions,
     devices = devices if devices is not None else [opts.device] * opts.workers
     procs = [mp.get_context("spawn").Process(target=worker_main, args=(ctx,), daemon=False)
              for ctx in worker_contexts(sw, opts, devices, threads)]
-    for proc in procs:
-        proc.start()
-        if pids is not None:
-            pids.add(str(proc.pid))
-    seen: set[int] = {t.number for t in sw.queue.trials() if t.state.is_finished()}
+    seen: set[int] = set()
     try:
+        for proc in procs:
+            # A worker boots (seconds of imports) with Ctrl-C ignored, so a Ctrl-C then prints
+            # no traceback per worker; worker_main re-arms it, and the loop below re-sends it.
+            with _sigint_ignored():
+                proc.start()
+            if pids is not None:
+                pids.add(str(proc.pid))
+        seen |= {t.number for t in sw.queue.trials() if t.state.is_finished()}
         while True:
             alive = any(proc.is_alive() for proc in procs)
             _emit_new(sw.queue, seen, on_event)
@@ -192,8 +197,12 @@ def run_workers(sw: Sweep, opts: SweepOptions,
         for proc in procs:  # workers in our process group got it too; a second is ignored
             if proc.is_alive() and proc.pid:
                 os.kill(proc.pid, signal.SIGINT)
+        deadline = time.monotonic() + 60
         for proc in procs:
-            proc.join(timeout=60)
+            while proc.is_alive() and time.monotonic() < deadline:
+                proc.join(timeout=1)
+                if proc.is_alive() and proc.pid:  # still booting when the first one came
+                    os.kill(proc.pid, signal.SIGINT)
             if proc.is_alive():
                 proc.terminate()
         _emit_new(sw.queue, seen, on_event)
@@ -203,6 +212,20 @@ def run_workers(sw: Sweep, opts: SweepOptions,
     counts = sw.queue.counts()
     counts["crashed_workers"] = sum(1 for proc in procs if proc.exitcode not in (0, None))
     return counts
+
+
+@contextmanager
+def _sigint_ignored():
+    """SIGINT ignored (inherited by a spawned child) where this thread may change it."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
 def _emit_new(queue: Queue, seen: set[int], on_event) -> None:

@@ -242,6 +242,8 @@ def work(ctx: WorkerContext) -> int:
 
 def worker_main(ctx: WorkerContext) -> None:
     """Process entry point: quiet, and a Ctrl-C ends it without a traceback."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # booted with it ignored
     import logging
     import warnings
 

@@ -28,7 +28,7 @@ from ganbench.train.runlog import LossWindow, RunLog, window_end
 from ganbench.train.state import Progress, RunResult
 from ganbench.tricks import TrickStack
 from ganbench.tricks.base import OptimSpec, StepContext
-from ganbench.validate import resolve_defaults
+from ganbench.validate import conflict_error, resolve_defaults
 
 
 def pick_device(name: str) -> torch.device:
@@ -242,6 +242,7 @@ def train(cfg: RunConfig, tracker: Tracker | None = None,
     history logged before it), and a state is saved at the end of each logging window that
     finishes `checkpoints.every` or more steps after the last save; the resumed run's
     results are identical to an uninterrupted run's."""
+    conflict_error(cfg)  # a library call gets the checks a run file gets
     t0 = time.perf_counter()
     tr = Trainer(cfg)
     cfg = tr.cfg
