@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from ganbench.config import ConfigError, RunConfig
+from ganbench.train import Trainer
 from ganbench.tricks import TRICKS
 from ganbench.tricks.pack import pack
-from ganbench.train import Trainer
 from ganbench.validate import validate
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_vectorised import check_equal, cfgs_of  # the vectorised-equality harness
+from test_vectorised import cfgs_of, check_equal  # the vectorised-equality harness
 
 from ganbench.models import MODELS
 from ganbench.models.pacgan import Maxout, PacGANDiscriminator, PacGANGenerator
