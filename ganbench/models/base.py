@@ -23,9 +23,11 @@ class ModelSpec:
     d_norm: DNorm  # default D normalisation
     # build(z_dim, data_shape, d_norm, **options) -> (G, D); G maps (B, z) -> data, D maps
     # data -> (B,) logits as head(mbstd(body(x))), so D.body(x) are its features.
-    # options: minibatch_std (bool).
+    # options: minibatch_std (bool); pack (int m, where packs_inputs: D takes m samples
+    # concatenated along the feature/channel axis, the `pack` trick).
     build: Callable[..., tuple[nn.Module, nn.Module]]
     exposes_features: bool = True  # D has .body(x) -> intermediate features
+    packs_inputs: bool = False  # build accepts pack=m (PacGAN's packed D)
 
 
 MODELS: Registry[ModelSpec] = Registry("model")

@@ -106,13 +106,15 @@ class DCGAN28Discriminator(nn.Module):
 
 
 def _builder(g_cls, d_cls):
-    def build(z_dim, shape, d_norm, minibatch_std: bool = False):
-        return g_cls(z_dim, shape[0]), d_cls(d_norm, shape[0], minibatch_std=minibatch_std)
+    def build(z_dim, shape, d_norm, minibatch_std: bool = False, pack: int = 1):
+        # pack: D sees m images stacked along channels (the pack trick).
+        return g_cls(z_dim, shape[0]), d_cls(d_norm, shape[0] * pack,
+                                             minibatch_std=minibatch_std)
 
     return build
 
 
 register_model(ModelSpec("dcgan64", "images", z_dim=100, image_size=64, d_norm="batch",
-                         build=_builder(DCGAN64Generator, DCGAN64Discriminator)))
+                         build=_builder(DCGAN64Generator, DCGAN64Discriminator), packs_inputs=True))
 register_model(ModelSpec("dcgan28", "images", z_dim=64, image_size=28, d_norm="batch",
-                         build=_builder(DCGAN28Generator, DCGAN28Discriminator)))
+                         build=_builder(DCGAN28Generator, DCGAN28Discriminator), packs_inputs=True))

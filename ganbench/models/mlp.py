@@ -27,10 +27,10 @@ class MLPGenerator(nn.Module):
 
 class MLPDiscriminator(nn.Module):
     def __init__(self, d_norm: DNorm, in_dim: int = 2, width: int = WIDTH, depth: int = DEPTH,
-                 minibatch_std: bool = False):
+                 minibatch_std: bool = False, pack: int = 1):
         super().__init__()
         layers: list[nn.Module] = []
-        d = in_dim
+        d = in_dim * pack  # pack: m samples concatenated (the pack trick)
         for i in range(depth):
             # No norm on the input layer (as in DCGAN's D): it would normalise the data away.
             layers += [nn.Linear(d, width), norm1d(d_norm, width) if i else nn.Identity()]
@@ -44,10 +44,11 @@ class MLPDiscriminator(nn.Module):
         return self.head(self.mbstd(self.body(x))).squeeze(1)
 
 
-def build_mlp(z_dim: int, shape: tuple[int, ...], d_norm: DNorm, minibatch_std: bool = False):
+def build_mlp(z_dim: int, shape: tuple[int, ...], d_norm: DNorm, minibatch_std: bool = False,
+              pack: int = 1):
     return MLPGenerator(z_dim, shape[0]), MLPDiscriminator(d_norm, shape[0],
-                                                          minibatch_std=minibatch_std)
+                                                          minibatch_std=minibatch_std, pack=pack)
 
 
 register_model(ModelSpec("mlp", "points", z_dim=16, image_size=None, d_norm="none",
-                         build=build_mlp))
+                         build=build_mlp, packs_inputs=True))

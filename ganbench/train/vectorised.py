@@ -54,8 +54,9 @@ from ganbench.tricks import TRICKS
 from ganbench.tricks.base import StepContext, Trick
 
 # Models whose nets vmap with per-seed results equal to the lone nets' (tests/unit/
-# test_vectorised.py): linear, (transposed) conv, batch/layer/group norm, minibatch std.
-SUPPORTED_MODELS = frozenset({"mlp", "dcgan28", "dcgan64"})
+# test_vectorised.py): linear, (transposed) conv, batch/layer/group norm, minibatch std,
+# maxout.
+SUPPORTED_MODELS = frozenset({"mlp", "dcgan28", "dcgan64", "pacgan"})
 _SEED_HOOKS = ("d_inputs", "d_targets", "d_terms", "g_terms", "after_step")
 _NOT_COMPARED = {"seed", "name"}  # what may differ between the stacked runs
 

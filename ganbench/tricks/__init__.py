@@ -13,6 +13,7 @@ from ganbench.tricks import (  # noqa: F401  (registration)
     lecam,
     minibatch_std,
     n_critic,
+    pack,
     r1,
     spectral_norm,
     ttur,
