@@ -67,6 +67,8 @@ def worker(
                         liveness=Liveness(heartbeat_interval, grace_period),
                         exit_when_empty=exit_when_empty)
     sw = attach(sweep_name, opts)
+    for note in sw.notes:
+        console.print(f"[yellow]note[/]: {escape(note)}", highlight=False, soft_wrap=True)
     devices = worker_devices(device, processes, per_gpu)
     c = sw.queue.counts()
     console.print(f"[bold]worker[/] for sweep {escape(sweep_name)}: {c['queued']} queued, "

@@ -47,7 +47,11 @@ def repair(path: Path, rebuild_hint: str) -> str | None:
                 f"{path}:{i + 1}: corrupt journal line (not a whole JSON entry), "
                 f"{len(lines) - i - 1} line(s) before the end; {rebuild_hint}")
         aside = path.with_name(f"{path.name}.torn-{time.strftime('%Y%m%dT%H%M%S')}")
-        shutil.copy2(path, aside)
+        try:
+            shutil.copy2(path, aside)
+        except BaseException:  # no space for the copy: leave no half copy, repair nothing
+            aside.unlink(missing_ok=True)
+            raise
         with open(path, "r+b") as f:
             f.truncate(good)
             f.flush()
