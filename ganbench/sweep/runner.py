@@ -19,10 +19,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from ganbench.atomic import write_atomic
 from ganbench.config import ConfigError, SweepSpec, line_of, load_sweep_spec
 from ganbench.report.build import Report, report_sweep
 from ganbench.sweep.design import Plan, PlanError, plan
-from ganbench.atomic import write_atomic
 from ganbench.sweep.scheduler import Liveness, Queue, Recorded, SyncReport, is_shared
 from ganbench.sweep.worker import EXIT_DISK_FULL, WorkerContext, worker_main
 from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri

@@ -33,8 +33,8 @@ from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 from optuna.storages.journal._file import get_lock_file
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from ganbench.sweep import journal
 from ganbench.storelock import first_creation_lock
+from ganbench.sweep import journal
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -11,15 +11,22 @@ import shutil
 import subprocess
 import sys
 import time
-
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "cli"))  # the CLI tests' helpers
 from cli_helpers import assert_user_error, invoke  # noqa: E402
-from sweep_faults import (SPEC, drain, finished_results, forget_stores, full_sweep, runs,  # noqa: E402
-                          start, write_spec)
+from sweep_faults import (  # noqa: E402
+    SPEC,
+    drain,
+    finished_results,
+    forget_stores,
+    full_sweep,
+    runs,
+    start,
+    write_spec,
+)
 
 from ganbench.atomic import DiskFullError  # noqa: E402
 from ganbench.cli.sweep import sync_line
