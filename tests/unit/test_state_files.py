@@ -102,3 +102,25 @@ def test_sync_reconciles_the_queue_with_the_record_both_ways(tmp_path):
                                       "k1": Recorded("diverged", "r1")})
     assert (s.done, s.closed, s.waiting) == (2, 2, 1)
     assert q2.counts() == {"queued": 1, "running": 0, "finished": 1, "diverged": 1, "failed": 0}
+
+
+def test_the_record_says_which_runs_hold_a_result_and_finds_a_second_attempt(tmp_path):
+    """What the worker asks before marking a run FINISHED (never two per key) and what the
+    stale-run reaper asks before re-queuing a lost run."""
+    from ganbench.tracking.mlflow import RUN_KEY, MLflowStore
+
+    store = MLflowStore(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = store.experiment("s", tmp_path / "artifacts")
+    parent = store.parent_run(exp, "s")
+    done = store.start_child(exp, parent, "a", {RUN_KEY: "k"})
+    done.log_metrics({"eval/modes/final": 7.0}, 10)
+    done.finish("FINISHED")
+    retry = store.start_child(exp, parent, "a", {RUN_KEY: "k"})
+    diverged = store.start_child(exp, parent, "b", {RUN_KEY: "d", "status": "diverged"})
+    diverged.finish("FAILED")
+    assert store.other_result(exp, "k", retry.run_id) == done.run_id
+    assert store.other_result(exp, "k", done.run_id) is None
+    assert store.result_of(done.run_id, "modes") == ("finished", 7.0)
+    assert store.result_of(retry.run_id, "modes") is None
+    assert store.results(exp, "modes") == {"k": ("finished", done.run_id, 7.0),
+                                           "d": ("diverged", diverged.run_id, None)}
