@@ -27,9 +27,11 @@ def disk_full(e: BaseException) -> bool:
 
 
 def disk_full_message(e: BaseException, where: str | os.PathLike | None = None) -> str:
-    path = getattr(e, "filename", None) or where or "?"
-    return (f"disk full writing {path}: no space left on the device; nothing half-written is "
-            "kept; free some space and rerun the same command to resume")
+    path = getattr(e, "filename", None) or where
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+    what = f"disk full writing {path}" if path else f"disk full ({first})"
+    return (f"{what}: no space left on the device; nothing half-written is kept; free some "
+            "space and rerun the same command to resume")
 
 
 @contextlib.contextmanager

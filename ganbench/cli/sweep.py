@@ -44,6 +44,8 @@ CHECKPOINT_EVERY = typer.Option(
 def _quiet() -> None:
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # It logs each database error it re-raises with a traceback; ours is one line.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     warnings.filterwarnings("ignore", module="mlflow")
 
@@ -114,9 +116,9 @@ def sweep(
     else:
         counts = _train(sw, opts)
     if counts["disk_full"]:
-        raise DiskFullError(f"{counts['disk_full']} worker(s) stopped: the disk is full (the "
-                            "path is named above); what finished is kept; free some space "
-                            "and rerun the same command to resume")
+        raise DiskFullError(f"disk full: {counts['disk_full']} worker(s) stopped (the path "
+                            "is named above); what finished is kept; free some space and "
+                            "rerun the same command to resume")
     left = sw.queue.unresolved([r.run_key for r in sw.plan.runs])
     if left or counts["crashed_workers"]:
         console.print(f"[yellow]warning[/]: {left} run(s) have no result "

@@ -25,9 +25,11 @@ from pathlib import Path
 import torch
 
 import ganbench
-from ganbench.atomic import DiskFullError, disk_full, disk_full_message
+from ganbench.atomic import DiskFullError, disk_full
+from ganbench.atomic import disk_full_message as _disk_full_message
 from ganbench.config import RunConfig
 from ganbench.outputs import write_run_folder
+from ganbench.storelock import sqlite_path
 from ganbench.sweep.scheduler import ATTEMPTS, Claimed, Liveness, Queue, Recorded
 from ganbench.tracking.mlflow import RUN_KEY, SWEEP, MLflowRunTracker, MLflowStore
 from ganbench.train import RunResult, train
@@ -56,6 +58,14 @@ class WorkerContext:
 
 
 EXIT_DISK_FULL = 28  # a worker's exit code when it stopped because the disk is full (ENOSPC)
+_TRACKING: list[str] = []  # this worker's MLflow URI, to name the database that is full
+
+
+def disk_full_message(e: BaseException) -> str:
+    """The one line for a full disk, naming the file (SQLite names none: its database)."""
+    db = sqlite_path(_TRACKING[0]) if _TRACKING else None
+    full_db = "database or disk is full" in str(e).lower()
+    return _disk_full_message(e, db if full_db and db else None)
 
 
 @contextmanager
@@ -243,6 +253,7 @@ def work(ctx: WorkerContext) -> int:
     flight: if one of them dies, its run comes back to the queue and someone must take it
     (unless ctx.exit_when_empty; a later `ganbench worker` re-queues and takes it then)."""
     torch.set_num_threads(ctx.threads)
+    _TRACKING[:] = [ctx.tracking_uri]
     store = MLflowStore(ctx.tracking_uri)
 
     def close_lost(attrs: dict, reason: str) -> Recorded | None:
@@ -294,6 +305,8 @@ def worker_main(ctx: WorkerContext) -> None:
     import warnings
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    # It logs every database error it re-raises with a traceback; the worker reports them.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     # MlflowClient prints "View run at http://..." per run against a server; logging can't
     # silence it.
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")

@@ -7,6 +7,7 @@ is locked" under concurrent writers is retried, never surfaced.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -52,6 +53,17 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
+def _name_full_path(e: BaseException, client: MlflowClient, run_id: str, rel: str) -> None:
+    """Give a disk-full OSError that names no file (shutil's copies) the artifact's path."""
+    if not isinstance(e, OSError) or e.errno != errno.ENOSPC or e.filename:
+        return
+    try:
+        root = client.get_run(run_id).info.artifact_uri.removeprefix("file://")
+    except Exception:  # noqa: BLE001
+        root = f"the artifacts of run {run_id}"
+    e.filename = f"{root}/{rel}"
+
+
 def _result_status(mlflow_status: Any, tag_status: Any) -> str | None:
     if mlflow_status == "FINISHED":
         return "finished"
@@ -95,10 +107,18 @@ class MLflowRunTracker:
             self.flush()
 
     def log_artifact(self, path: Path) -> None:
-        _retry(self.client.log_artifact, self.run_id, str(path))
+        try:
+            _retry(self.client.log_artifact, self.run_id, str(path))
+        except OSError as e:
+            _name_full_path(e, self.client, self.run_id, Path(path).name)
+            raise
 
     def log_artifacts(self, folder: Path) -> None:
-        _retry(self.client.log_artifacts, self.run_id, str(folder))
+        try:
+            _retry(self.client.log_artifacts, self.run_id, str(folder))
+        except OSError as e:
+            _name_full_path(e, self.client, self.run_id, "")
+            raise
 
     def finish(self, status: str) -> None:
         """status: FINISHED | FAILED | KILLED."""
@@ -133,8 +153,9 @@ class MLflowCheckpointer:
             path.write_bytes(dumps(state))  # checksummed: a damaged copy is refused on load
             try:
                 _retry(self.client.log_artifact, self.run_id, str(path), self.FOLDER)
-            except BaseException:
+            except BaseException as e:
                 self._delete(name)  # a disk full mid-copy leaves no half file behind
+                _name_full_path(e, self.client, self.run_id, f"{self.FOLDER}/{name}")
                 raise
         self._saved.append(name)
         for old in self._saved[:-2]:  # keep two: the newest may be cut off by a kill
