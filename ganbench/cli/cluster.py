@@ -74,6 +74,8 @@ def worker(
     if tracking_uri is None:  # the server the sweep was enqueued with must answer, too
         checks.tracking_uri(_enqueued_uri(sweep_name, storage, results), "(enqueued) ")
     sw = attach(sweep_name, opts)
+    for note in sw.notes:
+        console.print(f"[yellow]note[/]: {escape(note)}", highlight=False, soft_wrap=True)
     devices = worker_devices(device, processes, per_gpu)
     c = sw.queue.counts()
     console.print(f"[bold]worker[/] for sweep {escape(sweep_name)}: {c['queued']} queued, "
@@ -128,6 +130,8 @@ def status(
     storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
     results: Path = typer.Option(Path("results"), "--results", help="Results folder."),
     failures: int = typer.Option(5, "--failures", help="How many recent failures to list."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow tracking URI "
+                                     "(default: the one the sweep was enqueued with)."),
 ) -> None:
     """Where a sweep stands: done / running / queued / failed / diverged, and who runs what."""
     from ganbench.sweep.scheduler import Queue, is_shared, lost_reason, status_of
@@ -138,10 +142,13 @@ def status(
     if not is_shared(st) and not Path(st.removeprefix("journal:")).exists():
         raise ValueError(f"no local sweep {sweep_name!r} (no {st}); pass --storage URL")
     q = Queue(st, sweep_name, None)
+    for note in q.notes:
+        console.print(f"[yellow]note[/]: {escape(note)}", highlight=False, soft_wrap=True)
     c = q.counts()
     console.print(f"[bold]{escape(sweep_name)}[/]: [green]{c['finished']} done[/], "
                   f"{c['running']} running, {c['queued']} queued, [red]{c['diverged']} diverged"
                   f"[/], {c['failed']} failed attempts", highlight=False)
+    _disagreements(q, tracking_uri or q.meta.get("tracking_uri"))
     running = q.running()
     if running:
         t = Table("run", "worker", "running for", "attempt")
@@ -159,3 +166,23 @@ def status(
             why = a.get("failure_reason") or (lost_reason(a) if st == "lost" else "")
             t.add_row(escape(a.get("run_name", "?")), st or "?", escape(str(why)[:100]))
         console.print(t)
+
+
+def _disagreements(q, uri: str | None) -> None:
+    """Say where the queue and the MLflow record disagree (the record is the truth)."""
+    from ganbench.sweep.reconcile import disagreements
+    from ganbench.tracking.mlflow import MLflowStore
+
+    if not uri:
+        return
+    try:
+        lines = disagreements(q, MLflowStore(uri), q.meta.get("metric", "modes"))
+    except Exception as e:  # noqa: BLE001 - status still shows the queue
+        console.print(f"[yellow]note[/]: cannot read the MLflow record at {escape(uri)} "
+                      f"({type(e).__name__}); queue only", highlight=False)
+        return
+    for line in lines:
+        console.print(f"[red]disagreement[/]: {escape(line)}", highlight=False, soft_wrap=True)
+    if lines:
+        console.print("  the MLflow record is the truth: rerun `ganbench sweep FILE` to "
+                      "reconcile the queue with it", highlight=False)

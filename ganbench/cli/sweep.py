@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -45,6 +46,8 @@ CHECKPOINT_EVERY = typer.Option(
 def _quiet() -> None:
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # It logs each database error it re-raises with a traceback; ours is one line.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     warnings.filterwarnings("ignore", module="mlflow")
 
@@ -99,8 +102,9 @@ def sweep(
     from their last checkpoint, new cells (if the file grew) added. With a shared --storage
     (postgresql://...) and --workers 0 it only enqueues, for `ganbench worker` elsewhere.
     """
+    from ganbench.atomic import DiskFullError, one_line_disk_full
     from ganbench.config import load_sweep_spec
-    from ganbench.sweep.runner import SweepOptions, load_plan, prepare, run_workers, summarise
+    from ganbench.sweep.runner import SweepOptions, load_plan, prepare, summarise
 
     _quiet()
     use_weights(weights)
@@ -116,19 +120,52 @@ def sweep(
     opts = SweepOptions(results=results, storage=storage, tracking_uri=tracking_uri,
                         workers=workers, device=device, checkpoint_every=checkpoint_every,
                         vectorise=vectorise.value)
-    with console.status("opening the study and the MLflow store"):
+    with console.status("opening the study and the MLflow store"), one_line_disk_full():
         sw = prepare(spec_file, opts)
+    for note in sw.notes:
+        console.print(f"[yellow]note[/]: {escape(note)}", highlight=False, soft_wrap=True)
     print_plan(sw.plan, full=False)
-    s = sw.sync
-    console.print(f"  {s.done} runs already have results, {s.waiting} to run"
-                  + (f" ({s.requeued} re-queued after an interruption)" if s.requeued else "")
-                  + f"; {workers} worker(s)")
+    console.print(sync_line(sw.sync, workers), highlight=False, soft_wrap=True)
     if workers == 0:
         where = f" --storage {shlex.quote(sw.storage)}" if storage else ""
         console.print(f"enqueued. Start workers with:\n  ganbench worker {sw.spec.name}{where}"
                       f" --tracking-uri {shlex.quote(sw.store.uri)}\nand follow them with:\n"
                       f"  ganbench status {sw.spec.name}{where}", highlight=False)
         return
+    if sw.sync.waiting == 0:  # nothing to train: no worker processes to start
+        counts = {"crashed_workers": 0, "disk_full": 0}
+    else:
+        counts = _train(sw, opts)
+    if counts["disk_full"]:
+        raise DiskFullError(f"disk full: {counts['disk_full']} worker(s) stopped (the path "
+                            "is named above); what finished is kept; free some space and "
+                            "rerun the same command to resume")
+    left = sw.queue.unresolved([r.run_key for r in sw.plan.runs])
+    if left or counts["crashed_workers"]:
+        console.print(f"[yellow]warning[/]: {left} run(s) have no result "
+                      f"({counts['crashed_workers']} worker(s) crashed; errors are tagged on the "
+                      "MLflow runs); rerun the same command to retry them.")
+    from ganbench.cli.report import print_ranked
+
+    again = f"ganbench report {sw.spec.name} " + (f"--tracking-uri {tracking_uri}" if tracking_uri
+                                                  else f"--results {results}")
+    try:
+        with console.status("writing the report"), one_line_disk_full():
+            ran = "ganbench " + shlex.join(sys.argv[1:])  # the command as typed
+            rep = summarise(sw, command=f"{ran} (rebuild: {again})")
+    except KeyboardInterrupt:
+        console.print(f"[yellow]interrupted[/] while writing the report: every run is kept; "
+                      f"rebuild it with `{again}`.", highlight=False)
+        raise typer.Exit(130) from None
+    print_ranked(rep)
+    console.print("written: " + ", ".join(str(f) for f in rep.files), highlight=False)
+
+
+def _train(sw, opts) -> dict[str, int]:
+    """Start the workers and draw a progress bar until they are done."""
+    from ganbench.sweep.runner import run_workers
+
+    s = sw.sync
     total = len(sw.plan.runs)
     with Progress(TextColumn("[bold blue]sweep"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=console) as bar:
@@ -147,30 +184,28 @@ def sweep(
 
         try:
             with second_ctrl_c_ignored():
-                counts = run_workers(sw, opts, on_event)
+                return run_workers(sw, opts, on_event)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: finished runs are kept; rerun the same "
                           "command to resume.")
             raise typer.Exit(130) from None
-    left = sw.queue.unresolved([r.run_key for r in sw.plan.runs])
-    if left or counts["crashed_workers"]:
-        console.print(f"[yellow]warning[/]: {left} run(s) have no result "
-                      f"({counts['crashed_workers']} worker(s) crashed; errors are tagged on the "
-                      "MLflow runs); rerun the same command to retry them.")
-    from ganbench.cli.report import print_ranked
 
-    again = f"ganbench report {sw.spec.name} " + (f"--tracking-uri {tracking_uri}" if tracking_uri
-                                                  else f"--results {results}")
-    try:
-        with console.status("writing the report"):
-            ran = "ganbench " + shlex.join(sys.argv[1:])  # the command as typed
-            rep = summarise(sw, command=f"{ran} (rebuild: {again})")
-    except KeyboardInterrupt:
-        console.print(f"[yellow]interrupted[/] while writing the report: every run is kept; "
-                      f"rebuild it with `{again}`.", highlight=False)
-        raise typer.Exit(130) from None
-    print_ranked(rep)
-    console.print("written: " + ", ".join(str(f) for f in rep.files), highlight=False)
+
+def sync_line(s, workers: int) -> str:
+    """What the start found: results, what runs now and why (errors are not interruptions)."""
+    why = []
+    if s.requeued:
+        why.append(f"{s.requeued} re-queued after an interruption")
+    if s.errors:
+        first = s.errors[0].splitlines()[0][:160] if s.errors[0] else "error"
+        more = f"; first: {first}" if len(s.errors) > 1 else f": {first}"
+        why.append(f"{len(s.errors)} re-run after an error{more}")
+    if s.missing:
+        why.append(f"{s.missing} re-run: the queue had a result their MLflow record lacks")
+    if s.closed:
+        why.append(f"{s.closed} closed from the MLflow record")
+    return (f"  {s.done} runs already have results, {s.waiting} to run"
+            + (f" ({'; '.join(why)})" if why else "") + f"; {workers} worker(s)")
 
 
 def ui(

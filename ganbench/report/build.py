@@ -181,9 +181,11 @@ def write(rep: Report, data: StoreData, folder: Path) -> list[Path]:
     for i, g in enumerate(rep.groups):
         sfx = f"-{i + 1}" if len(rep.groups) > 1 else ""
         files += _group_plots(rep, data, g, folder, sfx)
-    (folder / "report.md").write_text(markdown.document(rep))
-    (folder / "report.tex").write_text(latex.document(rep))
-    runs_csv(data.runs, rep).to_csv(folder / "runs.csv", index=False)
+    from ganbench.atomic import write_atomic  # whole files or none (a full disk, a kill)
+
+    write_atomic(folder / "report.md", markdown.document(rep))
+    write_atomic(folder / "report.tex", latex.document(rep))
+    write_atomic(folder / "runs.csv", runs_csv(data.runs, rep).to_csv(index=False))
     rep.files = [folder / "report.md", folder / "report.tex", folder / "runs.csv", *files]
     return rep.files
 

@@ -20,11 +20,12 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from ganbench.atomic import write_atomic
 from ganbench.config import ConfigError, SweepSpec, line_of, load_sweep_spec
 from ganbench.report.build import Report, report_sweep
 from ganbench.sweep.design import Plan, PlanError, plan
-from ganbench.sweep.scheduler import Liveness, Queue, SyncReport, is_shared
-from ganbench.sweep.worker import WorkerContext, worker_main
+from ganbench.sweep.scheduler import Liveness, Queue, Recorded, SyncReport, is_shared
+from ganbench.sweep.worker import EXIT_DISK_FULL, WorkerContext, worker_main
 from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
 
 
@@ -60,6 +61,7 @@ class Sweep:
     parent_run_id: str
     storage: str
     sync: SyncReport
+    notes: list[str] = field(default_factory=list)  # repairs made on opening, one line each
 
 
 def git_commit() -> str:
@@ -88,7 +90,8 @@ def run_attrs(p: Plan) -> list[dict[str, Any]]:
 
 
 def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
-    """Plan, open the study and the MLflow record, enqueue what has no result yet."""
+    """Plan, open the study and the MLflow record, reconcile the queue with the record, and
+    enqueue what has no result yet."""
     p = load_plan(spec_path)
     spec = p.spec
     folder = opts.results / spec.name
@@ -96,6 +99,7 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
     storage = opts.storage or str(folder / "study.journal")
     direction = "maximize" if spec.metric.goal == "max" else "minimize"
     queue = Queue(storage, spec.name, direction, liveness=opts.liveness)
+    check_growth(spec_path, spec, queue.meta)
     uri = opts.tracking_uri or default_tracking_uri(opts.results)
     store = MLflowStore(uri)
     # A tracking server decides where artifacts go; a local store keeps them beside it.
@@ -106,19 +110,41 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
         # One controller per local study: whatever is still RUNNING was left by a dead process.
         # (On shared storage other machines may be running them: heartbeats decide there.)
         store.close_running_children(exp, "the worker stopped mid-run (resumed sweep)")
-    sync = queue.sync(run_attrs(p), reclaim_running=not shared)
-    queue.set_meta({"metric": spec.metric.name, "tracking_uri": uri})
+    sync = queue.sync(run_attrs(p), reclaim_running=not shared,
+                      recorded=recorded(store, exp, spec.metric.name))
+    queue.set_meta({"metric": spec.metric.name, "tracking_uri": uri,
+                    "base": json.loads(json.dumps(spec.base, default=str))})
     tracker = store.tracker(parent)
+    # Tags, not params: MLflow refuses to change a param, and a sweep may grow.
     tracker.set_tags({"design": spec.design, "metric": f"{spec.metric.name} ({spec.metric.goal})",
-                      "git_commit": git_commit()})
-    tracker.log_params({"n_cells": len(p.cells), "n_runs": len(p.runs),
-                        "seeds": spec.seed_list, "design": spec.design})
-    (folder / "spec.yaml").write_text(yaml.safe_dump(spec.model_dump(mode="json"),
-                                                     sort_keys=False))
-    (folder / "plan.json").write_text(json.dumps(plan_rows(p), indent=1))
+                      "git_commit": git_commit(), "n_cells": len(p.cells), "n_runs": len(p.runs),
+                      "seeds": json.dumps(spec.seed_list)})
+    write_atomic(folder / "spec.yaml", yaml.safe_dump(spec.model_dump(mode="json"),
+                                                      sort_keys=False))
+    write_atomic(folder / "plan.json", json.dumps(plan_rows(p), indent=1))
     tracker.log_artifact(folder / "spec.yaml")
     tracker.log_artifact(folder / "plan.json")
-    return Sweep(spec, p, folder, queue, store, exp, parent, storage, sync)
+    return Sweep(spec, p, folder, queue, store, exp, parent, storage, sync, queue.notes)
+
+
+def recorded(store: MLflowStore, exp: str, metric: str) -> dict[str, Recorded]:
+    return {k: Recorded(*v) for k, v in store.results(exp, metric).items()}
+
+
+def check_growth(spec_path: Path, spec: SweepSpec, meta: dict[str, Any]) -> None:
+    """A sweep may gain seeds, cells and axes; a changed base setting would change what the
+    runs already done mean, so it is refused (a new sweep name starts afresh)."""
+    if "base" not in meta:
+        return
+    old, new = meta["base"], json.loads(json.dumps(spec.base, default=str))
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if changed:
+        diff = "; ".join(f"{k}: {old.get(k, '(unset)')!r} then, {new.get(k, '(unset)')!r} now"
+                         for k in changed)
+        raise ConfigError(
+            f"{spec_path}: sweep {spec.name!r} was started with another base ({diff}); that "
+            "would change what its finished runs mean. To run it, give the sweep a new name "
+            f"(e.g. name: {spec.name}-2); to add seeds, cells or axes keep the base as it was")
 
 
 def is_local_uri(uri: str) -> bool:
@@ -210,7 +236,9 @@ def run_workers(sw: Sweep, opts: SweepOptions,
             sw.store.tracker(sw.parent_run_id).finish("KILLED")
         raise
     counts = sw.queue.counts()
-    counts["crashed_workers"] = sum(1 for proc in procs if proc.exitcode not in (0, None))
+    counts["disk_full"] = sum(1 for proc in procs if proc.exitcode == EXIT_DISK_FULL)
+    counts["crashed_workers"] = sum(1 for proc in procs if proc.exitcode not in (0, None)
+                                    ) - counts["disk_full"]
     return counts
 
 
@@ -259,7 +287,7 @@ def attach(name: str, opts: SweepOptions) -> Sweep:
     spec = SweepSpec.model_validate({"name": name, "metric": {"name": meta.get("metric",
                                                                                 "modes")}})
     return Sweep(spec, None, opts.results / name, queue, store, exp, parent, storage,
-                 SyncReport(0, 0, 0, 0))
+                 SyncReport(0, 0, 0, 0), queue.notes)
 
 
 def summarise(sw: Sweep, command: str) -> Report:
@@ -271,7 +299,7 @@ def summarise(sw: Sweep, command: str) -> Report:
     ranked = pd.concat([g.ranked.assign(protocol=g.protocol or "") for g in rep.groups],
                        ignore_index=True) if rep.groups else pd.DataFrame()
     summary = sw.folder / "summary.csv"
-    ranked.to_csv(summary, index=False)
+    write_atomic(summary, ranked.to_csv(index=False))
     tracker = sw.store.tracker(sw.parent_run_id)
     tracker.log_artifact(summary)
     rep.files.append(summary)

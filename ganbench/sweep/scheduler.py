@@ -16,6 +16,7 @@ Two kinds of storage:
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import socket
@@ -28,8 +29,12 @@ from typing import Any
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import JournalStorage, RetryHeartbeatStaleTrialCallback
-from optuna.storages.journal import JournalFileBackend
-from optuna.trial import FrozenTrial, TrialState
+from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
+from optuna.storages.journal._file import get_lock_file
+from optuna.trial import FrozenTrial, TrialState, create_trial
+
+from ganbench.storelock import first_creation_lock
+from ganbench.sweep import journal
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -70,21 +75,56 @@ class Liveness:
     grace: int = 120
 
 
+class SafeJournalBackend(JournalFileBackend):
+    """Optuna's journal file, but an append that fails (disk full) is cut back off, so the
+    file never keeps a partial line for the next append to continue."""
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        import json
+
+        data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs)
+                + "\n").encode("utf-8")
+        with get_lock_file(self._lock):
+            fd = os.open(self._file_path, os.O_WRONLY | os.O_APPEND)
+            size = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            except OSError as e:
+                os.ftruncate(fd, size)  # needs no space; the journal is as it was
+                if e.errno == errno.ENOSPC and not e.filename:
+                    e.filename = self._file_path
+                raise
+            finally:
+                os.close(fd)
+
+
+def open_journal(path: str) -> tuple[JournalStorage, str | None]:
+    """A local journal, after cutting off a torn last line (returned note says so)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    lock = JournalFileSymlinkLock(path)
+    with get_lock_file(lock):  # no writer is mid-append while we look at the tail
+        note = journal.repair(Path(path), journal.rebuild_hint(Path(path)))
+    return JournalStorage(SafeJournalBackend(path, lock)), note
+
+
 def open_storage(url: str, liveness: Liveness | None = None,
                  on_stale: Callable | None = None):
     """A path (or journal:PATH) is a local journal file; anything else an Optuna storage URL."""
     if url.startswith("journal:"):
         url = url[len("journal:"):]
     if "://" not in url:
-        Path(url).parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(url))
-    if liveness is None:
-        return optuna.storages.RDBStorage(url)
-    with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.x
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(url, heartbeat_interval=liveness.interval,
-                                          grace_period=liveness.grace,
-                                          heartbeat_stale_trial_callback=on_stale)
+        return open_journal(url)[0]
+    with first_creation_lock(url):  # two first starts on one SQLite file must not race
+        if liveness is None:
+            return optuna.storages.RDBStorage(url)
+        with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.x
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, heartbeat_interval=liveness.interval,
+                                              grace_period=liveness.grace,
+                                              heartbeat_stale_trial_callback=on_stale)
 
 
 def status_of(t: FrozenTrial) -> str | None:
@@ -125,25 +165,59 @@ class Claimed:
 @dataclass(frozen=True)
 class SyncReport:
     done: int  # run keys with a result already
-    requeued: int  # interrupted runs put back in the queue
+    requeued: int  # interrupted (killed, lost) runs put back in the queue
     added: int  # newly enqueued runs
     waiting: int  # queued now in total
+    errors: tuple[str, ...] = ()  # why each run re-queued after an error failed
+    missing: int = 0  # closed in the queue but without a result in the MLflow record: re-run
+    closed: int = 0  # a result in the record but open in the queue: closed from the record
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A run key's result in the MLflow record (the source of truth for "has a result")."""
+
+    status: str  # finished | diverged
+    run_id: str
+    value: float | None = None
+
+
+def has_result(t: FrozenTrial) -> bool:
+    """Closed with a result. The status attribute alone does not count: it is written just
+    before the state, so a crash between the two leaves an open trial with that attribute."""
+    return t.state == TrialState.COMPLETE or (t.state == TrialState.FAIL and
+                                              t.user_attrs.get("status") in RESULT_STATUSES)
+
+
+def latest(trials: list[FrozenTrial]) -> dict[str, FrozenTrial]:
+    """Each run key's newest trial, which decides its state (an older result trial of a key
+    that was re-queued because its MLflow run went missing no longer counts)."""
+    out: dict[str, FrozenTrial] = {}
+    for t in sorted(trials, key=lambda t: t.number):
+        out[t.user_attrs.get("run_key")] = t
+    return out
 
 
 class Queue:
     """direction=None opens an existing study (a worker) and fails clearly when there is none.
 
     With `liveness` (RDB storages only) claimed runs get heartbeats and `reap()` re-queues
-    runs of dead workers; `on_lost(attrs, reason)` is told about each (to close its record).
+    runs of dead workers; `on_lost(attrs, reason)` is told about each (to close its record) and
+    returns the run's result when its MLflow run finished after all (then it is not re-run).
     """
 
     def __init__(self, storage_url: str, study_name: str, direction: str | None = "maximize",
                  liveness: Liveness | None = None,
-                 on_lost: Callable[[dict[str, Any], str], None] | None = None) -> None:
+                 on_lost: Callable[[dict[str, Any], str], Recorded | None] | None = None) -> None:
         self.liveness = liveness if is_shared(storage_url) else None
         self.on_lost = on_lost
+        self.notes: list[str] = []  # repairs made on opening, one line each
         try:
-            self.storage = open_storage(storage_url, self.liveness, self._requeue)
+            if is_shared(storage_url):
+                self.storage = open_storage(storage_url, self.liveness, self._requeue)
+            else:
+                self.storage, note = open_journal(storage_url.removeprefix("journal:"))
+                self.notes += [note] if note else []
         except Exception as e:
             if not (isinstance(e, ImportError)
                     or type(e).__module__.startswith(("sqlalchemy", "psycopg", "optuna"))):
@@ -163,8 +237,9 @@ class Queue:
                     "enqueue it first with `ganbench sweep FILE --storage ... --workers 0`"
                 ) from None
         else:
-            self.study = optuna.create_study(study_name=study_name, storage=self.storage,
-                                             direction=direction, load_if_exists=True)
+            with first_creation_lock(storage_url):  # two first starts create one study
+                self.study = optuna.create_study(study_name=study_name, storage=self.storage,
+                                                 direction=direction, load_if_exists=True)
 
     # ---- what workers elsewhere need to know ---------------------------------------
     def set_meta(self, meta: dict[str, Any]) -> None:
@@ -178,63 +253,116 @@ class Queue:
     def trials(self, states=None) -> list[FrozenTrial]:
         return self.study.get_trials(deepcopy=False, states=states)
 
-    def sync(self, runs: list[dict[str, Any]], reclaim_running: bool = True) -> SyncReport:
+    def sync(self, runs: list[dict[str, Any]], reclaim_running: bool = True,
+             recorded: dict[str, Recorded] | None = None) -> SyncReport:
         """Make the queue hold every planned run that has no result yet.
 
         runs: user-attribute dicts, each with a unique "run_key". With reclaim_running, trials
         left RUNNING belong to dead workers (one controller per local study) and are failed
-        as 'interrupted', then enqueued again.
+        as 'interrupted', then enqueued again. With `recorded` (run key -> its result in the
+        MLflow record, the source of truth) the queue is reconciled with the record in both
+        directions: an open trial whose run has a result is closed with it, and a run whose
+        trial holds a result its MLflow record lacks (a deleted store) is queued again.
         """
-        done, pending, failed = set(), set(), set()
-        attempts: dict[str, list[str]] = {}  # run key -> MLflow runs of failed attempts
-        for t in sorted(self.trials(), key=lambda t: t.number):
-            key = t.user_attrs.get("run_key")
-            status = t.user_attrs.get("status")
-            if t.state == TrialState.COMPLETE or status in RESULT_STATUSES:
-                done.add(key)
-            elif t.state == TrialState.WAITING:
-                pending.add(key)
+        closed = 0
+        for t in self.trials((TrialState.WAITING, TrialState.RUNNING)):
+            rec = (recorded or {}).get(t.user_attrs.get("run_key"))
+            if rec is not None and (t.state == TrialState.WAITING or reclaim_running):
+                closed += self._close(t, rec)
             elif t.state == TrialState.RUNNING and reclaim_running:
                 self.fail(t._trial_id, "interrupted", "the worker stopped mid-run")
-                failed.add(key)
-            elif t.state == TrialState.FAIL:
-                failed.add(key)
-            if key in failed and t.user_attrs.get("mlflow_run_id"):
-                attempts.setdefault(key, []).append(t.user_attrs["mlflow_run_id"])
-        added = requeued = 0
+        trials = self.trials()
+        last = latest(trials)
+        attempts: dict[str, list[str]] = {}  # run key -> MLflow runs of failed attempts
+        for t in sorted(trials, key=lambda t: t.number):
+            if t.state == TrialState.FAIL and not has_result(t) and t.user_attrs.get(
+                    "mlflow_run_id"):
+                attempts.setdefault(t.user_attrs.get("run_key"), []).append(
+                    t.user_attrs["mlflow_run_id"])
+        done = requeued = added = waiting = missing = 0
+        errors: list[str] = []
         for attrs in runs:
             key = attrs["run_key"]
-            if key in done or key in pending:
+            t = last.get(key)
+            is_open = t is not None and t.state in (TrialState.WAITING, TrialState.RUNNING)
+            if recorded is not None and key in recorded:
+                if t is None or not (has_result(t) or is_open):
+                    self._add_result(attrs, recorded[key])
+                    closed += 1
+                done += 1
                 continue
-            if attempts.get(key):  # resume from the interrupted attempts' checkpoints
-                attrs = {**attrs, ATTEMPTS: attempts[key]}
+            if t is not None and has_result(t):
+                if recorded is None:
+                    done += 1
+                    continue
+                missing += 1  # its MLflow run is gone: the result no longer exists
+            elif is_open:
+                waiting += t.state == TrialState.WAITING  # RUNNING: a live worker elsewhere
+                continue
+            elif t is not None:  # failed attempts: resume from their checkpoints
+                attrs = {**attrs, ATTEMPTS: attempts.get(key, [])}
+                if t.user_attrs.get("status") == "error":
+                    errors.append(str(t.user_attrs.get("failure_reason", "error")))
+                else:
+                    requeued += 1
             self.study.enqueue_trial({}, user_attrs=attrs)
-            pending.add(key)
             added += 1
-            requeued += key in failed
-        planned = {a["run_key"] for a in runs}  # an edited file may leave other keys behind
-        return SyncReport(len(done & planned), requeued, added, len(pending & planned))
+            waiting += 1
+        return SyncReport(done, requeued, added, waiting, tuple(errors), missing, closed)
+
+    def _close(self, t: FrozenTrial, rec: Recorded) -> int:
+        """Close an open trial with the result its MLflow run holds; 1 if it was closed."""
+        if t.state == TrialState.WAITING:  # claim it first, so no worker starts it now
+            try:
+                if not self.storage.set_trial_state_values(t._trial_id, TrialState.RUNNING):
+                    return 0
+            except UpdateFinishedTrialError:
+                return 0
+        self.set_attrs(t._trial_id, self._result_attrs(rec))
+        ok = rec.status == "finished" and rec.value is not None and math.isfinite(rec.value)
+        try:
+            self.storage.set_trial_state_values(
+                t._trial_id, TrialState.COMPLETE if rec.status == "finished" else TrialState.FAIL,
+                values=[rec.value] if ok else None)
+        except UpdateFinishedTrialError:
+            return 0
+        return 1
+
+    def _add_result(self, attrs: dict[str, Any], rec: Recorded) -> None:
+        """A closed trial for a run whose result is in the record but not in the queue."""
+        planned = {k: attrs[k] for k in PLANNED if k in attrs}
+        ok = rec.status == "finished" and rec.value is not None and math.isfinite(rec.value)
+        self.study.add_trial(create_trial(
+            state=TrialState.COMPLETE if ok else TrialState.FAIL, value=rec.value if ok else None,
+            user_attrs={**planned, **self._result_attrs(rec)}))
+
+    @staticmethod
+    def _result_attrs(rec: Recorded) -> dict[str, Any]:
+        return {"status": rec.status, "mlflow_run_id": rec.run_id, "closed_from_record": True,
+                "metric": rec.value if rec.value is not None and math.isfinite(rec.value)
+                else None}
 
     def unresolved(self, keys: list[str]) -> int:
         """How many of these run keys have no result (finished or diverged) yet."""
-        done = {t.user_attrs.get("run_key") for t in self.trials()
-                if t.state == TrialState.COMPLETE or t.user_attrs.get("status") in RESULT_STATUSES}
-        return sum(1 for k in keys if k not in done)
+        last = latest(self.trials())
+        return sum(1 for k in keys if k not in last or not has_result(last[k]))
 
     def running(self) -> list[FrozenTrial]:
         return self.trials((TrialState.RUNNING,))
 
     def counts(self) -> dict[str, int]:
         out = {"queued": 0, "running": 0, "finished": 0, "diverged": 0, "failed": 0}
-        for t in self.trials():
+        trials = self.trials()
+        last = {k: t.number for k, t in latest(trials).items()}
+        for t in trials:
             if t.state == TrialState.WAITING:
                 out["queued"] += 1
             elif t.state == TrialState.RUNNING:
                 out["running"] += 1
-            elif t.state == TrialState.COMPLETE:
-                out["finished"] += 1
-            elif t.user_attrs.get("status") == "diverged":
-                out["diverged"] += 1
+            elif has_result(t):
+                if last.get(t.user_attrs.get("run_key")) == t.number:  # not superseded
+                    out["diverged" if t.user_attrs.get("status") == "diverged"
+                        else "finished"] += 1
             else:
                 out["failed"] += 1
         return out
@@ -293,8 +421,11 @@ class Queue:
         """Optuna's stale-trial callback: say why on the lost attempt, then retry it."""
         a = trial.user_attrs
         reason = lost_reason(a, self.liveness.grace if self.liveness else 0)
-        if self.on_lost:  # the trial is FAIL already (Optuna's doing): its attrs are frozen
-            self.on_lost(dict(a), reason)
+        # The trial is FAIL already (Optuna's doing): its attrs are frozen.
+        rec = self.on_lost(dict(a), reason) if self.on_lost else None
+        if rec is not None:  # it finished before its worker died: a retry would be a second
+            self._add_result(a, rec)
+            return
         trial.user_attrs = retry_attrs(a)
         RetryHeartbeatStaleTrialCallback()(study, trial)
 

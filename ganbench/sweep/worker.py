@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -24,9 +25,12 @@ from pathlib import Path
 import torch
 
 import ganbench
+from ganbench.atomic import DiskFullError, disk_full
+from ganbench.atomic import disk_full_message as _disk_full_message
 from ganbench.config import RunConfig
 from ganbench.outputs import write_run_folder
-from ganbench.sweep.scheduler import ATTEMPTS, Claimed, Liveness, Queue
+from ganbench.storelock import sqlite_path
+from ganbench.sweep.scheduler import ATTEMPTS, Claimed, Liveness, Queue, Recorded
 from ganbench.tracking.mlflow import RUN_KEY, SWEEP, MLflowRunTracker, MLflowStore
 from ganbench.train import RunResult, train
 
@@ -51,6 +55,17 @@ class WorkerContext:
     # take over one whose worker dies) unless told to exit at once (frees a GPU allocation).
     exit_when_empty: bool = False
     liveness: Liveness = Liveness()  # used on shared (RDB) storage only
+
+
+EXIT_DISK_FULL = 28  # a worker's exit code when it stopped because the disk is full (ENOSPC)
+_TRACKING: list[str] = []  # this worker's MLflow URI, to name the database that is full
+
+
+def disk_full_message(e: BaseException) -> str:
+    """The one line for a full disk, naming the file (SQLite names none: its database)."""
+    db = sqlite_path(_TRACKING[0]) if _TRACKING else None
+    full_db = "database or disk is full" in str(e).lower()
+    return _disk_full_message(e, db if full_db and db else None)
 
 
 @contextmanager
@@ -110,6 +125,23 @@ def _interrupted(queue: Queue, job: Claimed, tracker: MLflowRunTracker) -> None:
         queue.requeue({**job.attrs, "mlflow_run_id": tracker.run_id})
 
 
+def _stopped(queue: Queue, job: Claimed, tracker: MLflowRunTracker | None, why: str) -> None:
+    """Best effort (the disk may be full): close the run as interrupted, to be re-run from
+    its checkpoint once the cause is gone; a later start re-queues whatever this leaves."""
+    steps = [lambda: queue.fail(job.trial_id, "interrupted", why)]
+    if tracker is not None:
+        steps.insert(0, lambda: (tracker.set_tags({"status": "killed", "failure_reason": why}),
+                                 tracker.finish("KILLED")))
+    if queue.liveness:  # shared: a worker with space may take it now
+        attrs = {**job.attrs, "mlflow_run_id": tracker.run_id} if tracker else job.attrs
+        steps.append(lambda: queue.requeue(attrs))
+    for step in steps:
+        try:
+            step()
+        except Exception:  # noqa: BLE001
+            pass
+
+
 def _errored(queue: Queue, job: Claimed, tracker: MLflowRunTracker, e: Exception) -> str:
     msg = f"{type(e).__name__}: {e}"
     tracker.set_tags({"status": "error", "failure_reason": msg[:4000],
@@ -119,8 +151,8 @@ def _errored(queue: Queue, job: Claimed, tracker: MLflowRunTracker, e: Exception
     return "error"
 
 
-def _record(ctx: WorkerContext, queue: Queue, job: Claimed, tracker: MLflowRunTracker,
-            result: RunResult) -> str:
+def _record(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed,
+            tracker: MLflowRunTracker, result: RunResult) -> str:
     """Artifacts, MLflow status and the trial's outcome of one trained run."""
     if not queue.still_claimed(job.trial_id):
         # Our heartbeats were missed (a long stall) and another worker owns the retry now:
@@ -140,6 +172,15 @@ def _record(ctx: WorkerContext, queue: Queue, job: Claimed, tracker: MLflowRunTr
                    f"{result.diverged_step}", {"diverged_step": result.diverged_step})
         return "diverged"
     value = result.metrics.get(ctx.metric, math.nan)
+    other = store.other_result(ctx.experiment_id, job.attrs["run_key"], tracker.run_id)
+    if other:  # another attempt (re-queued while this one stalled) has the result already
+        tracker.set_tags({"status": "superseded", "failure_reason": f"run {other} of the same "
+                          "key finished first; one result per (cell, seed)"})
+        tracker.finish("FAILED")
+        queue.fail(job.trial_id, "superseded", f"run {other} finished first")
+        return "superseded"
+    # MLflow first, then the trial: a crash between them leaves an open trial whose run has a
+    # result, which the next start (or the stale-run reaper) closes from the record.
     tracker.finish("FINISHED")
     queue.complete(job.trial_id, value, {"metric": value if math.isfinite(value) else None,
                                          "seconds": round(result.seconds, 2)})
@@ -159,10 +200,13 @@ def run_one(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed) 
         _interrupted(queue, job, tracker)
         raise
     except Exception as e:  # one broken run must not stop the sweep
+        if disk_full(e):  # ...but a full disk stops every run: stop the worker
+            _stopped(queue, job, tracker, disk_full_message(e))
+            raise DiskFullError(disk_full_message(e)) from None
         return _errored(queue, job, tracker, e)
     if ckpt.resumed_from_run:
         tracker.set_tags({"resumed_from_run": ckpt.resumed_from_run})
-    return _record(ctx, queue, job, tracker, result)
+    return _record(ctx, queue, store, job, tracker, result)
 
 
 def run_stacked(ctx: WorkerContext, queue: Queue, store: MLflowStore,
@@ -184,8 +228,12 @@ def run_stacked(ctx: WorkerContext, queue: Queue, store: MLflowStore,
             _interrupted(queue, j, t)
         raise
     except Exception as e:  # noqa: BLE001 - one broken cell must not stop the sweep
+        if disk_full(e):
+            for j, t in zip(jobs, trackers, strict=True):
+                _stopped(queue, j, t, disk_full_message(e))
+            raise DiskFullError(disk_full_message(e)) from None
         return [_errored(queue, j, t, e) for j, t in zip(jobs, trackers, strict=True)]
-    return [_record(ctx, queue, j, t, r)
+    return [_record(ctx, queue, store, j, t, r)
             for j, t, r in zip(jobs, trackers, results, strict=True)]
 
 
@@ -205,12 +253,19 @@ def work(ctx: WorkerContext) -> int:
     flight: if one of them dies, its run comes back to the queue and someone must take it
     (unless ctx.exit_when_empty; a later `ganbench worker` re-queues and takes it then)."""
     torch.set_num_threads(ctx.threads)
+    _TRACKING[:] = [ctx.tracking_uri]
     store = MLflowStore(ctx.tracking_uri)
 
-    def close_lost(attrs: dict, reason: str) -> None:
-        if attrs.get("mlflow_run_id"):
-            store.close_run(attrs["mlflow_run_id"], "FAILED",
-                            {"status": "lost", "failure_reason": reason})
+    def close_lost(attrs: dict, reason: str) -> Recorded | None:
+        """A lost run's record: its result when it finished after all, else closed as lost."""
+        run_id = attrs.get("mlflow_run_id")
+        if not run_id:
+            return None
+        found = store.result_of(run_id, ctx.metric)
+        if found is not None:
+            return Recorded(found[0], run_id, found[1])
+        store.close_run(run_id, "FAILED", {"status": "lost", "failure_reason": reason})
+        return None
 
     queue = Queue(ctx.storage, ctx.study, ctx.direction, liveness=ctx.liveness,
                   on_lost=close_lost)
@@ -232,9 +287,13 @@ def work(ctx: WorkerContext) -> int:
                 run_stacked(ctx, queue, store, jobs)
             else:
                 run_one(ctx, queue, store, job)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, DiskFullError):
             raise
         except Exception as e:  # recording failed (store down, disk full): keep the queue true
+            if disk_full(e):
+                for j in jobs:
+                    _stopped(queue, j, None, disk_full_message(e))
+                raise DiskFullError(disk_full_message(e)) from None
             for j in jobs:
                 queue.fail(j.trial_id, "error", f"{type(e).__name__}: {e}"[:1000])
         n += len(jobs)
@@ -248,6 +307,8 @@ def worker_main(ctx: WorkerContext) -> None:
     import warnings
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    # It logs every database error it re-raises with a traceback; the worker reports them.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     # MlflowClient prints "View run at http://..." per run against a server; logging can't
     # silence it.
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
@@ -257,3 +318,6 @@ def worker_main(ctx: WorkerContext) -> None:
         work(ctx)
     except KeyboardInterrupt:
         pass
+    except DiskFullError as e:  # one line, not a traceback per worker; the controller says more
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_DISK_FULL)

@@ -7,6 +7,7 @@ is locked" under concurrent writers is retried, never surfaced.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -52,6 +53,25 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
+def _name_full_path(e: BaseException, client: MlflowClient, run_id: str, rel: str) -> None:
+    """Give a disk-full OSError that names no file (shutil's copies) the artifact's path."""
+    if not isinstance(e, OSError) or e.errno != errno.ENOSPC or e.filename:
+        return
+    try:
+        root = client.get_run(run_id).info.artifact_uri.removeprefix("file://")
+    except Exception:  # noqa: BLE001
+        root = f"the artifacts of run {run_id}"
+    e.filename = f"{root}/{rel}"
+
+
+def _result_status(mlflow_status: Any, tag_status: Any) -> str | None:
+    if mlflow_status == "FINISHED":
+        return "finished"
+    if mlflow_status == "FAILED" and tag_status == "diverged":
+        return "diverged"
+    return None
+
+
 class MLflowRunTracker:
     """A Tracker (see tracking/base.py) writing to one MLflow run."""
 
@@ -87,10 +107,18 @@ class MLflowRunTracker:
             self.flush()
 
     def log_artifact(self, path: Path) -> None:
-        _retry(self.client.log_artifact, self.run_id, str(path))
+        try:
+            _retry(self.client.log_artifact, self.run_id, str(path))
+        except OSError as e:
+            _name_full_path(e, self.client, self.run_id, Path(path).name)
+            raise
 
     def log_artifacts(self, folder: Path) -> None:
-        _retry(self.client.log_artifacts, self.run_id, str(folder))
+        try:
+            _retry(self.client.log_artifacts, self.run_id, str(folder))
+        except OSError as e:
+            _name_full_path(e, self.client, self.run_id, "")
+            raise
 
     def finish(self, status: str) -> None:
         """status: FINISHED | FAILED | KILLED."""
@@ -112,17 +140,24 @@ class MLflowCheckpointer:
         self.client, self.run_id, self.every = client, run_id, every
         self.earlier = list(earlier_runs or [])
         self.resumed_from_run: str | None = None
+        self.corrupt: list[str] = []  # damaged checkpoints load() skipped
         self._saved: list[str] = []
         self._repo = None  # the run's artifact repository, once a checkpoint is deleted
 
     def save(self, state: dict[str, Any], step: int) -> None:
-        import torch
+        from ganbench.train.checkpoint import dumps
 
+        name = f"step_{step:09d}.pt"  # zero-padded: names sort by step
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"step_{step:09d}.pt"  # zero-padded: names sort by step
-            torch.save(state, path)
-            _retry(self.client.log_artifact, self.run_id, str(path), self.FOLDER)
-        self._saved.append(path.name)
+            path = Path(tmp) / name
+            path.write_bytes(dumps(state))  # checksummed: a damaged copy is refused on load
+            try:
+                _retry(self.client.log_artifact, self.run_id, str(path), self.FOLDER)
+            except BaseException as e:
+                self._delete(name)  # a disk full mid-copy leaves no half file behind
+                _name_full_path(e, self.client, self.run_id, f"{self.FOLDER}/{name}")
+                raise
+        self._saved.append(name)
         for old in self._saved[:-2]:  # keep two: the newest may be cut off by a kill
             self._delete(old)
         self._saved = self._saved[-2:]
@@ -139,7 +174,7 @@ class MLflowCheckpointer:
             pass
 
     def load(self) -> dict[str, Any] | None:
-        import torch
+        from ganbench.train.checkpoint import CorruptCheckpointError, loads
 
         for run in reversed(self.earlier):
             try:
@@ -152,8 +187,11 @@ class MLflowCheckpointer:
                     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
                     try:
                         local = _retry(self.client.download_artifacts, run, name, tmp)
-                        state = torch.load(local, map_location="cpu", weights_only=True)
-                    except Exception:  # noqa: BLE001 - a torn file: try the one before
+                        state = loads(Path(local).read_bytes(), f"run {run}: {name}")
+                    except CorruptCheckpointError as e:  # damaged: try the one before
+                        self.corrupt.append(str(e))
+                        continue
+                    except Exception:  # noqa: BLE001 - unreadable: try the one before
                         continue
                 self.resumed_from_run = run
                 return state
@@ -162,8 +200,13 @@ class MLflowCheckpointer:
 
 class MLflowStore:
     def __init__(self, tracking_uri: str) -> None:
+        from ganbench.storelock import first_creation_lock
+
         self.uri = tracking_uri
-        self.client = MlflowClient(tracking_uri=tracking_uri)
+        # Making the client makes the store (its tables, on a fresh SQLite file); two processes
+        # doing that at once race ("table params already exists"): one at a time.
+        with first_creation_lock(tracking_uri):
+            self.client = MlflowClient(tracking_uri=tracking_uri)
 
     def experiment(self, name: str, artifact_root: Path | None = None) -> str:
         exp = _retry(self.client.get_experiment_by_name, name)
@@ -233,6 +276,41 @@ class MLflowStore:
             if not token:
                 break
         return pd.DataFrame(rows)
+
+    def results(self, exp_id: str, metric: str) -> dict[str, tuple[str, str, float | None]]:
+        """Run key -> (finished | diverged, run id, final `metric`) of each child run that holds
+        a result: FINISHED, or FAILED as diverged. The record decides what has a result."""
+        df = self.runs_frame(exp_id)
+        out: dict[str, tuple[str, str, float | None]] = {}
+        if df.empty or f"tags.{RUN_KEY}" not in df:
+            return out
+        for _, r in df.iterrows():
+            status = _result_status(r.get("mlflow_status"), r.get("tags.status"))
+            if status is None or r[f"tags.{RUN_KEY}"] in out:
+                continue
+            value = r.get(f"metrics.eval/{metric}/final", r.get(f"metrics.eval/{metric}"))
+            out[r[f"tags.{RUN_KEY}"]] = (status, r["run_id"],
+                                         None if value is None or pd.isna(value) else float(value))
+        return out
+
+    def other_result(self, exp_id: str, run_key: str, run_id: str) -> str | None:
+        """The id of another run of this key that already holds a result, if any."""
+        found = _retry(self.client.search_runs, [exp_id], max_results=10,
+                       filter_string=f"tags.`{RUN_KEY}` = '{run_key}'")
+        return next((r.info.run_id for r in found if r.info.run_id != run_id
+                     and _result_status(r.info.status, r.data.tags.get("status"))), None)
+
+    def result_of(self, run_id: str, metric: str) -> tuple[str, float | None] | None:
+        """(finished | diverged, final `metric`) when this run holds a result, else None (a
+        missing run too)."""
+        try:
+            r = _retry(self.client.get_run, run_id)
+        except MlflowException:
+            return None
+        status = _result_status(r.info.status, r.data.tags.get("status"))
+        m = r.data.metrics
+        return None if status is None else (status, m.get(f"eval/{metric}/final",
+                                                          m.get(f"eval/{metric}")))
 
     # ------------------------------------------------------------------ reading (reports)
 

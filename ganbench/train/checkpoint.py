@@ -5,10 +5,17 @@ affects later steps (nets, optimisers, trick state, every RNG the run draws from
 loop's own bookkeeping, so the resumed run is bit-identical to an uninterrupted one. It is
 self-describing: a format version and the run config it was written for, and resuming
 under another config is refused rather than silently mixing two runs.
+
+On disk a checkpoint is one header line holding the sha256 of the rest, then torch.save's
+bytes; a file whose bytes do not match (flipped bits, a cut-off upload) is refused before
+torch reads it, and the loader falls back to an older checkpoint or step 0. Tensors are read
+with weights_only=True: loading never runs pickled code.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import tempfile
@@ -25,8 +32,38 @@ FORMAT_VERSION = 1
 IGNORED_KEYS = ("device", "data_root")
 
 
+MAGIC = b"GANBENCH-CHECKPOINT sha256="
+
+
+class CorruptCheckpointError(ValueError):
+    """The checkpoint's bytes do not match its checksum (or it has none)."""
+
+
+def dumps(state: dict[str, Any]) -> bytes:
+    """The checkpoint file's bytes: the checksum header line, then torch.save's output."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    payload = buf.getvalue()
+    return MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+
+
+def loads(data: bytes, name: str) -> dict[str, Any]:
+    """Verify and read `dumps` output; CorruptCheckpointError names `name` and the damage."""
+    head, _, payload = data.partition(b"\n")
+    if not head.startswith(MAGIC):
+        raise CorruptCheckpointError(f"{name}: no checksum header (damaged, or written "
+                                     "before checkpoints were checksummed)")
+    want, got = head[len(MAGIC):].decode("ascii", "replace"), hashlib.sha256(payload).hexdigest()
+    if got != want:
+        raise CorruptCheckpointError(f"{name}: sha256 {got[:12]}… does not match the "
+                                     f"recorded {want[:12]}… (the file is damaged)")
+    # map to CPU because RNG states must be CPU tensors anyway
+    return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+
+
 class Checkpointer(Protocol):
     every: int  # steps between checkpoints; 0 = never save
+    corrupt: list[str]  # damaged checkpoints load() skipped, one line each (tagged on the run)
 
     def load(self) -> dict[str, Any] | None:
         """The latest saved state, or None when there is none."""
@@ -48,13 +85,16 @@ class FileCheckpointer:
             raise ValueError(f"checkpoint every must be >= 0 steps (0 = never), got {every}")
         self.path = Path(path)
         self.every = every
+        self.corrupt: list[str] = []
 
     def load(self) -> dict[str, Any] | None:
         if not self.path.exists():
             return None
-        # weights_only: the state holds plain containers and tensors only, so loading never
-        # runs pickled code; map to CPU because RNG states must be CPU tensors anyway.
-        return torch.load(self.path, map_location="cpu", weights_only=True)
+        try:
+            return loads(self.path.read_bytes(), str(self.path))
+        except CorruptCheckpointError as e:  # there is no older one: step 0
+            self.corrupt.append(str(e))
+            return None
 
     def save(self, state: dict[str, Any], step: int) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +102,7 @@ class FileCheckpointer:
                                    dir=self.path.parent)
         try:
             with os.fdopen(fd, "wb") as f:
-                torch.save(state, f)
+                f.write(dumps(state))
                 f.flush()
                 os.fsync(f.fileno())  # the data is on disk before the rename makes it current
             os.replace(tmp, self.path)
@@ -95,4 +135,5 @@ def check_compatible(state: dict[str, Any], cfg: RunConfig) -> None:
                          "resume with the original config or delete the checkpoint")
 
 
-__all__ = ["FORMAT_VERSION", "Checkpointer", "FileCheckpointer", "check_compatible"]
+__all__ = ["FORMAT_VERSION", "Checkpointer", "CorruptCheckpointError", "FileCheckpointer",
+           "check_compatible", "dumps", "loads"]

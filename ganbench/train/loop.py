@@ -258,6 +258,9 @@ def train(cfg: RunConfig, tracker: Tracker | None = None,
         state = None
     # Checkpoints are taken at window ends: the next window starts at the saved step.
     step = run.resume(state) if state is not None else 0
+    if tracker and getattr(checkpoints, "corrupt", None):  # skipped for an older one or step 0
+        tracker.set_tags({"checkpoint_corrupt": f"{'; '.join(checkpoints.corrupt)}; resumed "
+                          f"from step {step}"[:4000]})
     last_save = step
     window = LossWindow(step)
     while step < cfg.steps:
