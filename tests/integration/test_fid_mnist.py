@@ -73,4 +73,5 @@ def test_mnist_sweep_is_ranked_by_fid(tmp_path, sweep_file, data_root):
     by_cell = dict(zip(runs["tags.ganbench.cell"], fids, strict=True))
     ranked = summary.sort_values("rank")
     assert list(ranked["cell"]) == sorted(by_cell, key=by_cell.get)  # lower FID ranks first
-    assert ranked["rank"].tolist() == [1, 2]
+    # One seed per cell gives no interval, so no rank is claimed (report/stats.py).
+    assert ranked["rank"].isna().all()
