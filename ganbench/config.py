@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 from pathlib import Path
@@ -40,7 +41,9 @@ def default_data_root() -> Path:
 class RunConfig(Closed):
     """One training run. Experiment files hold only overrides of these defaults."""
 
-    name: str | None = None
+    # identity=False: the field does not change what a run computes (its label, where it
+    # runs, where its data lives). Run keys, checkpoints, stacking and the report read this.
+    name: str | None = Field(None, json_schema_extra={"identity": False})
     dataset: str = "ring8"
     model: str = "mlp"
     loss: str = "ns"
@@ -53,7 +56,7 @@ class RunConfig(Closed):
     lr: float = Field(2e-4, gt=0, description="Adam learning rate of G and D")
     betas: tuple[float, float] = (0.5, 0.999)
     seed: int = Field(0, ge=0)
-    device: str = "auto"
+    device: str = Field("auto", json_schema_extra={"identity": False})
     log_every: int = Field(50, gt=0, description="steps between loss logs")
     eval_every: int = Field(0, ge=0, description="steps between evaluations; 0 = only at the end")
     eval_samples: int = Field(2500, gt=0)
@@ -68,7 +71,21 @@ class RunConfig(Closed):
         None, gt=1, description="real reference images; None = the whole train split")
     fid_batch_size: int = Field(200, gt=0, description="batch of G and Inception in evaluation")
     tricks: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    data_root: Path = Field(default_factory=default_data_root)
+    data_root: Path = Field(default_factory=default_data_root,
+                            json_schema_extra={"identity": False})
+
+    @classmethod
+    def not_identity(cls) -> frozenset[str]:
+        """The fields that do not define a run (declared with identity=False)."""
+        return frozenset(k for k, f in cls.model_fields.items()
+                         if isinstance(f.json_schema_extra, dict)
+                         and f.json_schema_extra.get("identity") is False)
+
+    def identity(self, exclude: set[str] | frozenset[str] = frozenset(),
+                 exclude_defaults: bool = False) -> dict[str, Any]:
+        """What defines this run, as JSON values (the same for equal runs on any machine)."""
+        return json.loads(self.model_dump_json(exclude=set(self.not_identity() | exclude),
+                                               exclude_defaults=exclude_defaults))
 
     _numbers_not_bools = field_validator(*_INT_FIELDS, mode="before")(classmethod(
         lambda cls, v: _not_bool(v)))

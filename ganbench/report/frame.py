@@ -19,12 +19,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ganbench.config import RunConfig
 from ganbench.report.tables import latest_attempts
 
 OFF = "off"
 _TRICKS = "params.tricks."
 # Run settings that never define a cell (seed is the replicate; the rest are not in the key).
-_NOT_FACTORS = {"seed", "name", "device", "data_root", "trick_list", "tricks"}
+_NOT_FACTORS = {"seed", "trick_list", "tricks"} | RunConfig.not_identity()
 
 
 @dataclass(frozen=True)

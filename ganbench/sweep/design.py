@@ -31,8 +31,6 @@ class PlanError(ValueError):
         self.loc, self.message = loc, message
         super().__init__(f"{'.'.join(map(str, loc))}: {message}" if loc else message)
 
-# Fields that do not change what is trained (where it runs, where data lives, its label).
-_NOT_IN_KEY = ("data_root", "device", "name")
 
 
 def level_of(raw: Any) -> dict[str, Any] | None:
@@ -65,8 +63,7 @@ def _short(v: Any) -> str:
 def canonical(cfg: RunConfig, with_seed: bool = True) -> dict[str, Any]:
     """The settings that define a run. Fields at their defaults are left out, so a release
     that adds a setting (with a default) keeps every existing run key, and resume works."""
-    d = json.loads(resolve_defaults(cfg).model_dump_json(exclude=set(_NOT_IN_KEY),
-                                                        exclude_defaults=True))
+    d = resolve_defaults(cfg).identity(exclude_defaults=True)
     d["tricks"] = dict(sorted(d.get("tricks", {}).items()))
     d["seed"] = cfg.seed  # always explicit, even at its default 0
     if not with_seed:

@@ -27,10 +27,6 @@ import torch
 from ganbench.config import RunConfig
 
 FORMAT_VERSION = 1
-# Where a run stores its files or which machine runs it does not change what it computes
-# (the worker overrides both per machine).
-IGNORED_KEYS = ("device", "data_root")
-
 
 MAGIC = b"GANBENCH-CHECKPOINT sha256="
 
@@ -114,7 +110,7 @@ class FileCheckpointer:
 def comparable_config(cfg_json: str) -> dict[str, Any]:
     """The parts of a config (as JSON) that decide what a run computes."""
     out = json.loads(cfg_json)
-    for key in IGNORED_KEYS:
+    for key in RunConfig.not_identity():  # the worker sets device and data_root per machine
         out.pop(key, None)
     return out
 

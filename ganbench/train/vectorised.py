@@ -58,7 +58,6 @@ from ganbench.tricks.base import StepContext, Trick
 # maxout.
 SUPPORTED_MODELS = frozenset({"mlp", "dcgan28", "dcgan64", "pacgan"})
 _SEED_HOOKS = ("d_inputs", "d_targets", "d_terms", "g_terms", "after_step")
-_NOT_COMPARED = {"seed", "name"}  # what may differ between the stacked runs
 
 SeedProgress = Callable[[int, Progress], None]  # (position in cfgs, that seed's progress)
 
@@ -83,9 +82,9 @@ def check_cell(cfgs: list[RunConfig]) -> None:
     """ValueError unless `cfgs` are one cell's runs: identical but for distinct seeds."""
     if not cfgs:
         raise ValueError("train_vectorised needs at least one config")
-    ref = cfgs[0].model_dump(exclude=_NOT_COMPARED)
+    ref = cfgs[0].identity(exclude={"seed"})
     for cfg in cfgs[1:]:
-        other = cfg.model_dump(exclude=_NOT_COMPARED)
+        other = cfg.identity(exclude={"seed"})
         diff = sorted(k for k in ref if ref[k] != other[k])
         if diff:
             raise ValueError(f"vectorised seeds must share everything but the seed; seed "
