@@ -1,4 +1,7 @@
-"""Typed, closed run configuration and YAML loading with file:line error messages."""
+"""Typed, closed run and sweep configuration and file:line messages for its errors.
+
+The schema only: loading a file and checking it against the registries (which import this
+module) is ganbench/loaders.py."""
 
 from __future__ import annotations
 
@@ -12,10 +15,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ganbench.devices import DEVICE_PATTERN, describe
 from ganbench.yamlfile import MAX_ERRORS, ConfigError, line_of, read_yaml
 
-__all__ = ["ConfigError", "RunConfig", "SweepSpec", "explain", "line_of", "load_run_config",
-           "load_sweep_spec", "read_yaml"]
+__all__ = ["DEVICE_PATTERN", "ConfigError", "RunConfig", "SweepSpec", "explain", "line_of",
+           "read_yaml"]
 
 
 class Closed(BaseModel):
@@ -31,7 +35,6 @@ def _not_bool(v: Any) -> Any:
 
 _INT_FIELDS = ("z_dim", "steps", "batch_size", "lr", "seed", "log_every", "eval_every",
                "eval_samples", "fid_samples", "fid_real_samples", "fid_batch_size")
-DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:[0-9]+)?)$"
 
 
 def default_data_root() -> Path:
@@ -103,8 +106,6 @@ class RunConfig(Closed):
         # Only the spelling here: whether this machine has the device is checked where the
         # run starts (a sweep may be enqueued on a CPU machine for GPU workers).
         if not re.match(DEVICE_PATTERN, v):
-            from ganbench.devices import describe
-
             raise ValueError(f"{v!r} is not a device: use auto, cpu, cuda or cuda:N "
                              f"({describe()})")
         return v
@@ -177,39 +178,6 @@ def _suggest(loc: tuple[Any, ...], fields: list[str] | None) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _mapping(path: Path, data: Any) -> dict[str, Any]:
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}:1: expected a mapping of settings, got {type(data).__name__}")
-    return data
-
-
-def _wrong_kind(path: Path, node: yaml.Node | None, data: dict[str, Any], own: set[str],
-                other: set[str], kind: str, command: str) -> None:
-    """A sweep file given to `run` (or a run file to `sweep`): one line, not N unknown keys."""
-    foreign = [k for k in data if k in other and k not in own]
-    if foreign and not (set(data) & (own - other)):
-        raise ConfigError(f"{path}:{line_of(node, foreign[0])}: this is a {kind} file (it has "
-                          f"{', '.join(map(str, foreign[:4]))}): use `ganbench {command} {path}`")
-
-
-def load_run_config(path: Path | str) -> RunConfig:
-    """Load and fully validate a run file (schema, then trick params and conflicts)."""
-    from ganbench.validate import validate  # late: validate imports the registries
-
-    path = Path(path)
-    raw, node = read_yaml(path)
-    data = _mapping(path, raw)  # an empty run file is the default run
-    _wrong_kind(path, node, data, set(RunConfig.model_fields), set(SweepSpec.model_fields),
-                "sweep", "sweep")
-    try:
-        cfg = RunConfig.model_validate(data)
-    except ValidationError as e:
-        raise ConfigError(explain(e, path, node, fields=list(RunConfig.model_fields))) from None
-    return validate(cfg, path, node)
-
-
 # ---------------------------------------------------------------- sweeps
 
 
@@ -257,26 +225,3 @@ class SweepSpec(Closed):
     @property
     def seed_list(self) -> list[int]:
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
-
-
-def load_sweep_spec(path: Path | str, max_runs: int | None = None
-                    ) -> tuple[SweepSpec, yaml.Node | None]:
-    """Load a sweep file and check it against the registries (names, trick parameters, metric,
-    device) with file:line errors; with `max_runs`, refuse a grid larger than that before
-    expanding it."""
-    from ganbench.validate_sweep import validate_sweep  # late: it imports the registries
-
-    path = Path(path)
-    raw, node = read_yaml(path)
-    if raw is None:
-        raise ConfigError(f"{path}: the file is empty; a sweep file needs at least `name:` and "
-                          "`tricks:` (see benchmarks/quickstart.yaml)")
-    data = _mapping(path, raw)
-    _wrong_kind(path, node, data, set(SweepSpec.model_fields), set(RunConfig.model_fields),
-                "run", "run")
-    try:
-        spec = SweepSpec.model_validate(data)
-    except ValidationError as e:
-        raise ConfigError(explain(e, path, node, fields=list(SweepSpec.model_fields))) from None
-    validate_sweep(spec, path, node, max_runs)
-    return spec, node

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:[0-9]+)?)$"  # the spelling; RunConfig checks it
+
 
 def describe() -> str:
     """'this machine: cpu, cuda:0, cuda:1' (torch imported on demand: only errors need it)."""
@@ -17,11 +21,7 @@ def describe() -> str:
 
 def check_device(name: str, option: str = "device") -> None:
     """Raise ValueError unless `name` can be used here ('auto' always can)."""
-    import re
-
     import torch
-
-    from ganbench.config import DEVICE_PATTERN
 
     if not re.match(DEVICE_PATTERN, name):
         raise ValueError(f"{option}: {name!r} is not a device: use auto, cpu, cuda or cuda:N "

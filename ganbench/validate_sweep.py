@@ -16,6 +16,10 @@ import yaml
 from pydantic import ValidationError
 
 from ganbench.config import ConfigError, RunConfig, SweepSpec, explain, line_of
+from ganbench.data import data_kind
+from ganbench.metrics import METRICS_BY_KIND, available_metrics, metric_goal
+from ganbench.tricks import TRICKS
+from ganbench.validate import validate
 from ganbench.yamlfile import cap_lines
 
 DEFAULT_MAX_RUNS = 10_000
@@ -97,8 +101,6 @@ def _level(raw: Any) -> dict[str, Any] | None | str:
 
 
 def _tricks(spec: SweepSpec, path: Path, node) -> list[str]:
-    from ganbench.tricks import TRICKS
-
     out = []
     for name, raws in spec.tricks.items():
         where = f"{path}:{line_of(node, 'tricks', name)}: tricks.{name}"
@@ -140,8 +142,6 @@ def _configs(spec: SweepSpec) -> list[tuple[dict[str, Any], dict[str, tuple]]]:
 
 
 def _settings(spec: SweepSpec, path: Path, node) -> list[str]:
-    from ganbench.validate import validate
-
     out = []
     for raw, axis_at in _configs(spec):
         def place(field: str, axis_at=axis_at) -> tuple:
@@ -172,9 +172,6 @@ def _close(name: str, choices: list[str]) -> str:
 
 
 def _metric(spec: SweepSpec, path: Path, node) -> list[str]:
-    from ganbench.data import data_kind
-    from ganbench.metrics import METRICS_BY_KIND, available_metrics, metric_goal
-
     name = spec.metric.name
     if metric_goal(name) is not None:
         return []  # a known metric; whether these cells provide it is the expansion's check

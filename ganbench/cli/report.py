@@ -40,7 +40,7 @@ def sweep_name(arg: str) -> str:
     if path.suffix in (".yaml", ".yml") or path.is_file():
         if not path.is_file():
             raise ValueError(f"{arg}: no such sweep file")
-        from ganbench.config import load_sweep_spec
+        from ganbench.loaders import load_sweep_spec
 
         return load_sweep_spec(path)[0].name
     return arg

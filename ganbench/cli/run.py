@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from ganbench.cli import checks
 from ganbench.cli.errors import use_weights, user_errors
-from ganbench.config import load_run_config
+from ganbench.loaders import load_run_config
 from ganbench.outputs import write_run_folder
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train

@@ -103,7 +103,7 @@ def sweep(
     (postgresql://...) and --workers 0 it only enqueues, for `ganbench worker` elsewhere.
     """
     from ganbench.atomic import DiskFullError, one_line_disk_full
-    from ganbench.config import load_sweep_spec
+    from ganbench.loaders import load_sweep_spec
     from ganbench.sweep.runner import SweepOptions, load_plan, prepare, summarise
 
     _quiet()

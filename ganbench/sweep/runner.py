@@ -21,7 +21,8 @@ import pandas as pd
 import yaml
 
 from ganbench.atomic import write_atomic
-from ganbench.config import ConfigError, SweepSpec, line_of, load_sweep_spec
+from ganbench.config import ConfigError, SweepSpec, line_of
+from ganbench.loaders import load_sweep_spec
 from ganbench.report.build import Report, report_sweep
 from ganbench.sweep.design import Plan, PlanError, plan
 from ganbench.sweep.scheduler import Liveness, Queue, Recorded, SyncReport, is_shared

@@ -17,7 +17,8 @@ import yaml
 from pydantic import ValidationError
 from torch import nn
 
-from ganbench.config import ConfigError, RunConfig, load_run_config
+from ganbench.config import ConfigError, RunConfig
+from ganbench.loaders import load_run_config
 from ganbench.tracking import MemoryTracker
 from ganbench.train import Trainer, train
 from ganbench.tricks import TRICKS, Finding, TrickStack

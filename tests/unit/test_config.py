@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ganbench.config import ConfigError, RunConfig, load_run_config
+from ganbench.config import ConfigError, RunConfig
+from ganbench.loaders import load_run_config
 from ganbench.tricks import TrickStack
 
 

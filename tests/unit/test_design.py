@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from ganbench.config import ConfigError, RunConfig, SweepSpec, load_sweep_spec
+from ganbench.config import ConfigError, RunConfig, SweepSpec
+from ganbench.loaders import load_sweep_spec
 from ganbench.sweep.design import PlannedRun, canonical, digest, level_label, level_of, plan
 
 

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from ganbench.config import ConfigError, RunConfig, SweepSpec, load_run_config, load_sweep_spec
+from ganbench.config import ConfigError, RunConfig, SweepSpec
+from ganbench.loaders import load_run_config, load_sweep_spec
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train
 from ganbench.validate_sweep import check_size, grid_size
