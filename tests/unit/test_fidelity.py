@@ -236,7 +236,7 @@ def test_converted_file_is_cached_and_rebuilt_when_damaged(tmp_path, monkeypatch
     calls = []
     monkeypatch.setattr(iw, "fetch_helper_wheel", lambda d, progress: tmp_path / "w.whl")
     monkeypatch.setattr(iw, "load_helper_model", lambda w: calls.append(w) or torch.nn.Linear(2, 2))
-    monkeypatch.setattr(fid, "convert_state_dict", lambda sd: {"fc.weight": sd["weight"]})
+    monkeypatch.setattr(iw, "convert_state_dict", lambda sd: {"fc.weight": sd["weight"]})
     a = iw.converted_weights(tmp_path)
     b = iw.converted_weights(tmp_path)
     assert len(calls) == 1 and a.sha256 == b.sha256 and a.has_head
