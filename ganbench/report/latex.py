@@ -23,7 +23,7 @@ from ganbench.report.notes import (
 )
 
 if TYPE_CHECKING:
-    from ganbench.report.build import Report
+    from ganbench.report.records import Report
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
             "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:
-    from ganbench.report.build import Report
+    from ganbench.report.records import Report
 
 from ganbench.report.factorial import model_sentence
 from ganbench.report.notes import (
