@@ -104,12 +104,9 @@ def _imports(module: str, tree: ast.Module | None = None, is_pkg: bool | None = 
 IMPORTS = {m: _imports(m) for m in MODULES}
 
 
-def _excused(importer: str, imported: str) -> bool:
-    return ("edge", importer, imported) in KNOWN_ELSEWHERE
-
-
 def _graph() -> dict[str, set[str]]:
-    return {m: {t for t, _, _ in IMPORTS[m] if not _excused(m, t)} for m in MODULES}
+    return {m: {t for t, _, _ in IMPORTS[m] if ("edge", m, t) not in KNOWN_ELSEWHERE}
+            for m in MODULES}
 
 
 def _layer(module: str) -> int | None:
@@ -241,21 +238,19 @@ def _words(tree: ast.Module) -> list[tuple[int, str]]:
     out = []
     for n in ast.walk(tree):
         line = getattr(n, "lineno", 0)
-        if isinstance(n, ast.Name):
-            out.append((line, n.id))
-        elif isinstance(n, ast.Attribute):
-            out.append((line, n.attr))
-        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            out.append((line, n.name))
-        elif isinstance(n, ast.arg):
-            out.append((line, n.arg))
-        elif isinstance(n, ast.keyword) and n.arg:
-            out.append((line, n.arg))
-        elif isinstance(n, ast.alias):
+        if isinstance(n, ast.alias):
             out += [(line, a) for a in (n.name, n.asname) if a]
         elif isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in skip:
             out.append((line, n.value))
+        else:  # Name.id, Attribute.attr, def / class names, arguments, keywords
+            text = next((getattr(n, f) for f in _IDENT.get(type(n), ()) if getattr(n, f)), None)
+            out += [(line, text)] if text else []
     return out
+
+
+_IDENT = {ast.Name: ("id",), ast.Attribute: ("attr",), ast.FunctionDef: ("name",),
+          ast.AsyncFunctionDef: ("name",), ast.ClassDef: ("name",), ast.arg: ("arg",),
+          ast.keyword: ("arg",)}
 
 
 def test_train_names_no_trick():
