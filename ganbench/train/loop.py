@@ -13,12 +13,12 @@ import torch
 from ganbench.config import RunConfig
 from ganbench.data import Dataset
 from ganbench.tracking import Tracker
-from ganbench.train import step as steps
 from ganbench.train.checkpoint import Checkpointer
 from ganbench.train.outer import run_windows
 from ganbench.train.runlog import RunLog
 from ganbench.train.seed import Seed, pick_device
 from ganbench.train.state import Progress, RunResult
+from ganbench.train.step import OneSeed, d_step, g_step, train_step
 from ganbench.validate import conflict_error
 
 __all__ = ["Trainer", "pick_device", "train"]
@@ -32,18 +32,18 @@ class Trainer(Seed):
         super().__init__(cfg, data)
         self.opt_g = self.optimiser("g", self.g.parameters())
         self.opt_d = self.optimiser("d", self.d.parameters())
-        self.as_seeds = steps.OneSeed(self, self.opt_g, self.opt_d)
+        self.as_seeds = OneSeed(self, self.opt_g, self.opt_d)
         self._last_tags: dict[str, str] = {}
 
     def d_step(self, step: int) -> dict[str, torch.Tensor]:
-        return steps.d_step(self.as_seeds, step)
+        return d_step(self.as_seeds, step)
 
     def g_step(self, step: int) -> dict[str, torch.Tensor]:
-        return steps.g_step(self.as_seeds, step)
+        return g_step(self.as_seeds, step)
 
     def step(self, step: int) -> dict[str, torch.Tensor]:
         """One iteration; returns {'d/<term>': t, 'g/<term>': t} (D terms of the last D step)."""
-        return steps.train_step(self.as_seeds, step)
+        return train_step(self.as_seeds, step)
 
     def state_dict(self, optimisers: tuple[dict[str, Any], dict[str, Any]] | None = None,
                    global_rng: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:

@@ -111,7 +111,7 @@ class Seed:
             if self.device.type == "cuda":
                 global_rng["cuda"] = torch.cuda.get_rng_state(self.device)
         # Data and z come from the run's own generator; model init and the tricks' own draws
-        # (penalties, label noise, augmentations) from the global one.
+        # (penalties, random targets, augmentations) from the global one.
         rng = {"run": self.gen.get_state(), **global_rng}
         opt_g, opt_d = optimisers
         return {

@@ -152,7 +152,7 @@ def seed_optimiser_state(opt: torch.optim.Optimizer, seed: int) -> dict[str, Any
     would have: `opt` steps stacked parameters (StackedNet.parameters(), in the order of the
     seed nets' `parameters()`, which a lone optimiser uses too), so parameter i's state is
     its stacked state's slice `seed` (shared scalars such as Adam's step as they are; its
-    settings, e.g. TTUR's rates, are every seed's). Tensors are views of the live state:
+    settings, e.g. rates a trick set, are every seed's). Tensors are views of the live state:
     copy them before `opt` steps again."""
     full = opt.state_dict()
     return {"state": {i: {k: _seed_part(v, seed) for k, v in st.items()}

@@ -57,8 +57,8 @@ from ganbench.train.step import Seeds, Terms
 from ganbench.tricks import TRICKS
 
 # Models whose nets vmap with per-seed results equal to the lone nets' (tests/unit/
-# test_vectorised.py): linear, (transposed) conv, batch/layer/group norm, minibatch std,
-# maxout.
+# test_vectorised.py): linear, (transposed) conv, batch/layer/group norm, batch-statistics
+# features, maxout.
 SUPPORTED_MODELS = frozenset({"mlp", "dcgan28", "dcgan64", "pacgan"})
 
 __all__ = ["SUPPORTED_MODELS", "SeedProgress", "VectorisedTrainer", "can_vectorise",
