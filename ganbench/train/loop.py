@@ -17,7 +17,7 @@ from ganbench.train.checkpoint import Checkpointer
 from ganbench.train.outer import run_windows
 from ganbench.train.runlog import RunLog
 from ganbench.train.seed import Seed, pick_device
-from ganbench.train.state import Progress, RunResult
+from ganbench.train.state import Evaluation, Progress, RunResult
 from ganbench.train.step import OneSeed, d_step, g_step, train_step
 from ganbench.validate import conflict_error
 
@@ -57,7 +57,7 @@ class Trainer(Seed):
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
 
-    def evaluate(self, g: torch.nn.Module | None = None):
+    def evaluate(self, g: torch.nn.Module | None = None) -> Evaluation:
         ev = super().evaluate(g)
         self._last_tags = ev.tags
         return ev

@@ -18,6 +18,7 @@ import torch
 from ganbench.tricks.base import StepContext
 
 if TYPE_CHECKING:
+    from ganbench.config import RunConfig
     from ganbench.train.seed import Seed
 
 T = TypeVar("T")
@@ -85,10 +86,12 @@ class Seeds:
         """Training is over: every seed's nets are plain modules of their own."""
 
     @property
-    def cfg(self):
+    def cfg(self) -> RunConfig:
         return self.seeds[0].cfg
 
     def uses(self, hook: str) -> bool:
+        """Whether some trick overrides `hook` (the seeds share their tricks); a hook none
+        overrides is skipped, which changes nothing."""
         return self.seeds[0].stack.overrides(hook)
 
 
