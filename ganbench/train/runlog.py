@@ -1,23 +1,24 @@
 """One run's bookkeeping, shared by train() and each seed of train_vectorised(): logging
 windows (one host sync each), tags, logged history, evaluations, divergence, checkpoints and
-the RunResult."""
+the RunResult. It is handed what it records (configs, evaluations, states, nets) and knows
+no trainer."""
 
 from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import torch
+from torch import nn
 
+from ganbench.config import RunConfig
+from ganbench.data import Dataset
 from ganbench.metrics import available_metrics, update_best
 from ganbench.tracking import Tracker
-from ganbench.train.state import Progress, RunResult
+from ganbench.train.state import Evaluation, Progress, RunResult
 from ganbench.validate import caveats
-
-if TYPE_CHECKING:
-    from ganbench.config import RunConfig
-    from ganbench.train.loop import Trainer
 
 
 def window_end(step: int, cfg: RunConfig) -> tuple[bool, bool]:
@@ -60,11 +61,14 @@ class RunLog:
     """One run's bookkeeping, for train() and for each seed of train_vectorised(): its tags,
     what it logged, its last and best evaluations, how it ended, and its RunResult."""
 
-    def __init__(self, tr: Trainer, tracker: Tracker | None, t0: float) -> None:
-        self.tr, self.tracker, self.t0 = tr, tracker, t0  # t0: when the run started
-        self.found = caveats(tr.cfg)
-        self.goals = available_metrics(tr.data.kind, tr.cfg)
+    def __init__(self, cfg: RunConfig, data_kind: str, tracker: Tracker | None, t0: float
+                 ) -> None:
+        """`cfg`: the resolved config that runs; `t0`: when the run started."""
+        self.cfg, self.tracker, self.t0 = cfg, tracker, t0
+        self.found = caveats(cfg)
+        self.goals = available_metrics(data_kind, cfg)
         self.metrics: dict[str, float] = {}  # the last evaluation
+        self.eval_tags: dict[str, str] = {}  # and its tags
         self.best: dict[str, tuple[float, int]] = {}  # metric -> (best value, its step)
         # Everything logged, as (metrics, step): a checkpoint carries it, so the tracker of a
         # resumed run gets the whole history and not only the steps after the resume.
@@ -76,12 +80,11 @@ class RunLog:
         self.resumed_from: int | None = None
         self.seconds_before = 0.0  # wall time of the attempts before a resume
 
-    def start(self, extra_tags: dict[str, str] | None = None) -> None:
-        """The run's opening tags: where its data came from, its device, its caveats."""
+    def start(self, tags: dict[str, str], extra_tags: dict[str, str] | None = None) -> None:
+        """The run's opening tags: `tags` (where its data came from, its device: the Seed's
+        `opening_tags()`), its caveats, `extra_tags`."""
         if self.tracker:
-            tr = self.tr
-            self.tracker.set_tags({"data_source": tr.data.source, "device": str(tr.device),
-                                   "eval_generator": "ema" if tr.eval_g is not tr.g else "raw",
+            self.tracker.set_tags({**tags,
                                    "caveats": "; ".join(map(str, self.found)) or "none",
                                    **(extra_tags or {})})
 
@@ -90,35 +93,32 @@ class RunLog:
         if self.tracker:
             self.tracker.log_metrics(values, at)
 
-    def checkpoint(self, step: int, trainer_state: dict[str, Any] | None = None
-                   ) -> dict[str, Any]:
-        """The state to save after `step` steps: the Trainer's (`trainer_state` where the
-        caller builds it: a vectorised seed's; else `tr.state_dict()`) and the loop's."""
+    def checkpoint(self, step: int, trainer_state: dict[str, Any]) -> dict[str, Any]:
+        """The state to save after `step` steps: the trainer's (`Trainer.state_dict()`, or a
+        vectorised seed's) and the loop's."""
         loop = {"step": step, "metrics": self.metrics, "best": self.best, "logged": self.logged,
-                "eval_tags": self.tr.eval_tags,
+                "eval_tags": self.eval_tags,
                 # wall clock ("perf/": never compared between runs)
                 "perf/seconds": self.seconds_before + time.perf_counter() - self.t0}
-        if trainer_state is None:
-            trainer_state = self.tr.state_dict()
         return {**trainer_state, "loop": loop}
 
     def resume(self, state: dict[str, Any]) -> int:
-        """Continue from `checkpoint()`'s output (the tracker gets the history logged before
-        it again); returns the step to go on from."""
-        self.tr.load_state_dict(state)
+        """Continue from `checkpoint()`'s output, whose trainer state the caller has loaded
+        (the tracker gets the history logged before it again); returns the step to go on
+        from."""
         loop = state["loop"]
         step = self.resumed_from = int(loop["step"])
         self.metrics = dict(loop["metrics"])
         self.best = {k: (v, at) for k, (v, at) in loop["best"].items()}
         self.logged = [(dict(m), int(at)) for m, at in loop["logged"]]
-        self.tr.eval_tags = dict(loop["eval_tags"])
+        self.eval_tags = dict(loop["eval_tags"])
         self.seconds_before = float(loop.get("perf/seconds", 0.0))  # absent in older checkpoints
         if self.tracker:
             self.tracker.set_tags({"resumed_from_step": str(step)})
             for m, at in self.logged:
                 self.tracker.log_metrics(m, at)
-            if self.tr.eval_tags:
-                self.tracker.set_tags(self.tr.eval_tags)
+            if self.eval_tags:
+                self.tracker.set_tags(self.eval_tags)
         return step
 
     def diverge(self, step: int, term: str) -> None:
@@ -128,11 +128,12 @@ class RunLog:
             self.tracker.set_tags({"status": "diverged", "diverged_step": str(step),
                                    "diverged_term": term})
 
-    def end_window(self, values: torch.Tensor, window: LossWindow, step: int, evaluate: bool
-                   ) -> Progress | None:
+    def end_window(self, values: torch.Tensor, window: LossWindow, step: int,
+                   evaluate: Callable[[], dict[str, float]] | None) -> Progress | None:
         """Close a window from its terms `values` (W, T, on the host): a non-finite one ends
         the run as diverged at its first bad step and term (None); otherwise the means are
-        logged, G is evaluated if `evaluate`, and the window's Progress is returned."""
+        logged, `evaluate()` (an Evaluation; plain metrics leave the tags as they are) is
+        called and logged if given, and the window's Progress is returned."""
         bad = ~torch.isfinite(values)
         if bad.any():
             row, col = bad.nonzero()[0].tolist()
@@ -142,18 +143,24 @@ class RunLog:
         self.log({f"train/{k}": v for k, v in losses.items()}, step)
         self.log({"perf/steps_per_s": window.rate}, step)
         evaluated = None
-        if evaluate:
-            self.metrics = evaluated = self.tr.evaluate()
+        if evaluate is not None:
+            ev = evaluate()
+            if isinstance(ev, Evaluation):
+                self.eval_tags = dict(ev.tags)
+            # A plain dict: checkpoints hold it (and load with weights_only=True).
+            self.metrics = evaluated = dict(ev)
             update_best(self.best, self.metrics, self.goals, step)
             if self.metrics:
                 self.log({f"eval/{k}": v for k, v in self.metrics.items()}, step)
-                if self.tracker and self.tr.eval_tags:
-                    self.tracker.set_tags(self.tr.eval_tags)
-        return Progress(step, self.tr.cfg.steps, losses, window.rate, evaluated)
+                if self.tracker and self.eval_tags:
+                    self.tracker.set_tags(self.eval_tags)
+        return Progress(step, self.cfg.steps, losses, window.rate, evaluated)
 
-    def result(self, step: int) -> RunResult:
+    def result(self, step: int, d_steps: int, *, g: nn.Module, d: nn.Module, data: Dataset,
+               device: str) -> RunResult:
         """The final logging (last and best evaluations, costs, status) and the RunResult,
-        `step` steps done.
+        `step` steps done (`d_steps` D steps), of the run whose evaluated G, D, data and
+        device are given.
 
         Costs, so that tables can compare at equal compute: `perf/seconds` (wall time of the
         run, resumed attempts included; seeds trained as one stack share its time; `perf/`
@@ -167,7 +174,7 @@ class RunLog:
         g_steps = step if finished else self.bad_step
         if self.tracker:
             self.tracker.log_metrics({"perf/seconds": self.seconds_before + seconds,
-                                      "cost/d_steps": self.tr.d_steps_done,
+                                      "cost/d_steps": d_steps,
                                       "cost/g_steps": g_steps}, g_steps)
             if finished:
                 final = {k: v for k, v in self.metrics.items() if k in self.goals}
@@ -178,10 +185,9 @@ class RunLog:
                                        "undefined_final": ",".join(undefined) or "none"})
             for k, (v, at) in self.best.items():
                 self.tracker.log_metrics({f"eval/{k}/best": v, f"eval/{k}/best_step": at}, at)
-        tr = self.tr
         return RunResult(self.status, step if finished else self.bad_step, self.metrics,
-                         seconds, tr.eval_g, tr.d, tr.data, str(tr.device), self.found,
-                         self.bad_step, self.bad_term, tr.cfg, resumed_from=self.resumed_from)
+                         seconds, g, d, data, device, self.found, self.bad_step, self.bad_term,
+                         self.cfg, resumed_from=self.resumed_from)
 
 
 def _finite(v: float | None) -> bool:

@@ -2,36 +2,52 @@
 seed dimension, run at once with `vmap(functional_call(...))` (used by train/vectorised.py).
 
 Each per-seed module keeps existing: its parameters and buffers are replaced by views of
-the stacked tensors, so code that calls one seed's net (a trick's penalty, evaluation,
-EMA reading G) sees the stacked values without copies, its gradients reach the stacked
-leaves, and its in-place buffer updates (batch-norm statistics, spectral norm's power
-iteration) land in the stacked buffers.
+the stacked tensors, so code that calls one seed's net (a trick's penalty, evaluation, a
+trick reading G) sees the stacked values without copies, its gradients reach the stacked
+leaves, and its in-place buffer updates (batch-norm statistics, a trick's buffers) land in
+the stacked buffers. What a trick's modules need to run under vmap, the trick declares
+(`Trick.stacked_template`).
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
-from torch.nn.utils.parametrizations import _SpectralNorm
 
 # Element-wise optimisers only: on stacked parameters they are S independent optimisers.
 ELEMENTWISE_OPTIMISERS = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
 
 
-class _VmapSpectralNorm(_SpectralNorm):
-    """torch's spectral norm with its power iteration written without `out=` (which vmap
-    cannot batch): the same arithmetic, then copied into the (per-seed) buffers."""
+class SeedRng:
+    """One seed's global RNG state (CPU, and its CUDA device's), active only around that
+    seed's hook calls, so the tricks' own draws follow the lone run's stream."""
 
-    @torch.no_grad()
-    def _power_method(self, weight_mat: torch.Tensor, n_power_iterations: int) -> None:
-        for _ in range(n_power_iterations):
-            self._u.copy_(F.normalize(torch.mv(weight_mat, self._v), dim=0, eps=self.eps))
-            self._v.copy_(F.normalize(torch.mv(weight_mat.H, self._u), dim=0, eps=self.eps))
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.cpu = torch.get_rng_state()
+        self.cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        torch.set_rng_state(self.cpu)
+        if self.cuda is not None:
+            torch.cuda.set_rng_state(self.cuda, self.device)
+        try:
+            yield
+        finally:
+            self.cpu = torch.get_rng_state()
+            if self.cuda is not None:
+                self.cuda = torch.cuda.get_rng_state(self.device)
+
+    def states(self) -> dict[str, torch.Tensor]:
+        """{"cpu": ..., "cuda": ...} as a lone run's checkpoint holds them."""
+        return {"cpu": self.cpu} | ({"cuda": self.cuda} if self.cuda is not None else {})
 
 
 def _owner(net: nn.Module, name: str) -> tuple[nn.Module, str]:
@@ -43,14 +59,14 @@ class StackedNet:
     """`nets` (same architecture, one per seed) as stacked tensors; `self(x)` maps
     x (S, B, ...) to (S, B, ...) through every seed's net at once."""
 
-    def __init__(self, nets: list[nn.Module]) -> None:
+    def __init__(self, nets: list[nn.Module],
+                 template: Callable[[nn.Module], nn.Module] = lambda net: net) -> None:
+        """`template`: the tricks' changes to the structure vmap runs (a TrickStack's
+        `stacked_template`)."""
         self.nets = list(nets)
         self.params, self.buffers = stack_module_state(self.nets)
         # The template only provides the structure: functional_call swaps the tensors in.
-        self.template = copy.deepcopy(self.nets[0]).to("meta")
-        for m in self.template.modules():
-            if type(m) is _SpectralNorm:
-                m.__class__ = _VmapSpectralNorm
+        self.template = template(copy.deepcopy(self.nets[0]).to("meta"))
         self._run = vmap(self._one)
         self._bind()
 
@@ -136,7 +152,7 @@ def seed_optimiser_state(opt: torch.optim.Optimizer, seed: int) -> dict[str, Any
     would have: `opt` steps stacked parameters (StackedNet.parameters(), in the order of the
     seed nets' `parameters()`, which a lone optimiser uses too), so parameter i's state is
     its stacked state's slice `seed` (shared scalars such as Adam's step as they are; its
-    settings, e.g. TTUR's rates, are every seed's). Tensors are views of the live state:
+    settings, e.g. rates a trick set, are every seed's). Tensors are views of the live state:
     copy them before `opt` steps again."""
     full = opt.state_dict()
     return {"state": {i: {k: _seed_part(v, seed) for k, v in st.items()}

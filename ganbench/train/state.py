@@ -1,4 +1,4 @@
-"""Plain records the loop hands out: progress events and the run's result."""
+"""Plain records the loop hands out: evaluations, progress events and the run's result."""
 
 from __future__ import annotations
 
@@ -10,6 +10,16 @@ from torch import nn
 from ganbench.config import RunConfig
 from ganbench.data import Dataset
 from ganbench.tricks import Finding
+
+
+class Evaluation(dict[str, float]):
+    """One evaluation: its metrics (the dict itself) and their `tags` (protocol.<metric>,
+    unavailable.<metric>), which the run's tracker gets."""
+
+    def __init__(self, metrics: dict[str, float] | None = None,
+                 tags: dict[str, str] | None = None) -> None:
+        super().__init__(metrics or {})
+        self.tags: dict[str, str] = dict(tags or {})
 
 
 @dataclass(frozen=True)

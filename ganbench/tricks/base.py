@@ -144,6 +144,13 @@ class Trick:
         """The generator that evaluation and samples use (EMA returns its average)."""
         return g
 
+    # --- seed stacking (ganbench/train/stacked.py) ------------------------------------
+    def stacked_template(self, net: torch.nn.Module) -> torch.nn.Module:
+        """`net` (a structure-only copy on the meta device) as seed-stacked runs call it,
+        through `vmap(functional_call(net, ...))`: a trick whose modules vmap cannot batch
+        swaps in equivalents that it can, with the same parameter and buffer names."""
+        return net
+
     # --- checkpoints ------------------------------------------------------------------
     # State that changes across steps and is not already inside G's or D's state_dict
     # (EMA's average, LeCam's anchors, counters). Plain tensors/containers/numbers only:
@@ -181,6 +188,7 @@ class TrickStack:
 
     def __init__(self, tricks: list[Trick]) -> None:
         self.tricks = sorted(tricks, key=lambda t: (t.order, t.name))
+        self._overrides: dict[str, bool] = {}
 
     @classmethod
     def from_config(cls, cfg: RunConfig) -> TrickStack:
@@ -251,6 +259,26 @@ class TrickStack:
         for t in self.tricks:
             g = t.eval_generator(g)
         return g
+
+    def eval_generator_name(self, g) -> str:
+        """The name of the trick whose generator `eval_generator(g)` returns, or "raw"."""
+        name = "raw"
+        for t in self.tricks:
+            g, before = t.eval_generator(g), g
+            name = t.name if g is not before else name
+        return name
+
+    def stacked_template(self, net: torch.nn.Module) -> torch.nn.Module:
+        for t in self.tricks:
+            net = t.stacked_template(net)
+        return net
+
+    def overrides(self, hook: str) -> bool:
+        """Whether some trick of the stack overrides `hook` (else calling it changes nothing)."""
+        if hook not in self._overrides:
+            self._overrides[hook] = any(getattr(type(t), hook) is not getattr(Trick, hook)
+                                        for t in self.tricks)
+        return self._overrides[hook]
 
     def state_dict(self) -> dict[str, dict[str, Any]]:
         """Each stateful trick's state, keyed by trick name (stateless tricks are left out)."""
