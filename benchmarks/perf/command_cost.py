@@ -216,26 +216,50 @@ def report_memory(say, m: dict, runs: int, steps: int) -> None:
     say(f"| seconds per tiny run (median) | {m['seconds_per_run']:.2f} |")
 
 
-def report_eval_share(say, args, make_cfg, train) -> None:
-    """train() with eval_every = steps / 4 against final-only evaluation, `args.runs` seeds
-    each: what one evaluation costs and its share of a run."""
-    every = max(1, args.steps // 4)
-    times = {}
-    for e in (0, every):
-        cfgs = [make_cfg(args, s, args.steps).model_copy(update={"eval_every": e})
-                for s in range(args.runs)]
+def _timing_evaluate():
+    """Wrap the Trainer's evaluate (when train/loop.py has one) to add up its seconds."""
+    import ganbench.train.loop as loop
+
+    cls = getattr(loop, "Trainer", None)
+    if cls is None or not hasattr(cls, "evaluate"):
+        return None, None
+    orig, spent = cls.evaluate, [0.0, 0]
+
+    def timed(self, *a, **k):
         t0 = time.perf_counter()
-        for c in cfgs:
-            train(c)
-        times[e] = time.perf_counter() - t0
-    extra = args.runs * (args.steps // every - 1)  # evaluations beyond the final one
-    one = max(0.0, (times[every] - times[0]) / extra)
-    run = times[0] / args.runs
+        try:
+            return orig(self, *a, **k)
+        finally:
+            spent[0] += time.perf_counter() - t0
+            spent[1] += 1
+
+    cls.evaluate = timed
+    return spent, lambda: setattr(cls, "evaluate", orig)
+
+
+def report_eval_share(say, args, make_cfg, train) -> None:
+    """train() with a final evaluation only and with eval_every = steps / 4, `args.runs`
+    seeds each: evaluation's own seconds (timed around each call) against the run's."""
+    every = max(1, args.steps // 4)
+    spent, restore = _timing_evaluate()
+    if spent is None:
+        say("\n(eval share: no Trainer.evaluate to time in this version)")
+        return
+    rows = []
+    try:
+        for e in (0, every):
+            spent[:] = [0.0, 0]
+            t0 = time.perf_counter()
+            for s in range(args.runs):
+                train(make_cfg(args, s, args.steps).model_copy(update={"eval_every": e}))
+            total = time.perf_counter() - t0
+            rows.append((e, spent[0] / max(1, spent[1]), spent[0] / total, spent[1] / args.runs))
+    finally:
+        restore()
     say()
-    say("| evaluation (2-D mode metrics, eval_samples 2500) | value |")
-    say("|---|---:|")
-    say(f"| one evaluation s | {one:.3f} |")
-    say(f"| share of a {args.steps}-step run with a final evaluation only | "
-        f"{one / run:.1%} |")
-    say(f"| share of a {args.steps}-step run with eval_every {every} | "
-        f"{(args.steps // every) * one / (run + (args.steps // every - 1) * one):.1%} |")
+    say("| evaluation (2-D mode metrics, eval_samples 2500), timed around each call "
+        "| one evaluation s | evaluations per run | share of the run |")
+    say("|---|---:|---:|---:|")
+    for e, one, share, n in rows:
+        what = "final evaluation only" if e == 0 else f"eval_every {e}"
+        say(f"| {args.steps}-step run, {what} | {one:.3f} | {n:.0f} | {share:.1%} |")

@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     say("|---|---:|---:|---:|---|")
     for name, runs, _ in modes:
         ratios = [x / y for x, y in zip(rates[name], plain, strict=True)]
-        at_once = 1 if name in ("plain", "train") else runs
+        at_once = 1 if name in ("plain", "train") else 2 if name == "plain x2" else runs
         say(f"| {name} | {at_once} | {statistics.median(rates[name]):.0f} | "
             f"{statistics.median(ratios):.2f} | {min(ratios):.2f}-{max(ratios):.2f} |")
     for w, runs in commands.items():
