@@ -12,7 +12,13 @@ number of steps per run, in this process, and is scored by aggregate optimisatio
               torch threads split between them (max(1, threads // K));
 - sweep W:    (with --sweep W) the real sweep machinery — plan, Optuna queue, W worker
               processes, an MLflow child run with artifacts per seed — over --sweep-seeds
-              seeds, run by run and (`sweep W vec`) with `--vectorise on`.
+              seeds, run by run and (`sweep W vec`) with `--vectorise on`;
+- command W:  (with --command W) the whole `ganbench sweep FILE --workers W` command as a
+              user types it (imports, store, workers, runs, report) over --command-seeds
+              seeds, against `plain x2` (two plain loops in two processes side by side); its
+              fixed costs per command and per run get their own rows (command_cost.py);
+- memory:     (with --memory-runs N) one worker over N tiny runs: RSS at run 1, N/2 and N;
+- eval share: (with --eval-share) what evaluation costs a run (eval_every = steps / 4).
 
 ganbench's times include building the Trainers and each run's final evaluation; the plain
 loop's include building its nets. Modes are interleaved within each repeat after a warm-up;
@@ -20,6 +26,7 @@ the table gives medians over the repeats and each mode's median ratio to plain.
 
     python benchmarks/perf/sweep_throughput.py [--steps N] [--repeats R] [--vec 3 8 16]
         [--runs N] [--procs K ...] [--procs-seeds S] [--sweep W ...] [--sweep-seeds S]
+        [--command W ...] [--command-seeds S] [--memory-runs N] [--eval-share]
         [--model M] [--dataset D] [--batch B]
         [--device cpu|cuda] [--threads T] [--out FILE]
 
@@ -39,6 +46,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from command_cost import (
+    report_command,
+    report_eval_share,
+    report_memory,
+    run_command,
+    run_memory,
+)
 from perf_common import device_name, open_device
 
 from ganbench.config import RunConfig
@@ -151,11 +165,15 @@ def run_vec(args, steps: int, seeds: int) -> float:
     return timed(torch.device(args.device), go)
 
 
-def _proc_main(args, threads: int, barrier, out) -> None:
+def _proc_main(args, threads: int, barrier, out, plain: bool = False) -> None:
     """One packed process: warm up, wait for the others, then train its seeds."""
     torch.set_num_threads(threads)
-    work = ((lambda n: run_vec(args, n, args.procs_seeds)) if args.procs_seeds
-            else (lambda n: run_train(args, n)))
+    if plain:
+        data = PlainData(make_cfg(args, 0, 1), torch.device(args.device))
+        work = (lambda n: run_plain(args, n, data))
+    else:
+        work = ((lambda n: run_vec(args, n, args.procs_seeds)) if args.procs_seeds
+                else (lambda n: run_train(args, n)))
     work(args.warmup_steps)
     barrier.wait()
     t0 = time.monotonic()  # system-wide on Linux, so comparable across the processes
@@ -163,12 +181,13 @@ def _proc_main(args, threads: int, barrier, out) -> None:
     out.put((t0, time.monotonic()))
 
 
-def run_procs(args, k: int) -> float:
+def run_procs(args, k: int, plain: bool = False) -> float:
     """Wall seconds from the moment all K (warmed-up) processes start to the last one's end."""
     ctx = mp.get_context("spawn")
     barrier, out = ctx.Barrier(k), ctx.Queue()
     threads = max(1, torch.get_num_threads() // k)
-    procs = [ctx.Process(target=_proc_main, args=(args, threads, barrier, out)) for _ in range(k)]
+    procs = [ctx.Process(target=_proc_main, args=(args, threads, barrier, out, plain))
+             for _ in range(k)]
     for p in procs:
         p.start()
     spans = [out.get() for _ in procs]
@@ -227,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=300, help="training steps per run (300)")
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats (3)")
-    p.add_argument("--vec", type=int, nargs="+", default=[3, 8, 16],
+    p.add_argument("--vec", type=int, nargs="*", default=[3, 8, 16],
                    help="seed counts S to train vectorised (3 8 16)")
     p.add_argument("--runs", type=int, default=3,
                    help="runs trained one after another by plain/train (3)")
@@ -240,6 +259,15 @@ def main(argv: list[str] | None = None) -> int:
                    "vectorised (e.g. --sweep 1 2)")
     p.add_argument("--sweep-seeds", type=int, default=6,
                    help="seeds of the cell in --sweep mode (6)")
+    p.add_argument("--command", type=int, nargs="*", default=[],
+                   help="also the whole `ganbench sweep --workers W` command (e.g. --command 2)")
+    p.add_argument("--command-seeds", type=int, default=16,
+                   help="seeds of the cell in --command mode (16)")
+    p.add_argument("--memory-runs", type=int, default=0,
+                   help="also one worker over N tiny runs: its RSS at run 1, N/2 and N")
+    p.add_argument("--memory-steps", type=int, default=10, help="steps per tiny run (10)")
+    p.add_argument("--eval-share", action="store_true",
+                   help="also time evaluation's share of a run")
     p.add_argument("--model", default="mlp")
     p.add_argument("--dataset", default="ring8")
     p.add_argument("--batch", type=int, default=128)
@@ -284,12 +312,20 @@ def main(argv: list[str] | None = None) -> int:
         for vec in ("off", "on"):
             modes.append((f"sweep W={w}{' vec' if vec == 'on' else ''}", args.sweep_seeds,
                           lambda n, w=w, vec=vec: run_sweep(args, n, w, vec)))
+    if args.command:  # the yardstick of the whole command: two plain loops side by side
+        modes.append(("plain x2", 2 * args.runs, lambda n: run_procs(args, 2, plain=True)))
+    base = {k: v for k, v in make_cfg(args, 0, args.steps).model_dump(mode="json").items()
+            if k in ("dataset", "model", "loss", "steps", "batch_size", "lr", "log_every")}
+    commands: dict[int, list[dict]] = {w: [] for w in args.command}
     rates: dict[str, list[float]] = {name: [] for name, _, _ in modes}
     for r in range(args.repeats):
         row = []
         for name, runs, fn in modes:
             rates[name].append(runs * args.steps / fn(args.steps))
             row.append(f"{name} {rates[name][-1]:.0f}")
+        for w in args.command:
+            commands[w].append(run_command(base, args.command_seeds, w, args.device, r == 0))
+            row.append(f"command W={w} {commands[w][-1]['wall']:.1f} s")
         print(f"repeat {r + 1}: " + ", ".join(row), flush=True)
 
     plain = rates["plain"]
@@ -299,9 +335,17 @@ def main(argv: list[str] | None = None) -> int:
     say("|---|---:|---:|---:|---|")
     for name, runs, _ in modes:
         ratios = [x / y for x, y in zip(rates[name], plain, strict=True)]
-        at_once = 1 if name in ("plain", "train") else runs
+        at_once = 1 if name in ("plain", "train") else 2 if name == "plain x2" else runs
         say(f"| {name} | {at_once} | {statistics.median(rates[name]):.0f} | "
             f"{statistics.median(ratios):.2f} | {min(ratios):.2f}-{max(ratios):.2f} |")
+    for w, runs in commands.items():
+        report_command(say, w, runs, rates["plain x2"], args.command_seeds * args.steps,
+                       args.steps)
+    if args.memory_runs:
+        report_memory(say, run_memory({**base, "steps": args.memory_steps}, args.memory_runs,
+                                      args.device), args.memory_runs, args.memory_steps)
+    if args.eval_share:
+        report_eval_share(say, args, make_cfg, train)
     load1 = os.getloadavg()[0]
     say()
     say(f"1-min load average {load0:.2f} at start, {load1:.2f} at end ({os.cpu_count()} CPUs); "

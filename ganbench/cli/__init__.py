@@ -1,4 +1,7 @@
-"""The `ganbench` command line: thin wrappers that parse, load and call library code."""
+"""The `ganbench` command line: thin wrappers that parse, load and call library code.
+
+Command modules import torch, MLflow, Optuna and pandas inside the commands, so `--help`,
+`--version` and a worker process that imports this package start in well under a second."""
 
 from __future__ import annotations
 
@@ -18,6 +21,23 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from ganbench import __version__
+
+        typer.echo(f"ganbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(  # noqa: B008 - typer declares options as defaults
+        False, "--version", is_eager=True, callback=_version,
+        help="Print ganbench's version and exit.")) -> None:
+    pass
+
+
 app.command("run")(_run.run)
 app.command("sweep")(_sweep.sweep)
 app.command("worker")(_cluster.worker)

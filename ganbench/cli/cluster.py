@@ -11,8 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ganbench.cli import checks
+from ganbench.cli.common import CHECKPOINT_EVERY, DEVICE, VECTORISE, WEIGHTS, Vectorise, quiet
 from ganbench.cli.errors import second_ctrl_c_ignored, use_weights, user_errors
-from ganbench.cli.sweep import CHECKPOINT_EVERY, DEVICE, VECTORISE, WEIGHTS, Vectorise, _quiet
 
 console = Console()
 
@@ -58,7 +58,7 @@ def worker(
     from ganbench.sweep.runner import SweepOptions, attach, run_workers, worker_devices
     from ganbench.sweep.scheduler import Liveness
 
-    _quiet()
+    quiet()
     use_weights(weights)
     if grace_period <= heartbeat_interval:
         raise ValueError(f"--grace-period ({grace_period}) must be longer than "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -12,11 +13,15 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ganbench.config import ConfigError
-from ganbench.data import DataUnavailableError
-
 F = TypeVar("F", bound=Callable)
 err_console = Console(stderr=True)
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    """ValueError (ConfigError is one) and DataUnavailableError, without importing the data
+    package (torch) for `--help`: an error of that class was raised only if it is loaded."""
+    data = sys.modules.get("ganbench.data.base")
+    return (ValueError, data.DataUnavailableError) if data else (ValueError,)
 
 
 def user_errors(fn: F) -> F:
@@ -24,7 +29,7 @@ def user_errors(fn: F) -> F:
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (ConfigError, DataUnavailableError, ValueError) as e:
+        except _user_error_types() as e:  # evaluated when an exception is matched
             # soft_wrap: one line (the terminal wraps it), so it can be grepped and copied
             err_console.print("[bold red]error:[/] " + escape(str(e)), highlight=False,
                               soft_wrap=True)

@@ -6,32 +6,12 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from ganbench.cli import checks
+from ganbench.cli.common import print_ranked, quiet
 from ganbench.cli.errors import user_errors
 
 console = Console()
-
-
-def print_ranked(rep) -> None:
-    """The ranked table(s) of a report, one per metric protocol."""
-    from ganbench.report.markdown import ci, num, rank_label
-
-    for g in rep.groups:
-        title = "ranked summary" + (f" · protocol {g.protocol}" if g.protocol else "")
-        t = Table("rank", "cell", f"{rep.metric} mean ± std", "95% t-CI", "finished",
-                  "diverged", "failed", title=title)
-        for _, r in g.ranked.iterrows():
-            t.add_row(rank_label(r), r["cell"], f"{num(r['mean'])} ± {num(r['std'])}",
-                      ci(r["ci_low"], r["ci_high"]), str(r["n_finished"]),
-                      str(r["n_diverged"]), str(r["n_failed"]))
-        console.print(t)
-        for s in g.sentences:
-            console.print(f"  {s}", highlight=False)
-    if len(rep.groups) > 1:
-        console.print(f"[yellow]note[/]: {len(rep.groups)} metric protocols "
-                      f"({rep.protocol_column}); they are ranked separately.")
 
 
 def sweep_name(arg: str) -> str:
@@ -60,11 +40,10 @@ def report(
     Writes results/<sweep>/report.md, report.tex, runs.csv and PNG plots, and attaches
     them to the sweep's parent MLflow run.
     """
-    from ganbench.cli.sweep import _quiet
     from ganbench.report.build import report_sweep
     from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
 
-    _quiet()
+    quiet()
     name = sweep_name(sweep)
     checks.results_dir(results)
     checks.tracking_uri(tracking_uri)

@@ -13,11 +13,6 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from ganbench.cli import checks
 from ganbench.cli.errors import use_weights, user_errors
-from ganbench.loaders import load_run_config
-from ganbench.outputs import write_run_folder
-from ganbench.tracking import MemoryTracker
-from ganbench.train import train
-from ganbench.validate import caveats
 
 console = Console()
 
@@ -39,6 +34,12 @@ def run(
                                  help="Inception weights file for FID/KID/IS (see `weights`)."),
 ) -> None:
     """Train one GAN configuration; write config.yaml, metrics.json and samples.png."""
+    from ganbench.loaders import load_run_config
+    from ganbench.outputs import write_run_folder
+    from ganbench.tracking import MemoryTracker
+    from ganbench.train import train
+    from ganbench.validate import caveats
+
     use_weights(weights)
     if device is not None:
         checks.device(device)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import shlex
 import subprocess
 import sys
-import warnings
-from enum import Enum
 from pathlib import Path
 
 import typer
@@ -18,38 +14,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ganbench.cli import checks
+from ganbench.cli.common import (
+    CHECKPOINT_EVERY,
+    DEFAULT_MAX_RUNS,
+    DEVICE,
+    VECTORISE,
+    WEIGHTS,
+    Vectorise,
+    print_ranked,
+    quiet,
+)
 from ganbench.cli.errors import second_ctrl_c_ignored, use_weights, user_errors
-from ganbench.validate_sweep import DEFAULT_MAX_RUNS
 
 console = Console()
-
-
-class Vectorise(str, Enum):
-    auto = "auto"
-    on = "on"
-    off = "off"
-
-
-# Options that `sweep` and `worker` share (one definition, one help text).
-DEVICE = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto.")
-WEIGHTS = typer.Option(None, "--weights",
-                       help="Inception weights file for FID/KID/IS (see `weights`).")
-# Off by default until it is measured on a GPU: on CPUs it measured no faster.
-VECTORISE = typer.Option(Vectorise.off, "--vectorise",
-                         help="Train a cell's queued seeds as one stacked model (auto: on GPU "
-                         "workers only).")
-CHECKPOINT_EVERY = typer.Option(
-    5000, "--checkpoint-every", min=0,
-    help="Save a run's full training state every N steps (0: never); a re-run resumes it.")
-
-
-def _quiet() -> None:
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # It logs each database error it re-raises with a traceback; ours is one line.
-    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
-    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    warnings.filterwarnings("ignore", module="mlflow")
 
 
 def print_plan(p, full: bool) -> None:
@@ -106,7 +83,7 @@ def sweep(
     from ganbench.loaders import load_sweep_spec
     from ganbench.sweep.runner import SweepOptions, load_plan, prepare, summarise
 
-    _quiet()
+    quiet()
     use_weights(weights)
     load_sweep_spec(spec_file, max_runs)  # every file error, and the grid's size, first
     if dry_run:
@@ -145,8 +122,6 @@ def sweep(
         console.print(f"[yellow]warning[/]: {left} run(s) have no result "
                       f"({counts['crashed_workers']} worker(s) crashed; errors are tagged on the "
                       "MLflow runs); rerun the same command to retry them.")
-    from ganbench.cli.report import print_ranked
-
     again = f"ganbench report {sw.spec.name} " + (f"--tracking-uri {tracking_uri}" if tracking_uri
                                                   else f"--results {results}")
     try:
@@ -211,7 +186,7 @@ def sync_line(s, workers: int) -> str:
 def ui(
     results: Path = typer.Option(Path("results"), "--results", help="Results folder."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="Store to open."),
-    port: int = typer.Option(5000, "--port"),
+    port: int = typer.Option(5000, "--port", help="Port of the UI on 127.0.0.1."),
 ) -> None:
     """Start the MLflow UI on the sweeps' store, bound to 127.0.0.1."""
     from ganbench.tracking.mlflow import default_tracking_uri

