@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+if TYPE_CHECKING:
+    import torch
 
-matplotlib.use("Agg")  # library code never opens windows
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from torchvision.utils import save_image  # noqa: E402
+# matplotlib and torchvision are imported where they draw: at module level they cost every
+# process that imports this (the sweep controller, each worker) seconds before the first run.
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # library code never opens windows
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def save_image_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> Path:
     """images (N, C, H, W) in [-1, 1] -> PNG grid."""
+    from torchvision.utils import save_image
+
     save_image(images.detach().cpu().float(), path, nrow=nrow, normalize=True,
                value_range=(-1, 1), padding=2)
     return path
@@ -21,6 +32,7 @@ def save_image_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> Path:
 
 def save_scatter(samples: torch.Tensor, modes: torch.Tensor, path: Path, title: str = "") -> Path:
     """samples (N, 2) as dots, true mode centres as red crosses, equal axes."""
+    plt = _pyplot()
     s, m = samples.detach().cpu().numpy(), modes.detach().cpu().numpy()
     fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
     ax.scatter(s[:, 0], s[:, 1], s=2, alpha=0.35, color="#1f77b4", label="generated")
