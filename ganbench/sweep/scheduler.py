@@ -1,4 +1,5 @@
-"""The Optuna study is the work queue (with sweep/storage.py, the only modules importing optuna).
+"""The Optuna study is the work queue. optuna is imported here and in the modules this one is
+built from (storage.py, trials.py, sync.py), nowhere else.
 
 Each planned run is an enqueued trial (WAITING) whose user attributes are its `Job`
 (sweep/job.py); a worker claims one by moving it WAITING -> RUNNING, which the storage makes

@@ -1,5 +1,5 @@
-"""Opening the Optuna storage that holds a sweep's study (with sweep/scheduler.py, the only
-modules that import optuna).
+"""Opening the Optuna storage that holds a sweep's study (one of the queue's modules, the only
+ones that import optuna: see sweep/scheduler.py).
 
 Two kinds:
 - a journal file (the default): one machine, one controller. Each open checks its tail first
