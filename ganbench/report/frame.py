@@ -92,7 +92,7 @@ def _trick_levels(runs: pd.DataFrame) -> dict[str, pd.Series]:
 
 
 def _level_label(trick: str, params: dict) -> str:
-    from ganbench.sweep.design import level_label
+    from ganbench.tricks.levels import level_label  # lazy: the registry imports torch
 
     try:
         return level_label(trick, params)

@@ -17,43 +17,10 @@ from pydantic import ValidationError
 from ganbench.config import ConfigError, RunConfig, SweepSpec
 from ganbench.data import data_kind
 from ganbench.metrics import available_metrics, missing_metric_hint
-from ganbench.sweep.fractional import fractional_rows
+from ganbench.sweep.designs import PlanError, design_for
 from ganbench.tricks import TRICKS
+from ganbench.tricks.levels import OFF, level_label, level_of
 from ganbench.validate import check_run, resolve_defaults, validate
-
-OFF = None  # the level meaning "trick not listed"
-
-
-class PlanError(ValueError):
-    """A spec that cannot make a grid; `loc` is the field path, for file:line messages."""
-
-    def __init__(self, loc: tuple[Any, ...], message: str) -> None:
-        self.loc, self.message = loc, message
-        super().__init__(f"{'.'.join(map(str, loc))}: {message}" if loc else message)
-
-
-
-def level_of(raw: Any) -> dict[str, Any] | None:
-    """YAML level -> params: off/false/null -> None; on/true -> {} (paper defaults)."""
-    if raw is None or raw is False or raw == "off":
-        return OFF
-    if raw is True or raw == "on":
-        return {}
-    if isinstance(raw, dict):
-        return dict(raw)
-    raise ValueError(f"a trick level is off, on or a mapping of parameters, got {raw!r}")
-
-
-def level_label(trick: str, params: dict[str, Any]) -> str:
-    short = TRICKS.get(trick).short
-    if not params:
-        return short
-    if len(params) == 1:
-        (v,) = params.values()
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return f"{short}{v:g}"
-    inner = ",".join(f"{k}={v}" for k, v in sorted(params.items()))
-    return f"{short}({inner})"
 
 
 def _short(v: Any) -> str:
@@ -82,6 +49,7 @@ class Cell:
     tricks: dict[str, dict[str, Any]]
     axes: dict[str, Any]
     config: RunConfig  # seed 0 placeholder; runs set their seed
+    trick_list: str  # the label's trick part ("sn+gp10", "baseline"), an MLflow param
 
 
 @dataclass(frozen=True)
@@ -140,48 +108,25 @@ def _base_tricks(spec: SweepSpec) -> dict[str, Any]:
     return base
 
 
-def _combinations(spec: SweepSpec, levels) -> list[dict[str, dict | None]]:
-    names = list(levels)
-    two_level = spec.design in ("leave-one-out", "fractional")
-    if two_level:
-        for n in names:
-            if len(levels[n]) != 2 or sum(lv is OFF for lv in levels[n]) != 1:
-                raise PlanError(("tricks", n),
-                                f"design {spec.design!r} needs two levels (off and one setting), "
-                                f"got {len(levels[n])}; use design: full or one-at-a-time")
-    on = {n: next((lv for lv in levels[n] if lv is not OFF), OFF) for n in names}
-    if spec.design == "full":
-        return [dict(zip(names, combo, strict=True))
-                for combo in itertools.product(*(levels[n] for n in names))]
-    if spec.design == "one-at-a-time":
-        out = [dict.fromkeys(names, OFF)]
-        for n in names:
-            out += [{**dict.fromkeys(names, OFF), n: lv} for lv in levels[n] if lv is not OFF]
-        return out
-    if spec.design == "leave-one-out":
-        everything = dict(on)
-        return [everything] + [{**everything, n: OFF} for n in names]
-    rows = fractional_rows(len(names), spec.resolution)
-    return [{n: (on[n] if bit else OFF) for n, bit in zip(names, row, strict=True)}
-            for row in rows]
+_RESERVED = {"tricks": "tricks: sweeps tricks", "seed": "seeds: sets the seeds",
+             "name": "runs are named by their cell"}
 
 
-def plan(spec: SweepSpec) -> Plan:
-    """Expand a spec; raises ValueError for a spec that cannot make a grid at all."""
-    levels = _trick_levels(spec)
+def _check_axes(spec: SweepSpec) -> None:
     for axis in spec.axes:
-        reserved = {"tricks": "tricks: sweeps tricks", "seed": "seeds: sets the seeds",
-                    "name": "runs are named by their cell"}
-        if axis in reserved:
-            raise PlanError(("axes", axis), f"cannot be an axis ({reserved[axis]})")
+        if axis in _RESERVED:
+            raise PlanError(("axes", axis), f"cannot be an axis ({_RESERVED[axis]})")
         if axis not in RunConfig.model_fields:
-            fields = [f for f in RunConfig.model_fields if f not in reserved]
+            fields = [f for f in RunConfig.model_fields if f not in _RESERVED]
             close = difflib.get_close_matches(axis, fields, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise PlanError(("axes", axis), f"not a run setting{hint}")
         if not spec.axes[axis]:
             raise PlanError(("axes", axis), "give at least one value")
-    combos = _combinations(spec, levels)
+
+
+def _cells(spec: SweepSpec, levels, combos) -> tuple[list[Cell], list[tuple[str, str]]]:
+    """One cell per (trick combination, axis values); conflicts dropped, duplicates merged."""
     axis_names = list(spec.axes)
     axis_values = list(itertools.product(*(spec.axes[a] for a in axis_names)))
     cells, dropped, seen = [], [], set()
@@ -190,11 +135,12 @@ def plan(spec: SweepSpec) -> Plan:
     base_tricks = _base_tricks(spec)
     for combo in combos:
         tricks = {n: p for n, p in combo.items() if p is not OFF}
+        trick_list = "+".join(TRICKS.get(n).short if n in single else level_label(n, p)
+                              for n, p in sorted(tricks.items())) or "baseline"
         for values in axis_values:
             axes = dict(zip(axis_names, values, strict=True))
             raw = {**spec.base, **axes, "tricks": {**base_tricks, **tricks}}
-            label = "+".join(TRICKS.get(n).short if n in single else level_label(n, p)
-                             for n, p in sorted(tricks.items())) or "baseline"
+            label = trick_list
             try:
                 cfg = RunConfig.model_validate(raw)
             except ValidationError as e:
@@ -212,7 +158,11 @@ def plan(spec: SweepSpec) -> Plan:
             if cid in seen:
                 continue
             seen.add(cid)
-            cells.append(Cell(cid, label, tricks, axes, cfg))
+            cells.append(Cell(cid, label, tricks, axes, cfg, trick_list))
+    return cells, dropped
+
+
+def _check_metric(spec: SweepSpec, cells: list[Cell]) -> None:
     for cell in cells:
         kind = data_kind(cell.config.dataset)
         offered = available_metrics(kind, cell.config)  # image names carry fid_samples
@@ -221,6 +171,16 @@ def plan(spec: SweepSpec) -> Plan:
             hint = missing_metric_hint(spec.metric.name, cell.config) if kind == "images" else ""
             raise PlanError(("metric", "name"), f"dataset {cell.config.dataset!r} does not "
                             f"provide {spec.metric.name!r} (its metrics: {names}){hint}")
+
+
+def plan(spec: SweepSpec) -> Plan:
+    """Expand a spec; raises ValueError for a spec that cannot make a grid at all."""
+    levels = _trick_levels(spec)
+    _check_axes(spec)
+    design = design_for(spec)
+    design.check(levels)
+    cells, dropped = _cells(spec, levels, design.combinations(levels))
+    _check_metric(spec, cells)
     if not cells:
         raise PlanError((), "the grid is empty: every cell was dropped"
                          + "".join(f"\n  {lab}: {why}" for lab, why in dropped))
@@ -232,4 +192,5 @@ def plan(spec: SweepSpec) -> Plan:
     return Plan(spec, cells, runs, dropped)
 
 
-__all__ = ["Cell", "ConfigError", "Plan", "PlanError", "PlannedRun", "canonical", "digest", "plan"]
+__all__ = ["Cell", "ConfigError", "Plan", "PlanError", "PlannedRun", "canonical", "digest",
+           "level_label", "level_of", "plan"]

@@ -6,7 +6,8 @@ queue with it on every start (Queue.sync with `recorded`). Status only reports.
 
 from __future__ import annotations
 
-from ganbench.sweep.scheduler import Queue, has_result, latest
+from ganbench.sweep.scheduler import Queue
+from ganbench.sweep.trials import has_result, latest
 from ganbench.tracking.mlflow import RUN_KEY, MLflowStore
 
 

@@ -25,7 +25,11 @@ from ganbench.config import ConfigError, SweepSpec, line_of
 from ganbench.loaders import load_sweep_spec
 from ganbench.report.build import Report, report_sweep
 from ganbench.sweep.design import Plan, PlanError, plan
-from ganbench.sweep.scheduler import Liveness, Queue, Recorded, SyncReport, is_shared
+from ganbench.sweep.job import Job
+from ganbench.sweep.scheduler import Queue
+from ganbench.sweep.storage import Liveness, is_shared
+from ganbench.sweep.sync import SyncReport
+from ganbench.sweep.trials import Recorded
 from ganbench.sweep.worker import EXIT_DISK_FULL, WorkerContext, worker_main
 from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
 
@@ -85,9 +89,7 @@ def load_plan(spec_path: Path) -> Plan:
 
 
 def run_attrs(p: Plan) -> list[dict[str, Any]]:
-    return [{"run_key": r.run_key, "cell_id": r.cell.cell_id, "cell": r.cell.label,
-             "run_name": r.run_name, "seed": r.seed, "config": r.config.model_dump_json()}
-            for r in p.runs]
+    return [Job.planned(r).to_attrs() for r in p.runs]
 
 
 def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:

@@ -1,154 +1,62 @@
-"""The Optuna study is the work queue (the only module that imports optuna).
+"""The Optuna study is the work queue. optuna is imported here and in the modules this one is
+built from (storage.py, trials.py, sync.py), nowhere else.
 
-Each planned run is an enqueued trial (WAITING) carrying its run key, cell and full config in
-user attributes; a worker claims one by moving it WAITING -> RUNNING, which the storage makes
-atomic across processes. Outcomes: COMPLETE (value = ranking metric), or FAIL with a `status`
-attribute: diverged (a result, never re-run), killed / interrupted / error / lost (re-run).
+Each planned run is an enqueued trial (WAITING) whose user attributes are its `Job`
+(sweep/job.py); a worker claims one by moving it WAITING -> RUNNING, which the storage makes
+atomic across processes. Outcomes (sweep/trials.py): COMPLETE (value = ranking metric), or
+FAIL with a `status` attribute: diverged (a result, never re-run), killed / interrupted /
+error / lost (re-run).
 
-Two kinds of storage:
-- a journal file (the default): one machine, one controller. A rerun of `ganbench sweep`
-  reclaims whatever was left RUNNING, since its owner must be dead.
-- an RDB URL (postgresql://, sqlite://): shared by workers on many machines. Each worker
-  sends Optuna heartbeats for its run; any worker fails a run whose heartbeats stopped for
-  the grace period and re-queues it (Optuna's RetryHeartbeatStaleTrialCallback), carrying the
-  MLflow ids of the earlier attempts so the retry resumes from their last checkpoint.
+On a journal file (one machine, one controller) a rerun of `ganbench sweep` reclaims whatever
+was left RUNNING, since its owner must be dead. On an RDB URL (shared by workers on many
+machines) each worker sends Optuna heartbeats for its run; any worker fails a run whose
+heartbeats stopped for the grace period and re-queues it (Optuna's
+RetryHeartbeatStaleTrialCallback), carrying the MLflow ids of the earlier attempts so the
+retry resumes from their last checkpoint.
 """
 
 from __future__ import annotations
 
-import errno
 import math
 import os
 import socket
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
-from optuna.storages import JournalStorage, RetryHeartbeatStaleTrialCallback
-from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
-from optuna.storages.journal._file import get_lock_file
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from ganbench.storelock import first_creation_lock
-from ganbench.sweep import journal
+from ganbench.sweep.job import ATTEMPTS, PLANNED, Job, retry_attrs
+from ganbench.sweep.storage import (
+    Liveness,
+    StorageUnavailableError,
+    is_shared,
+    open_for_queue,
+    open_journal,
+    open_storage,
+    redact,
+)
+from ganbench.sweep.sync import SyncReport, plan_sync
+from ganbench.sweep.trials import (
+    RESULT_STATUSES,
+    Recorded,
+    has_result,
+    latest,
+    lost_reason,
+    status_of,
+)
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-RESULT_STATUSES = ("finished", "diverged")  # outcomes that count as done
-# The attributes a planned run is enqueued with; a retry carries these and nothing of the
-# failed attempt but the MLflow ids of all attempts so far (where its checkpoints are).
-PLANNED = ("run_key", "cell_id", "cell", "run_name", "seed", "config")
-ATTEMPTS = "attempt_runs"
 META = "ganbench"  # study user attribute: what a worker elsewhere needs to know
 
 
 class StudyNotFoundError(ValueError):
     """No study of that name in the storage; the message lists the ones there are."""
-
-
-class StorageUnavailableError(ValueError):
-    """The storage URL cannot be opened (server down, wrong password, missing driver)."""
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    import re
-
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
-
-
-def is_shared(url: str) -> bool:
-    """RDB storages are shared (heartbeats, no reclaiming); journal files are local."""
-    return "://" in url and not url.startswith("journal:")
-
-
-@dataclass(frozen=True)
-class Liveness:
-    """Optuna heartbeat settings (seconds, integers as Optuna wants): a run whose worker has
-    sent no heartbeat for `grace` is failed and re-queued by any other worker."""
-
-    interval: int = 30
-    grace: int = 120
-
-
-class SafeJournalBackend(JournalFileBackend):
-    """Optuna's journal file, but an append that fails (disk full) is cut back off, so the
-    file never keeps a partial line for the next append to continue."""
-
-    def append_logs(self, logs: list[dict[str, Any]]) -> None:
-        import json
-
-        data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs)
-                + "\n").encode("utf-8")
-        with get_lock_file(self._lock):
-            fd = os.open(self._file_path, os.O_WRONLY | os.O_APPEND)
-            size = os.fstat(fd).st_size
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            except OSError as e:
-                os.ftruncate(fd, size)  # needs no space; the journal is as it was
-                if e.errno == errno.ENOSPC and not e.filename:
-                    e.filename = self._file_path
-                raise
-            finally:
-                os.close(fd)
-
-
-def open_journal(path: str) -> tuple[JournalStorage, str | None]:
-    """A local journal, after cutting off a torn last line (returned note says so)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    lock = JournalFileSymlinkLock(path)
-    with get_lock_file(lock):  # no writer is mid-append while we look at the tail
-        note = journal.repair(Path(path), journal.rebuild_hint(Path(path)))
-    return JournalStorage(SafeJournalBackend(path, lock)), note
-
-
-def open_storage(url: str, liveness: Liveness | None = None,
-                 on_stale: Callable | None = None):
-    """A path (or journal:PATH) is a local journal file; anything else an Optuna storage URL."""
-    if url.startswith("journal:"):
-        url = url[len("journal:"):]
-    if "://" not in url:
-        return open_journal(url)[0]
-    with first_creation_lock(url):  # two first starts on one SQLite file must not race
-        if liveness is None:
-            return optuna.storages.RDBStorage(url)
-        with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.x
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, heartbeat_interval=liveness.interval,
-                                              grace_period=liveness.grace,
-                                              heartbeat_stale_trial_callback=on_stale)
-
-
-def status_of(t: FrozenTrial) -> str | None:
-    """A finished trial's outcome. Our own failure paths tag a status; a FAIL without one was
-    failed by Optuna's stale-heartbeat check: its worker was lost."""
-    status = t.user_attrs.get("status")
-    if status is None and t.state == TrialState.FAIL:
-        return "lost"
-    return status
-
-
-def lost_reason(attrs: dict[str, Any], grace: int | None = None) -> str:
-    after = f" for {grace} s" if grace else ""
-    return (f"lost: worker {attrs.get('worker', '?')} sent no heartbeat{after} (killed, "
-            "preempted or disconnected); re-queued")
-
-
-def retry_attrs(a: dict[str, Any]) -> dict[str, Any]:
-    """A retry's attributes: the planned run plus the MLflow runs of every attempt so far."""
-    runs = list(a.get(ATTEMPTS, [])) + ([a["mlflow_run_id"]] if a.get("mlflow_run_id") else [])
-    retry = {k: a[k] for k in PLANNED if k in a}
-    if runs:
-        retry[ATTEMPTS] = runs
-    return retry
 
 
 def worker_id() -> str:
@@ -159,43 +67,12 @@ def worker_id() -> str:
 class Claimed:
     trial_id: int
     number: int
-    attrs: dict[str, Any]
+    attrs: dict[str, Any]  # the trial's user attributes as claimed
 
-
-@dataclass(frozen=True)
-class SyncReport:
-    done: int  # run keys with a result already
-    requeued: int  # interrupted (killed, lost) runs put back in the queue
-    added: int  # newly enqueued runs
-    waiting: int  # queued now in total
-    errors: tuple[str, ...] = ()  # why each run re-queued after an error failed
-    missing: int = 0  # closed in the queue but without a result in the MLflow record: re-run
-    closed: int = 0  # a result in the record but open in the queue: closed from the record
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """A run key's result in the MLflow record (the source of truth for "has a result")."""
-
-    status: str  # finished | diverged
-    run_id: str
-    value: float | None = None
-
-
-def has_result(t: FrozenTrial) -> bool:
-    """Closed with a result. The status attribute alone does not count: it is written just
-    before the state, so a crash between the two leaves an open trial with that attribute."""
-    return t.state == TrialState.COMPLETE or (t.state == TrialState.FAIL and
-                                              t.user_attrs.get("status") in RESULT_STATUSES)
-
-
-def latest(trials: list[FrozenTrial]) -> dict[str, FrozenTrial]:
-    """Each run key's newest trial, which decides its state (an older result trial of a key
-    that was re-queued because its MLflow run went missing no longer counts)."""
-    out: dict[str, FrozenTrial] = {}
-    for t in sorted(trials, key=lambda t: t.number):
-        out[t.user_attrs.get("run_key")] = t
-    return out
+    @cached_property
+    def job(self) -> Job:
+        """The planned run (read once; the attributes are as claimed)."""
+        return Job.from_attrs(self.attrs)
 
 
 class Queue:
@@ -211,21 +88,8 @@ class Queue:
                  on_lost: Callable[[dict[str, Any], str], Recorded | None] | None = None) -> None:
         self.liveness = liveness if is_shared(storage_url) else None
         self.on_lost = on_lost
-        self.notes: list[str] = []  # repairs made on opening, one line each
-        try:
-            if is_shared(storage_url):
-                self.storage = open_storage(storage_url, self.liveness, self._requeue)
-            else:
-                self.storage, note = open_journal(storage_url.removeprefix("journal:"))
-                self.notes += [note] if note else []
-        except Exception as e:
-            if not (isinstance(e, ImportError)
-                    or type(e).__module__.startswith(("sqlalchemy", "psycopg", "optuna"))):
-                raise
-            cause = e.__cause__ if isinstance(e, ImportError) and e.__cause__ else e
-            first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-            raise StorageUnavailableError(
-                f"cannot open the Optuna storage {redact(storage_url)}: {first}") from None
+        # repairs made on opening, one line each
+        self.storage, self.notes = open_for_queue(storage_url, self.liveness, self._requeue)
         if direction is None:
             try:
                 self.study = optuna.load_study(study_name=study_name, storage=self.storage)
@@ -271,44 +135,13 @@ class Queue:
                 closed += self._close(t, rec)
             elif t.state == TrialState.RUNNING and reclaim_running:
                 self.fail(t._trial_id, "interrupted", "the worker stopped mid-run")
-        trials = self.trials()
-        last = latest(trials)
-        attempts: dict[str, list[str]] = {}  # run key -> MLflow runs of failed attempts
-        for t in sorted(trials, key=lambda t: t.number):
-            if t.state == TrialState.FAIL and not has_result(t) and t.user_attrs.get(
-                    "mlflow_run_id"):
-                attempts.setdefault(t.user_attrs.get("run_key"), []).append(
-                    t.user_attrs["mlflow_run_id"])
-        done = requeued = added = waiting = missing = 0
-        errors: list[str] = []
-        for attrs in runs:
-            key = attrs["run_key"]
-            t = last.get(key)
-            is_open = t is not None and t.state in (TrialState.WAITING, TrialState.RUNNING)
-            if recorded is not None and key in recorded:
-                if t is None or not (has_result(t) or is_open):
-                    self._add_result(attrs, recorded[key])
-                    closed += 1
-                done += 1
-                continue
-            if t is not None and has_result(t):
-                if recorded is None:
-                    done += 1
-                    continue
-                missing += 1  # its MLflow run is gone: the result no longer exists
-            elif is_open:
-                waiting += t.state == TrialState.WAITING  # RUNNING: a live worker elsewhere
-                continue
-            elif t is not None:  # failed attempts: resume from their checkpoints
-                attrs = {**attrs, ATTEMPTS: attempts.get(key, [])}
-                if t.user_attrs.get("status") == "error":
-                    errors.append(str(t.user_attrs.get("failure_reason", "error")))
-                else:
-                    requeued += 1
-            self.study.enqueue_trial({}, user_attrs=attrs)
-            added += 1
-            waiting += 1
-        return SyncReport(done, requeued, added, waiting, tuple(errors), missing, closed)
+        adds, report = plan_sync(self.trials(), runs, recorded)
+        for add in adds:
+            if add.result is None:
+                self.study.enqueue_trial({}, user_attrs=add.attrs)
+            else:
+                self._add_result(add.attrs, add.result)
+        return replace(report, closed=report.closed + closed)
 
     def _close(self, t: FrozenTrial, rec: Recorded) -> int:
         """Close an open trial with the result its MLflow run holds; 1 if it was closed."""
@@ -449,3 +282,9 @@ class Queue:
             self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
         except UpdateFinishedTrialError:
             pass
+
+
+__all__ = ["ATTEMPTS", "META", "PLANNED", "RESULT_STATUSES", "Claimed", "Liveness", "Queue",
+           "Recorded", "StorageUnavailableError", "StudyNotFoundError", "SyncReport",
+           "has_result", "is_shared", "latest", "lost_reason", "open_journal", "open_storage",
+           "redact", "retry_attrs", "status_of", "worker_id"]

@@ -30,7 +30,9 @@ from ganbench.atomic import disk_full_message as _disk_full_message
 from ganbench.config import RunConfig
 from ganbench.outputs import write_run_folder
 from ganbench.storelock import sqlite_path
-from ganbench.sweep.scheduler import ATTEMPTS, Claimed, Liveness, Queue, Recorded
+from ganbench.sweep.scheduler import Claimed, Queue
+from ganbench.sweep.storage import Liveness
+from ganbench.sweep.trials import Recorded
 from ganbench.tracking.mlflow import RUN_KEY, SWEEP, MLflowRunTracker, MLflowStore
 from ganbench.train import RunResult, train
 
@@ -97,22 +99,21 @@ def _config(ctx: WorkerContext, job: Claimed) -> RunConfig:
     update: dict = {"device": ctx.device}
     if ctx.data_root:
         update["data_root"] = Path(ctx.data_root)
-    return RunConfig.model_validate_json(job.attrs["config"]).model_copy(update=update)
+    return job.job.run_config().model_copy(update=update)
 
 
 def _open_record(ctx: WorkerContext, queue: Queue, store: MLflowStore,
                  job: Claimed) -> MLflowRunTracker:
     """The run's MLflow child run (tags, params), linked from its trial."""
-    a = job.attrs
-    tracker = store.start_child(ctx.experiment_id, ctx.parent_run_id, a["run_name"], {
-        RUN_KEY: a["run_key"], "ganbench.cell_id": a["cell_id"], "ganbench.cell": a["cell"],
+    a = job.job
+    tracker = store.start_child(ctx.experiment_id, ctx.parent_run_id, a.run_name, {
+        RUN_KEY: a.run_key, "ganbench.cell_id": a.cell_id, "ganbench.cell": a.cell,
         SWEEP: ctx.study, "git_commit": ctx.git_commit, "ganbench_version": ganbench.__version__,
         "optuna_trial": str(job.number),
     })
     queue.set_attrs(job.trial_id, {"mlflow_run_id": tracker.run_id})
-    params = {**RunConfig.model_validate_json(a["config"]).model_dump(mode="json",
-                                                                        exclude={"data_root"}),
-              "trick_list": a["cell"].split(" · ")[0]}
+    params = {**a.run_config().model_dump(mode="json", exclude={"data_root"}),
+              "trick_list": a.trick_list}
     tracker.log_params(params)
     return tracker
 
@@ -172,7 +173,7 @@ def _record(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed,
                    f"{result.diverged_step}", {"diverged_step": result.diverged_step})
         return "diverged"
     value = result.metrics.get(ctx.metric, math.nan)
-    other = store.other_result(ctx.experiment_id, job.attrs["run_key"], tracker.run_id)
+    other = store.other_result(ctx.experiment_id, job.job.run_key, tracker.run_id)
     if other:  # another attempt (re-queued while this one stalled) has the result already
         tracker.set_tags({"status": "superseded", "failure_reason": f"run {other} of the same "
                           "key finished first; one result per (cell, seed)"})
@@ -191,7 +192,7 @@ def run_one(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed) 
     """Train one claimed run (resuming an earlier attempt's checkpoint) and record it."""
     cfg = _config(ctx, job)
     tracker = _open_record(ctx, queue, store, job)
-    ckpt = store.checkpointer(tracker.run_id, ctx.checkpoint_every, job.attrs.get(ATTEMPTS, []))
+    ckpt = store.checkpointer(tracker.run_id, ctx.checkpoint_every, list(job.job.attempts))
     try:
         with heartbeats(queue, [job.trial_id]):
             result = train(cfg, tracker, checkpoints=ckpt)
@@ -239,7 +240,7 @@ def run_stacked(ctx: WorkerContext, queue: Queue, store: MLflowStore,
 
 def stackable(ctx: WorkerContext, job: Claimed) -> bool:
     """Whether this run may train stacked with its cell's other seeds."""
-    if not ctx.vectorise or job.attrs.get(ATTEMPTS):  # a retry resumes alone
+    if not ctx.vectorise or job.job.is_retry:  # a retry resumes alone
         return False
     from ganbench.train.vectorised import can_vectorise
 
@@ -280,7 +281,7 @@ def work(ctx: WorkerContext) -> int:
             continue
         jobs = [job]
         if stackable(ctx, job):
-            jobs += [j for j in queue.claim_cell(job.attrs["cell_id"], ctx.max_stack - 1,
+            jobs += [j for j in queue.claim_cell(job.job.cell_id, ctx.max_stack - 1,
                                                  skip_retries=True)]
         try:
             if len(jobs) > 1:
