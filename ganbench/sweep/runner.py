@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import yaml
@@ -23,7 +23,6 @@ import yaml
 from ganbench.atomic import write_atomic
 from ganbench.config import ConfigError, SweepSpec, line_of
 from ganbench.loaders import load_sweep_spec
-from ganbench.report.build import Report, report_sweep
 from ganbench.sweep.design import Plan, PlanError, plan
 from ganbench.sweep.job import Job
 from ganbench.sweep.scheduler import Queue
@@ -32,6 +31,9 @@ from ganbench.sweep.sync import SyncReport
 from ganbench.sweep.trials import Recorded
 from ganbench.sweep.worker import EXIT_DISK_FULL, WorkerContext, worker_main
 from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
+
+if TYPE_CHECKING:
+    from ganbench.report.build import Report
 
 
 @dataclass
@@ -296,6 +298,10 @@ def attach(name: str, opts: SweepOptions) -> Sweep:
 def summarise(sw: Sweep, command: str) -> Report:
     """The sweep's report (from the MLflow record) plus summary.csv, the ranked table(s) in one
     file with a protocol column; both are written to results/<sweep>/ and the parent run."""
+    # Imported here: the report's pandas/scipy/statsmodels/matplotlib would otherwise load in
+    # the controller before any worker starts.
+    from ganbench.report.build import report_sweep
+
     rep = report_sweep(sw.store, sw.spec.name, sw.folder, command=command,
                        keys={r.run_key for r in sw.plan.runs},
                        order=[c.label for c in sw.plan.cells])

@@ -34,22 +34,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cli", ("ganbench.cli", "ganbench.__main__")),
 ]
 
-# Known breaks of these rules in code other branches of issue 14 are rewriting; the lead
-# empties this after merging them. Keys: ("edge", importer, imported) excuses one import from
-# the cycle and layer checks; ("private", importer, name); ("trick", module, trick name).
-KNOWN_ELSEWHERE: dict[tuple[str, str, str], str] = {
-    ("edge", "ganbench.train.runlog", "ganbench.train.loop"):
-        "RunLog reads Trainer attributes (train/loop.py <-> train/runlog.py)",
-    ("edge", "ganbench.cli.report", "ganbench.cli.sweep"):
-        "cli/sweep.py <-> cli/report.py: shared CLI pieces belong in one module",
-    ("edge", "ganbench.report.frame", "ganbench.sweep.design"):
-        "report/frame.py imports sweep.design.level_label (report sits below sweep)",
-    ("private", "ganbench.cli.cluster", "_quiet"): "cli/cluster.py borrows cli/sweep.py's _quiet",
-    ("private", "ganbench.cli.report", "_quiet"): "cli/report.py borrows cli/sweep.py's _quiet",
-    ("trick", "ganbench.train.stacked", "spectral_norm"):
-        "train/stacked.py patches spectral norm's internals for vmap",
-    ("trick", "ganbench.train.runlog", "ema"): "train/runlog.py tags eval_generator 'ema'",
-}
+# Known breaks of these rules: none left. Keys: ("edge", importer, imported) excuses one
+# import from the cycle and layer checks; ("private", importer, name); ("trick", module, name).
+KNOWN_ELSEWHERE: dict[tuple[str, str, str], str] = {}
 
 
 # ------------------------------------------------------------------ reading the source
