@@ -1,8 +1,10 @@
 """Contract tests for every registered trick and every compatible pair of tricks.
 
 Parametrised from `TRICKS.names()` at collection time, so a newly registered trick is
-exercised here without anyone editing this file (optuna's sampler-test pattern). Names
-starting with ``test_`` are test-only tricks registered by other test modules and skipped.
+exercised here without anyone editing this file (optuna's sampler-test pattern). Test-only
+tricks are registered only inside the tests that ask for them (conftest's
+`scoped_test_tricks`), so the registry holds the shipped tricks alone here. What one trick
+does is tested in tests/tricks/test_<name>.py; the resume contract in test_contract_resume.py.
 """
 
 from __future__ import annotations
@@ -14,15 +16,15 @@ import re
 import pytest
 import torch
 import yaml
+from helpers.tricks import horizon_caveats, run_cfg, small
 from pydantic import ValidationError
-from torch import nn
 
 from ganbench.config import ConfigError, RunConfig, load_run_config
 from ganbench.tracking import MemoryTracker
-from ganbench.train import Trainer, train
+from ganbench.train import train
 from ganbench.tricks import TRICKS, Finding, TrickStack
-from ganbench.tricks.base import StepContext
-from ganbench.validate import caveats, validate
+from ganbench.tricks.base import TimeConstant, Trick
+from ganbench.validate import validate
 
 LOSS_CANDIDATES = ("ns", "hinge")
 # Where a trick is exercised: 2-D points first (fast); image-only tricks on tiny images.
@@ -31,7 +33,8 @@ CONTEXTS = ({"dataset": "ring8", "model": "mlp"},
 
 
 def real_tricks() -> list[str]:
-    return [n for n in TRICKS.names() if not n.startswith("test_")]
+    """Every registered trick: test-only ones exist only inside the tests that ask for them."""
+    return TRICKS.names()
 
 
 def first_valid_loss(tricks: dict[str, dict], **cfg) -> str | None:
@@ -62,13 +65,6 @@ PAIRS = [
 ]
 
 
-def small(tmp_path, **overrides) -> RunConfig:
-    base = dict(steps=2, batch_size=32, device="cpu", log_every=1, eval_samples=256,
-                data_root=tmp_path)
-    base.update(overrides)
-    return validate(RunConfig(**base))
-
-
 def assert_finished_with_finite_losses(cfg: RunConfig) -> MemoryTracker:
     tracker = MemoryTracker()
     result = train(cfg, tracker=tracker)
@@ -90,6 +86,10 @@ def test_registry_has_the_builtin_tricks():
 def test_every_trick_is_usable_alone_in_some_context():
     unusable = [name for name, ctx in SINGLES if ctx is None]
     assert not unusable, f"tricks that validate in none of {CONTEXTS} x {LOSS_CANDIDATES}"
+
+
+def test_seventeen_tricks_are_registered():  # the canon (16) and pack (PacGAN)
+    assert len([n for n in TRICKS.names() if not n.startswith("test_")]) == 17
 
 
 # ------------------------------------------------------------------ training smoke contracts
@@ -123,6 +123,31 @@ def test_pairs_cover_every_compatible_combination():
     builtin = ["gradient_penalty", "label_smoothing", "spectral_norm", "ttur"]
     got = {p for p, _ in PAIRS}
     assert {tuple(p) for p in itertools.combinations(builtin, 2)} <= got
+
+
+@pytest.mark.parametrize("dataset,model,loss", [("ring8", "mlp", "ns"),
+                                                ("tiny-images", "dcgan28", "hinge")])
+def test_matrix_agrees_with_what_sweep_expansion_drops(dataset, model, loss):
+    from ganbench.config import SweepSpec
+    from ganbench.sweep.design import PlanError, plan
+    from ganbench.validate import pair_matrix
+
+    names, verdicts = pair_matrix(dataset, model, loss)
+    assert any(v == "conflict" for v in verdicts.values())
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            spec = SweepSpec.model_validate({
+                "name": "m", "base": {"dataset": dataset, "model": model, "loss": loss},
+                "tricks": {a: ["on"], b: ["on"]}, "seeds": 1, "metric": {"name": "modes"},
+            })
+            try:
+                dropped = not plan(spec).cells
+            except PlanError as e:
+                # The one cell dropped -> "the grid is empty"; a kept image cell fails only
+                # the later metric check ('modes' is for 2-D data), which is not a drop.
+                assert "grid is empty" in str(e) or "does not provide" in str(e), e
+                dropped = "grid is empty" in str(e)
+            assert dropped == (verdicts[(a, b)] == "conflict"), (a, b, verdicts[(a, b)])
 
 
 # ------------------------------------------------------------------ params and docs contracts
@@ -209,197 +234,40 @@ def test_target_and_input_hooks_do_not_mutate_their_arguments(name):
     assert torch.equal(real, real0) and torch.equal(fake, fake0)
 
 
-# ------------------------------------------------------------------ spectral_norm
+# ------------------------------------------------------------------ time constants
 
 
-def top_singular_value(module: nn.Module) -> float:
-    w = module.weight.detach()
-    if isinstance(module, nn.ConvTranspose2d):
-        w = w.transpose(0, 1)  # out channels are dim 1 for transposed convs
-    return torch.linalg.matrix_norm(w.reshape(w.shape[0], -1), ord=2).item()
+@pytest.mark.parametrize("name", TRICKS.names())
+def test_time_constants_are_positive_steps_with_a_description(name):
+    tc = TRICKS.get(name)().time_constant(run_cfg(steps=1000))
+    assert tc is None or (isinstance(tc, TimeConstant) and tc.steps > 0 and tc.what)
 
 
-def weighted(net: nn.Module) -> list[nn.Module]:
-    return [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
+def test_the_rule_is_generic_any_trick_declaring_a_horizon_is_flagged():
+    class Slow(Trick):
+        name = "slow"
+
+        def time_constant(self, cfg):
+            return TimeConstant(300, "slow settles over ~300 steps", "wait")
+
+    found = TrickStack([Slow()]).check(run_cfg(steps=1000))
+    assert [(f.kind, f.trick) for f in found] == [("caveat", "slow")]
+    assert "0.3× this run's 1000 steps" in found[0].message and found[0].suggestion == "wait"
+    assert TrickStack([Slow()]).check(run_cfg(steps=1200)) == []
 
 
-@pytest.mark.parametrize("model,dataset", [("mlp", "ring8"), ("dcgan28", "tiny-images")])
-def test_spectral_norm_makes_every_d_weight_unit_norm(tmp_path, model, dataset):
-    plain = Trainer(small(tmp_path, model=model, dataset=dataset))
-    sn = Trainer(small(tmp_path, model=model, dataset=dataset, tricks={"spectral_norm": {}}))
-    plain_sv = [top_singular_value(m) for m in weighted(plain.d)]
-    sn_sv = [top_singular_value(m) for m in weighted(sn.d)]
-    assert len(sn_sv) == len(plain_sv) >= 2
-    assert all(abs(s - 1.0) < 0.05 for s in sn_sv), sn_sv
-    assert any(abs(s - 1.0) >= 0.05 for s in plain_sv), plain_sv
-    # G untouched unless asked.
-    assert [top_singular_value(m) for m in weighted(sn.g)] == pytest.approx(
-        [top_singular_value(m) for m in weighted(plain.g)])
-    assert any(abs(top_singular_value(m) - 1.0) >= 0.05 for m in weighted(sn.g))
-
-
-@pytest.mark.parametrize("model,dataset", [("mlp", "ring8"), ("dcgan28", "tiny-images")])
-def test_spectral_norm_on_g_also_normalises_g(tmp_path, model, dataset):
-    tr = Trainer(small(tmp_path, model=model, dataset=dataset,
-                       tricks={"spectral_norm": {"on_g": True}}))
-    for net in (tr.d, tr.g):
-        svs = [top_singular_value(m) for m in weighted(net)]
-        assert svs and all(abs(s - 1.0) < 0.05 for s in svs), svs
-
-
-def test_spectral_norm_stays_normalised_after_training(tmp_path):
-    tr = Trainer(small(tmp_path, tricks={"spectral_norm": {}}, lr=1e-2))
-    for step in range(5):
-        tr.step(step)
-    svs = [top_singular_value(m) for m in weighted(tr.d)]
-    assert all(abs(s - 1.0) < 0.05 for s in svs), svs
-
-
-# ------------------------------------------------------------------ label_smoothing
-
-
-def test_label_smoothing_targets(tmp_path):
-    tr = Trainer(small(tmp_path, tricks={"label_smoothing": {}}))
-    real_t, fake_t = tr.stack.d_targets(tr.ones, tr.zeros)
-    assert real_t.shape == tr.ones.shape and fake_t.shape == tr.zeros.shape
-    assert torch.equal(real_t, torch.full_like(tr.ones, 0.9))
-    assert torch.equal(fake_t, torch.zeros_like(tr.zeros))
-    custom = Trainer(small(tmp_path, tricks={"label_smoothing": {"real": 0.75}}))
-    assert torch.equal(custom.stack.d_targets(custom.ones, custom.zeros)[0],
-                       torch.full_like(custom.ones, 0.75))
-
-
-def test_label_smoothing_changes_the_d_loss_for_the_same_seed(tmp_path):
-    plain = Trainer(small(tmp_path, seed=3)).step(0)
-    smooth = Trainer(small(tmp_path, seed=3, tricks={"label_smoothing": {}})).step(0)
-    assert set(smooth) == set(plain)
-    assert smooth["d/adv"].item() != plain["d/adv"].item()
-    # Smoothing the real target only raises BCE's floor; D's logits are ~0 at init, so the
-    # change must be small (the same nets and data were used).
-    assert abs(smooth["d/adv"].item() - plain["d/adv"].item()) < 0.2
-
-
-@pytest.mark.parametrize("loss", ["hinge", "wasserstein"])
-def test_label_smoothing_conflicts_with_margin_losses(loss):
-    with pytest.raises(ConfigError) as info:
-        validate(RunConfig(loss=loss, tricks={"label_smoothing": {}}))
-    msg = str(info.value)
-    assert "label_smoothing" in msg
-    assert repr(loss) in msg or loss in msg
-    assert "ns" in msg.split("suggestion", 1)[-1]
-    assert "conflict" in msg
-
-
-@pytest.mark.parametrize("loss", ["ns", "minimax"])
-def test_label_smoothing_is_fine_with_cross_entropy_losses(loss):
-    cfg = validate(RunConfig(loss=loss, tricks={"label_smoothing": {}}))
-    assert caveats(cfg) == []
-
-
-def test_label_smoothing_with_lsgan_is_a_caveat_not_a_conflict():
-    cfg = validate(RunConfig(loss="lsgan", tricks={"label_smoothing": {}}))
-    found = caveats(cfg)
-    assert [f.trick for f in found] == ["label_smoothing"]
-    assert found[0].kind == "caveat"
-
-
-# ------------------------------------------------------------------ gradient_penalty
-
-
-def test_gradient_penalty_adds_a_positive_gp_term(tmp_path):
-    terms = Trainer(small(tmp_path, tricks={"gradient_penalty": {}})).d_step(0)
-    assert set(terms) == {"adv", "gp"}
-    assert terms["gp"].ndim == 0 and terms["gp"].item() > 0
-    assert terms["gp"].requires_grad  # it must train D, not just be logged
-
-
-def test_gradient_penalty_scales_with_weight(tmp_path):
-    w1 = Trainer(small(tmp_path, seed=5, tricks={"gradient_penalty": {"weight": 1.0}})).d_step(0)
-    w10 = Trainer(small(tmp_path, seed=5, tricks={"gradient_penalty": {"weight": 10.0}})).d_step(0)
-    assert w10["gp"].item() == pytest.approx(10 * w1["gp"].item(), rel=1e-5)
-
-
-def _ctx_for(d: nn.Module, n: int = 64) -> StepContext:
-    real, fake = torch.randn(n, 2), torch.randn(n, 2) + 3.0
-    return StepContext(nn.Identity(), d, real, fake, d(real), d(fake), step=0)
-
-
-@pytest.mark.parametrize("norm,one_sided,expected", [
-    (0.5, False, 10 * 0.5**2),  # ||grad|| = 0.5 everywhere: (0.5 - 1)^2
-    (0.5, True, 0.0),  # norms below 1 are not penalised one-sidedly
-    (2.0, False, 10 * 1.0**2),
-    (2.0, True, 10 * 1.0**2),  # above 1 both variants agree
+@pytest.mark.parametrize("name,params,short,long", [
+    ("r1", {"interval": 16}, 40, 1000),
+    ("r2", {"interval": 16}, 40, 1000),
+    ("lecam", {}, 200, 1000),
 ])
-def test_gradient_penalty_on_a_linear_d_is_exact(norm, one_sided, expected):
-    linear = nn.Linear(2, 1)
-    with torch.no_grad():
-        linear.weight.copy_(torch.tensor([[0.6, 0.8]]) * norm)  # ||w|| = norm
-    d = nn.Sequential(linear, nn.Flatten(0))  # (B, 2) -> (B,) logits
-    cls = TRICKS.get("gradient_penalty")
-    gp = cls(cls.Params(one_sided=one_sided)).d_terms(_ctx_for(d))["gp"]
-    assert gp.item() == pytest.approx(expected, abs=1e-4)
+def test_lazy_intervals_and_anchor_horizons_are_flagged_on_short_runs(name, params, short, long):
+    assert [c.split(":")[0] for c in horizon_caveats(
+        run_cfg(steps=short, tricks={name: params}))] == [name]
+    assert horizon_caveats(run_cfg(steps=long, tricks={name: params})) == []
 
 
-def test_one_sided_gradient_penalty_is_zero_for_a_spectrally_normalised_d(tmp_path):
-    # SN makes the MLP D (far less than) 1-Lipschitz: no gradient norm exceeds 1.
-    one = Trainer(small(tmp_path, tricks={"spectral_norm": {},
-                                          "gradient_penalty": {"one_sided": True}})).d_step(0)
-    two = Trainer(small(tmp_path, tricks={"spectral_norm": {},
-                                          "gradient_penalty": {"one_sided": False}})).d_step(0)
-    assert one["gp"].item() == 0.0
-    assert two["gp"].item() > 0.0
-
-
-def test_gradient_penalty_batch_norm_caveat():
-    with_bn = validate(RunConfig(d_norm="batch", tricks={"gradient_penalty": {}}))
-    found = caveats(with_bn)
-    assert [(f.kind, f.trick) for f in found] == [("caveat", "gradient_penalty")]
-    assert "batch" in found[0].message and found[0].suggestion == "d_norm: layer"
-    assert caveats(validate(RunConfig(d_norm="layer", tricks={"gradient_penalty": {}}))) == []
-    assert caveats(validate(RunConfig(d_norm="none", tricks={"gradient_penalty": {}}))) == []
-
-
-def test_gradient_penalty_caveat_uses_the_models_default_d_norm():
-    # dcgan28's D defaults to batch norm; an unset d_norm must be resolved before checking.
-    cfg = validate(RunConfig(dataset="tiny-images", model="dcgan28",
-                             tricks={"gradient_penalty": {}}))
-    assert cfg.d_norm == "batch"
-    assert [f.trick for f in caveats(RunConfig(dataset="tiny-images", model="dcgan28",
-                                               tricks={"gradient_penalty": {}}))] == [
-        "gradient_penalty"]
-
-
-def test_gradient_penalty_caveat_is_recorded_by_train(tmp_path):
-    tracker = MemoryTracker()
-    result = train(small(tmp_path, d_norm="batch", tricks={"gradient_penalty": {}}),
-                   tracker=tracker)
-    assert result.status == "finished"
-    assert [f.trick for f in result.caveats] == ["gradient_penalty"]
-    assert "gradient_penalty" in tracker.tags["caveats"]
-    assert tracker.history("train/d/gp")
-
-
-# ------------------------------------------------------------------ ttur
-
-
-def test_ttur_default_learning_rates(tmp_path):
-    tr = Trainer(small(tmp_path, tricks={"ttur": {}}))
-    assert tr.opt_d.param_groups[0]["lr"] == 4e-4
-    assert tr.opt_g.param_groups[0]["lr"] == 1e-4
-    assert tr.opt_d.param_groups[0]["betas"] == tr.cfg.betas  # TTUR changes rates only
-
-
-def test_ttur_custom_learning_rates(tmp_path):
-    tr = Trainer(small(tmp_path, tricks={"ttur": {"d_lr": 1e-3, "g_lr": 3e-5}}))
-    assert tr.opt_d.param_groups[0]["lr"] == 1e-3
-    assert tr.opt_g.param_groups[0]["lr"] == 3e-5
-
-
-def test_without_ttur_both_nets_use_cfg_lr(tmp_path):
-    tr = Trainer(small(tmp_path, lr=3e-4))
-    assert tr.opt_d.param_groups[0]["lr"] == tr.opt_g.param_groups[0]["lr"] == 3e-4
-
-
-def test_ttur_rejects_out_of_range_rates():
-    with pytest.raises(ConfigError, match=r"tricks\.ttur\.d_lr"):
-        validate(RunConfig(tricks={"ttur": {"d_lr": 0}}))
+def test_an_eager_penalty_and_instance_noise_declare_no_time_constant():
+    cfg = run_cfg(steps=10)
+    assert TRICKS.get("r1")().time_constant(cfg) is None  # interval 1: every D step
+    assert TRICKS.get("instance_noise")().time_constant(cfg) is None  # a fraction of the run
