@@ -42,7 +42,7 @@ tex:
 	else echo "note: 'apt-get install $(TEX_PKGS)' lets the LaTeX report test compile"; fi
 
 # Multi-machine sweeps keep their queue and record in PostgreSQL; the server tests run a
-# private cluster (tests/integration/servers.py) with Debian's postgresql binaries. A cluster
+# private cluster (tests/helpers/servers.py) with Debian's postgresql binaries. A cluster
 # that the package's install starts (its `main`, port 5432) is stopped again. Without root we
 # only say how; the tests then skip.
 postgres:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -30,6 +31,19 @@ class Registry(Generic[T]):
             return obj
 
         return deco
+
+    @contextmanager
+    def scoped(self) -> Iterator[Registry[T]]:
+        """Entries registered (or replaced) inside the block are undone when it ends, also
+        when it raises: tests register their own entries this way, so none outlives its test
+        and the registry never holds a test-only name outside one."""
+        saved = dict(self._items)
+        try:
+            yield self
+        finally:
+            # In place: callers (monkeypatch.setitem, say) may hold the dict itself.
+            self._items.clear()
+            self._items.update(saved)
 
     def get(self, name: str) -> T:
         try:

@@ -1,25 +1,18 @@
-"""Shared test setup: a tiny synthetic image dataset (so unit tests never need real MNIST
-files) and single-threaded torch (fast and stable on small, busy CPU machines)."""
+"""Shared fixtures: single-threaded torch (fast and stable on small, busy CPU machines) and
+the test-only tricks, registered for one test at a time. Helpers live in tests/helpers/."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
+from helpers.data import register_tiny_images
+from helpers.stub_tricks import register_stub_tricks
 
-from ganbench.data.base import DATASETS, Dataset
+from ganbench.tricks import TRICKS
 
-TINY_IMAGES = "tiny-images"
-
-if TINY_IMAGES not in DATASETS:
-
-    @DATASETS.register(TINY_IMAGES)
-    def load_tiny_images(root: Path) -> Dataset:
-        # Own generator: loading must not depend on (or disturb) the global RNG state.
-        gen = torch.Generator().manual_seed(1234)
-        images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=gen)
-        return Dataset(TINY_IMAGES, "images", "synthetic", images=images)
+# The tiny synthetic image dataset: collection-time parametrisations already validate
+# configs that name it, so it is registered once for the session, not per test.
+register_tiny_images()
 
 
 @pytest.fixture(autouse=True)
@@ -30,3 +23,12 @@ def _one_cpu_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+@pytest.fixture
+def scoped_test_tricks():
+    """helpers/stub_tricks.py's tricks (test_nan_at, test_nan_for_seed, test_unvectorised),
+    registered for this test only: the registry never holds them outside one."""
+    with TRICKS.scoped():
+        register_stub_tricks()
+        yield

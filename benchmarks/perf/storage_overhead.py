@@ -12,7 +12,7 @@ in machine load hits both alike), with `--warmup` untimed runs first:
   local   Optuna journal file + MLflow on sqlite:///.../mlflow.db (artifacts on local disk)
   server  Optuna RDB storage on PostgreSQL + an `mlflow server` (PostgreSQL backend store,
           artifacts proxied by the server), both on 127.0.0.1 and started here with the
-          helpers of tests/integration/servers.py (PostgreSQL binaries must be installed).
+          helpers of tests/helpers/servers.py (PostgreSQL binaries must be installed).
 
     python benchmarks/perf/storage_overhead.py [--runs 30] [--windows 10] [--metrics 6]
                                                [--backlog 0] [--backends local,server]
@@ -41,9 +41,9 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "integration"))  # servers.py: not a package
+sys.path.insert(0, str(REPO / "tests"))  # tests/helpers/: not installed with ganbench
 
-from servers import MLflowServer, PostgresCluster  # noqa: E402
+from helpers.servers import MLflowServer, PostgresCluster  # noqa: E402
 
 import ganbench  # noqa: E402
 from ganbench.config import RunConfig  # noqa: E402

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cli_helpers import assert_user_error, invoke, write
+from helpers.cli import assert_user_error, invoke, write
 
 from ganbench.tricks import TRICKS
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from cli_helpers import assert_user_error, invoke
+from helpers.cli import assert_user_error, invoke
 
 SPEC = """
 name: tiny

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from fuzz_helpers import assert_short_error, timed, warm  # noqa: F401
+from helpers.fuzz import assert_short_error, timed, warm  # noqa: F401
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

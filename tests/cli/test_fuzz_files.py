@@ -1,10 +1,10 @@
 """Malformed sweep and run files (issue 13): each gives one short line with file (and line),
-never a traceback, in under 2 s. In-process through CliRunner; see fuzz_helpers."""
+never a traceback, in under 2 s. In-process through CliRunner; see helpers/fuzz.py."""
 
 from __future__ import annotations
 
 import pytest
-from fuzz_helpers import assert_short_error, timed, warm  # noqa: F401
+from helpers.fuzz import assert_short_error, timed, warm  # noqa: F401
 
 SWEEP = "name: fz\nbase: {dataset: ring8, steps: 4, batch_size: 8}\ntricks:\n  ttur: [off, on]\n"
 RUN = "dataset: ring8\nsteps: 4\n"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli_helpers import invoke
+from helpers.cli import invoke
 
 import ganbench.report.build as build
 import ganbench.tracking.mlflow as tracking

@@ -5,7 +5,7 @@ weights and as a planted feature-cache entry; the marker never appears."""
 from __future__ import annotations
 
 import torch
-from cli_helpers import assert_user_error, invoke, write
+from helpers.cli import assert_user_error, invoke, write
 
 from ganbench.data import Dataset
 from ganbench.metrics import fidelity as fid

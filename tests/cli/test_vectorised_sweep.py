@@ -8,7 +8,7 @@ import textwrap
 
 import mlflow
 import pandas as pd
-from cli_helpers import invoke
+from helpers.cli import invoke
 
 from ganbench.tracking.mlflow import default_tracking_uri
 

@@ -17,8 +17,8 @@ import sys
 
 import pandas as pd
 import pytest
+from helpers.procs import ganbench, kill_group, wait_until
 from mlflow import MlflowClient
-from procs import ganbench, kill_group, wait_until
 
 from ganbench.sweep.scheduler import Queue, status_of
 from ganbench.tracking.mlflow import default_tracking_uri
@@ -40,7 +40,7 @@ WORKER_FLAGS = ("--device", "cpu", "--threads", "1", "--checkpoint-every", "200"
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    servers = pytest.importorskip("servers")
+    servers = pytest.importorskip("helpers.servers")
     try:
         servers.ensure_postgres()
     except servers.PostgresUnavailable as e:

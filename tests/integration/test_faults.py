@@ -1,7 +1,8 @@
 """Damaged state: each fault, then a rerun; every run ends finished exactly once and the
 results (final metrics and G's weights, bit for bit) equal an uninterrupted sweep's.
 
-The sweep runs in this process (sweep_faults.py) so a test can break the code at one point."""
+The sweep runs in this process (helpers/sweep_faults.py) so a test can break the code at one
+point."""
 
 from __future__ import annotations
 
@@ -11,13 +12,10 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "cli"))  # the CLI tests' helpers
-from cli_helpers import assert_user_error, invoke  # noqa: E402
-from sweep_faults import (  # noqa: E402
+from helpers.cli import assert_user_error, invoke
+from helpers.sweep_faults import (
     SPEC,
     drain,
     finished_results,
@@ -28,7 +26,7 @@ from sweep_faults import (  # noqa: E402
     write_spec,
 )
 
-from ganbench.atomic import DiskFullError  # noqa: E402
+from ganbench.atomic import DiskFullError
 from ganbench.cli.sweep import sync_line
 from ganbench.sweep import journal as journal_module
 from ganbench.sweep.scheduler import Liveness, Queue, Recorded

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mlflow
 import pandas as pd
 import pytest
-from procs import ganbench
+from helpers.procs import ganbench
 
 from ganbench.config import default_data_root
 from ganbench.data import DATASETS, DataUnavailableError

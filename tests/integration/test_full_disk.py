@@ -8,8 +8,8 @@ import subprocess
 import textwrap
 
 import pytest
-from procs import ganbench, wait_until
-from sweep_faults import SPEC, runs
+from helpers.procs import ganbench, wait_until
+from helpers.sweep_faults import SPEC, runs
 
 from ganbench.sweep.scheduler import Queue
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from helpers.procs import ganbench
 from mlflow import MlflowClient
-from procs import ganbench
 from typer.testing import CliRunner
 
 from ganbench.cli import app

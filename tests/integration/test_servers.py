@@ -12,8 +12,8 @@ import sys
 import textwrap
 
 import pytest
-from procs import wait_until
-from servers import (
+from helpers.procs import wait_until
+from helpers.servers import (
     MLflowServer,
     PostgresCluster,
     PostgresUnavailable,

@@ -7,8 +7,8 @@ import signal
 import mlflow
 import pandas as pd
 import pytest
+from helpers.procs import ganbench, kill_group, wait_until
 from mlflow import MlflowClient
-from procs import ganbench, kill_group, wait_until
 
 from ganbench.sweep.scheduler import Queue
 from ganbench.tracking.mlflow import default_tracking_uri

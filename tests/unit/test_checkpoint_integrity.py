@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 import torch
-from resume_helpers import Crash, exact
+from helpers.resume import Crash, exact
 
 from ganbench.config import RunConfig
 from ganbench.tracking import MemoryTracker

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import pytest
 import torch
@@ -11,32 +10,10 @@ import torch
 from ganbench.config import RunConfig
 from ganbench.tracking import MemoryTracker
 from ganbench.train import Progress, Trainer, train
-from ganbench.tricks.base import TRICKS, Trick, TrickParams, register
 from ganbench.validate import validate
 
-# A test-only trick (the contract tests skip names starting with "test_").
-if "test_nan_at" not in TRICKS:
-
-    @register("test_nan_at")
-    class NanAt(Trick):
-        """Test only (2024): a NaN loss term at one chosen step."""
-
-        paper = "none (test helper)"
-
-        class Params(TrickParams):
-            at: int = 7
-            where: Literal["d", "g"] = "d"
-            value: float = math.nan
-
-        def _term(self, ctx):
-            bad = torch.tensor(self.params.value if ctx.step == self.params.at else 0.0)
-            return {"boom": bad}
-
-        def d_terms(self, ctx):
-            return self._term(ctx) if self.params.where == "d" else {}
-
-        def g_terms(self, ctx):
-            return self._term(ctx) if self.params.where == "g" else {}
+# The test-only trick test_nan_at (helpers/stub_tricks.py), registered for each test.
+pytestmark = pytest.mark.usefixtures("scoped_test_tricks")
 
 
 def cfg_of(tmp_path, **overrides) -> RunConfig:

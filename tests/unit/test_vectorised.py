@@ -13,7 +13,6 @@ nets, where such elements are common) and bounds parameter differences by a few 
 from __future__ import annotations
 
 import copy
-import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -28,7 +27,6 @@ from ganbench.train import RunResult, train
 from ganbench.train import vectorised as vec
 from ganbench.train.vectorised import can_vectorise, train_vectorised
 from ganbench.tricks import TRICKS
-from ganbench.tricks.base import Trick, TrickParams, register
 from ganbench.validate import validate
 
 SEEDS = (0, 1, 2)
@@ -37,35 +35,13 @@ POINTS = dict(dataset="ring8", model="mlp", batch_size=32, steps=10, log_every=2
 IMAGES = dict(dataset="tiny-images", model="dcgan28", batch_size=8, steps=4, log_every=1,
               eval_every=2)
 
-# Test-only tricks (the registry's contract tests skip names starting with "test_").
-if "test_nan_for_seed" not in TRICKS:
-
-    @register("test_nan_for_seed")
-    class NanForSeed(Trick):
-        """Test only (2024): a NaN D loss term for chosen seeds, seed s at step at + stagger*s."""
-
-        paper = "none (test helper)"
-        vectorisable = True
-
-        class Params(TrickParams):
-            seeds: list[int] | None = None  # None: every seed
-            at: int = 5
-            stagger: int = 0
-
-        def d_terms(self, ctx):
-            p, seed = self.params, self.cfg.seed
-            hit = (p.seeds is None or seed in p.seeds) and ctx.step == p.at + p.stagger * seed
-            return {"boom": torch.tensor(math.nan if hit else 0.0)}
-
-    @register("test_unvectorised")
-    class Unvectorised(Trick):
-        """Test only (2024): a trick that does not claim to be vectorisable."""
-
-        paper = "none (test helper)"
+# The test-only tricks test_nan_for_seed and test_unvectorised (helpers/stub_tricks.py),
+# registered for each test.
+pytestmark = pytest.mark.usefixtures("scoped_test_tricks")
 
 
 def vectorisable_tricks() -> list[str]:
-    return [n for n in TRICKS.names() if TRICKS.get(n).vectorisable and not n.startswith("test_")]
+    return [n for n in TRICKS.names() if TRICKS.get(n).vectorisable]
 
 
 def context_for(name: str) -> dict:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import torch
-from resume_helpers import Crash, RecordingCheckpointer
+from helpers.resume import Crash, RecordingCheckpointer
 from test_vectorised import (
     DTYPES,
     FLOAT64,
@@ -27,6 +27,9 @@ from ganbench.tracking import MemoryTracker
 from ganbench.train import Progress, Trainer, train
 from ganbench.train.checkpoint import FileCheckpointer
 from ganbench.train.vectorised import train_vectorised
+
+# test_nan_for_seed (helpers/stub_tricks.py), registered for each test.
+pytestmark = pytest.mark.usefixtures("scoped_test_tricks")
 
 EVERY = 4  # POINTS windows end at 2, 4, 5, 6, 8, 10: saves at 4 and 8
 CRASH = 6  # after the save at 4: the resumed seeds redo steps 5 (an evaluation) and 6

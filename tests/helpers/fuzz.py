@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_helpers import invoke
+
+from helpers.cli import invoke
 
 LIMIT_S = 2.0
 

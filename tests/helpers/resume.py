@@ -1,5 +1,4 @@
-"""Helpers shared by the checkpoint/resume tests (unit, vectorised, contract). Imported as a
-plain module (`from resume_helpers import ...`): tests/ is on sys.path through conftest.py."""
+"""Helpers shared by the checkpoint/resume tests (unit, vectorised, contract)."""
 
 from __future__ import annotations
 

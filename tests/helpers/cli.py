@@ -1,6 +1,5 @@
 """What the CLI tests share: the real app through typer's CliRunner (click >= 8.2: output =
-stdout + stderr, `result.stderr` separately). Imported as a plain module (`from cli_helpers
-import ...`): a site-packages `tests` package shadows ours."""
+stdout + stderr, `result.stderr` separately)."""
 
 from __future__ import annotations
 

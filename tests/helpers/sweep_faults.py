@@ -1,5 +1,5 @@
 """A small sweep run in this process (no worker processes), so fault tests can patch the code
-at the point they break and compare with an uninterrupted sweep. Imported as a plain module."""
+at the point they break and compare with an uninterrupted sweep."""
 
 from __future__ import annotations
 
