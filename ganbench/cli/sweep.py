@@ -79,14 +79,15 @@ def sweep(
     from their last checkpoint, new cells (if the file grew) added. With a shared --storage
     (postgresql://...) and --workers 0 it only enqueues, for `ganbench worker` elsewhere.
     """
-    from ganbench.atomic import DiskFullError, one_line_disk_full
     from ganbench.loaders import load_sweep_spec
-    from ganbench.sweep.runner import SweepOptions, load_plan, prepare, summarise
+    from ganbench.sweep.warm import warm_workers
 
     quiet()
     use_weights(weights)
-    load_sweep_spec(spec_file, max_runs)  # every file error, and the grid's size, first
+    spec = load_sweep_spec(spec_file, max_runs)[0]  # every file error, and the grid's size, first
     if dry_run:
+        from ganbench.sweep.runner import load_plan
+
         print_plan(load_plan(spec_file), full=True)
         return
     checks.results_dir(results)
@@ -94,6 +95,20 @@ def sweep(
     checks.tracking_uri(tracking_uri)
     # Refused here, not by every run; enqueue-only (--workers 0) leaves it to the workers.
     checks.device(device, here=workers > 0)
+    # A new sweep's workers start now and import while this process plans and opens the
+    # store; they get their contexts once the sweep is ready. A local sweep that has a study
+    # already may have nothing left to run: its workers start cold, only when needed.
+    fresh = storage is not None or not (results / spec.name / "study.journal").exists()
+    with warm_workers(workers if fresh else 0) as warm:
+        _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoint_every,
+               vectorise, warm)
+
+
+def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoint_every,
+           vectorise, warm) -> None:
+    from ganbench.atomic import DiskFullError, one_line_disk_full
+    from ganbench.sweep.runner import SweepOptions, prepare, summarise
+
     opts = SweepOptions(results=results, storage=storage, tracking_uri=tracking_uri,
                         workers=workers, device=device, checkpoint_every=checkpoint_every,
                         vectorise=vectorise.value)
@@ -109,10 +124,11 @@ def sweep(
                       f" --tracking-uri {shlex.quote(sw.store.uri)}\nand follow them with:\n"
                       f"  ganbench status {sw.spec.name}{where}", highlight=False)
         return
-    if sw.sync.waiting == 0:  # nothing to train: no worker processes to start
+    if sw.sync.waiting == 0:  # nothing to train: the warm workers stop unused
+        warm.close()
         counts = {"crashed_workers": 0, "disk_full": 0}
     else:
-        counts = _train(sw, opts)
+        counts = _train(sw, opts, warm)
     if counts["disk_full"]:
         raise DiskFullError(f"disk full: {counts['disk_full']} worker(s) stopped (the path "
                             "is named above); what finished is kept; free some space and "
@@ -136,7 +152,7 @@ def sweep(
     console.print("written: " + ", ".join(str(f) for f in rep.files), highlight=False)
 
 
-def _train(sw, opts) -> dict[str, int]:
+def _train(sw, opts, warm) -> dict[str, int]:
     """Start the workers and draw a progress bar until they are done."""
     from ganbench.sweep.runner import run_workers
 
@@ -159,7 +175,7 @@ def _train(sw, opts) -> dict[str, int]:
 
         try:
             with second_ctrl_c_ignored():
-                return run_workers(sw, opts, on_event)
+                return run_workers(sw, opts, on_event, warm=warm if warm.procs else None)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: finished runs are kept; rerun the same "
                           "command to resume.")

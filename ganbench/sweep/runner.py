@@ -5,14 +5,15 @@ Library code prints nothing: progress goes to an `on_event` callback the CLI dra
 
 from __future__ import annotations
 
+import importlib
 import json
 import multiprocessing as mp
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from ganbench.sweep.scheduler import Queue
 from ganbench.sweep.storage import Liveness, is_shared
 from ganbench.sweep.sync import SyncReport
 from ganbench.sweep.trials import Recorded
+from ganbench.sweep.warm import WarmWorkers, sigint_ignored
 from ganbench.sweep.worker import EXIT_DISK_FULL, WorkerContext, worker_main
 from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
 
@@ -202,19 +204,24 @@ def stack_seeds(mode: str, device: str) -> bool:
 def run_workers(sw: Sweep, opts: SweepOptions,
                 on_event: Callable[[Event], None] | None = None,
                 devices: list[str] | None = None, pids: set[str] | None = None,
-                threads: int | None = None) -> dict[str, int]:
+                threads: int | None = None, warm: WarmWorkers | None = None) -> dict[str, int]:
     """Start one process per device entry (default: opts.workers on opts.device) and follow
-    the study until they are all done. `pids` (if given) receives the workers' process ids."""
+    the study until they are all done. `pids` (if given) receives the workers' process ids.
+    `warm`: workers already started (one per device entry), handed their contexts here."""
     devices = devices if devices is not None else [opts.device] * opts.workers
-    procs = [mp.get_context("spawn").Process(target=worker_main, args=(ctx,), daemon=False)
-             for ctx in worker_contexts(sw, opts, devices, threads)]
+    contexts = worker_contexts(sw, opts, devices, threads)
+    procs = warm.take(contexts) if warm is not None else [
+        mp.get_context("spawn").Process(target=worker_main, args=(ctx,), daemon=False)
+        for ctx in contexts]
     seen: set[int] = set()
+    _preload_report()
     try:
         for proc in procs:
             # A worker boots (seconds of imports) with Ctrl-C ignored, so a Ctrl-C then prints
             # no traceback per worker; worker_main re-arms it, and the loop below re-sends it.
-            with _sigint_ignored():
-                proc.start()
+            if warm is None:
+                with sigint_ignored():
+                    proc.start()
             if pids is not None:
                 pids.add(str(proc.pid))
         seen |= {t.number for t in sw.queue.trials() if t.state.is_finished()}
@@ -247,18 +254,11 @@ def run_workers(sw: Sweep, opts: SweepOptions,
     return counts
 
 
-@contextmanager
-def _sigint_ignored():
-    """SIGINT ignored (inherited by a spawned child) where this thread may change it."""
-    try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+def _preload_report() -> None:
+    """Import the report's modules (statsmodels, scipy, matplotlib: seconds) in the background
+    while the workers train, instead of in the serial tail after the last run."""
+    threading.Thread(target=importlib.import_module, args=("ganbench.report.build",),
+                     name="ganbench-report-import", daemon=True).start()
 
 
 def _emit_new(queue: Queue, seen: set[int], on_event) -> None:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cli_helpers import invoke
+from helpers.cli import invoke
 
 import ganbench
 from ganbench.cli import common, weights
