@@ -300,10 +300,19 @@ def work(ctx: WorkerContext) -> int:
         n += len(jobs)
 
 
+def _drop_interrupts(u, _default=sys.unraisablehook) -> None:
+    # A Ctrl-C landing in a finaliser (SQLAlchemy's weakref callbacks) cannot stop the worker
+    # there and Python would print a traceback; drop it: the controller sends Ctrl-C again
+    # every second until the worker has stopped.
+    if not isinstance(u.exc_value, KeyboardInterrupt):
+        _default(u)
+
+
 def worker_main(ctx: WorkerContext) -> None:
     """Process entry point: quiet, and a Ctrl-C ends it without a traceback."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.default_int_handler)  # booted with it ignored
+    sys.unraisablehook = _drop_interrupts
     import logging
     import warnings
 
