@@ -12,6 +12,7 @@ from ganbench.cli import report as _report
 from ganbench.cli import run as _run
 from ganbench.cli import sweep as _sweep
 from ganbench.cli import tricks as _tricks
+from ganbench.cli import ui as _ui
 from ganbench.cli import weights as _weights
 
 app = typer.Typer(
@@ -42,7 +43,7 @@ app.command("run")(_run.run)
 app.command("sweep")(_sweep.sweep)
 app.command("worker")(_cluster.worker)
 app.command("status")(_cluster.status)
-app.command("ui")(_sweep.ui)
+app.command("ui")(_ui.ui)
 app.command("report")(_report.report)
 app.add_typer(_tricks.app, name="tricks")
 app.add_typer(_weights.app, name="weights")

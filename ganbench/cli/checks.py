@@ -75,6 +75,13 @@ def results_dir(results: Path) -> None:
         raise ValueError(f"--results {results}: is a file; give a folder (created if missing)")
 
 
+def store_exists(uri: str) -> None:
+    """A local SQLite store must exist: reading one that does not would create it empty."""
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
+        raise ValueError(f"no MLflow store at {uri[len('sqlite:///'):]}; run `ganbench sweep "
+                         "FILE` first, or pass --results/--tracking-uri")
+
+
 def storage(url: str | None) -> None:
     """--storage: a journal file (not a folder) or a database that answers."""
     if url is None:

@@ -48,9 +48,7 @@ def report(
     checks.results_dir(results)
     checks.tracking_uri(tracking_uri)
     uri = tracking_uri or default_tracking_uri(results)
-    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
-        raise ValueError(f"no MLflow store at {uri[len('sqlite:///'):]}; run `ganbench sweep "
-                         "FILE` first, or pass --results/--tracking-uri")
+    checks.store_exists(uri)
     cmd = f"ganbench report {name}" + (f" --results {results}" if tracking_uri is None else
                                        f" --tracking-uri {tracking_uri}")
     try:

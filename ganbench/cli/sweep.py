@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -197,21 +196,3 @@ def sync_line(s, workers: int) -> str:
         why.append(f"{s.closed} closed from the MLflow record")
     return (f"  {s.done} runs already have results, {s.waiting} to run"
             + (f" ({'; '.join(why)})" if why else "") + f"; {workers} worker(s)")
-
-
-def ui(
-    results: Path = typer.Option(Path("results"), "--results", help="Results folder."),
-    tracking_uri: str = typer.Option(None, "--tracking-uri", help="Store to open."),
-    port: int = typer.Option(5000, "--port", help="Port of the UI on 127.0.0.1."),
-) -> None:
-    """Start the MLflow UI on the sweeps' store, bound to 127.0.0.1."""
-    from ganbench.tracking.mlflow import default_tracking_uri
-
-    uri = tracking_uri or default_tracking_uri(results)
-    console.print(f"MLflow UI for {uri} at http://127.0.0.1:{port}  (Ctrl-C to stop)")
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-           "--host", "127.0.0.1", "--port", str(port)]
-    try:
-        subprocess.run(cmd, check=False)
-    except KeyboardInterrupt:
-        pass
