@@ -70,4 +70,4 @@ lint: install
 	$(BIN)/ruff check ganbench tests benchmarks
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) .pytest_cache  # never runs/: it holds your sweeps' MLflow store

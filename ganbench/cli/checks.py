@@ -57,7 +57,7 @@ def tracking_uri(uri: str | None, source: str = "") -> None:
     scheme = _scheme(uri)
     if scheme == "file" or (scheme == "" and "://" not in uri):
         raise ValueError(f"--tracking-uri {uri}: MLflow's file store is retired; use a "
-                         "database, e.g. sqlite:///results/mlflow.db, or an http(s) server")
+                         "database, e.g. sqlite:///runs/mlflow.db, or an http(s) server")
     if scheme not in TRACKING_SCHEMES:
         raise ValueError(f"--tracking-uri {_redact(uri)}: unsupported scheme {scheme!r}; use "
                          "sqlite:///PATH, http(s)://HOST:PORT or postgresql://...")
@@ -70,9 +70,14 @@ def tracking_uri(uri: str | None, source: str = "") -> None:
               "--tracking-uri")
 
 
-def results_dir(results: Path) -> None:
+def results_dir(results: Path | None) -> Path:
+    """--results (or its default, when not given) if it can be a folder."""
+    from ganbench.cli.common import results_folder
+
+    results = results_folder(results)
     if results.exists() and not results.is_dir():
         raise ValueError(f"--results {results}: is a file; give a folder (created if missing)")
+    return results
 
 
 def store_exists(uri: str) -> None:

@@ -11,13 +11,21 @@ from rich.markup import escape
 from rich.table import Table
 
 from ganbench.cli import checks
-from ganbench.cli.common import CHECKPOINT_EVERY, DEVICE, VECTORISE, WEIGHTS, Vectorise, quiet
+from ganbench.cli.common import (
+    CHECKPOINT_EVERY,
+    DEVICE,
+    RESULTS,
+    VECTORISE,
+    WEIGHTS,
+    Vectorise,
+    quiet,
+)
 from ganbench.cli.errors import second_ctrl_c_ignored, use_weights, user_errors
 
 console = Console()
 
 STORAGE_HELP = ("Optuna storage URL the sweep was enqueued in "
-                "(default: results/SWEEP/study.journal).")
+                "(default: <results>/SWEEP/study.journal).")
 
 
 @user_errors
@@ -27,7 +35,7 @@ def worker(
     tracking_uri: str = typer.Option(
         None, "--tracking-uri", help="MLflow tracking URI (default: the one the sweep was "
         "enqueued with)."),
-    results: Path = typer.Option(Path("results"), "--results", help="Results folder."),
+    results: Path = RESULTS,
     device: str = DEVICE,
     per_gpu: int = typer.Option(1, "--per-gpu", min=1,
                                 help="Worker processes per GPU (packs small runs)."),
@@ -63,7 +71,7 @@ def worker(
     if grace_period <= heartbeat_interval:
         raise ValueError(f"--grace-period ({grace_period}) must be longer than "
                          f"--heartbeat-interval ({heartbeat_interval})")
-    checks.results_dir(results)
+    results = checks.results_dir(results)
     checks.storage(storage)
     checks.tracking_uri(tracking_uri)
     checks.device(device)
@@ -128,7 +136,7 @@ def _ago(t: dt.datetime | None) -> str:
 def status(
     sweep_name: str = typer.Argument(..., metavar="SWEEP", help="The sweep's name."),
     storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
-    results: Path = typer.Option(Path("results"), "--results", help="Results folder."),
+    results: Path = RESULTS,
     failures: int = typer.Option(5, "--failures", help="How many recent failures to list."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow tracking URI "
                                      "(default: the one the sweep was enqueued with)."),
@@ -136,7 +144,7 @@ def status(
     """Where a sweep stands: done / running / queued / failed / diverged, and who runs what."""
     from ganbench.sweep.scheduler import Queue, is_shared, lost_reason, status_of
 
-    checks.results_dir(results)
+    results = checks.results_dir(results)
     checks.storage(storage)
     st = storage or str(results / sweep_name / "study.journal")
     if not is_shared(st) and not Path(st.removeprefix("journal:")).exists():

@@ -8,6 +8,7 @@ import logging
 import os
 import warnings
 from enum import Enum
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -17,6 +18,27 @@ console = Console()
 # validate_sweep.DEFAULT_MAX_RUNS, spelled out so that `--help` need not import the config
 # models (pydantic, ~0.3 s); tests/cli/test_startup.py checks they agree.
 DEFAULT_MAX_RUNS = 10_000
+
+
+# Where sweeps write by default: a git-ignored folder, so a sweep (or `make demo`) run inside a
+# clone never rewrites the committed reports in results/.
+DEFAULT_RESULTS = Path("runs")
+LEGACY_RESULTS = Path("results")  # the default before 0.2: its stores are still found
+RESULTS = typer.Option(None, "--results", show_default=False,
+                       help="Results folder: MLflow store, study journals, reports "
+                       "(default: runs/).")
+
+
+def results_folder(given: Path | None) -> Path:
+    """--results, or the default; a store only the old default holds is used, with a note."""
+    if given is not None:
+        return given
+    if not (DEFAULT_RESULTS / "mlflow.db").exists() and (LEGACY_RESULTS / "mlflow.db").exists():
+        console.print(f"[yellow]note[/]: using {LEGACY_RESULTS}/, whose MLflow store predates "
+                      f"the default {DEFAULT_RESULTS}/ (pass --results to choose)",
+                      highlight=False)
+        return LEGACY_RESULTS
+    return DEFAULT_RESULTS
 
 
 class Vectorise(str, Enum):

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from ganbench.cli import checks
-from ganbench.cli.common import print_ranked, quiet
+from ganbench.cli.common import RESULTS, print_ranked, quiet
 from ganbench.cli.errors import user_errors
 
 console = Console()
@@ -29,15 +29,15 @@ def sweep_name(arg: str) -> str:
 @user_errors
 def report(
     sweep: str = typer.Argument(..., help="The sweep's name or its sweep file."),
-    results: Path = typer.Option(Path("results"), "--results", help="Results folder."),
+    results: Path = RESULTS,
     tracking_uri: str = typer.Option(None, "--tracking-uri",
-                                     help="MLflow tracking URI (default: results/mlflow.db)."),
+                                     help="MLflow tracking URI (default: <results>/mlflow.db)."),
     attach: bool = typer.Option(True, "--attach/--no-attach",
                                 help="Also log the report on the sweep's parent run."),
 ) -> None:
     """Ranked table, ablations, factorial effects and plots of a sweep, from MLflow.
 
-    Writes results/<sweep>/report.md, report.tex, runs.csv and PNG plots, and attaches
+    Writes <results>/<sweep>/report.md, report.tex, runs.csv and PNG plots, and attaches
     them to the sweep's parent MLflow run.
     """
     from ganbench.report.build import report_sweep
@@ -45,7 +45,7 @@ def report(
 
     quiet()
     name = sweep_name(sweep)
-    checks.results_dir(results)
+    results = checks.results_dir(results)
     checks.tracking_uri(tracking_uri)
     uri = tracking_uri or default_tracking_uri(results)
     checks.store_exists(uri)

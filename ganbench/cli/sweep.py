@@ -17,6 +17,7 @@ from ganbench.cli.common import (
     CHECKPOINT_EVERY,
     DEFAULT_MAX_RUNS,
     DEVICE,
+    RESULTS,
     VECTORISE,
     WEIGHTS,
     Vectorise,
@@ -60,10 +61,10 @@ def sweep(
         1, "--workers", "-w", min=0,
         help="Local worker processes; 0 only enqueues (workers run `ganbench worker`)."),
     storage: str = typer.Option(
-        None, "--storage", help="Optuna storage URL (default: results/<sweep>/study.journal)."),
+        None, "--storage", help="Optuna storage URL (default: <results>/<sweep>/study.journal)."),
     tracking_uri: str = typer.Option(None, "--tracking-uri",
-                                     help="MLflow tracking URI (default: results/mlflow.db)."),
-    results: Path = typer.Option(Path("results"), "--results", help="Results folder."),
+                                     help="MLflow tracking URI (default: <results>/mlflow.db)."),
+    results: Path = RESULTS,
     device: str = DEVICE,
     weights: Path = WEIGHTS,
     vectorise: Vectorise = VECTORISE,
@@ -89,7 +90,7 @@ def sweep(
 
         print_plan(load_plan(spec_file), full=True)
         return
-    checks.results_dir(results)
+    results = checks.results_dir(results)
     checks.storage(storage)
     checks.tracking_uri(tracking_uri)
     # Refused here, not by every run; enqueue-only (--workers 0) leaves it to the workers.

@@ -12,21 +12,21 @@ import typer
 from rich.console import Console
 
 from ganbench.cli import checks
+from ganbench.cli.common import RESULTS
 from ganbench.cli.errors import user_errors
 
 console = Console()
 
 
 def ui(
-    results: Path = typer.Option(Path("results"), "--results",
-                                 help="Results folder whose mlflow.db to open."),
+    results: Path = RESULTS,
     tracking_uri: str = typer.Option(None, "--tracking-uri",
                                      help="Store to open instead (sqlite:///..., postgresql://...)."),
     host: str = typer.Option("127.0.0.1", "--host",
                              help="Address to bind; 0.0.0.0 shows the UI to the whole network."),
     port: int = typer.Option(5000, "--port", min=1, max=65535, help="Port of the UI."),
 ) -> None:
-    """Start the MLflow UI on the sweeps' store (default: results/mlflow.db on 127.0.0.1)."""
+    """Start the MLflow UI on the sweeps' store (default: runs/mlflow.db on 127.0.0.1)."""
     _serve(results, tracking_uri, host, port)
 
 
@@ -34,7 +34,7 @@ def ui(
 def _serve(results: Path, tracking_uri: str | None, host: str, port: int) -> None:
     from ganbench.tracking.mlflow import default_tracking_uri
 
-    checks.results_dir(results)
+    results = checks.results_dir(results)
     checks.tracking_uri(tracking_uri)
     uri = tracking_uri or default_tracking_uri(results)
     checks.store_exists(uri)  # MLflow would create an empty store and serve nothing

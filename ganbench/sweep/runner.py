@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class SweepOptions:
-    results: Path = Path("results")
+    results: Path = Path("runs")  # the command line's default too (cli/common.py)
     storage: str | None = None  # default: a journal file under results/<sweep>/
     tracking_uri: str | None = None  # default: sqlite:///results/mlflow.db
     workers: int = 1  # 0: enqueue only (workers elsewhere run `ganbench worker`)

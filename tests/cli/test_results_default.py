@@ -1,0 +1,33 @@
+"""Sweeps write to the git-ignored runs/ by default; an old default results/ store is found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers.cli import assert_user_error, invoke
+
+from ganbench.cli.common import results_folder
+
+
+def test_default_is_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert results_folder(None) == Path("runs")
+    assert results_folder(tmp_path / "mine") == tmp_path / "mine"
+
+
+def test_a_store_only_the_old_default_holds_is_used_with_a_note(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "mlflow.db").write_bytes(b"")
+    assert results_folder(None) == Path("results")
+    assert "predates the default runs/" in capsys.readouterr().out
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "mlflow.db").write_bytes(b"")
+    assert results_folder(None) == Path("runs")  # once runs/ has a store, it wins
+
+
+def test_report_without_results_looks_in_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = invoke("report", "nosuch")
+    assert_user_error(r, "no MLflow store at", "runs/mlflow.db")
+    assert not (tmp_path / "runs" / "mlflow.db").exists()
