@@ -11,6 +11,7 @@ from enum import Enum
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -70,21 +71,35 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", module="mlflow")
 
 
-def print_ranked(rep) -> None:
-    """The ranked table(s) of a report, one per metric protocol."""
+def print_ranked(rep, out: Console | None = None) -> None:
+    """The ranked table(s) of a report, one per metric protocol. Below 100 columns (a CI log,
+    a pipe) the counts share one column, so numbers never wrap and cell names show whole."""
     from ganbench.report.markdown import ci, num, rank_label
 
+    out = out or console
+    narrow = out.width < 100
     for g in rep.groups:
         title = "ranked summary" + (f" · protocol {g.protocol}" if g.protocol else "")
-        t = Table("rank", "cell", f"{rep.metric} mean ± std", "95% t-CI", "finished",
-                  "diverged", "failed", title=title)
+        t = Table(title=title, box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
+                  pad_edge=not narrow, padding=(0, 1, 0, 0) if narrow else (0, 1))
+        t.add_column("rank", no_wrap=True)
+        t.add_column("cell", overflow="fold", min_width=min(
+            max(len(str(c)) for c in g.ranked["cell"]) if len(g.ranked) else 4, 40))
+        t.add_column("mean ± std" if narrow else f"{rep.metric} mean ± std", no_wrap=True)
+        t.add_column("95% t-CI", no_wrap=True)
+        counts = ["runs"] if narrow else ["finished", "diverged", "failed"]
+        for c in counts:
+            t.add_column(c, no_wrap=True)
         for _, r in g.ranked.iterrows():
+            n = [str(r["n_finished"]), str(r["n_diverged"]), str(r["n_failed"])]
             t.add_row(rank_label(r), r["cell"], f"{num(r['mean'])} ± {num(r['std'])}",
-                      ci(r["ci_low"], r["ci_high"]), str(r["n_finished"]),
-                      str(r["n_diverged"]), str(r["n_failed"]))
-        console.print(t)
+                      ci(r["ci_low"], r["ci_high"]), *(["/".join(n)] if narrow else n))
+        out.print(t)
+        if narrow:
+            out.print(f"metric: {rep.metric}; runs = finished/diverged/failed",
+                      highlight=False)
         for s in g.sentences:
-            console.print(f"  {s}", highlight=False)
+            out.print(f"  {s}", highlight=False)
     if len(rep.groups) > 1:
-        console.print(f"[yellow]note[/]: {len(rep.groups)} metric protocols "
+        out.print(f"[yellow]note[/]: {len(rep.groups)} metric protocols "
                       f"({rep.protocol_column}); they are ranked separately.")
