@@ -81,7 +81,7 @@ def print_ranked(rep, out: Console | None = None) -> None:
     for g in rep.groups:
         title = "ranked summary" + (f" · protocol {g.protocol}" if g.protocol else "")
         t = Table(title=title, box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
-                  pad_edge=not narrow, padding=(0, 1, 0, 0) if narrow else 1)
+                  pad_edge=not narrow, padding=(0, 1, 0, 0) if narrow else (0, 1))
         t.add_column("rank", no_wrap=True)
         t.add_column("cell", overflow="fold", min_width=min(
             max(len(str(c)) for c in g.ranked["cell"]) if len(g.ranked) else 4, 40))
