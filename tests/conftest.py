@@ -3,6 +3,8 @@ the test-only tricks, registered for one test at a time. Helpers live in tests/h
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 from helpers.data import register_tiny_images
@@ -13,6 +15,15 @@ from ganbench.tricks import TRICKS
 # The tiny synthetic image dataset: collection-time parametrisations already validate
 # configs that name it, so it is registered once for the session, not per test.
 register_tiny_images()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _default_results(tmp_path_factory):
+    """Commands run without --results (`ganbench run` records to MLflow by default) write to
+    a temporary folder, never to runs/ in the working tree."""
+    os.environ["GANBENCH_RESULTS"] = str(tmp_path_factory.mktemp("default-results"))
+    yield
+    os.environ.pop("GANBENCH_RESULTS", None)
 
 
 @pytest.fixture(autouse=True)

@@ -27,13 +27,16 @@ DEFAULT_RESULTS = Path("runs")
 LEGACY_RESULTS = Path("results")  # the default before 0.2: its stores are still found
 RESULTS = typer.Option(None, "--results", show_default=False,
                        help="Results folder: MLflow store, study journals, reports "
-                       "(default: runs/).")
+                       "(default: $GANBENCH_RESULTS, else runs/).")
 
 
 def results_folder(given: Path | None) -> Path:
-    """--results, or the default; a store only the old default holds is used, with a note."""
+    """--results, else $GANBENCH_RESULTS, else the default; a store only the old default
+    holds is used, with a note."""
     if given is not None:
         return given
+    if os.environ.get("GANBENCH_RESULTS"):
+        return Path(os.environ["GANBENCH_RESULTS"])
     if not (DEFAULT_RESULTS / "mlflow.db").exists() and (LEGACY_RESULTS / "mlflow.db").exists():
         console.print(f"[yellow]note[/]: using {LEGACY_RESULTS}/, whose MLflow store predates "
                       f"the default {DEFAULT_RESULTS}/ (pass --results to choose)",

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ganbench.cli import checks
+from ganbench.cli.common import RESULTS
 from ganbench.cli.errors import use_weights, user_errors
 
 console = Console()
@@ -32,8 +33,16 @@ def run(
     device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:1 or auto."),
     weights: Path = typer.Option(None, "--weights",
                                  help="Inception weights file for FID/KID/IS (see `weights`)."),
+    mlflow: bool = typer.Option(True, "--mlflow/--no-mlflow",
+                                help="Record the run in the MLflow store (experiment `runs`)."),
+    results: Path = RESULTS,
+    tracking_uri: str = typer.Option(None, "--tracking-uri",
+                                     help="MLflow tracking URI (default: <results>/mlflow.db)."),
 ) -> None:
-    """Train one GAN configuration; write config.yaml, metrics.json and samples.png."""
+    """Train one GAN configuration; write config.yaml, metrics.json, samples.png and
+    generator.pt, and record the run (params, loss history, metrics, files) in MLflow."""
+    import torch
+
     from ganbench.loaders import load_run_config
     from ganbench.outputs import write_run_folder
     from ganbench.tracking import MemoryTracker
@@ -41,6 +50,9 @@ def run(
     from ganbench.validate import caveats
 
     use_weights(weights)
+    if mlflow:
+        results = checks.results_dir(results)
+        checks.tracking_uri(tracking_uri)
     if device is not None:
         checks.device(device)
     cfg = load_run_config(config)
@@ -57,7 +69,11 @@ def run(
     for c in caveats(cfg):
         console.print(f"[yellow]caveat[/] {c}")
     out = out or Path("runs") / f"{config.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    tracker = MemoryTracker()
+    if mlflow:
+        from ganbench.tracking.mlflow import default_tracking_uri
+
+        tracking_uri = tracking_uri or default_tracking_uri(results)
+    tracker = _mlflow_run(cfg, config, results, tracking_uri) if mlflow else MemoryTracker()
     with Progress(TextColumn("[bold blue]train"), BarColumn(), TextColumn("{task.completed}/"
                   "{task.total} steps"), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=console, transient=False) as bar:
@@ -71,6 +87,10 @@ def run(
 
         result = train(cfg, tracker, on_progress)
     folder = write_run_folder(result.cfg, result, out)
+    torch.save(result.g.state_dict(), folder / "generator.pt")
+    if mlflow:
+        tracker.log_artifacts(folder)
+        tracker.finish("FAILED" if result.diverged else "FINISHED")
     if result.diverged:
         console.print(f"[bold red]diverged[/] at step {result.diverged_step}: "
                       f"{result.diverged_term} became non-finite")
@@ -78,3 +98,21 @@ def run(
         console.print(f"[bold green]finished[/] in {result.seconds:.1f}s on {result.device}  "
                       f"{_fmt(result.metrics)}")
     console.print(f"data: {result.dataset.source}\nrun folder: {folder}")
+    if mlflow:
+        console.print(f"MLflow: run {tracker.run_id} in experiment `runs` of {tracking_uri}",
+                      highlight=False)
+
+
+def _mlflow_run(cfg, config: Path, results: Path, uri: str):
+    """The run's own MLflow run (experiment `runs`), with its params and provenance tags."""
+    import ganbench
+    from ganbench.sweep.runner import git_commit, is_local_uri
+    from ganbench.tracking.mlflow import MLflowStore
+
+    store = MLflowStore(uri)
+    exp = store.experiment("runs", results / "mlartifacts" if is_local_uri(uri) else None)
+    tracker = store.start_run(exp, cfg.name or f"{config.stem} · s{cfg.seed}", {
+        "git_commit": git_commit(), "ganbench_version": ganbench.__version__,
+        "run_file": str(config)})
+    tracker.log_params(cfg.model_dump(mode="json", exclude={"data_root"}))
+    return tracker

@@ -234,6 +234,12 @@ class MLflowStore:
                      tags={"mlflow.parentRunId": parent_id, ROLE: "run", **tags})
         return MLflowRunTracker(self.client, run.info.run_id)
 
+    def start_run(self, exp_id: str, run_name: str, tags: dict[str, str]) -> MLflowRunTracker:
+        """A run of its own (`ganbench run`), not a sweep's child."""
+        run = _retry(self.client.create_run, exp_id, run_name=run_name,
+                     tags={ROLE: "run", **tags})
+        return MLflowRunTracker(self.client, run.info.run_id)
+
     def tracker(self, run_id: str) -> MLflowRunTracker:
         return MLflowRunTracker(self.client, run_id)
 

@@ -11,12 +11,14 @@ from ganbench.cli.common import results_folder
 
 def test_default_is_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GANBENCH_RESULTS")
     assert results_folder(None) == Path("runs")
     assert results_folder(tmp_path / "mine") == tmp_path / "mine"
 
 
 def test_a_store_only_the_old_default_holds_is_used_with_a_note(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GANBENCH_RESULTS")
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "mlflow.db").write_bytes(b"")
     assert results_folder(None) == Path("results")
@@ -28,6 +30,13 @@ def test_a_store_only_the_old_default_holds_is_used_with_a_note(tmp_path, monkey
 
 def test_report_without_results_looks_in_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GANBENCH_RESULTS")
     r = invoke("report", "nosuch")
     assert_user_error(r, "no MLflow store at", "runs/mlflow.db")
     assert not (tmp_path / "runs" / "mlflow.db").exists()
+
+
+def test_the_environment_names_the_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANBENCH_RESULTS", str(tmp_path / "mine"))
+    assert results_folder(None) == tmp_path / "mine"
+    assert results_folder(Path("x")) == Path("x")  # --results wins
