@@ -234,6 +234,14 @@ class MLflowStore:
                      tags={"mlflow.parentRunId": parent_id, ROLE: "run", **tags})
         return MLflowRunTracker(self.client, run.info.run_id)
 
+    def set_note(self, run_id: str, markdown: str, limit: int = 7900) -> None:
+        """The run's description (`mlflow.note.content`, markdown on the run's page); cut at a
+        line under MLflow's tag length limit (8000)."""
+        if len(markdown) > limit:
+            cut = markdown[: limit - 60].rsplit("\n", 1)[0]
+            markdown = cut + "\n\n… (cut here: the full table is in report.md)"
+        _retry(self.client.set_tag, run_id, "mlflow.note.content", markdown)
+
     def tracker(self, run_id: str) -> MLflowRunTracker:
         return MLflowRunTracker(self.client, run_id)
 
