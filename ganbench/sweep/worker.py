@@ -177,6 +177,7 @@ def _record(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed,
         tracker.finish("FAILED")
         queue.fail(job.trial_id, "diverged", f"{result.diverged_term} non-finite at step "
                    f"{result.diverged_step}", {"diverged_step": result.diverged_step})
+        store.mark_superseded(list(job.job.attempts), tracker.run_id)
         return "diverged"
     value = result.metrics.get(ctx.metric, math.nan)
     other = store.other_result(ctx.experiment_id, job.job.run_key, tracker.run_id)
@@ -196,6 +197,7 @@ def _record(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed,
     tracker.finish("FINISHED")
     queue.complete(job.trial_id, value, {"metric": value if math.isfinite(value) else None,
                                          "seconds": round(result.seconds, 2)})
+    store.mark_superseded(list(job.job.attempts), tracker.run_id)
     return "finished"
 
 

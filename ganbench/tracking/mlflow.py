@@ -257,6 +257,20 @@ class MLflowStore:
             t.set_tags(tags)
             t.finish(status)
 
+    def mark_superseded(self, attempts: list[str], by: str) -> None:
+        """Tag and rename the earlier attempts of a run that now has its result (`by`), so the
+        runs table tells them apart: "ttur · s1 (attempt 1, killed)". Best effort."""
+        for i, run_id in enumerate(attempts, 1):
+            try:
+                run = _retry(self.client.get_run, run_id)
+                why = run.data.tags.get("status") or run.info.status.lower()
+                name = run.info.run_name or ""
+                if " (attempt " not in name:
+                    _retry(self.client.update_run, run_id, name=f"{name} (attempt {i}, {why})")
+                self.tracker(run_id).set_tags({"superseded": "true", "superseded_by": by})
+            except Exception:  # noqa: BLE001 - a deleted or unreachable attempt keeps its name
+                continue
+
     def close_running_children(self, exp_id: str, reason: str) -> int:
         """Mark child runs left RUNNING by a dead process as KILLED, with the reason."""
         stale = _retry(self.client.search_runs, [exp_id], max_results=5000,

@@ -62,3 +62,50 @@ def test_children_group_by_trick_and_sort_by_score(tmp_path, sweep_file):
     assert "| rank | cell |" in note and "baseline" in note
     assert parent.data.metrics["runs/total"] == 4
     assert parent.data.metrics["runs/finished"] == len(done)
+
+
+RESUME = """
+name: resume
+base: {dataset: ring8, model: mlp, steps: 400, batch_size: 32, log_every: 100}
+tricks:
+  ttur: [off, on]
+seeds: 2
+metric: {name: modes, goal: max}
+"""
+
+
+def test_superseded_attempts_are_tagged_and_named(tmp_path, sweep_file):
+    import signal
+
+    from helpers.procs import kill_group, wait_until
+
+    from ganbench.sweep.scheduler import Queue
+
+    def finished() -> int:
+        try:
+            return Queue(str(res / "resume" / "study.journal"), "resume").counts()["finished"]
+        except Exception:  # study not created yet
+            return 0
+
+    spec = sweep_file(RESUME)
+    res = tmp_path / "results"
+    first = ganbench("sweep", str(spec), "--results", str(res), "--workers", "1",
+                     "--device", "cpu", "--checkpoint-every", "50", cwd=tmp_path)
+    assert wait_until(lambda: finished() >= 1, timeout=300), first.stdout
+    kill_group(first, signal.SIGINT)
+    first.wait(timeout=120)
+    second = ganbench("sweep", str(spec), "--results", str(res), "--workers", "1",
+                      "--device", "cpu", cwd=tmp_path)
+    out, _ = second.communicate(timeout=600)
+    assert second.returncode == 0, out
+
+    mlflow.set_tracking_uri(default_tracking_uri(res))
+    runs = mlflow.search_runs(experiment_names=["resume"],
+                              filter_string="tags.`ganbench.role` = 'run'")
+    killed = runs[runs["status"] == "KILLED"]
+    assert len(killed) >= 1
+    assert (killed["tags.superseded"] == "true").all()
+    assert killed["tags.mlflow.runName"].str.endswith("(attempt 1, killed)").all()
+    fin = runs[runs["status"] == "FINISHED"]
+    assert set(killed["tags.superseded_by"]) <= set(fin["run_id"])
+    assert "tags.superseded" not in fin or fin["tags.superseded"].isna().all()
