@@ -24,6 +24,7 @@ from ganbench.report.tables import latest_attempts
 
 OFF = "off"
 _TRICKS = "params.tricks."
+_PER_TRICK = "params.trick."  # trick.<name> = off/on/label: the UI's copy of the trick factors
 # Run settings that never define a cell (seed is the replicate; the rest are not in the key).
 _NOT_FACTORS = {"seed", "trick_list", "tricks"} | RunConfig.not_identity()
 
@@ -198,7 +199,8 @@ def tidy_runs(runs: pd.DataFrame, metric: str, order: list[str] | None = None) -
             factors.append(Factor(name, "trick", ref, tuple(lv for lv in seen if lv != ref)))
     for c in runs.columns:
         name = c[len("params."):]
-        if not c.startswith("params.") or c.startswith(_TRICKS) or name in _NOT_FACTORS:
+        if (not c.startswith("params.") or c.startswith((_TRICKS, _PER_TRICK))
+                or name in _NOT_FACTORS):
             continue
         values = runs[c].astype(str)
         seen = list(dict.fromkeys(values))  # plan order: the first cell's value is the reference

@@ -33,6 +33,7 @@ from ganbench.sweep.trials import Recorded
 from ganbench.sweep.warm import WarmWorkers, sigint_ignored
 from ganbench.sweep.worker import EXIT_DISK_FULL, WorkerContext, worker_main
 from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
+from ganbench.tricks.levels import level_label
 
 if TYPE_CHECKING:
     from ganbench.report.build import Report
@@ -96,6 +97,17 @@ def run_attrs(p: Plan) -> list[dict[str, Any]]:
     return [Job.planned(r).to_attrs() for r in p.runs]
 
 
+def trick_levels(p: Plan) -> dict[str, dict[str, str]]:
+    """Cell id -> {trick: off | on | level label} over every trick of the sweep, so each child
+    run gets one `trick.<name>` param per trick and a user can group by "ttur on vs off".
+    Tricks of base.tricks are on in every cell (their parameters are in `tricks.<name>.*`)."""
+    base = {n for c in p.cells for n in c.config.tricks if n not in p.spec.tricks}
+    names = sorted(set(p.spec.tricks) | base)
+    return {c.cell_id: {n: ("on" if n in base else "off" if n not in c.tricks
+                            else level_label(n, c.tricks[n]) if c.tricks[n] else "on")
+                        for n in names} for c in p.cells}
+
+
 def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
     """Plan, open the study and the MLflow record, reconcile the queue with the record, and
     enqueue what has no result yet."""
@@ -120,7 +132,8 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
     sync = queue.sync(run_attrs(p), reclaim_running=not shared,
                       recorded=recorded(store, exp, spec.metric.name))
     queue.set_meta({"metric": spec.metric.name, "tracking_uri": uri,
-                    "base": json.loads(json.dumps(spec.base, default=str))})
+                    "base": json.loads(json.dumps(spec.base, default=str)),
+                    "trick_levels": trick_levels(p)})
     tracker = store.tracker(parent)
     # Tags, not params: MLflow refuses to change a param, and a sweep may grow.
     tracker.set_tags({"design": spec.design, "metric": f"{spec.metric.name} ({spec.metric.goal})",
@@ -295,6 +308,38 @@ def attach(name: str, opts: SweepOptions) -> Sweep:
                  SyncReport(0, 0, 0, 0), queue.notes)
 
 
+def ranked_section(markdown: str) -> str:
+    """The report's "Ranked cells" section: its heading, sub-headings and tables (the prose
+    under them stays in report.md)."""
+    lines, inside = [], False
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            inside = line.startswith("## Ranked cells")
+        if inside and (line.startswith(("#", "|")) or (not line.strip() and lines
+                                                       and lines[-1].startswith("|"))):
+            lines.append(line)
+    return "\n".join(lines).strip()
+
+
+def _describe_parent(sw: Sweep, tracker, rep: Report) -> None:
+    """The parent run's description (the ranked table, shown on its page) and run counts."""
+    report = sw.folder / "report.md"
+    table = ranked_section(report.read_text()) if report.exists() else ""
+    if report.exists():
+        tracker.log_artifact(report)
+    head = (f"Sweep `{sw.spec.name}`: ranked by final `{sw.spec.metric.name}` "
+            f"({'higher' if sw.spec.metric.goal == 'max' else 'lower'} is better); each child "
+            f"run's `score` metric is that value. The full report: artifact report.md.")
+    sw.store.set_note(sw.parent_run_id, f"{head}\n\n{table}" if table else head)
+    if rep.groups:  # every group ranks the same runs (one group per protocol): count one
+        g = rep.groups[0].ranked
+        counts = {f"runs/{k}": float(g[f"n_{k}"].sum())
+                  for k in ("runs", "finished", "diverged", "failed") if f"n_{k}" in g}
+        counts["runs/total"] = counts.pop("runs/runs", float(len(sw.plan.runs)))
+        tracker.log_metrics({**counts, "cells": float(len(g))}, 0)
+        tracker.flush()
+
+
 def summarise(sw: Sweep, command: str) -> Report:
     """The sweep's report (from the MLflow record) plus summary.csv, the ranked table(s) in one
     file with a protocol column; both are written to results/<sweep>/ and the parent run."""
@@ -312,6 +357,7 @@ def summarise(sw: Sweep, command: str) -> Report:
     tracker = sw.store.tracker(sw.parent_run_id)
     tracker.log_artifact(summary)
     rep.files.append(summary)
+    _describe_parent(sw, tracker, rep)
     if sw.queue.unresolved([r.run_key for r in sw.plan.runs]) == 0:
         tracker.finish("FINISHED")
     return rep

@@ -112,8 +112,14 @@ def _open_record(ctx: WorkerContext, queue: Queue, store: MLflowStore,
         "optuna_trial": str(job.number),
     })
     queue.set_attrs(job.trial_id, {"mlflow_run_id": tracker.run_id})
-    params = {**a.run_config().model_dump(mode="json", exclude={"data_root"}),
-              "trick_list": a.trick_list}
+    cfg = a.run_config()
+    # A sweep's runs have no `name` (their name is the MLflow run name): not the string "None".
+    drop = {"data_root"} | ({"name"} if cfg.name is None else set())
+    params = {**cfg.model_dump(mode="json", exclude=drop), "trick_list": a.trick_list}
+    # One param per trick of the sweep (off / on / level label): group by it in the UI.
+    # A study enqueued by an earlier release has no such map: those runs go without.
+    levels = queue.meta.get("trick_levels", {}).get(a.cell_id, {})
+    params.update({f"trick.{n}": v for n, v in levels.items()})
     tracker.log_params(params)
     return tracker
 
@@ -171,6 +177,7 @@ def _record(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed,
         tracker.finish("FAILED")
         queue.fail(job.trial_id, "diverged", f"{result.diverged_term} non-finite at step "
                    f"{result.diverged_step}", {"diverged_step": result.diverged_step})
+        store.mark_superseded(list(job.job.attempts), tracker.run_id)
         return "diverged"
     value = result.metrics.get(ctx.metric, math.nan)
     other = store.other_result(ctx.experiment_id, job.job.run_key, tracker.run_id)
@@ -180,11 +187,17 @@ def _record(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed,
         tracker.finish("FAILED")
         queue.fail(job.trial_id, "superseded", f"run {other} finished first")
         return "superseded"
+    # The ranking metric under one name in every sweep (sort the runs table by `score`),
+    # logged once, at the final step.
+    tracker.set_tags({"score_metric": ctx.metric,
+                      "score_goal": "max" if ctx.direction == "maximize" else "min"})
+    tracker.log_metrics({"score": value}, result.steps_done)  # NaN (undefined) is not logged
     # MLflow first, then the trial: a crash between them leaves an open trial whose run has a
     # result, which the next start (or the stale-run reaper) closes from the record.
     tracker.finish("FINISHED")
     queue.complete(job.trial_id, value, {"metric": value if math.isfinite(value) else None,
                                          "seconds": round(result.seconds, 2)})
+    store.mark_superseded(list(job.job.attempts), tracker.run_id)
     return "finished"
 
 

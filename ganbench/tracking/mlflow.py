@@ -240,6 +240,14 @@ class MLflowStore:
                      tags={ROLE: "run", **tags})
         return MLflowRunTracker(self.client, run.info.run_id)
 
+    def set_note(self, run_id: str, markdown: str, limit: int = 7900) -> None:
+        """The run's description (`mlflow.note.content`, markdown on the run's page); cut at a
+        line under MLflow's tag length limit (8000)."""
+        if len(markdown) > limit:
+            cut = markdown[: limit - 60].rsplit("\n", 1)[0]
+            markdown = cut + "\n\n… (cut here: the full table is in report.md)"
+        _retry(self.client.set_tag, run_id, "mlflow.note.content", markdown)
+
     def tracker(self, run_id: str) -> MLflowRunTracker:
         return MLflowRunTracker(self.client, run_id)
 
@@ -254,6 +262,20 @@ class MLflowStore:
             t = self.tracker(run_id)
             t.set_tags(tags)
             t.finish(status)
+
+    def mark_superseded(self, attempts: list[str], by: str) -> None:
+        """Tag and rename the earlier attempts of a run that now has its result (`by`), so the
+        runs table tells them apart: "ttur · s1 (attempt 1, killed)". Best effort."""
+        for i, run_id in enumerate(attempts, 1):
+            try:
+                run = _retry(self.client.get_run, run_id)
+                why = run.data.tags.get("status") or run.info.status.lower()
+                name = run.info.run_name or ""
+                if " (attempt " not in name:
+                    _retry(self.client.update_run, run_id, name=f"{name} (attempt {i}, {why})")
+                self.tracker(run_id).set_tags({"superseded": "true", "superseded_by": by})
+            except Exception:  # noqa: BLE001 - a deleted or unreachable attempt keeps its name
+                continue
 
     def close_running_children(self, exp_id: str, reason: str) -> int:
         """Mark child runs left RUNNING by a dead process as KILLED, with the reason."""
