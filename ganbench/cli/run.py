@@ -114,5 +114,7 @@ def _mlflow_run(cfg, config: Path, results: Path, uri: str):
     tracker = store.start_run(exp, cfg.name or f"{config.stem} · s{cfg.seed}", {
         "git_commit": git_commit(), "ganbench_version": ganbench.__version__,
         "run_file": str(config)})
-    tracker.log_params(cfg.model_dump(mode="json", exclude={"data_root"}))
+    # As a sweep's runs: no `name` param when the file sets none (not the string "None").
+    tracker.log_params(cfg.model_dump(mode="json", exclude={"data_root"} | (
+        {"name"} if cfg.name is None else set())))
     return tracker
