@@ -97,6 +97,7 @@ def run(
         (folder / MLFLOW_RUN_FILE).write_text(json.dumps(
             {"run_id": tracker.run_id, "tracking_uri": tracking_uri}) + "\n")
         tracker.log_artifacts(folder)
+        tracker.log_dataset(result.dataset)
         tracker.finish("FAILED" if result.diverged else "FINISHED")
     if result.diverged:
         console.print(f"[bold red]diverged[/] at step {result.diverged_step}: "
