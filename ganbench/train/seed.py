@@ -85,6 +85,7 @@ class Seed:
                          else None)
         self.labels = LabelEvaluator.for_run(cfg, self.data) if images else None
         self._eval_z: torch.Tensor | None = None
+        self._snap_z: torch.Tensor | None = None
 
     def optimiser(self, net: Literal["g", "d"], params: Iterable[torch.Tensor]
                   ) -> torch.optim.Optimizer:
@@ -164,6 +165,21 @@ class Seed:
             gen = torch.Generator(device=self.device).manual_seed(self.cfg.seed + 7919)
             self._eval_z = torch.randn(n, self.cfg.z_dim, device=self.device, generator=gen)
         return self._eval_z
+
+    @torch.no_grad()
+    def snapshot(self) -> torch.Tensor:
+        """A few samples of the eval generator for the pictures over training, on the CPU:
+        the same z at every evaluation (2-D: the first 1,000 of the evaluation's; images:
+        16 of their own), so pictures of one run differ only by what G learned."""
+        if self.data.kind == "points":
+            z = self.eval_z(self.cfg.eval_samples)[:1000]
+        else:
+            if self._snap_z is None:
+                gen = torch.Generator(device=self.device).manual_seed(self.cfg.seed + 104729)
+                self._snap_z = torch.randn(16, self.cfg.z_dim, device=self.device,
+                                           generator=gen)
+            z = self._snap_z
+        return self.eval_g(z).detach().float().cpu()
 
     @torch.no_grad()
     def evaluate(self, g: nn.Module | None = None) -> Evaluation:
