@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ganbench.data import DATASETS
-from ganbench.losses import LOSSES
+from ganbench.losses import LOSSES, Loss
 from ganbench.models import MODELS
-from ganbench.registry import Registry, UnknownNameError
+from ganbench.registry import DuplicateNameError, Registry, UnknownNameError
 from ganbench.tricks import TRICKS
 
 
@@ -67,9 +67,13 @@ def test_double_registration_is_rejected_and_keeps_the_first(widgets):
 
 
 def test_builtin_double_registration_is_rejected():
-    with pytest.raises(ValueError, match="registered twice"):
-        LOSSES.register("ns")(object)
+    class Other(Loss):
+        """Test only."""
+
+    with pytest.raises(DuplicateNameError, match="loss 'ns' is registered twice by built-in"):
+        LOSSES.register("ns")(Other)
     assert LOSSES.get("ns").__name__ == "NonSaturating"
+    assert Other.name == ""  # a refused class is left as it was
 
 
 def test_register_is_a_decorator_returning_the_object():
