@@ -82,7 +82,7 @@ class LabelEvaluator:
         name = dataset_classifier(data.name)
         if name is None or data.images is None:
             raise ValueError(f"image_metrics {metrics}: no ganbench classifier labels dataset "
-                             f"{data.name!r}; they exist for datasets whose spec names a classifier")
+                             f"{data.name!r} (its DatasetSpec names no classifier)")
         self.metrics, self.n, self.batch_size = metrics, n, batch_size
         self.channels, self.size = int(data.images.shape[1]), int(data.images.shape[-1])
         self.clf: Classifier = get_classifier(name, root)  # trains it once if missing

@@ -12,8 +12,8 @@ from ganbench.losses import LOSSES, Loss
 from ganbench.models import MODELS, ModelSpec, register_model
 from ganbench.registry import (
     DuplicateNameError,
-    Registry,
     RegistrationError,
+    Registry,
     UnknownNameError,
     origin,
 )
