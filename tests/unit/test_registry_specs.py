@@ -151,10 +151,14 @@ def test_feature_matching_reads_the_features_the_spec_declares(tmp_path):
 def test_dataset_spec_fields_are_valid(name):
     spec = DATASETS.get(name)
     assert isinstance(spec, DatasetSpec) and spec.name == name and callable(spec.load)
-    assert spec.kind in ("points", "images") and spec.source
-    assert spec.shape is not None, "a registered dataset declares its shape"
-    assert spec.kind != "points" or spec.shape == (2,)
-    assert spec.kind != "images" or len(spec.shape) == 3
+    assert spec.kind in ("points", "images")
+    if getattr(spec.load, "__module__", "").startswith("ganbench."):
+        # Ours declare all; a loader registered the old way (a bare function) may leave its
+        # shape unknown until loaded.
+        assert spec.shape is not None and spec.source, "a built-in declares shape and source"
+    if spec.shape is not None:
+        assert spec.kind != "points" or spec.shape == (2,)
+        assert spec.kind != "images" or len(spec.shape) == 3
     assert spec.classes is None or spec.classes >= 1
     assert spec.classifier is None or spec.kind == "images"
 
@@ -166,7 +170,8 @@ def test_a_dataset_loads_as_its_spec_says(name):
     # test_fidelity.py load those).
     spec = DATASETS.get(name)
     data = spec(Path("/nonexistent"))
-    assert (data.name, data.kind, data.shape) == (name, spec.kind, spec.shape)
+    assert (data.name, data.kind) == (name, spec.kind)
+    assert spec.shape is None or data.shape == spec.shape
     if spec.kind == "points" and spec.classes is not None:
         assert len(data.modes) == spec.classes
 
