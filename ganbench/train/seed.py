@@ -16,7 +16,7 @@ from torch import nn
 from ganbench.config import RunConfig
 from ganbench.data import DATASETS, Dataset
 from ganbench.losses import LOSSES
-from ganbench.metrics import IMAGE_OUTPUTS, mode_metrics
+from ganbench.metrics import image_outputs, mode_metrics
 from ganbench.metrics.fidelity import FidelityEvaluator
 from ganbench.metrics.labels import LabelEvaluator
 from ganbench.models import MODELS
@@ -68,6 +68,7 @@ class Seed:
         data = data.to(self.device)  # no copy when it is there already
         self.data = data.resized(spec.image_size) if data.kind == "images" else data
         self.stack = TrickStack.from_config(cfg)
+        self.features = spec.features  # how D exposes features (StepContext.d_features)
         g, d = spec.build(cfg.z_dim, self.data.shape, cfg.d_norm, **self.stack.model_options())
         self.g, self.d = self.stack.build(g.to(self.device), d.to(self.device))
         self.optim = self.stack.optimizers(OptimSpec(cfg.lr, cfg.lr, cfg.betas, cfg.betas))
@@ -81,7 +82,7 @@ class Seed:
         # a missing file fails before training rather than after it.
         images = self.data.kind == "images"
         self.fidelity = (FidelityEvaluator.for_run(cfg, self.data, self.device)
-                         if images and any(m in IMAGE_OUTPUTS for m in cfg.image_metrics)
+                         if images and any(m in image_outputs() for m in cfg.image_metrics)
                          else None)
         self.labels = LabelEvaluator.for_run(cfg, self.data) if images else None
         self._eval_z: torch.Tensor | None = None
