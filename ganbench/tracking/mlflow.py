@@ -409,6 +409,11 @@ class MLflowStore:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         return Path(_retry(self.client.download_artifacts, run_id, path, str(dst)))
 
+    def artifact_names(self, run_id: str, folder: str) -> list[str]:
+        """The paths of a run's artifacts directly in `folder` (empty when it has none)."""
+        return sorted(f.path for f in _retry(self.client.list_artifacts, run_id, folder)
+                      if not f.is_dir)
+
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
         """(step, value) pairs of one metric of a run, in step order."""
         hist = _retry(self.client.get_metric_history, run_id, key)
