@@ -35,7 +35,7 @@ class Context:
 
 
 POINTS = Context("ring8", "mlp", 32, 32)
-IMAGES = Context(CONTRACT_IMAGES, "dcgan28", 16, 8)
+IMAGES = Context(CONTRACT_IMAGES, "dcgan28", 16, 4)
 CONTEXTS: tuple[Context, ...] = (POINTS, IMAGES)
 # Where declared conflicts are compared with the planner (data kind x loss).
 CONFLICT_SETTINGS: tuple[tuple[Context, str], ...] = ((POINTS, "ns"), (IMAGES, "hinge"))

@@ -35,7 +35,7 @@ def stacked_configs(name: str) -> list[RunConfig]:
     found = first_setting({name: {}})
     require(found, f"{name} validates in no contract context")
     ctx, loss = found
-    return [run_config(ctx, loss, {name: {}}, steps=3, log_every=1, eval_every=2, seed=s,
+    return [run_config(ctx, loss, {name: {}}, steps=2, log_every=1, eval_every=1, seed=s,
                        batch_size=ctx.small_batch) for s in SEEDS]
 
 

@@ -168,17 +168,24 @@ def conflict_disagreement(ctx: Context, loss: str, names: list[str]) -> tuple[bo
                       f"{'drops' if dropped else 'keeps'} the cell")
 
 
-@check(lambda name, partner=None: "conflicts match the planner" if partner is None
-       else f"conflicts match the planner beside {partner}")
+def _conflicts_title(name: str, partner: str | None = None) -> str:
+    if partner is None:
+        return "conflicts match the planner"
+    return "conflicts match the planner " + ("alone" if partner == name else f"beside {partner}")
+
+
+@check(_conflicts_title)
 def conflicts_match_planner(name: str, partner: str | None = None) -> str | None:
-    """With `partner`: that pair only; else alone and beside every registered trick."""
-    partners = [partner] if partner else [None, *[n for n in TRICKS.names() if n != name]]
+    """Alone and beside every registered trick; with `partner`, beside it only (alone when
+    `partner` is `name`). The declared conflicts are the tricks' check(); the planner's drops
+    are sweep/design.py's, in each of CONFLICT_SETTINGS."""
+    others = [partner] if partner else [name, *[n for n in TRICKS.names() if n != name]]
     bad, declared = [], 0
     for ctx, loss in CONFLICT_SETTINGS:
-        for other in partners:
-            names = [name] if other is None else [name, other]
+        for other in others:
+            names = [name] if other == name else [name, other]
             conflict, why = conflict_disagreement(ctx, loss, names)
             bad += [why] if why else []
-            declared += conflict and other is not None
+            declared += conflict and other != name
     require(not bad, "; ".join(bad))
     return f"{declared} conflicting pair(s) dropped" if partner is None else None
