@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from pydantic_core import PydanticUndefined
 
 from ganbench.config import ConfigError, RunConfig, SweepSpec
-from ganbench.contract.contexts import CONFLICT_SETTINGS, Context, first_setting
+from ganbench.contract.contexts import CONFLICT_SETTINGS, Context, canon, first_setting
 from ganbench.contract.result import Failed, check, require
 from ganbench.loaders import load_run_config
 from ganbench.sweep.design import PlanError, plan
@@ -176,10 +176,10 @@ def _conflicts_title(name: str, partner: str | None = None) -> str:
 
 @check(_conflicts_title)
 def conflicts_match_planner(name: str, partner: str | None = None) -> str | None:
-    """Alone and beside every registered trick; with `partner`, beside it only (alone when
+    """Alone and beside every canon trick; with `partner`, beside it only (alone when
     `partner` is `name`). The declared conflicts are the tricks' check(); the planner's drops
     are sweep/design.py's, in each of CONFLICT_SETTINGS."""
-    others = [partner] if partner else [name, *[n for n in TRICKS.names() if n != name]]
+    others = [partner] if partner else [name, *[n for n in canon() if n != name]]
     bad, declared = [], 0
     for ctx, loss in CONFLICT_SETTINGS:
         for other in others:
