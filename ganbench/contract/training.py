@@ -147,7 +147,8 @@ def resume_exact(name: str) -> str | None:
     for net, got, want in (("G", resumed.g, reference.g), ("D", resumed.d, reference.d)):
         diff = same_state(got.state_dict(), want.state_dict())
         require(not diff, f"{net} after resuming differs from the uninterrupted run's in "
-                          f"{', '.join(diff[:5])} (state kept outside Trick.state_dict?)")
+                          f"{', '.join(diff[:5])} (state kept outside Trick.state_dict, or "
+                          "not restored by its load_state_dict?)")
     where = first_difference(_history(reference.metrics), _history(resumed.metrics))
     require(where is None, f"final metrics differ: {where}")
     where = first_difference(_history(ref_tracker.metrics), _history(tracker.metrics))

@@ -60,7 +60,7 @@ def test_state_kept_outside_state_dict_fails_the_resume():
     r = TRAINED["resume_exact"]("test_hidden_state")
     assert r.status == "fail"
     assert "differs from the uninterrupted run's" in r.detail
-    assert "state kept outside Trick.state_dict?" in r.detail
+    assert "state kept outside Trick.state_dict" in r.detail
 
 
 def test_params_without_a_default_fail_and_skip_the_rest():
