@@ -130,8 +130,9 @@ def verify(
         TRICKS.get(name)  # every name checked before anything trains
     failed: list[str] = []
     for name in chosen:
-        with console.status(f"verifying {name}…"):
-            results = verify_trick(name)
+        with console.status(f"verifying {name}…") as status:
+            results = verify_trick(name, on_result=lambda r, n=name: status.update(
+                f"verifying {n}: {r.check} {r.status}"))
         counts = {s: sum(r.status == s for r in results) for s in _MARK}
         table = Table(title=f"{name}: {counts['pass']} passed, {counts['fail']} failed, "
                             f"{counts['skip']} skipped", title_justify="left")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 
 from ganbench.contract.contexts import CONTEXTS, Context, canon, contract_data
-from ganbench.contract.result import CheckResult
+from ganbench.contract.result import CheckResult, one_line
 from ganbench.contract.stacking import stacked_equals_lone
 from ganbench.contract.static import (
     check_hook,
@@ -88,19 +88,26 @@ def _verify(name: str, on_result: Callable[[CheckResult], None] | None) -> list[
             rest = [f for k, f in STATIC.items() if k not in NEED_NO_DEFAULTS]
             for fn in [*rest, *TRAINED.values()]:
                 add(CheckResult(name, fn.title, "skip", "needs parameters with defaults"))
-            add(CheckResult(name, "trains alone and beside the canon", "skip",
+            add(CheckResult(name, "trains alone and beside the built-in tricks", "skip",
                             "needs parameters with defaults"))
             return results
         for key in STATIC:
             if key not in NEED_NO_DEFAULTS:
                 add(STATIC[key](name))
-        found = alone_settings(name)
-        if not found:
-            add(CheckResult(name, "trains alone", "fail", "validates in no contract context "
-                            f"({', '.join(c.label for c in CONTEXTS)}; loss ns or hinge)"))
+        try:  # a check() that raises is the trick's fault: a failed check, not a crash
+            found, others = alone_settings(name), partners(name)
+        except Exception as e:
+            add(CheckResult(name, "trains alone", "fail",
+                            one_line(f"raised {type(e).__name__} validating it: {e}")))
+            found, others = [], []
+        else:
+            if not found:
+                add(CheckResult(name, "trains alone", "fail", "validates in no contract "
+                                f"context ({', '.join(c.label for c in CONTEXTS)}; loss ns or "
+                                "hinge)"))
         for ctx, loss in found:
             add(trains_alone(name, ctx, loss))
-        for partner in partners(name):
+        for partner in others:
             add(trains_beside(name, partner))
         for check in TRAINED.values():
             add(check(name))

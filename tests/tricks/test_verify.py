@@ -102,3 +102,12 @@ def test_a_check_that_raises_fails_naming_the_error(monkeypatch):
 def test_an_unknown_name_gets_the_registry_message():
     with pytest.raises(UnknownNameError, match="did you mean 'spectral_norm'"):
         verify_trick("spectral_nrom")
+
+
+def test_a_check_hook_that_raises_fails_the_training_checks(monkeypatch):
+    cls = TRICKS.get("test_counted")
+    monkeypatch.setattr(cls, "check", lambda self, cfg: [][1])
+    checks = by_check(verify_trick("test_counted"))
+    assert checks["trains alone"].status == "fail"
+    assert checks["trains alone"].detail.startswith("raised IndexError validating it")
+    assert checks["check hook and time constant"].status == "fail"
