@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("report", ("ganbench.report",)),
     ("run outputs", ("ganbench.outputs", "ganbench.scoring")),
     ("sweep", ("ganbench.sweep",)),
+    ("contract", ("ganbench.contract",)),  # trains, and asks the planner what it drops
     ("cli", ("ganbench.cli", "ganbench.__main__")),
 ]
 
