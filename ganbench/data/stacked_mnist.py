@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ganbench.data.base import DATASETS, Dataset, labelled_by
+from ganbench.data.base import DATASETS, Dataset, has_classes, labelled_by
 from ganbench.data.labelled import load_labelled
 
 N_IMAGES = 128_000
@@ -34,6 +34,7 @@ def stack_digits(images: Tensor, labels: Tensor, n: int = N_IMAGES, seed: int = 
     return x.contiguous(), (labels[idx] * place).sum(1)
 
 
+@has_classes(1000)
 @labelled_by("mnist")
 @DATASETS.register("stacked_mnist")
 def load_stacked_mnist(root: Path) -> Dataset:

@@ -28,6 +28,14 @@ class ModelSpec:
     build: Callable[..., tuple[nn.Module, nn.Module]]
     exposes_features: bool = True  # D has .body(x) -> intermediate features
     packs_inputs: bool = False  # build accepts pack=m (PacGAN's packed D)
+    # Class-conditional variant (models/conditional.py): build accepts n_classes=K (G with
+    # conditional batch norm, D with a projection head), projection=False and
+    # aux_classifier=True (the acgan trick's D), and D has .classify(x) -> (B, K).
+    conditional: bool = False
+    # Configurable widths: the defaults (G, D) build accepts as g_width/d_width (None: fixed
+    # widths), and what each must be a multiple of (the narrowest layer's divisor).
+    widths: tuple[int, int] | None = None
+    width_multiple: tuple[int, int] = (1, 1)
 
 
 MODELS: Registry[ModelSpec] = Registry("model")

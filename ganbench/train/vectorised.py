@@ -59,7 +59,8 @@ from ganbench.tricks import TRICKS
 # Models whose nets vmap with per-seed results equal to the lone nets' (tests/unit/
 # test_vectorised.py): linear, (transposed) conv, batch/layer/group norm, batch-statistics
 # features, maxout.
-SUPPORTED_MODELS = frozenset({"mlp", "dcgan28", "dcgan64", "pacgan"})
+SUPPORTED_MODELS = frozenset({"mlp", "dcgan28", "dcgan64", "pacgan", "sngan32", "sndcgan32",
+                              "resnet48", "resnet64"})
 
 __all__ = ["SUPPORTED_MODELS", "SeedProgress", "VectorisedTrainer", "can_vectorise",
            "check_cell", "train_vectorised"]
@@ -70,6 +71,10 @@ def can_vectorise(cfg: RunConfig) -> str | None:
     if cfg.model not in SUPPORTED_MODELS:
         return (f"model {cfg.model!r} is not supported by vectorised seeds "
                 f"(supported: {', '.join(sorted(SUPPORTED_MODELS))})")
+    if cfg.conditional:
+        # Labels are bound to each seed's modules; the stacked call runs a template copy.
+        return "conditional runs are not supported by vectorised seeds (labels are bound " \
+               "to each seed's own nets, which the stacked call does not run)"
     for name in cfg.tricks:
         try:
             trick = TRICKS.get(name)
