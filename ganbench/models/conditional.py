@@ -74,7 +74,9 @@ def bound_labels(net: nn.Module) -> torch.Tensor:
     """The labels bound to conditional `net` now (for a trick such as acgan)."""
     if not isinstance(net, Labelled):
         raise TypeError(f"{type(net).__name__} is not a class-conditional net")
-    return net.labels(net.bound.shape[0] if net.bound is not None else 0)
+    if net.bound is None:
+        raise RuntimeError(f"no labels are bound to {type(net).__name__} (outside a step)")
+    return net.bound
 
 
 def is_conditional(net: nn.Module) -> bool:

@@ -28,9 +28,13 @@ from ganbench.tricks.base import TimeConstant, Trick
 from ganbench.validate import validate
 
 LOSS_CANDIDATES = ("ns", "hinge")
-# Where a trick is exercised: 2-D points first (fast); image-only tricks on tiny images.
+# A class-conditional run: tiny labelled images on a narrow SNGAN-32.
+CONDITIONAL = {"dataset": "tiny-labelled", "model": "sngan32", "conditional": True,
+               "g_width": 2, "d_width": 4, "batch_size": 16}
+# Where a trick is exercised: 2-D points first (fast); image-only tricks on tiny images;
+# tricks only for conditional runs (Trick.conditional_only) in one.
 CONTEXTS = ({"dataset": "ring8", "model": "mlp"},
-            {"dataset": "tiny-images", "model": "dcgan28", "batch_size": 16})
+            {"dataset": "tiny-images", "model": "dcgan28", "batch_size": 16}, CONDITIONAL)
 
 
 def real_tricks() -> list[str]:
@@ -89,8 +93,8 @@ def test_every_trick_is_usable_alone_in_some_context():
     assert not unusable, f"tricks that validate in none of {CONTEXTS} x {LOSS_CANDIDATES}"
 
 
-def test_seventeen_tricks_are_registered():  # the canon (16) and pack (PacGAN)
-    assert len([n for n in TRICKS.names() if not n.startswith("test_")]) == 17
+def test_eighteen_tricks_are_registered():  # the canon (16), pack (PacGAN) and acgan
+    assert len([n for n in TRICKS.names() if not n.startswith("test_")]) == 18
 
 
 # ------------------------------------------------------------------ training smoke contracts
@@ -110,7 +114,32 @@ def test_trick_pair_trains(tmp_path, pair, ctx):
     assert_finished_with_finite_losses(small(tmp_path, **ctx, tricks={a: {}, b: {}}))
 
 
-@pytest.mark.parametrize("name", real_tricks())
+def unconditional_tricks() -> list[str]:
+    return [n for n in real_tricks() if not TRICKS.get(n).conditional_only]
+
+
+# Tricks that conflict with class-conditional runs (a packed D input mixes classes).
+NOT_CONDITIONAL = {"pack"}
+
+
+@pytest.mark.parametrize("name", sorted(set(real_tricks()) - NOT_CONDITIONAL))
+def test_single_trick_trains_in_a_conditional_run(tmp_path, name):
+    loss = first_valid_loss({name: {}}, **CONDITIONAL)
+    assert loss is not None
+    assert_finished_with_finite_losses(small(tmp_path, **CONDITIONAL, loss=loss,
+                                             tricks={name: {}}))
+
+
+def test_conditional_runs_refuse_only_the_tricks_said_to_conflict():
+    refused = {n for n in real_tricks() if first_valid_loss({n: {}}, **CONDITIONAL) is None}
+    assert refused == NOT_CONDITIONAL
+    # conditional_only tricks are refused everywhere else.
+    only = {n for n in real_tricks() if TRICKS.get(n).conditional_only}
+    assert only == {"acgan"}
+    assert all(first_valid_loss({n: {}}, **ctx) is None for n in only for ctx in CONTEXTS[:2])
+
+
+@pytest.mark.parametrize("name", unconditional_tricks())
 def test_single_trick_trains_on_tiny_images_dcgan28(tmp_path, name):
     loss = first_valid_loss({name: {}}, dataset="tiny-images", model="dcgan28")
     assert loss is not None

@@ -22,8 +22,11 @@ from ganbench.validate import validate
 
 # Where a trick is exercised (as in test_contract.py): 2-D points first (fast);
 # image-only tricks on tiny images.
+# Tricks only for class-conditional runs in one (tiny labelled images, a narrow SNGAN-32).
 CONTEXTS = ({"dataset": "ring8", "model": "mlp", "batch_size": 32},
-            {"dataset": "tiny-images", "model": "dcgan28", "batch_size": 8})
+            {"dataset": "tiny-images", "model": "dcgan28", "batch_size": 8},
+            {"dataset": "tiny-labelled", "model": "sngan32", "conditional": True,
+             "g_width": 2, "d_width": 4, "batch_size": 8})
 LOSS_CANDIDATES = ("ns", "hinge")
 STEPS, LOG_EVERY, EVERY, CRASH_AT = 6, 1, 2, 5  # saves at 2 and 4; the crash loses step 5
 
