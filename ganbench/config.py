@@ -74,11 +74,12 @@ class RunConfig(Closed):
         None, gt=1, description="real reference images; None = the whole train split")
     fid_batch_size: int = Field(200, gt=0, description="batch of G and Inception in evaluation")
     # --- model widths and class-conditional GANs (models/resnet.py, models/conditional.py).
-    # g_width/d_width: G's and D's widest layer, for models whose spec declares widths
-    # (None = the paper's). conditional: G with class-conditional batch norm and D with a
-    # projection head (Miyato & Koyama 2018), trained on a labelled dataset's labels.
-    g_width: int | None = Field(None, gt=0, description="G's widest layer; None = the paper's")
-    d_width: int | None = Field(None, gt=0, description="D's widest layer; None = the paper's")
+    # g_width/d_width: the width of G's and D's reference layer (the ResNets' widest), for
+    # models whose spec declares widths; None = the paper's. conditional: G with
+    # class-conditional batch norm and D with a projection head (Miyato & Koyama 2018),
+    # trained on a labelled dataset's labels.
+    g_width: int | None = Field(None, gt=0, description="G's width; None = the paper's")
+    d_width: int | None = Field(None, gt=0, description="D's width; None = the paper's")
     conditional: bool = Field(False, description="class-conditional G and D (cGAN-PD)")
 
     _widths_not_bools = field_validator("g_width", "d_width", mode="before")(classmethod(

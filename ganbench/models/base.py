@@ -32,8 +32,9 @@ class ModelSpec:
     # conditional batch norm, D with a projection head), projection=False and
     # aux_classifier=True (the acgan trick's D), and D has .classify(x) -> (B, K).
     conditional: bool = False
-    # Configurable widths: the defaults (G, D) build accepts as g_width/d_width (None: fixed
-    # widths), and what each must be a multiple of (the narrowest layer's divisor).
+    # Configurable widths: the defaults (G, D) of the reference layers build accepts as
+    # g_width/d_width (None: fixed widths), and what each must be a multiple of (so that the
+    # narrowest layer keeps a whole width).
     widths: tuple[int, int] | None = None
     width_multiple: tuple[int, int] = (1, 1)
 
