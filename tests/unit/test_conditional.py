@@ -227,3 +227,15 @@ def test_a_class_without_images_is_refused(tmp_path):
 
 def test_conditional_runs_are_not_seed_stacked_and_say_why(tmp_path):
     assert "conditional runs are not supported" in can_vectorise(cond_cfg(tmp_path))
+
+
+def test_run_samples_show_one_row_per_class(tmp_path):
+    from ganbench.outputs import save_samples
+
+    result = train(cond_cfg(tmp_path, steps=1))
+    seen = []
+    cbn = next(m for m in result.g.modules() if isinstance(m, ConditionalBatchNorm2d))
+    cbn.register_forward_hook(lambda mod, args, out: seen.append(args[1]))
+    assert save_samples(result, tmp_path / "samples.png").is_file()
+    assert torch.equal(seen[0], torch.arange(TINY_CLASSES).repeat_interleave(8))
+    assert result.g.bound is None
