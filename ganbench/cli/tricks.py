@@ -76,7 +76,8 @@ def show(name: str = typer.Argument(..., help="Trick name, e.g. spectral_norm.")
 @user_errors
 def matrix(
     dataset: str = typer.Option("ring8", "--dataset", help="Data the pairs are checked on."),
-    model: str = typer.Option(None, "--model", help="Default: mlp for 2-D, dcgan28 for images."),
+    model: str = typer.Option(None, "--model",
+                              help="Default: a registered model for the dataset's kind."),
     loss: str = typer.Option("ns", "--loss"),
 ) -> None:
     """Pairwise compatibility of all tricks: ok (.), caveat (~), conflict (X).

@@ -111,18 +111,80 @@ class Dataset:
 
 # A loader takes the data root folder and returns a CPU Dataset.
 Loader = Callable[[Path], Dataset]
-DATASETS: Registry[Loader] = Registry("dataset")
+Kind = Literal["points", "images"]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What the rest of ganbench knows about a dataset without loading it.
+
+    Calling the spec loads the data: `DATASETS.get(name)(root)` -> Dataset."""
+
+    name: str
+    kind: Kind
+    load: Loader
+    shape: tuple[int, ...] | None = None  # one sample's shape as stored ((2,), (C, H, W))
+    classes: int | None = None  # classes (or mixture modes) the data has; None: unknown
+    source: str = ""  # where the data comes from (the loaded Dataset records the exact one)
+    # ganbench's own classifier (metrics/classifier.py, one trained on that labelled set)
+    # that labels each channel of the images: gives runs the classifier metrics
+    # (`image_metrics: [labels, cis]`). None: no classifier labels this data.
+    classifier: str | None = None
+    # The loaded Dataset carries `labels`, one of `classes` per image (class-conditional runs
+    # need them; MNIST's GAN loader declares 10 classes but loads no labels).
+    labelled: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("points", "images"):
+            raise ValueError(f"dataset {self.name!r}: kind must be 'points' or 'images', not "
+                             f"{self.kind!r}")
+        if not callable(self.load):
+            raise ValueError(f"dataset {self.name!r}: load must be callable")
+        if self.shape is not None and (not self.shape or any(
+                not isinstance(n, int) or n < 1 for n in self.shape)):
+            raise ValueError(f"dataset {self.name!r}: shape must be positive ints, not "
+                             f"{self.shape!r}")
+        if self.classes is not None and self.classes < 1:
+            raise ValueError(f"dataset {self.name!r}: classes must be >= 1 or None")
+
+    def __call__(self, root: Path) -> Dataset:
+        return self.load(root)
+
+
+def _from_loader(obj: object, name: str | None) -> object:
+    """The old way in, kept: a bare loader function (`DATASETS.register(name)(fn)`), whose
+    kind and classifier were attributes set on it (`points_dataset`, `labelled_by`)."""
+    if isinstance(obj, DatasetSpec) or not callable(obj):
+        return obj
+    doc = (getattr(obj, "__doc__", None) or "").strip().splitlines()
+    return DatasetSpec(name or "", getattr(obj, "kind", "images"), obj,
+                       classifier=getattr(obj, "classifier", None),
+                       source=doc[0] if doc else "")
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset", base=DatasetSpec, adapt=_from_loader)
+
+
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Register a dataset (the spec's `name` is its name in run files)."""
+    return DATASETS.register(spec)
 
 
 def data_kind(name: str) -> str:
     """"points" or "images", known without loading (configs are checked before training)."""
-    return getattr(DATASETS.get(name), "kind", "images")
+    return DATASETS.get(name).kind
+
+
+def dataset_classifier(name: str) -> str | None:
+    """The classifier that labels a dataset's images (known without loading), or None."""
+    spec = DATASETS.get(name)
+    # A loader registered the old way may be marked by `labelled_by` after registering.
+    return spec.classifier or getattr(spec.load, "classifier", None)
 
 
 def labelled_by(classifier: str):
-    """Declare that ganbench's own `classifier` (metrics/classifier.py: one trained on that
-    labelled dataset) labels each channel of this dataset's images, which gives its runs the
-    classifier metrics (`image_metrics: [labels, cis]`, metrics/labels.py)."""
+    """Old way, kept for loaders registered as functions: mark `classifier` as the one that
+    labels this loader's images (new code sets `DatasetSpec.classifier`)."""
 
     def deco(fn: Loader) -> Loader:
         fn.classifier = classifier  # type: ignore[attr-defined]
@@ -131,13 +193,8 @@ def labelled_by(classifier: str):
     return deco
 
 
-def dataset_classifier(name: str) -> str | None:
-    """The classifier that labels a dataset's images (known without loading), or None."""
-    return getattr(DATASETS.get(name), "classifier", None)
-
-
 def points_dataset(name: str):
-    """Register a 2-D loader (image loaders use DATASETS.register directly)."""
+    """Old way, kept: register a 2-D loader function (new code: `register_dataset`)."""
 
     def deco(fn: Loader) -> Loader:
         fn.kind = "points"  # type: ignore[attr-defined]
@@ -146,19 +203,8 @@ def points_dataset(name: str):
     return deco
 
 
-def has_classes(n_classes: int | None = None):
-    """Declare that this dataset's images carry class labels (`Dataset.labels`): n_classes
-    of them, or None when the count is known only once loaded (a folder with one sub-folder
-    per class). `conditional: true` runs need it; it is known without loading."""
-
-    def deco(fn: Loader) -> Loader:
-        fn.n_classes = n_classes  # type: ignore[attr-defined]
-        fn.labelled = True  # type: ignore[attr-defined]
-        return fn
-
-    return deco
-
-
 def dataset_labelled(name: str) -> bool:
-    """Whether a dataset declares class labels (`has_classes`), known without loading."""
-    return bool(getattr(DATASETS.get(name), "labelled", False))
+    """Whether a dataset's loaded images carry their class labels (`DatasetSpec.labelled`),
+    known without loading: what `conditional: true` needs."""
+    spec = DATASETS.get(name)
+    return spec.labelled or bool(getattr(spec.load, "labelled", False))

@@ -11,8 +11,8 @@ pooling and a linear layer (D.head). Models are plain: spectral norm is the
 
 Upsampling is nearest-neighbour, as in Miyato's code and StudioGAN (Mimicry uses
 bilinear). Init as Mimicry: Xavier-uniform, gain sqrt(2) on the residual convs, 1 elsewhere.
-The first conv of a G block has no bias: the batch norm after it would cancel it (3 x 256
-parameters fewer than Mimicry's count at 32x32, which keeps them).
+G's linear layer and block convs have no biases: each feeds a batch norm that cancels them
+(Mimicry keeps them: 6,400 parameters more at 32x32, which never learn anything).
 Widths: `g_width`/`d_width` are the widest layer of each net (the papers': 256/128 at 32,
 512/1024 at 48, 1024/1024 at 64); the other layers keep the papers' ratios to them.
 Conditional (n_classes > 0, cGAN-PD): G's block norms are class-conditional batch norms and
@@ -43,11 +43,12 @@ class GBlock(nn.Module):
     def __init__(self, cin: int, cout: int, n_classes: int = 0) -> None:
         super().__init__()
         self.b1, self.b2 = Norm2d(cin, n_classes), Norm2d(cout, n_classes)
-        # c1 feeds a batch norm, which cancels a bias (whose gradient is then rounding noise
-        # that Adam amplifies): none, as dcgan's layers before a norm.
+        # No biases: every conv here feeds a batch norm (c1 the next one in this block; c2 and
+        # the shortcut, summed, the next block's or G's last), which cancels a per-channel
+        # bias; its gradient would be rounding noise that Adam turns into full steps.
         self.c1 = _conv(cin, cout, 3, math.sqrt(2), bias=False)
-        self.c2 = _conv(cout, cout, 3, math.sqrt(2))
-        self.c_sc = _conv(cin, cout, 1, 1.0)  # upsampling changes the shape: learnable
+        self.c2 = _conv(cout, cout, 3, math.sqrt(2), bias=False)
+        self.c_sc = _conv(cin, cout, 1, 1.0, bias=False)  # upsampling changes the shape
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         h = F.interpolate(F.relu(self.b1(x, y)), scale_factor=2, mode="nearest")
@@ -86,9 +87,8 @@ class ResNetGenerator(Labelled):
         super().__init__(n_classes)
         widths = [width // d for d in divisors]
         self.first, self.bottom = widths[0], bottom
-        self.l1 = nn.Linear(z_dim, bottom * bottom * widths[0])
+        self.l1 = nn.Linear(z_dim, bottom * bottom * widths[0], bias=False)  # BN follows
         nn.init.xavier_uniform_(self.l1.weight)
-        nn.init.zeros_(self.l1.bias)
         self.blocks = nn.ModuleList(GBlock(a, b, n_classes)
                                     for a, b in zip(widths, widths[1:], strict=False))
         self.b_out = nn.BatchNorm2d(widths[-1])  # plain, as in cGAN-PD's G too
@@ -160,5 +160,6 @@ def _builder(name: str):
 
 for _name, (_side, _z, _gw, _, _gdiv, _dw, _first, _) in CONFIGS.items():
     register_model(ModelSpec(_name, "images", z_dim=_z, image_size=_side, d_norm="none",
-                             build=_builder(_name), packs_inputs=True, conditional=True,
+                             build=_builder(_name), packs_inputs=True, stackable=True,
+                             conditional=True,
                              widths=(_gw, _dw), width_multiple=(max(_gdiv), _first)))

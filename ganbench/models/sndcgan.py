@@ -99,5 +99,6 @@ def build_sndcgan(z_dim: int, shape: tuple[int, ...], d_norm: DNorm,
 
 
 register_model(ModelSpec("sndcgan32", "images", z_dim=128, image_size=SIDE, d_norm="none",
-                         build=build_sndcgan, packs_inputs=True, conditional=True,
+                         build=build_sndcgan, packs_inputs=True, stackable=True,
+                         conditional=True,
                          widths=(G_WIDTH, D_WIDTH), width_multiple=(8, 1)))

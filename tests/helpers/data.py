@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from ganbench.data.base import DATASETS, Dataset, has_classes
+from ganbench.data.base import DATASETS, Dataset, DatasetSpec, register_dataset
 
 TINY_IMAGES = "tiny-images"
 
@@ -21,7 +21,8 @@ def load_tiny_images(root: Path) -> Dataset:
 def register_tiny_images() -> None:
     """Register it for the whole session: tests parametrise over it at collection time."""
     if TINY_IMAGES not in DATASETS:
-        DATASETS.register(TINY_IMAGES)(load_tiny_images)
+        register_dataset(DatasetSpec(TINY_IMAGES, "images", load_tiny_images, shape=(1, 28, 28),
+                                     source="synthetic: 64 uniform-noise 28x28 images"))
 
 
 TINY_LABELLED = "tiny-labelled"
@@ -41,4 +42,6 @@ def register_tiny_labelled() -> None:
     """Session-wide like tiny-images: the trick contract's conditional context names it at
     collection time."""
     if TINY_LABELLED not in DATASETS:
-        DATASETS.register(TINY_LABELLED)(has_classes(TINY_CLASSES)(load_tiny_labelled))
+        register_dataset(DatasetSpec(TINY_LABELLED, "images", load_tiny_labelled,
+                                     shape=(3, 32, 32), classes=TINY_CLASSES, labelled=True,
+                                     source="synthetic: 64 labelled 32x32 images, 4 classes"))

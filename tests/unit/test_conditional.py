@@ -11,7 +11,7 @@ from helpers.data import TINY_CLASSES, TINY_IMAGES, TINY_LABELLED
 from scipy import stats
 
 from ganbench.config import ConfigError, RunConfig
-from ganbench.data.base import DATASETS, Dataset, has_classes
+from ganbench.data.base import DATASETS, Dataset, DatasetSpec, register_dataset
 from ganbench.loaders import load_run_config
 from ganbench.models import MODELS
 from ganbench.models.conditional import ConditionalBatchNorm2d, bind_labels, labels_from_z
@@ -208,9 +208,9 @@ def test_the_error_names_the_file_and_line(tmp_path):
 
 def test_a_labelled_dataset_that_loads_without_labels_is_refused_before_training(tmp_path):
     with DATASETS.scoped():
-        DATASETS.register("says-labelled")(has_classes(2)(
-            lambda root: Dataset("says-labelled", "images", "test",
-                                 images=torch.zeros(8, 3, 32, 32, dtype=torch.uint8))))
+        register_dataset(DatasetSpec("says-labelled", "images", lambda root: Dataset(
+            "says-labelled", "images", "test",
+            images=torch.zeros(8, 3, 32, 32, dtype=torch.uint8)), classes=2, labelled=True))
         with pytest.raises(ValueError, match="conditional: dataset 'says-labelled' .* has "
                                              "no class labels"):
             Trainer(cond_cfg(tmp_path, dataset="says-labelled"))
@@ -218,9 +218,9 @@ def test_a_labelled_dataset_that_loads_without_labels_is_refused_before_training
 
 def test_a_class_without_images_is_refused(tmp_path):
     with DATASETS.scoped():
-        DATASETS.register("gap")(has_classes(3)(lambda root: Dataset(
+        register_dataset(DatasetSpec("gap", "images", lambda root: Dataset(
             "gap", "images", "test", images=torch.zeros(4, 3, 32, 32, dtype=torch.uint8),
-            labels=torch.tensor([0, 0, 2, 2]))))
+            labels=torch.tensor([0, 0, 2, 2])), classes=3, labelled=True))
         with pytest.raises(ValueError, match=r"no images of class\(es\) \[1\] \(of 3\)"):
             Trainer(cond_cfg(tmp_path, dataset="gap"))
 

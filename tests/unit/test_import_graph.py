@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("train", ("ganbench.train",)),
     ("store", ("ganbench.tracking.mlflow",)),  # keeps checkpoints in train's format
     ("report", ("ganbench.report",)),
-    ("run outputs", ("ganbench.outputs",)),
+    ("run outputs", ("ganbench.outputs", "ganbench.scoring")),
     ("sweep", ("ganbench.sweep",)),
     ("cli", ("ganbench.cli", "ganbench.__main__")),
 ]
