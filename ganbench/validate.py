@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from ganbench.config import ConfigError, RunConfig, explain, line_of
 from ganbench.data import DATASETS, data_kind
-from ganbench.data.base import dataset_classifier
+from ganbench.data.base import dataset_classifier, dataset_labelled
 from ganbench.losses import LOSSES
 from ganbench.metrics import label_outputs
 from ganbench.models import MODELS
@@ -75,7 +75,37 @@ def check_run(cfg: RunConfig) -> list[Finding]:
                            f"image_metrics {wanted} need a dataset ganbench's classifier "
                            f"labels, not {cfg.dataset!r}",
                            f"use them with {', '.join(labelled)}"))
-    return out + TrickStack.from_config(cfg).check(cfg)
+    return out + model_findings(cfg) + TrickStack.from_config(cfg).check(cfg)
+
+
+def model_findings(cfg: RunConfig) -> list[Finding]:
+    """Widths the model cannot take; `conditional` without a labelled dataset or a
+    conditional variant of the model."""
+    model, out = MODELS.get(cfg.model), []
+    with_widths = [n for n in MODELS.names() if MODELS.get(n).widths]
+    for i, field in enumerate(("g_width", "d_width")):
+        width = getattr(cfg, field)
+        if width is None:
+            continue
+        if model.widths is None:
+            out.append(Finding("conflict", field, f"model {cfg.model!r} has fixed widths",
+                               f"remove {field}, or use {', '.join(with_widths)}"))
+        elif width % model.width_multiple[i]:
+            m = model.width_multiple[i]
+            out.append(Finding("conflict", field, f"model {cfg.model!r} needs a multiple of "
+                               f"{m} (its narrowest layer is {field} / {m})",
+                               f"{field}: {max(m, width // m * m)}"))
+    if cfg.conditional:
+        if not model.conditional:
+            have = [n for n in MODELS.names() if MODELS.get(n).conditional]
+            out.append(Finding("conflict", "conditional", f"model {cfg.model!r} has no "
+                               "class-conditional variant", f"use {', '.join(have)}"))
+        if not dataset_labelled(cfg.dataset):
+            labelled = [n for n in DATASETS.names() if dataset_labelled(n)]
+            out.append(Finding("conflict", "conditional", f"dataset {cfg.dataset!r} has no "
+                               "class labels", "use a labelled dataset ("
+                               + ", ".join(labelled) + ") or remove conditional"))
+    return out
 
 
 def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | None = None,
@@ -138,9 +168,12 @@ def conflict_error(cfg: RunConfig) -> None:
 def resolve_defaults(cfg: RunConfig) -> RunConfig:
     """Fill the model-dependent defaults (z_dim, d_norm) so runs record what actually ran."""
     model = MODELS.get(cfg.model)
+    widths = model.widths or (None, None)
     return cfg.model_copy(update={
         "z_dim": cfg.z_dim or model.z_dim,
         "d_norm": cfg.d_norm or model.d_norm,
+        "g_width": cfg.g_width or widths[0],
+        "d_width": cfg.d_width or widths[1],
     })
 
 

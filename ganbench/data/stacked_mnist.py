@@ -45,5 +45,5 @@ def load_stacked_mnist(root: Path) -> Dataset:
 
 register_dataset(DatasetSpec(
     "stacked_mnist", "images", load_stacked_mnist, shape=(CHANNELS, 28, 28),
-    classes=10 ** CHANNELS, classifier="mnist",
+    classes=10 ** CHANNELS, classifier="mnist", labelled=True,
     source=f"{N_IMAGES} images of {CHANNELS} MNIST train digits (seed {SEED}), built offline"))
