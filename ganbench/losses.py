@@ -26,6 +26,19 @@ class Loss:
 LOSSES: Registry[type[Loss]] = Registry("loss")
 
 
+# Placeholder (issue 15) until the loss spec lands: the registry, plus the name it lacked.
+def register_loss(name: str):
+    """Class decorator: register a `Loss` subclass under `name` and give it that name."""
+
+    def deco(cls: type[Loss]) -> type[Loss]:
+        if not (isinstance(cls, type) and issubclass(cls, Loss)):
+            raise TypeError(f"register_loss({name!r}) needs a subclass of ganbench.losses.Loss")
+        cls.name = name
+        return LOSSES.register(name)(cls)
+
+    return deco
+
+
 def _bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, target)
 

@@ -26,7 +26,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from ganbench import __version__
+        from ganbench.version import __version__
 
         typer.echo(f"ganbench {__version__}")
         raise typer.Exit()

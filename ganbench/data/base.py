@@ -103,3 +103,14 @@ def points_dataset(name: str):
         return DATASETS.register(name)(fn)
 
     return deco
+
+
+# Placeholder (issue 15): the family-wide registration lands with the dataset spec; until
+# then this delegates to today's mechanisms (`points_dataset`, DATASETS.register).
+def register_dataset(name: str, kind: Literal["points", "images"] = "points"):
+    """Decorator: register a loader `fn(root: Path) -> Dataset` under `name`."""
+    if kind == "points":
+        return points_dataset(name)
+    if kind != "images":
+        raise ValueError(f"dataset kind must be 'points' or 'images', not {kind!r}")
+    return DATASETS.register(name)

@@ -37,6 +37,26 @@ LABEL_OUTPUTS: dict[str, tuple[str, ...]] = {"labels": ("label_modes", "label_kl
 _COUNTED = re.compile(r"^(fid|kid|isc|precision|recall|label_modes|label_kl|cis)(\d+)(k?)$")
 
 
+# Placeholder (issue 15) until the metric registry lands: a metric name and its goal, so a
+# sweep may rank by it; the run must log it (`eval/<name>`), e.g. from a trick's hook.
+METRIC_ORIGINS: dict[str, str] = {}
+
+
+def register_metric(name: str, goal: str, kind: str = "points") -> None:
+    from ganbench.registry import BUILT_IN, DuplicateNameError, current_origin
+
+    if goal not in ("min", "max"):
+        raise ValueError(f"metric {name!r}: goal must be 'min' or 'max', not {goal!r}")
+    if kind not in METRICS_BY_KIND:
+        raise ValueError(f"metric {name!r}: kind must be one of {sorted(METRICS_BY_KIND)}")
+    if any(name in goals for goals in METRICS_BY_KIND.values()):
+        raise DuplicateNameError(f"metric {name!r} is registered twice: by "
+                                 f"{METRIC_ORIGINS.get(name, BUILT_IN)} and by "
+                                 f"{current_origin(None)}; rename one of them")
+    METRICS_BY_KIND[kind][name] = goal
+    METRIC_ORIGINS[name] = current_origin(None)
+
+
 def count_label(n: int) -> str:
     return f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
@@ -101,6 +121,6 @@ def update_best(best: dict[str, tuple[float, int]], metrics: dict[str, float],
             best[k] = (v, step)
 
 
-__all__ = ["IMAGE_OUTPUTS", "LABEL_OUTPUTS", "METRICS_BY_KIND", "available_metrics",
+__all__ = ["IMAGE_OUTPUTS", "LABEL_OUTPUTS", "METRICS_BY_KIND", "METRIC_ORIGINS", "available_metrics",
            "count_label", "image_metric_names", "label_metric_names", "metric_goal",
-           "missing_metric_hint", "mode_metrics", "update_best"]
+           "missing_metric_hint", "mode_metrics", "register_metric", "update_best"]
