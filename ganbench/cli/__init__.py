@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from ganbench.cli import cluster as _cluster
+from ganbench.cli import plugins as _plugins
 from ganbench.cli import report as _report
 from ganbench.cli import run as _run
 from ganbench.cli import sweep as _sweep
@@ -45,6 +46,7 @@ app.command("worker")(_cluster.worker)
 app.command("status")(_cluster.status)
 app.command("ui")(_ui.ui)
 app.command("report")(_report.report)
+app.command("plugins")(_plugins.plugins)
 app.add_typer(_tricks.app, name="tricks")
 app.add_typer(_weights.app, name="weights")
 
