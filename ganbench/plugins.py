@@ -241,10 +241,6 @@ def source_hash(module) -> str:
     return h.hexdigest()[:16]
 
 
-__all__ = ["ENV", "GROUP", "TAG", "Plugin", "PluginError", "adopt", "label", "load", "load_entry_points",
-           "load_environment", "load_recorded", "load_startup", "loaded", "source_hash", "tag"]
-
-
 def adopt(mod_name: str) -> Plugin:
     """An already imported module that registered names outside any plugin (a script's own
     module, used by `ganbench.sweep()`): recorded like a plugin, so workers import it."""
@@ -253,3 +249,8 @@ def adopt(mod_name: str) -> Plugin:
     p = Plugin(mod_name, mod_name, source_hash(sys.modules[mod_name]))
     _LOADED[mod_name] = p
     return p
+
+
+__all__ = ["ENV", "GROUP", "TAG", "Plugin", "PluginError", "adopt", "label", "load",
+           "load_entry_points", "load_environment", "load_recorded", "load_startup", "loaded",
+           "source_hash", "tag"]

@@ -121,6 +121,7 @@ def update_best(best: dict[str, tuple[float, int]], metrics: dict[str, float],
             best[k] = (v, step)
 
 
-__all__ = ["IMAGE_OUTPUTS", "LABEL_OUTPUTS", "METRICS_BY_KIND", "METRIC_ORIGINS", "available_metrics",
-           "count_label", "image_metric_names", "label_metric_names", "metric_goal",
-           "missing_metric_hint", "mode_metrics", "register_metric", "update_best"]
+__all__ = ["IMAGE_OUTPUTS", "LABEL_OUTPUTS", "METRICS_BY_KIND", "METRIC_ORIGINS",
+           "available_metrics", "count_label", "image_metric_names", "label_metric_names",
+           "metric_goal", "missing_metric_hint", "mode_metrics", "register_metric",
+           "update_best"]

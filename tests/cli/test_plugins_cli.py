@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import assert_user_error, invoke
-from helpers.plugins import isolated_plugins, unload_all, write_plugin  # noqa: F401 (fixture)
+from helpers.plugins import isolation, unload_all, write_plugin
 
 SWEEP = """
 name: plug
@@ -25,6 +25,11 @@ seeds: 1
 metric: {{name: modes, goal: max}}
 """
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def isolated_plugins(monkeypatch, tmp_path_factory):
+    yield from isolation(monkeypatch, tmp_path_factory)
 
 
 def sweep_file(folder: Path, plugins: str) -> Path:

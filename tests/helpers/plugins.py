@@ -8,8 +8,6 @@ import textwrap
 from contextlib import ExitStack
 from pathlib import Path
 
-import pytest
-
 from ganbench import plugins
 from ganbench.metrics import METRIC_ORIGINS, METRICS_BY_KIND
 from ganbench.registry import registries
@@ -51,8 +49,8 @@ def write_plugin(path: Path, tail: str = "") -> Path:
     return path
 
 
-@pytest.fixture
-def isolated_plugins(monkeypatch, tmp_path_factory):
+def isolation(monkeypatch, tmp_path_factory):
+    """The body of a test module's `isolated_plugins` fixture (yield from it)."""
     modules = set(sys.modules)
     tmp = str(tmp_path_factory.getbasetemp())
     goals = {k: dict(v) for k, v in METRICS_BY_KIND.items()}

@@ -8,12 +8,17 @@ import sys
 import textwrap
 
 import pytest
-from helpers.plugins import isolated_plugins, write_plugin  # noqa: F401 (a fixture)
+from helpers.plugins import isolation, write_plugin
 
 from ganbench import plugins
 from ganbench.data import DATASETS
 from ganbench.registry import DuplicateNameError, Registry, origin
 from ganbench.tricks import TRICKS
+
+
+@pytest.fixture
+def isolated_plugins(monkeypatch, tmp_path_factory):
+    yield from isolation(monkeypatch, tmp_path_factory)
 
 
 def test_a_file_plugin_registers_its_names_with_its_origin(tmp_path, isolated_plugins):

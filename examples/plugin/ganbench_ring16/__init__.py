@@ -11,7 +11,8 @@ from pydantic import Field
 
 from ganbench.data.base import Dataset, register_dataset
 from ganbench.data.mog import ring_modes
-from ganbench.tricks.base import StepContext, Trick, TrickParams, register as register_trick
+from ganbench.tricks.base import StepContext, Trick, TrickParams
+from ganbench.tricks.base import register as register_trick
 
 
 @register_trick("drift")
