@@ -40,6 +40,7 @@ def _serve(results: Path, tracking_uri: str | None, host: str, port: int) -> Non
     checks.store_exists(uri)  # MLflow would create an empty store and serve nothing
     console.print(f"MLflow UI for {uri} at http://{host}:{port}  (Ctrl-C to stop)",
                   highlight=False)
+    _print_views(uri, f"http://{host}:{port}")
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
            "--host", host, "--port", str(port)]
     # The GenAI job runner (a huey consumer and its workers) serves nothing ganbench records.
@@ -59,6 +60,19 @@ def _serve(results: Path, tracking_uri: str | None, host: str, port: int) -> Non
     finally:
         signal.signal(signal.SIGTERM, previous)
         _stop_group(proc)
+
+
+def _print_views(uri: str, base: str) -> None:
+    """Each sweep's runs table, sorted by score with its trick columns shown (a link: MLflow
+    cannot make a view the default one)."""
+    from ganbench.tracking.mlflow import MLflowStore, view_url
+
+    store = MLflowStore(uri)
+    for name in store.sweep_names():
+        exp = store.find_experiment(name)
+        if exp is not None:
+            console.print(f"  sweep {name}: {view_url(base, exp)}", highlight=False,
+                          soft_wrap=True)
 
 
 def _stop_group(proc: subprocess.Popen) -> None:

@@ -126,6 +126,7 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
     # A tracking server decides where artifacts go; a local store keeps them beside it.
     exp = store.experiment(spec.name, opts.results / "mlartifacts" if is_local_uri(uri) else None)
     parent = store.parent_run(exp, spec.name)
+    store.set_default_view(exp, spec.metric.name, spec.metric.goal, list(spec.tricks))
     shared = is_shared(storage)
     if not shared:
         # One controller per local study: whatever is still RUNNING was left by a dead process.

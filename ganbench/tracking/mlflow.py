@@ -26,6 +26,15 @@ from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
 ROLE, SWEEP, RUN_KEY = "ganbench.role", "ganbench.sweep", "ganbench.run_key"
+# The shared runs-table view every sweep's experiment carries (see set_default_view).
+VIEW_TAG, VIEW_KEY = "mlflow.sharedViewState.", "ganbench"
+
+
+def view_url(base: str, exp_id: str) -> str:
+    """The sweep's runs table in the MLflow UI at `base`, in its shared view, in the UI's
+    model-training mode (3.x opens an experiment on a GenAI traces page otherwise)."""
+    return (f"{base.rstrip('/')}/#/experiments/{exp_id}/runs?viewStateShareKey={VIEW_KEY}"
+            "&workflowType=machine_learning")
 
 
 def default_tracking_uri(results: Path) -> str:
@@ -276,6 +285,18 @@ class MLflowStore:
             return _retry(self.client.create_experiment, name, artifact_location=location)
         except MlflowException:  # another process created it first
             return _retry(self.client.get_experiment_by_name, name).experiment_id
+
+    def set_default_view(self, exp_id: str, metric: str, goal: str, tricks: list[str]) -> None:
+        """A shared view of the sweep's runs table (MLflow UI >= 3.x: the experiment tag
+        `mlflow.sharedViewState.<key>`, opened by `view_url`): child runs only, sorted by
+        `score` best first, with the score, the ranking metric's final value, the seed, one
+        on/off column per trick and the dataset shown (MLflow hides every metric and param
+        column of a plain runs table)."""
+        cols = ["metrics.`score`", f"metrics.`eval/{metric}/final`", "params.`seed`",
+                *(f"params.`trick.{t}`" for t in tricks), "attributes.`Dataset`"]
+        state = {"orderByKey": "metrics.`score`", "orderByAsc": goal == "min",
+                 "searchFilter": f"tags.`{ROLE}` = 'run'", "selectedColumns": cols}
+        _retry(self.client.set_experiment_tag, exp_id, VIEW_TAG + VIEW_KEY, json.dumps(state))
 
     def parent_run(self, exp_id: str, sweep: str) -> str:
         """The sweep's parent run, reused when a sweep is resumed or extended."""

@@ -3,6 +3,7 @@ description (issue 18)."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import mlflow
@@ -10,7 +11,7 @@ import pytest
 from helpers.procs import ganbench
 from mlflow import MlflowClient
 
-from ganbench.tracking.mlflow import default_tracking_uri
+from ganbench.tracking.mlflow import default_tracking_uri, view_url
 
 pytestmark = pytest.mark.slow
 
@@ -63,6 +64,13 @@ def test_children_group_by_trick_and_sort_by_score(tmp_path, sweep_file, monkeyp
     digests = {client.get_run(r).inputs.dataset_inputs[0].dataset.digest for r in done["run_id"]}
     assert len(digests) == 1 and len(digests.pop()) == 12  # one dataset, one digest
 
+    # The shared view `ganbench ui` links to: sorted by score, the trick columns shown.
+    exp = client.get_experiment(runs["experiment_id"][0])
+    view = json.loads(exp.tags["mlflow.sharedViewState.ganbench"])
+    assert view["orderByKey"] == "metrics.`score`" and view["orderByAsc"] is False
+    assert {"metrics.`score`", "params.`trick.ttur`", "params.`trick.r1`",
+            "metrics.`eval/modes/final`"} <= set(view["selectedColumns"])
+    assert "viewStateShareKey=ganbench" in view_url("http://h:1", exp.experiment_id)
     parent = client.search_runs([runs["experiment_id"][0]],
                                 filter_string="tags.`ganbench.role` = 'sweep'")[0]
     note = parent.data.tags.get("mlflow.note.content", "")
