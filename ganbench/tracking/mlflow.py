@@ -184,8 +184,8 @@ def dataset_digest(data: Any) -> tuple[str, str]:
     key = (data.name, data.source, tuple((t.data_ptr(), tuple(t.shape)) for t in tensors))
     if key not in _DIGESTS:
         h = hashlib.sha256()
-        for t in tensors:
-            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        for t in tensors:  # a view of the tensor's memory, not a copy of it (STL-10: 2.9 GB)
+            h.update(memoryview(t.detach().cpu().contiguous().numpy()).cast("B"))
         if data.mode_std is not None:
             h.update(repr(float(data.mode_std)).encode())
         rows = len(data.images) if data.images is not None else None
