@@ -133,7 +133,9 @@ def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoin
         raise DiskFullError(f"disk full: {counts['disk_full']} worker(s) stopped (the path "
                             "is named above); what finished is kept; free some space and "
                             "rerun the same command to resume")
-    left = sw.queue.unresolved([r.run_key for r in sw.plan.runs])
+    from ganbench.sweep.runner import unfinished  # a tuned sweep counts its searches too
+
+    left = unfinished(sw)
     if left or counts["crashed_workers"]:
         console.print(f"[yellow]warning[/]: {left} run(s) have no result "
                       f"({counts['crashed_workers']} worker(s) crashed; errors are tagged on the "

@@ -24,6 +24,7 @@ import yaml
 from ganbench.atomic import write_atomic
 from ganbench.config import ConfigError, SweepSpec, line_of
 from ganbench.loaders import load_sweep_spec
+from ganbench.sweep import tune  # tuning
 from ganbench.sweep.design import Plan, PlanError, plan
 from ganbench.sweep.job import Job
 from ganbench.sweep.scheduler import Queue
@@ -129,11 +130,24 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
         # One controller per local study: whatever is still RUNNING was left by a dead process.
         # (On shared storage other machines may be running them: heartbeats decide there.)
         store.close_running_children(exp, "the worker stopped mid-run (resumed sweep)")
-    sync = queue.sync(run_attrs(p), reclaim_running=not shared,
+    # ---- tuning: the search runs in each cell's own study; the queue holds the final phase
+    tmeta, notes = None, []
+    if spec.tune is not None:
+        why = tune.check_unchanged(spec, queue.meta.get("tune"))
+        if why:
+            raise ConfigError(f"{spec_path}: sweep {spec.name!r}: {why}; that would mix trials "
+                              "of two searches: give the sweep a new name to search afresh")
+        tmeta = tune.tune_meta(p)
+        notes = tune.enqueue_studies(queue, storage, p, tmeta, reclaim_running=not shared)
+    runs = run_attrs(p) if tmeta is None else tune.final_attrs(p, tmeta, queue.storage)
+    # ---- end of tuning
+    sync = queue.sync(runs, reclaim_running=not shared,
                       recorded=recorded(store, exp, spec.metric.name))
     queue.set_meta({"metric": spec.metric.name, "tracking_uri": uri,
                     "base": json.loads(json.dumps(spec.base, default=str)),
-                    "trick_levels": trick_levels(p)})
+                    "trick_levels": trick_levels(p), **({"tune": tmeta} if tmeta else {})})
+    if tmeta is not None:  # tuning: search trials still to run count as work to do
+        sync = replace(sync, waiting=sync.waiting + tune.open_trials(queue, tmeta))
     tracker = store.tracker(parent)
     # Tags, not params: MLflow refuses to change a param, and a sweep may grow.
     tracker.set_tags({"design": spec.design, "metric": f"{spec.metric.name} ({spec.metric.goal})",
@@ -141,10 +155,27 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
                       "seeds": json.dumps(spec.seed_list)})
     write_atomic(folder / "spec.yaml", yaml.safe_dump(spec.model_dump(mode="json"),
                                                       sort_keys=False))
-    write_atomic(folder / "plan.json", json.dumps(plan_rows(p), indent=1))
+    # tuning: a tuned sweep's final runs are known once each cell's search is over
+    rows = plan_rows(p) if tmeta is None else [{"cell": c.label, "tuned": True} for c in p.cells]
+    write_atomic(folder / "plan.json", json.dumps(rows, indent=1))
     tracker.log_artifact(folder / "spec.yaml")
     tracker.log_artifact(folder / "plan.json")
-    return Sweep(spec, p, folder, queue, store, exp, parent, storage, sync, queue.notes)
+    return Sweep(spec, p, folder, queue, store, exp, parent, storage, sync, queue.notes + notes)
+
+
+def planned_keys(sw: Sweep) -> list[str]:
+    """The run keys the report ranks: the plan's runs, or a tuned sweep's final runs so far."""
+    tmeta = sw.queue.meta.get("tune")
+    if tmeta is None:
+        return [r.run_key for r in sw.plan.runs]
+    return [a["run_key"] for a in tune.final_attrs(sw.plan, tmeta, sw.queue.storage)]
+
+
+def unfinished(sw: Sweep) -> int:
+    """Planned runs without a result, plus a tuned sweep's open search trials."""
+    tmeta = sw.queue.meta.get("tune")
+    left = sw.queue.unresolved(planned_keys(sw))
+    return left + (tune.open_trials(sw.queue, tmeta) if tmeta else 0)
 
 
 def recorded(store: MLflowStore, exp: str, metric: str) -> dict[str, Recorded]:
@@ -347,8 +378,16 @@ def summarise(sw: Sweep, command: str) -> Report:
     # the controller before any worker starts.
     from ganbench.report.build import report_sweep
 
+    # ---- tuning: the searches' record (trials, best values, importances) for the report
+    tmeta = sw.queue.meta.get("tune")
+    if tmeta is not None:
+        from ganbench.sweep.tune_summary import write_summary
+
+        sw.store.tracker(sw.parent_run_id).log_artifact(
+            write_summary(sw.queue.storage, tmeta, sw.spec, sw.folder / "tuning.json"))
+    # ---- end of tuning
     rep = report_sweep(sw.store, sw.spec.name, sw.folder, command=command,
-                       keys={r.run_key for r in sw.plan.runs},
+                       keys=set(planned_keys(sw)),
                        order=[c.label for c in sw.plan.cells])
     ranked = pd.concat([g.ranked.assign(protocol=g.protocol or "") for g in rep.groups],
                        ignore_index=True) if rep.groups else pd.DataFrame()
@@ -358,6 +397,6 @@ def summarise(sw: Sweep, command: str) -> Report:
     tracker.log_artifact(summary)
     rep.files.append(summary)
     _describe_parent(sw, tracker, rep)
-    if sw.queue.unresolved([r.run_key for r in sw.plan.runs]) == 0:
+    if unfinished(sw) == 0:
         tracker.finish("FINISHED")
     return rep

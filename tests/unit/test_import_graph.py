@@ -25,7 +25,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
               "ganbench.storelock", "ganbench.wheels", "ganbench.devices", "ganbench.config")),
     ("parts", ("ganbench.data", "ganbench.models", "ganbench.losses", "ganbench.tracking")),
     ("tricks and metrics", ("ganbench.tricks", "ganbench.metrics")),
-    ("checks", ("ganbench.validate", "ganbench.validate_sweep", "ganbench.loaders")),
+    ("checks", ("ganbench.validate", "ganbench.validate_tune", "ganbench.validate_sweep",
+                "ganbench.loaders")),
     ("train", ("ganbench.train",)),
     ("store", ("ganbench.tracking.mlflow",)),  # keeps checkpoints in train's format
     ("report", ("ganbench.report",)),
