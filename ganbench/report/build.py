@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from ganbench.report import latex, markdown, plots
+from ganbench.report import latex, markdown, plots, tuning
 from ganbench.report.factorial import disagreements, effect_sentences, factorial
 from ganbench.report.frame import factors_of, tidy_runs
 from ganbench.report.notes import seed_warnings
@@ -58,6 +58,16 @@ def read_store(store: MLflowStore, name: str, workdir: Path,
     text = store.read_text_artifact(parent, "spec.yaml", workdir / "parent")
     tags = store.client.get_run(parent).data.tags
     metric, goal, design, seeds = _spec_fields(yaml.safe_load(text) if text else None, tags)
+    # ---- tuning: a tuned sweep ranks its final phase; the search is in tuning.json
+    tuning_text = store.read_text_artifact(parent, "tuning.json", workdir / "parent")
+    tuning_rec = json.loads(tuning_text) if tuning_text else None
+    if tuning_rec is not None:
+        runs = runs[~tuning.search_runs(runs)]
+        order = order or [c["label"] for c in tuning_rec["cells"]]
+        if runs.empty:
+            raise ValueError(f"sweep {name!r} has no final-phase runs yet (its search is still "
+                             "running); rerun `ganbench sweep FILE` to finish it")
+    # ---- end of tuning
     plan_text = store.read_text_artifact(parent, "plan.json", workdir / "parent")
     if plan_text and (keys is None or order is None):
         planned = [r for r in json.loads(plan_text) if "run_key" in r]
@@ -87,7 +97,7 @@ def read_store(store: MLflowStore, name: str, workdir: Path,
         if got:
             samples[first["run_id"]] = got
     return StoreData(name, metric, goal, design, seeds, runs, order or [], history, key,
-                     samples, notes)
+                     samples, notes, tuning_rec)
 
 
 def _histories(store: MLflowStore, used: pd.DataFrame, runs: pd.DataFrame,
@@ -107,7 +117,8 @@ def _histories(store: MLflowStore, used: pd.DataFrame, runs: pd.DataFrame,
 
 def analyse(data: StoreData, command: str, store_uri: str) -> Report:
     """Pure: the statistics of every protocol group."""
-    t = tidy_runs(data.runs, data.metric, data.order)
+    runs = data.runs if data.tuning is None else tuning.mask_searched(data.runs, data.tuning)
+    t = tidy_runs(runs, data.metric, data.order)
     groups = []
     for proto, g in split_by_protocol(t):
         fx = factorial(g) if data.design in FACTORIAL_DESIGNS + ("?",) and factors_of(g) \
@@ -117,10 +128,13 @@ def analyse(data: StoreData, command: str, store_uri: str) -> Report:
         groups.append(Group(proto, g, ranked_table(g, data.goal), abl, fx,
                             effect_sentences(fx, data.metric) if fx else [],
                             disagreements(fx, abl.get("baseline + X"), ref)))
-    return Report(data.name, data.metric, data.goal, data.design, data.seeds,
-                  t["cell"].nunique(), len(t), store_uri, t.attrs.get("protocol_column"),
-                  groups, command, list(data.notes), seed_warnings(t, data.seeds),
-                  int(t.attrs.get("stacked", 1)))
+    rep = Report(data.name, data.metric, data.goal, data.design, data.seeds,
+                 t["cell"].nunique(), len(t), store_uri, t.attrs.get("protocol_column"),
+                 groups, command, list(data.notes), seed_warnings(t, data.seeds),
+                 int(t.attrs.get("stacked", 1)))
+    if data.tuning is not None and groups:  # tuning
+        rep.tuning = tuning.analyse(data.tuning, groups[0].ranked)
+    return rep
 
 
 def write(rep: Report, data: StoreData, folder: Path) -> list[Path]:
@@ -132,7 +146,12 @@ def write(rep: Report, data: StoreData, folder: Path) -> list[Path]:
         files += _group_plots(rep, data, g, folder, sfx)
     from ganbench.atomic import write_atomic  # whole files or none (a full disk, a kill)
 
-    write_atomic(folder / "report.md", markdown.document(rep))
+    text = markdown.document(rep)
+    if rep.tuning is not None:  # tuning: its section before the closing notes
+        files.append(tuning.plot(rep.tuning, folder / "tuning.png", rep.metric))
+        at = text.rfind("\nProduced by: ")
+        text = text[:at] + "\n" + tuning.section(rep.tuning, rep.metric) + "\n" + text[at:]
+    write_atomic(folder / "report.md", text)
     write_atomic(folder / "report.tex", latex.document(rep))
     write_atomic(folder / "runs.csv", runs_csv(data.runs, rep).to_csv(index=False))
     rep.files = [folder / "report.md", folder / "report.tex", folder / "runs.csv", *files]

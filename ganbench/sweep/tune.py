@@ -338,5 +338,5 @@ def check_unchanged(spec: SweepSpec, old: dict[str, Any] | None) -> str | None:
 
 __all__ = ["META", "NOT_COUNTED", "ROLE", "best_trial", "cell_of", "check_unchanged", "claim",
            "counted", "decoded", "distribution", "enqueue_studies", "final_attrs",
-           "open_cell", "open_trials", "outcome", "pruner", "reap", "requeue", "sampler", "searching",
-           "start_final", "study_name", "tune_meta"]
+           "open_cell", "open_trials", "outcome", "pruner", "reap", "requeue", "sampler",
+           "searching", "start_final", "study_name", "tune_meta"]
