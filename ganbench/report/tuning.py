@@ -38,18 +38,11 @@ def best_so_far(values: list[float | None], goal: str, orderings: int = ORDERING
     rng = np.random.default_rng(seed)
     orders = np.array([rng.permutation(n) for _ in range(orderings)])
     acc = np.maximum.accumulate if goal == "max" else np.minimum.accumulate
-    best = acc(v[orders], axis=1)  # (orderings, n)
-    best = np.where(np.isinf(best), np.nan, best)
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(best, axis=0)
-            lo, hi = np.nanpercentile(best, BAND, axis=0)
-    # A budget at which most orderings have no value yet has no median.
-    share = np.mean(~np.isnan(best), axis=0)
-    med = np.where(share >= 0.5, med, np.nan)
+    best = acc(v[orders], axis=1)  # (orderings, n); no value yet: the worst, +-inf
+    # Quantiles that pick observed values (no averaging with an infinite "no value yet"):
+    # a budget where at least that share of orderings has no value has no quantile (NaN).
+    q = np.quantile(best, [BAND[0] / 100, 0.5, BAND[1] / 100], axis=0, method="inverted_cdf")
+    lo, med, hi = (np.where(np.isinf(x), np.nan, x) for x in q)
     return pd.DataFrame({"budget": np.arange(1, n + 1), "median": med, "low": lo, "high": hi})
 
 
