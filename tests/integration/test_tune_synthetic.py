@@ -164,3 +164,60 @@ def test_tuning_reverses_the_untuned_ranking(swept):
     text = (tmp / "runs" / "synth" / "report.md").read_text()
     assert "## Tuning (budget-fair comparison)" in text and "**moved**" in text
     assert "2 cell(s) changed rank after tuning." in text
+
+
+PRUNE_SPEC = """
+name: prune
+base: {dataset: ring8, model: mlp, steps: 20, batch_size: 16, lr: 2.0e-3, log_every: 10,
+       eval_every: 10, eval_samples: 64}
+seeds: [0]
+metric: {name: modes_hq, goal: max}
+tune:
+  budget: 10
+  sampler: random
+  seed: 5
+  space:
+    lr: {low: 1.0e-4, high: 1.0e-2, log: true}
+  pruner: {name: median, warmup_steps: 0, startup_trials: 2}
+"""
+DIVERGES_ABOVE = 2.5e-3
+
+
+def diverging_train(cfg, tracker=None, progress=None, checkpoints=None):
+    if cfg.lr > DIVERGES_ABOVE:  # a known part of the space diverges (before any evaluation)
+        res = fake_train(cfg, tracker, None, checkpoints)
+        return replace(res, status="diverged", diverged_step=5, diverged_term="d/adv")
+    return fake_train(cfg, tracker, progress, checkpoints)
+
+
+def test_pruned_and_diverged_trials_spend_budget_and_are_never_rerun(tmp_path, monkeypatch):
+    monkeypatch.setattr(tune_worker, "train", diverging_train)
+    monkeypatch.setattr(worker, "train", diverging_train)
+    spec = tmp_path / "prune.yaml"
+    spec.write_text(textwrap.dedent(PRUNE_SPEC))
+    opts = SweepOptions(results=tmp_path / "runs", workers=1, device="cpu", checkpoint_every=0)
+    sw = prepare(spec, opts)
+    worker.work(worker_contexts(sw, opts, ["cpu"], threads=1)[0])
+    _, found = studies(sw)
+    ts = found["prune/tune/baseline"].trials
+    states = [t.state for t in ts]
+    assert len(ts) == 10, [(t.state, t.params) for t in ts]
+    diverged = [t for t in ts if t.user_attrs.get("status") == "diverged"]
+    assert diverged and all(t.state == TrialState.FAIL and t.params["lr"] > DIVERGES_ABOVE
+                            for t in diverged)
+    assert TrialState.PRUNED in states  # below the median at its first evaluation
+    for t in ts:
+        if t.state == TrialState.PRUNED:
+            assert objective_at(t.params["lr"]) < max(
+                objective_at(u.params["lr"]) for u in ts if u.state == TrialState.COMPLETE)
+    again = prepare(spec, opts)  # a rerun adds nothing: every trial counted, none re-run
+    assert again.sync.waiting == 0 and len(studies(again)[1]["prune/tune/baseline"].trials) == 10
+    rep = summarise(again, command="test")
+    counts = rep.tuning.meta["cells"][0]["counts"]
+    assert counts["pruned"] == states.count(TrialState.PRUNED)
+    assert counts["diverged"] == len(diverged)
+    assert counts["finished"] + counts["pruned"] + counts["diverged"] == 10
+
+
+def objective_at(lr: float) -> float:
+    return 5.0 - 4 * abs(math.log10(lr) - math.log10(2e-3))
