@@ -85,10 +85,13 @@ def _name(spec: SweepSpec, key: str) -> str | None:
         if param not in fields:
             return (f"{trick} has no parameter {param!r} (its parameters: "
                     f"{', '.join(fields) or 'none'}){_close(param, fields)}")
-        for level in spec.tricks.get(trick, []):
-            if isinstance(level, dict) and param in level:
-                return (f"{trick}'s levels set {param}; search it or sweep it as levels, "
-                        "not both")
+        # One level may set it (the cell's default, its trial 0); levels that differ in it
+        # would become cells searching the same thing.
+        set_to = {repr(lv[param]) for lv in spec.tricks.get(trick, [])
+                  if isinstance(lv, dict) and param in lv}
+        if len(set_to) > 1:
+            return (f"{trick}'s levels differ in {param}; search it or sweep it as levels, "
+                    "not both")
         return None
     if key in NOT_TUNABLE:
         return f"cannot be searched ({NOT_TUNABLE[key]})"

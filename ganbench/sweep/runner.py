@@ -30,6 +30,7 @@ from ganbench.sweep.job import Job
 from ganbench.sweep.scheduler import Queue
 from ganbench.sweep.storage import Liveness, is_shared
 from ganbench.sweep.sync import SyncReport
+from ganbench.sweep.tune_space import check_cells  # tuning
 from ganbench.sweep.trials import Recorded
 from ganbench.sweep.warm import WarmWorkers, sigint_ignored
 from ganbench.sweep.worker import EXIT_DISK_FULL, WorkerContext, worker_main
@@ -88,7 +89,9 @@ def load_plan(spec_path: Path) -> Plan:
     """Load and expand a sweep file; every user mistake is a ConfigError/ValueError."""
     spec, node = load_sweep_spec(spec_path)
     try:
-        return plan(spec)
+        p = plan(spec)
+        check_cells(spec, p.cells)  # tuning: every cell searches something
+        return p
     except PlanError as e:
         where = f"{spec_path}:{line_of(node, *e.loc)}" if e.loc else str(spec_path)
         raise ConfigError(f"{where}: {e}") from None

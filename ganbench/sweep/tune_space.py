@@ -41,7 +41,8 @@ def _optim_fields_used(cfg: RunConfig) -> dict[str, bool]:
 
 def cell_space(spec: SweepSpec, cell: Cell) -> dict[str, Domain]:
     """The part of the sweep's space this cell uses, in the file's order."""
-    assert spec.tune is not None
+    if spec.tune is None:
+        return {}
     used = _optim_fields_used(cell.config)
     out = {}
     for key, dom in spec.tune.space.items():
@@ -53,6 +54,20 @@ def cell_space(spec: SweepSpec, cell: Cell) -> dict[str, Domain]:
             continue
         out[key] = domain_of(dom)
     return out
+
+
+def check_cells(spec: SweepSpec, cells: list[Cell]) -> None:
+    """Every cell must search something: equal budgets over an empty space would train one
+    configuration `budget` times. Raises PlanError at tune.space."""
+    from ganbench.sweep.designs import PlanError
+
+    if spec.tune is None:
+        return
+    empty = [c.label for c in cells if not cell_space(spec, c)]
+    if empty:
+        raise PlanError(("tune", "space"), f"cell(s) {', '.join(empty)} use none of the "
+                        "searched parameters (a trick may set the learning rate itself, as "
+                        "TTUR does: search tricks.ttur.d_lr and tricks.ttur.g_lr there)")
 
 
 def current_value(cfg: RunConfig, key: str) -> Any:
@@ -134,5 +149,5 @@ def run_key(cfg: RunConfig) -> str:
     return digest(canonical(cfg))
 
 
-__all__ = ["Domain", "cell_space", "configure", "current_value", "decode", "default_params",
+__all__ = ["Domain", "cell_space", "check_cells", "configure", "current_value", "decode", "default_params",
            "domain_of", "encode", "final_runs", "run_key"]

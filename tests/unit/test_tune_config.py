@@ -72,6 +72,27 @@ def test_bad_input_is_one_line_with_its_place(tmp_path, tune, line, field, words
     assert words in msg, msg
 
 
+def test_levels_may_give_a_default_but_not_sweep_a_searched_parameter(tmp_path):
+    tune = "tune:\n  budget: 2\n  space:\n    tricks.ttur.d_lr: [1.0e-3, 4.0e-3]\n"
+    one = HEAD.replace("ttur: [off, on]", "ttur: [off, {d_lr: 4.0e-3}]")
+    (spec, _), _ = load(tmp_path, tune, one)
+    cell = next(c for c in plan(spec).cells if c.label == "ttur")
+    assert default_params(cell.config, cell_space(spec, cell))[0] == {"tricks.ttur.d_lr": 4e-3}
+    two = HEAD.replace("ttur: [off, on]", "ttur: [off, {d_lr: 4.0e-3}, {d_lr: 1.0e-3}]")
+    with pytest.raises(ConfigError, match=r"s\.yaml:10: tune\.space\.tricks\.ttur\.d_lr: "
+                       "ttur's levels differ in d_lr"):
+        load(tmp_path, tune, two)
+
+
+def test_a_cell_with_nothing_to_search_is_refused(tmp_path):
+    from ganbench.sweep.runner import load_plan
+
+    _, p = load(tmp_path, "tune:\n  budget: 2\n  space:\n    lr: [1.0e-3, 2.0e-3]\n")
+    with pytest.raises(ConfigError, match=r"s\.yaml:9: tune\.space: cell\(s\) ttur, gp\+ttur "
+                       "use none"):
+        load_plan(p)
+
+
 def test_final_seeds_must_not_be_search_seeds(tmp_path):
     head = HEAD.replace("seeds: 2", "seeds: [0, 1000000]")
     with pytest.raises(ConfigError, match=r"s\.yaml:6: seeds: 1000000 is a search seed"):
