@@ -30,8 +30,8 @@ from ganbench.sweep.job import Job
 from ganbench.sweep.scheduler import Queue
 from ganbench.sweep.storage import Liveness, is_shared
 from ganbench.sweep.sync import SyncReport
-from ganbench.sweep.tune_space import check_cells  # tuning
 from ganbench.sweep.trials import Recorded
+from ganbench.sweep.tune_space import check_cells  # tuning
 from ganbench.sweep.warm import WarmWorkers, sigint_ignored
 from ganbench.sweep.worker import EXIT_DISK_FULL, WorkerContext, worker_main
 from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri

@@ -149,5 +149,5 @@ def run_key(cfg: RunConfig) -> str:
     return digest(canonical(cfg))
 
 
-__all__ = ["Domain", "cell_space", "check_cells", "configure", "current_value", "decode", "default_params",
-           "domain_of", "encode", "final_runs", "run_key"]
+__all__ = ["Domain", "cell_space", "check_cells", "configure", "current_value", "decode",
+           "default_params", "domain_of", "encode", "final_runs", "run_key"]
