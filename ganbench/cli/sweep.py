@@ -36,6 +36,11 @@ def print_plan(p, full: bool) -> None:
     console.print(f"[bold]sweep {spec.name}[/]: design {spec.design}, {len(p.cells)} cells × "
                   f"{len(spec.seed_list)} seeds = [bold]{len(p.runs)} runs[/]; "
                   f"ranked by {spec.metric.name} ({spec.metric.goal})")
+    if spec.tune is not None:  # tuning
+        t = spec.tune
+        console.print(f"  tuned: {t.budget} search trials per cell ({t.sampler}, seed {t.seed}, "
+                      f"{t.tune_seeds} search seed(s) each; searched: {', '.join(t.space)}), "
+                      "then each cell's best over the seeds above", highlight=False)
     for label, why in p.dropped:
         console.print(f"  [yellow]dropped[/] {label}: {why}", highlight=False)
     found: dict[str, list[str]] = {}  # each caveat once, with its cells (runs get the tag)

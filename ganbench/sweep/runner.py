@@ -272,9 +272,13 @@ def run_workers(sw: Sweep, opts: SweepOptions,
             if pids is not None:
                 pids.add(str(proc.pid))
         seen |= {t.number for t in sw.queue.trials() if t.state.is_finished()}
+        tmeta = sw.queue.meta.get("tune")  # tuning: search trials are shown as they end
+        searched = tune.finished_trials(sw.queue, tmeta) if tmeta else set()
         while True:
             alive = any(proc.is_alive() for proc in procs)
             _emit_new(sw.queue, seen, on_event)
+            if tmeta:
+                _emit_search(sw.queue, tmeta, searched, on_event)
             if not alive:
                 break
             time.sleep(0.5)
@@ -317,6 +321,18 @@ def _emit_new(queue: Queue, seen: set[int], on_event) -> None:
         seen.add(t.number)
         if on_event:
             on_event(Event("run", counts, {**t.user_attrs, "number": t.number}))
+
+
+def _emit_search(queue: Queue, tmeta: dict, seen: set[tuple[str, int]], on_event) -> None:
+    """Tuning: one event per search trial that ended since the last look."""
+    new = tune.finished_trials(queue, tmeta) - seen
+    if not new:
+        return
+    counts = queue.counts()
+    for study, number, info in sorted(tune.trial_events(queue, tmeta, new)):
+        seen.add((study, number))
+        if on_event:
+            on_event(Event("run", counts, info))
 
 
 def attach(name: str, opts: SweepOptions) -> Sweep:

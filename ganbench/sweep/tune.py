@@ -260,6 +260,27 @@ def open_trials(queue: Queue, meta: dict[str, Any]) -> int:
         for cm in meta["cells"])
 
 
+def finished_trials(queue: Queue, meta: dict[str, Any]) -> set[tuple[str, int]]:
+    """(study, trial number) of every closed search trial."""
+    return {(cm["study"], t.number) for cm in meta["cells"]
+            for t in open_cell(queue.storage, meta, cm, None).get_trials(deepcopy=False)
+            if t.state.is_finished()}
+
+
+def trial_events(queue: Queue, meta: dict[str, Any], which: set[tuple[str, int]]
+                 ) -> list[tuple[str, int, dict[str, Any]]]:
+    """What the progress display shows of these closed trials."""
+    out = []
+    for cm in meta["cells"]:
+        for t in open_cell(queue.storage, meta, cm, None).get_trials(deepcopy=False):
+            if (cm["study"], t.number) in which:
+                out.append((cm["study"], t.number, {
+                    "status": outcome(t), "run_name": f"{cm['label']} · search trial {t.number}",
+                    "metric": t.value, "failure_reason": t.user_attrs.get("failure_reason", ""),
+                    "number": t.number}))
+    return out
+
+
 def searching(queue: Queue, meta: dict[str, Any]) -> bool:
     """Whether some cell's trial is running on a live worker (its end may enqueue phase 2)."""
     for cm in meta["cells"]:
@@ -338,5 +359,6 @@ def check_unchanged(spec: SweepSpec, old: dict[str, Any] | None) -> str | None:
 
 __all__ = ["META", "NOT_COUNTED", "ROLE", "best_trial", "cell_of", "check_unchanged", "claim",
            "counted", "decoded", "distribution", "enqueue_studies", "final_attrs",
+           "finished_trials",
            "open_cell", "open_trials", "outcome", "pruner", "reap", "requeue", "sampler",
-           "searching", "start_final", "study_name", "tune_meta"]
+           "searching", "start_final", "study_name", "trial_events", "tune_meta"]
