@@ -146,8 +146,8 @@ def _params(p: dict[str, Any]) -> str:
 def section(tu: Tuning, metric: str) -> str:
     m = tu.meta
     pr = m.get("pruner")
-    pruning = (f"{pr['name']} pruner (warm-up {pr['warmup_steps']} steps, after "
-               f"{pr['startup_trials']} finished trials)" if pr and pr["name"] != "none"
+    pruning = (f"{pr['name']} pruner (warm-up {pr['warmup_steps']} steps; none pruned before "
+               f"{pr['startup_trials']} trial(s) had finished)" if pr and pr["name"] != "none"
                else "no pruning")
     out = ["## Tuning (budget-fair comparison)", "",
            f"Every cell got its own Optuna study with the same search space (less the "
@@ -175,7 +175,12 @@ def section(tu: Tuning, metric: str) -> str:
              num(c["best"]["value"]) if c["best"] else "–",
              _params(c["best"]["params"]) if c["best"] else "no trial finished"]
             for c in m["cells"]]
-    out += _table(["cell", "trial", f"search {metric}", "values"], rows) + [""]
+    out += _table(["cell", "trial", f"search {metric}", "values"], rows)
+    out += ["", "Best = the finished trial with the best value; ties go to the earliest trial "
+            "(so where every trial scored the same, the best is trial 0 or the first "
+            "finished)."
+            + (" Trial 0 is the cell's default configuration." if any(
+                c["default"] is not None for c in m["cells"]) else ""), ""]
     out += _ranks_md(tu, metric)
     out += _curve_md(tu, metric)
     out += ["### Parameter importances (fANOVA)", ""]

@@ -304,7 +304,7 @@ def work(ctx: WorkerContext) -> int:
             if _search_one(ctx, queue, store, tuned):
                 n += 1
                 continue
-            if tune.searching(queue, tuned):
+            if not ctx.exit_when_empty and tune.searching(queue, tuned):
                 time.sleep(1.0)
                 continue
         # ---- end of tuning
