@@ -249,7 +249,11 @@ def claim(queue: Queue, meta: dict[str, Any]) -> tuple[dict, optuna.Study, Claim
         for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
             got = queue.take(t)
             if got is not None:
-                return cm, open_cell(queue.storage, meta, cm, None, t.number), got
+                mine = open_cell(queue.storage, meta, cm, None, t.number)
+                # An RDB storage is wrapped in a fresh trial cache per study object: read the
+                # trials (ours RUNNING now) so that it can write this trial's values.
+                mine.get_trials(deepcopy=False)
+                return cm, mine, got
     return None
 
 
