@@ -285,6 +285,18 @@ def trial_events(queue: Queue, meta: dict[str, Any], which: set[tuple[str, int]]
     return out
 
 
+def search_counts(queue: Queue, meta: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Cell label -> {outcome: trials} of its search (replaced attempts as "replaced")."""
+    out = {}
+    for cm in meta["cells"]:
+        c: dict[str, int] = {}
+        for t in open_cell(queue.storage, meta, cm, None).get_trials(deepcopy=False):
+            key = outcome(t) if counted(t) else "replaced"
+            c[key] = c.get(key, 0) + 1
+        out[cm["label"]] = c
+    return out
+
+
 def searching(queue: Queue, meta: dict[str, Any]) -> bool:
     """Whether some cell's trial is running on a live worker (its end may enqueue phase 2)."""
     for cm in meta["cells"]:
@@ -365,4 +377,4 @@ __all__ = ["META", "NOT_COUNTED", "ROLE", "best_trial", "cell_of", "check_unchan
            "counted", "decoded", "distribution", "enqueue_studies", "final_attrs",
            "finished_trials",
            "open_cell", "open_trials", "outcome", "pruner", "reap", "requeue", "sampler",
-           "searching", "start_final", "study_name", "trial_events", "tune_meta"]
+           "search_counts", "searching", "start_final", "study_name", "trial_events", "tune_meta"]
