@@ -20,8 +20,10 @@ server is recorded as superseded by the queue's one-result-per-run rule).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
+import random
 import socket
 import warnings
 from collections.abc import Iterator
@@ -191,20 +193,44 @@ def enqueue_studies(queue: Queue, storage_url: str, p: Plan, meta: dict[str, Any
                 study.enqueue_trial({k: encode(v) for k, v in cell["default"].items()},
                                     user_attrs={ROLE: "default"})
                 have += 1
-            for _ in range(meta["budget"] - have):
-                study.add_trial(create_trial(state=TrialState.WAITING,
-                                             user_attrs={ROLE: "search"}))
+            if meta["sampler"] == "grid":
+                _enqueue_grid(study, meta, cell, trials, meta["budget"] - have)
+            else:
+                for _ in range(meta["budget"] - have):
+                    study.add_trial(create_trial(state=TrialState.WAITING,
+                                                 user_attrs={ROLE: "search"}))
             if have > meta["budget"]:
                 notes.append(f"cell {cell['label']}: {have} trials already, more than the budget "
                              f"of {meta['budget']}; none added")
     return notes
 
 
+def _fixed(t: FrozenTrial) -> dict[str, Any]:
+    """A trial's values: drawn, or fixed when it was enqueued (not yet run)."""
+    return dict(t.params) or dict(t.system_attrs.get("fixed_params") or {})
+
+
+def _enqueue_grid(study: optuna.Study, meta: dict[str, Any], cell: dict[str, Any],
+                  trials: list[FrozenTrial], n: int) -> None:
+    """Grid: every trial is enqueued with its point fixed (no race on the grid's order among
+    workers): the points in an order shuffled by the sweep's seed, least used first, so a
+    budget below the grid's size is a seeded subset and a larger one repeats points evenly."""
+    keys = list(cell["space"])
+    points = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(
+        *([encode(c) for c in cell["space"][k]["choices"]] for k in keys))]
+    random.Random(meta["seed"]).shuffle(points)
+    used = [_fixed(t) for t in trials if counted(t)]
+    for _ in range(n):
+        p = min(points, key=lambda q: used.count(q))  # stable: the first least-used point
+        used.append(p)
+        study.enqueue_trial(p, user_attrs={ROLE: "search"})
+
+
 def _replace(study: optuna.Study, t: FrozenTrial) -> None:
-    """A stopped trial's replacement: the same values (if drawn), queued again."""
+    """A stopped trial's replacement: the same values (drawn or fixed), queued again."""
     attrs = {ROLE: t.user_attrs.get(ROLE, "search")}
-    if t.params:
-        study.enqueue_trial(dict(t.params), user_attrs=attrs)
+    if _fixed(t):
+        study.enqueue_trial(_fixed(t), user_attrs=attrs)
     else:  # drew nothing yet: a placeholder (fixed_params would stop the grid sampler)
         study.add_trial(create_trial(state=TrialState.WAITING, user_attrs=attrs))
 

@@ -221,3 +221,33 @@ def test_pruned_and_diverged_trials_spend_budget_and_are_never_rerun(tmp_path, m
 
 def objective_at(lr: float) -> float:
     return 5.0 - 4 * abs(math.log10(lr) - math.log10(2e-3))
+
+
+GRID_SPEC = """
+name: grid
+base: {dataset: ring8, model: mlp, steps: 20, batch_size: 16, lr: 2.0e-3, log_every: 10,
+       eval_every: 10, eval_samples: 64}
+seeds: [0]
+metric: {name: modes_hq, goal: max}
+tune:
+  budget: 6
+  sampler: grid
+  space:
+    lr: [1.0e-3, 2.0e-3, 4.0e-3, 8.0e-3]
+"""
+
+
+def test_grid_covers_every_point_before_repeating_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(tune_worker, "train", fake_train)
+    monkeypatch.setattr(worker, "train", fake_train)
+    spec = tmp_path / "grid.yaml"
+    spec.write_text(textwrap.dedent(GRID_SPEC))
+    opts = SweepOptions(results=tmp_path / "runs", workers=1, device="cpu", checkpoint_every=0)
+    sw = prepare(spec, opts)
+    worker.work(worker_contexts(sw, opts, ["cpu"], threads=1)[0])
+    study = studies(sw)[1]["grid/tune/baseline"]
+    lrs = [t.params["lr"] for t in study.trials]
+    assert len(lrs) == 6 and lrs[0] == 2e-3  # trial 0: the default, a grid point
+    assert sorted(set(lrs)) == [1e-3, 2e-3, 4e-3, 8e-3]
+    assert max(lrs.count(v) for v in set(lrs)) == 2
+    assert study.best_trial.params["lr"] == 2e-3  # the objective's peak
