@@ -158,7 +158,7 @@ def status(
                   f"[/], {c['failed']} failed attempts", highlight=False)
     _disagreements(q, tracking_uri or q.meta.get("tracking_uri"))
     if "tune" in q.meta:  # tuning: each cell's search against its budget
-        from ganbench.sweep.tune import search_counts
+        from ganbench.sweep.tune_summary import search_counts
 
         budget = q.meta["tune"]["budget"]
         for label, k in search_counts(q, q.meta["tune"]).items():

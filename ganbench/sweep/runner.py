@@ -24,14 +24,14 @@ import yaml
 from ganbench.atomic import write_atomic
 from ganbench.config import ConfigError, SweepSpec, line_of
 from ganbench.loaders import load_sweep_spec
-from ganbench.sweep import tune  # tuning
+from ganbench.sweep import tune, tune_summary  # tuning
 from ganbench.sweep.design import Plan, PlanError, plan
 from ganbench.sweep.job import Job
 from ganbench.sweep.scheduler import Queue
 from ganbench.sweep.storage import Liveness, is_shared
 from ganbench.sweep.sync import SyncReport
 from ganbench.sweep.trials import Recorded
-from ganbench.sweep.tune_space import check_cells  # tuning
+from ganbench.sweep.tune_space import check_cells, check_unchanged  # tuning
 from ganbench.sweep.warm import WarmWorkers, sigint_ignored
 from ganbench.sweep.worker import EXIT_DISK_FULL, WorkerContext, worker_main
 from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
@@ -136,7 +136,7 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
     # ---- tuning: the search runs in each cell's own study; the queue holds the final phase
     tmeta, notes = None, []
     if spec.tune is not None:
-        why = tune.check_unchanged(spec, queue.meta.get("tune"))
+        why = check_unchanged(spec, queue.meta.get("tune"))
         if why:
             raise ConfigError(f"{spec_path}: sweep {spec.name!r}: {why}; that would mix trials "
                               "of two searches: give the sweep a new name to search afresh")
@@ -150,7 +150,7 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
                     "base": json.loads(json.dumps(spec.base, default=str)),
                     "trick_levels": trick_levels(p), **({"tune": tmeta} if tmeta else {})})
     if tmeta is not None:  # tuning: search trials still to run count as work to do
-        sync = replace(sync, waiting=sync.waiting + tune.open_trials(queue, tmeta))
+        sync = replace(sync, waiting=sync.waiting + tune_summary.open_trials(queue, tmeta))
     tracker = store.tracker(parent)
     # Tags, not params: MLflow refuses to change a param, and a sweep may grow.
     tracker.set_tags({"design": spec.design, "metric": f"{spec.metric.name} ({spec.metric.goal})",
@@ -178,7 +178,7 @@ def unfinished(sw: Sweep) -> int:
     """Planned runs without a result, plus a tuned sweep's open search trials."""
     tmeta = sw.queue.meta.get("tune")
     left = sw.queue.unresolved(planned_keys(sw))
-    return left + (tune.open_trials(sw.queue, tmeta) if tmeta else 0)
+    return left + (tune_summary.open_trials(sw.queue, tmeta) if tmeta else 0)
 
 
 def recorded(store: MLflowStore, exp: str, metric: str) -> dict[str, Recorded]:
@@ -273,7 +273,7 @@ def run_workers(sw: Sweep, opts: SweepOptions,
                 pids.add(str(proc.pid))
         seen |= {t.number for t in sw.queue.trials() if t.state.is_finished()}
         tmeta = sw.queue.meta.get("tune")  # tuning: search trials are shown as they end
-        searched = tune.finished_trials(sw.queue, tmeta) if tmeta else set()
+        searched = tune_summary.finished_trials(sw.queue, tmeta) if tmeta else set()
         while True:
             alive = any(proc.is_alive() for proc in procs)
             _emit_new(sw.queue, seen, on_event)
@@ -325,11 +325,11 @@ def _emit_new(queue: Queue, seen: set[int], on_event) -> None:
 
 def _emit_search(queue: Queue, tmeta: dict, seen: set[tuple[str, int]], on_event) -> None:
     """Tuning: one event per search trial that ended since the last look."""
-    new = tune.finished_trials(queue, tmeta) - seen
+    new = tune_summary.finished_trials(queue, tmeta) - seen
     if not new:
         return
     counts = queue.counts()
-    for study, number, info in sorted(tune.trial_events(queue, tmeta, new)):
+    for study, number, info in sorted(tune_summary.trial_events(queue, tmeta, new)):
         seen.add((study, number))
         if on_event:
             on_event(Event("run", counts, info))
@@ -400,10 +400,8 @@ def summarise(sw: Sweep, command: str) -> Report:
     # ---- tuning: the searches' record (trials, best values, importances) for the report
     tmeta = sw.queue.meta.get("tune")
     if tmeta is not None:
-        from ganbench.sweep.tune_summary import write_summary
-
         sw.store.tracker(sw.parent_run_id).log_artifact(
-            write_summary(sw.queue.storage, tmeta, sw.spec, sw.folder / "tuning.json"))
+            tune_summary.write_summary(sw.queue.storage, tmeta, sw.spec, sw.folder / "tuning.json"))
     # ---- end of tuning
     rep = report_sweep(sw.store, sw.spec.name, sw.folder, command=command,
                        keys=set(planned_keys(sw)),

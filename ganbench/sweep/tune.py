@@ -34,7 +34,7 @@ from filelock import FileLock
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from ganbench.config import RunConfig, SweepSpec
+from ganbench.config import RunConfig
 from ganbench.storelock import first_creation_lock, sqlite_path
 from ganbench.sweep.design import Cell, Plan
 from ganbench.sweep.job import Job
@@ -283,46 +283,6 @@ def claim(queue: Queue, meta: dict[str, Any]) -> tuple[dict, optuna.Study, Claim
     return None
 
 
-def open_trials(queue: Queue, meta: dict[str, Any]) -> int:
-    """Search trials queued or running, over every cell."""
-    return sum(len(open_cell(queue.storage, meta, cm, None).get_trials(
-        deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING)))
-        for cm in meta["cells"])
-
-
-def finished_trials(queue: Queue, meta: dict[str, Any]) -> set[tuple[str, int]]:
-    """(study, trial number) of every closed search trial."""
-    return {(cm["study"], t.number) for cm in meta["cells"]
-            for t in open_cell(queue.storage, meta, cm, None).get_trials(deepcopy=False)
-            if t.state.is_finished()}
-
-
-def trial_events(queue: Queue, meta: dict[str, Any], which: set[tuple[str, int]]
-                 ) -> list[tuple[str, int, dict[str, Any]]]:
-    """What the progress display shows of these closed trials."""
-    out = []
-    for cm in meta["cells"]:
-        for t in open_cell(queue.storage, meta, cm, None).get_trials(deepcopy=False):
-            if (cm["study"], t.number) in which:
-                out.append((cm["study"], t.number, {
-                    "status": outcome(t), "run_name": f"{cm['label']} · search trial {t.number}",
-                    "metric": t.value, "failure_reason": t.user_attrs.get("failure_reason", ""),
-                    "number": t.number}))
-    return out
-
-
-def search_counts(queue: Queue, meta: dict[str, Any]) -> dict[str, dict[str, int]]:
-    """Cell label -> {outcome: trials} of its search (replaced attempts as "replaced")."""
-    out = {}
-    for cm in meta["cells"]:
-        c: dict[str, int] = {}
-        for t in open_cell(queue.storage, meta, cm, None).get_trials(deepcopy=False):
-            key = outcome(t) if counted(t) else "replaced"
-            c[key] = c.get(key, 0) + 1
-        out[cm["label"]] = c
-    return out
-
-
 def searching(queue: Queue, meta: dict[str, Any]) -> bool:
     """Whether some cell's trial is running on a live worker (its end may enqueue phase 2)."""
     for cm in meta["cells"]:
@@ -386,21 +346,7 @@ def _lock(url: str) -> Iterator[None]:
         yield
 
 
-def check_unchanged(spec: SweepSpec, old: dict[str, Any] | None) -> str | None:
-    """A resumed tuned sweep must search the space, sampler and seeds it started with."""
-    if not old:
-        return None
-    t = spec.tune
-    now = {"space": {k: domain_of(v) for k, v in t.space.items()}, "sampler": t.sampler,
-           "seed": t.seed, "tune_seeds": t.tune_seeds}
-    was = {k: old.get(k) for k in now}
-    changed = [k for k in now if was[k] != now[k]]
-    return (f"tune.{changed[0]} was {was[changed[0]]!r} when the sweep started, now "
-            f"{now[changed[0]]!r}") if changed else None
-
-
-__all__ = ["META", "NOT_COUNTED", "ROLE", "best_trial", "cell_of", "check_unchanged", "claim",
-           "counted", "decoded", "distribution", "enqueue_studies", "final_attrs",
-           "finished_trials",
-           "open_cell", "open_trials", "outcome", "pruner", "reap", "requeue", "sampler",
-           "search_counts", "searching", "start_final", "study_name", "trial_events", "tune_meta"]
+__all__ = ["META", "NOT_COUNTED", "ROLE", "best_trial", "cell_of", "claim", "counted",
+           "decoded", "distribution", "enqueue_studies", "final_attrs", "open_cell", "outcome",
+           "pruner", "reap", "requeue", "sampler", "searching", "start_final", "study_name",
+           "tune_meta"]

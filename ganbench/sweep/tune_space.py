@@ -149,5 +149,19 @@ def run_key(cfg: RunConfig) -> str:
     return digest(canonical(cfg))
 
 
-__all__ = ["Domain", "cell_space", "check_cells", "configure", "current_value", "decode",
-           "default_params", "domain_of", "encode", "final_runs", "run_key"]
+def check_unchanged(spec: SweepSpec, old: dict[str, Any] | None) -> str | None:
+    """A resumed tuned sweep must search the space, sampler and seeds it started with."""
+    if not old:
+        return None
+    t = spec.tune
+    now = {"space": {k: domain_of(v) for k, v in t.space.items()}, "sampler": t.sampler,
+           "seed": t.seed, "tune_seeds": t.tune_seeds}
+    was = {k: old.get(k) for k in now}
+    changed = [k for k in now if was[k] != now[k]]
+    return (f"tune.{changed[0]} was {was[changed[0]]!r} when the sweep started, now "
+            f"{now[changed[0]]!r}") if changed else None
+
+
+__all__ = ["Domain", "cell_space", "check_cells", "check_unchanged", "configure",
+           "current_value", "decode", "default_params", "domain_of", "encode", "final_runs",
+           "run_key"]

@@ -1,4 +1,5 @@
-"""A tuned sweep's search record for the report: every cell's trials (outcome, value, drawn
+"""A tuned sweep's studies read: counts for progress and status, and the search record for
+the report: every cell's trials (outcome, value, drawn
 values), its best trial, its counts, and Optuna's fANOVA parameter importances. Written as
 tuning.json beside the report and on the sweep's parent run, so the report is still built
 from the MLflow store alone (report/tuning.py reads it; only this side imports optuna).
@@ -17,6 +18,7 @@ from optuna.trial import TrialState
 
 from ganbench.atomic import write_atomic
 from ganbench.config import SweepSpec
+from ganbench.sweep.scheduler import Queue
 from ganbench.sweep.tune import ROLE, best_trial, counted, decoded, open_cell, outcome
 
 MIN_FOR_IMPORTANCE = 4  # finished trials below which fANOVA's forest says nothing useful
@@ -73,6 +75,46 @@ def cell_summary(study: optuna.Study, cm: dict[str, Any]) -> dict[str, Any]:
             "importances": imp, "importance_note": note}
 
 
+def open_trials(queue: Queue, meta: dict[str, Any]) -> int:
+    """Search trials queued or running, over every cell."""
+    return sum(len(open_cell(queue.storage, meta, cm, None).get_trials(
+        deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING)))
+        for cm in meta["cells"])
+
+
+def finished_trials(queue: Queue, meta: dict[str, Any]) -> set[tuple[str, int]]:
+    """(study, trial number) of every closed search trial."""
+    return {(cm["study"], t.number) for cm in meta["cells"]
+            for t in open_cell(queue.storage, meta, cm, None).get_trials(deepcopy=False)
+            if t.state.is_finished()}
+
+
+def trial_events(queue: Queue, meta: dict[str, Any], which: set[tuple[str, int]]
+                 ) -> list[tuple[str, int, dict[str, Any]]]:
+    """What the progress display shows of these closed trials."""
+    out = []
+    for cm in meta["cells"]:
+        for t in open_cell(queue.storage, meta, cm, None).get_trials(deepcopy=False):
+            if (cm["study"], t.number) in which:
+                out.append((cm["study"], t.number, {
+                    "status": outcome(t), "run_name": f"{cm['label']} · search trial {t.number}",
+                    "metric": t.value, "failure_reason": t.user_attrs.get("failure_reason", ""),
+                    "number": t.number}))
+    return out
+
+
+def search_counts(queue: Queue, meta: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Cell label -> {outcome: trials} of its search (replaced attempts as "replaced")."""
+    out = {}
+    for cm in meta["cells"]:
+        c: dict[str, int] = {}
+        for t in open_cell(queue.storage, meta, cm, None).get_trials(deepcopy=False):
+            key = outcome(t) if counted(t) else "replaced"
+            c[key] = c.get(key, 0) + 1
+        out[cm["label"]] = c
+    return out
+
+
 def summary(storage, meta: dict[str, Any], spec: SweepSpec) -> dict[str, Any]:
     keep = ("budget", "sampler", "seed", "tune_seeds", "search_seeds", "final_seeds", "pruner",
             "space", "steps")
@@ -87,4 +129,5 @@ def write_summary(storage, meta: dict[str, Any], spec: SweepSpec, path: Path) ->
     return path
 
 
-__all__ = ["MIN_FOR_IMPORTANCE", "cell_summary", "importances", "summary", "write_summary"]
+__all__ = ["MIN_FOR_IMPORTANCE", "cell_summary", "finished_trials", "importances", "open_trials",
+           "search_counts", "summary", "trial_events", "write_summary"]
