@@ -333,6 +333,20 @@ def start_final(queue: Queue, storage_url: str, meta: dict[str, Any], cm: dict[s
         return queue.sync(attrs, reclaim_running=False).added
 
 
+def start_every_final(queue: Queue, storage_url: str, meta: dict[str, Any]) -> int:
+    """Queue the final phase of every cell whose search is over and whose final runs are not
+    queued at all (its last trial's worker may have died in between): a final run that
+    failed is left to the next `ganbench sweep`, as any failed run. The runs added."""
+    known = {t.user_attrs.get("run_key") for t in queue.trials()}
+    added = 0
+    for cm in meta["cells"]:
+        attrs = _final_of(cell_of(cm), cm, open_cell(queue.storage, meta, cm, None), meta)
+        if attrs and not known & {a["run_key"] for a in attrs}:
+            with _lock(storage_url):
+                added += queue.sync(attrs, reclaim_running=False).added
+    return added
+
+
 @contextlib.contextmanager
 def _lock(url: str) -> Iterator[None]:
     if not is_shared(url):
@@ -348,5 +362,6 @@ def _lock(url: str) -> Iterator[None]:
 
 __all__ = ["META", "NOT_COUNTED", "ROLE", "best_trial", "cell_of", "claim", "counted",
            "decoded", "distribution", "enqueue_studies", "final_attrs", "open_cell", "outcome",
-           "pruner", "reap", "requeue", "sampler", "searching", "start_final", "study_name",
+           "pruner", "reap", "requeue", "sampler", "searching", "start_every_final", "start_final",
+           "study_name",
            "tune_meta"]

@@ -307,6 +307,9 @@ def work(ctx: WorkerContext) -> int:
             if not ctx.exit_when_empty and tune.searching(queue, tuned):
                 time.sleep(1.0)
                 continue
+            # a cell whose last trial's worker died before queueing its final phase
+            if tune.start_every_final(queue, ctx.storage, tuned):
+                continue
         # ---- end of tuning
         if job is None:
             if not queue.liveness or ctx.exit_when_empty or not queue.running():

@@ -251,3 +251,18 @@ def test_grid_covers_every_point_before_repeating_one(tmp_path, monkeypatch):
     assert sorted(set(lrs)) == [1e-3, 2e-3, 4e-3, 8e-3]
     assert max(lrs.count(v) for v in set(lrs)) == 2
     assert study.best_trial.params["lr"] == 2e-3  # the objective's peak
+
+
+def test_a_final_phase_missed_at_the_last_trial_is_queued_before_workers_exit(
+        tmp_path, monkeypatch):
+    """The worker that closed a cell's last trial died before queueing its final phase
+    (here: that step is skipped): an idle worker queues and runs it."""
+    monkeypatch.setattr(tune_worker, "train", fake_train)
+    monkeypatch.setattr(worker, "train", fake_train)
+    monkeypatch.setattr(tune_worker, "start_final", lambda *a, **k: 0)
+    spec = tmp_path / "grid.yaml"
+    spec.write_text(textwrap.dedent(GRID_SPEC).replace("budget: 6", "budget: 2"))
+    opts = SweepOptions(results=tmp_path / "runs", workers=1, device="cpu", checkpoint_every=0)
+    sw = prepare(spec, opts)
+    worker.work(worker_contexts(sw, opts, ["cpu"], threads=1)[0])
+    assert sw.queue.counts()["finished"] == 1  # seeds: [0]
