@@ -117,7 +117,7 @@ def load_runs(sweep_name: str, *, results: str | Path = "runs",
     trick's parameters vary), each non-trick axis, and every final metric."""
     store = _store(Path(results), tracking_uri)
     with tempfile.TemporaryDirectory(prefix="ganbench-runs-") as tmp:
-        runs, metric, _, _, _, order, _ = read_runs(store, sweep_name, Path(tmp))
+        runs, metric, _, _, _, order, _, _ = read_runs(store, sweep_name, Path(tmp))
     tidy = tidy_runs(runs, metric, order)
     raw = latest_attempts(runs).set_index("run_id").loc[tidy["run_id"]]
     out = tidy[["run_id", "run_name", "cell", "seed", "status"]].copy()

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ganbench.devices import DEVICE_PATTERN, describe
 from ganbench.yamlfile import MAX_ERRORS, ConfigError, line_of, read_yaml
 
-__all__ = ["DEVICE_PATTERN", "ConfigError", "RunConfig", "SweepSpec", "explain", "line_of",
-           "read_yaml"]
+__all__ = ["DEVICE_PATTERN", "ConfigError", "ParamRange", "PrunerSpec", "RunConfig", "SweepSpec",
+           "TuneSpec", "explain", "line_of", "read_yaml"]
 
 
 class Closed(BaseModel):
@@ -214,6 +214,48 @@ class MetricSpec(Closed):
     goal: Literal["min", "max"] = "max"
 
 
+# ---- tuning (the `tune:` block): budget-fair comparisons, one Optuna study per cell
+# (sweep/tune.py). Names in `space` are checked against the run settings and the sweep's
+# tricks in validate_tune.py, with their file:line.
+
+
+class ParamRange(Closed):
+    """A continuous range to search (integers when low and high are both integers)."""
+
+    low: float | int
+    high: float | int
+    log: bool = False
+
+    _no_bools = field_validator("low", "high", mode="before")(classmethod(
+        lambda cls, v: _not_bool(v)))
+
+    @property
+    def is_int(self) -> bool:
+        return isinstance(self.low, int) and isinstance(self.high, int)
+
+
+class PrunerSpec(Closed):
+    name: Literal["median", "percentile", "none"] = "median"
+    warmup_steps: int = Field(0, ge=0, description="steps before a trial may be pruned")
+    startup_trials: int = Field(5, ge=0, description="finished trials before pruning starts")
+    percentile: float = Field(25.0, gt=0, lt=100, description="percentile pruner only")
+
+
+class TuneSpec(Closed):
+    budget: int = Field(..., gt=0, description="trials per cell, the same for every cell")
+    sampler: Literal["tpe", "random", "grid"] = "tpe"
+    seed: int = Field(0, ge=0, description="the sampler's seed, the same for every cell")
+    # a setting or tricks.<trick>.<param> -> a range, or a list of values (categorical)
+    space: dict[str, ParamRange | list[Any]] = Field(..., min_length=1)
+    tune_seeds: int = Field(1, gt=0, le=100, description="seeds per trial while searching")
+    pruner: PrunerSpec | None = None
+
+    _no_bools = field_validator("budget", "seed", "tune_seeds", mode="before")(classmethod(
+        lambda cls, v: _not_bool(v)))
+
+# ---- end of tuning
+
+
 class SweepSpec(Closed):
     """A sweep file: base overrides, trick levels, optional non-trick axes, design, seeds."""
 
@@ -229,6 +271,8 @@ class SweepSpec(Closed):
     # --- plugins (ganbench/plugins.py): modules or .py files (relative to the sweep file)
     # imported before the file's names are checked; recorded on the study for the workers.
     plugins: list[str] = Field(default_factory=list)
+    # tuned sweeps: seeds are the final phase (each cell's best configuration x seeds)
+    tune: TuneSpec | None = None
 
     _no_bools = field_validator("resolution", mode="before")(classmethod(
         lambda cls, v: _not_bool(v)))

@@ -20,6 +20,7 @@ from ganbench.data import data_kind
 from ganbench.metrics import available_metrics, metric_goal, metric_names
 from ganbench.tricks import TRICKS
 from ganbench.validate import validate
+from ganbench.validate_tune import check_tune  # tuning
 from ganbench.yamlfile import cap_lines
 
 DEFAULT_MAX_RUNS = 10_000
@@ -69,6 +70,10 @@ def validate_sweep(spec: SweepSpec, path: Path | str, node: yaml.Node | None,
         problems = _settings(spec, path, node)
     if not problems:
         problems = _metric(spec, path, node)
+    # ---- tuning: the tune: block's names, ranges and sampler (validate_tune.py)
+    if not problems:
+        problems = check_tune(spec, path, node)
+    # ---- end of tuning
     if problems:
         raise ConfigError(cap_lines(list(dict.fromkeys(problems))))
 

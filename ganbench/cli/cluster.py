@@ -166,6 +166,14 @@ def status(
                   f"{c['running']} running, {c['queued']} queued, [red]{c['diverged']} diverged"
                   f"[/], {c['failed']} failed attempts", highlight=False)
     _disagreements(q, tracking_uri or q.meta.get("tracking_uri"))
+    if "tune" in q.meta:  # tuning: each cell's search against its budget
+        from ganbench.sweep.tune_summary import search_counts
+
+        budget = q.meta["tune"]["budget"]
+        for label, k in search_counts(q, q.meta["tune"]).items():
+            parts = ", ".join(f"{v} {n}" for n, v in sorted(k.items()))
+            console.print(f"  search {escape(label)}: {parts} (budget {budget})",
+                          highlight=False)
     running = q.running()
     if running:
         t = Table("run", "worker", "running for", "attempt")

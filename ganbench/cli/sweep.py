@@ -37,6 +37,11 @@ def print_plan(p, full: bool) -> None:
     console.print(f"[bold]sweep {spec.name}[/]: design {spec.design}, {len(p.cells)} cells × "
                   f"{len(spec.seed_list)} seeds = [bold]{len(p.runs)} runs[/]; "
                   f"ranked by {spec.metric.name} ({spec.metric.goal})")
+    if spec.tune is not None:  # tuning
+        t = spec.tune
+        console.print(f"  tuned: {t.budget} search trials per cell ({t.sampler}, seed {t.seed}, "
+                      f"{t.tune_seeds} search seed(s) each; searched: {', '.join(t.space)}), "
+                      "then each cell's best over the seeds above", highlight=False)
     for label, why in p.dropped:
         console.print(f"  [yellow]dropped[/] {label}: {why}", highlight=False)
     found: dict[str, list[str]] = {}  # each caveat once, with its cells (runs get the tag)
@@ -136,7 +141,9 @@ def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoin
         raise DiskFullError(f"disk full: {counts['disk_full']} worker(s) stopped (the path "
                             "is named above); what finished is kept; free some space and "
                             "rerun the same command to resume")
-    left = sw.queue.unresolved([r.run_key for r in sw.plan.runs])
+    from ganbench.sweep.runner import unfinished  # a tuned sweep counts its searches too
+
+    left = unfinished(sw)
     if left or counts["crashed_workers"]:
         console.print(f"[yellow]warning[/]: {left} run(s) have no result "
                       f"({counts['crashed_workers']} worker(s) crashed; errors are tagged on the "

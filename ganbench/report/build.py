@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from ganbench.report import latex, markdown, plots
+from ganbench.report import latex, markdown, plots, tuning
 from ganbench.report.factorial import disagreements, effect_sentences, factorial
 from ganbench.report.frame import factors_of, tidy_runs
 from ganbench.report.notes import seed_warnings
@@ -44,9 +44,11 @@ def _spec_fields(spec: dict | None, tags: dict[str, str]) -> tuple[str, str, str
 
 def read_runs(store: MLflowStore, name: str, workdir: Path, keys: set[str] | None = None,
               order: list[str] | None = None
-              ) -> tuple[pd.DataFrame, str, str, str, list[int], list[str], list[str]]:
+              ) -> tuple[pd.DataFrame, str, str, str, list[int], list[str], list[str],
+                         dict | None]:
     """One sweep's runs of the plan on its parent run (keys/order default to it): runs,
-    metric, goal, design, seeds, cell order and notes."""
+    metric, goal, design, seeds, cell order, notes, and a tuned sweep's search record (its
+    runs are the final phase's)."""
     exp = store.find_experiment(name)
     parent = store.find_parent(exp) if exp is not None else None
     if parent is None:
@@ -61,6 +63,16 @@ def read_runs(store: MLflowStore, name: str, workdir: Path, keys: set[str] | Non
     text = store.read_text_artifact(parent, "spec.yaml", workdir / "parent")
     tags = store.client.get_run(parent).data.tags
     metric, goal, design, seeds = _spec_fields(yaml.safe_load(text) if text else None, tags)
+    # ---- tuning: a tuned sweep ranks its final phase; the search is in tuning.json
+    tuning_text = store.read_text_artifact(parent, "tuning.json", workdir / "parent")
+    tuning_rec = json.loads(tuning_text) if tuning_text else None
+    if tuning_rec is not None:
+        runs = runs[~tuning.search_runs(runs)]
+        order = order or [c["label"] for c in tuning_rec["cells"]]
+        if runs.empty:
+            raise ValueError(f"sweep {name!r} has no final-phase runs yet (its search is still "
+                             "running); rerun `ganbench sweep FILE` to finish it")
+    # ---- end of tuning
     plan_text = store.read_text_artifact(parent, "plan.json", workdir / "parent")
     if plan_text and (keys is None or order is None):
         planned = [r for r in json.loads(plan_text) if "run_key" in r]
@@ -74,14 +86,15 @@ def read_runs(store: MLflowStore, name: str, workdir: Path, keys: set[str] | Non
                 notes.append(f"{int((~mine).sum())} run(s) of cells no longer in the sweep "
                              "file are left out.")
             runs = runs[mine]
-    return runs.reset_index(drop=True), metric, goal, design, seeds, order or [], notes
+    return (runs.reset_index(drop=True), metric, goal, design, seeds, order or [], notes,
+            tuning_rec)
 
 
 def read_store(store: MLflowStore, name: str, workdir: Path,
                keys: set[str] | None = None, order: list[str] | None = None) -> StoreData:
     """Read one sweep; keys/order default to the plan stored on the parent run."""
-    runs, metric, goal, design, seeds, order, notes = read_runs(store, name, workdir, keys,
-                                                                order)
+    runs, metric, goal, design, seeds, order, notes, tuning_rec = read_runs(
+        store, name, workdir, keys, order)
     used = tidy_runs(runs, metric, order)
     history, key = _histories(store, used, runs, metric)
     if key != f"eval/{metric}":
@@ -98,7 +111,7 @@ def read_store(store: MLflowStore, name: str, workdir: Path,
             samples[first["run_id"]] = got
     strips = {rid: _strip(store, rid, workdir / "samples" / rid, STRIP) for rid in samples}
     return StoreData(name, metric, goal, design, seeds, runs, order, history, key,
-                     samples, notes, strips={k: v for k, v in strips.items() if v})
+                     samples, notes, tuning_rec, strips={k: v for k, v in strips.items() if v})
 
 
 STRIP = 6  # pictures over training per cell in the report
@@ -135,7 +148,8 @@ def _histories(store: MLflowStore, used: pd.DataFrame, runs: pd.DataFrame,
 
 def analyse(data: StoreData, command: str, store_uri: str) -> Report:
     """Pure: the statistics of every protocol group."""
-    t = tidy_runs(data.runs, data.metric, data.order)
+    runs = data.runs if data.tuning is None else tuning.mask_searched(data.runs, data.tuning)
+    t = tidy_runs(runs, data.metric, data.order)
     groups = []
     for proto, g in split_by_protocol(t):
         fx = factorial(g) if data.design in FACTORIAL_DESIGNS + ("?",) and factors_of(g) \
@@ -145,10 +159,13 @@ def analyse(data: StoreData, command: str, store_uri: str) -> Report:
         groups.append(Group(proto, g, ranked_table(g, data.goal), abl, fx,
                             effect_sentences(fx, data.metric) if fx else [],
                             disagreements(fx, abl.get("baseline + X"), ref)))
-    return Report(data.name, data.metric, data.goal, data.design, data.seeds,
-                  t["cell"].nunique(), len(t), store_uri, t.attrs.get("protocol_column"),
-                  groups, command, list(data.notes), seed_warnings(t, data.seeds),
-                  int(t.attrs.get("stacked", 1)))
+    rep = Report(data.name, data.metric, data.goal, data.design, data.seeds,
+                 t["cell"].nunique(), len(t), store_uri, t.attrs.get("protocol_column"),
+                 groups, command, list(data.notes), seed_warnings(t, data.seeds),
+                 int(t.attrs.get("stacked", 1)))
+    if data.tuning is not None and groups:  # tuning
+        rep.tuning = tuning.analyse(data.tuning, groups[0].ranked)
+    return rep
 
 
 def write(rep: Report, data: StoreData, folder: Path) -> list[Path]:
@@ -160,7 +177,12 @@ def write(rep: Report, data: StoreData, folder: Path) -> list[Path]:
         files += _group_plots(rep, data, g, folder, sfx)
     from ganbench.atomic import write_atomic  # whole files or none (a full disk, a kill)
 
-    write_atomic(folder / "report.md", markdown.document(rep))
+    text = markdown.document(rep)
+    if rep.tuning is not None:  # tuning: its section before the closing notes
+        files.append(tuning.plot(rep.tuning, folder / "tuning.png", rep.metric))
+        at = text.rfind("\nProduced by: ")
+        text = text[:at] + "\n" + tuning.section(rep.tuning, rep.metric) + "\n" + text[at:]
+    write_atomic(folder / "report.md", text)
     write_atomic(folder / "report.tex", latex.document(rep))
     write_atomic(folder / "runs.csv", runs_csv(data.runs, rep).to_csv(index=False))
     rep.files = [folder / "report.md", folder / "report.tex", folder / "runs.csv", *files]

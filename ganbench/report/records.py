@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -28,6 +29,7 @@ class StoreData:
     history_key: str
     samples: dict[str, Path]  # run_id -> its samples.png
     notes: list[str] = field(default_factory=list)
+    tuning: dict | None = None  # a tuned sweep's search record (tuning.json on the parent)
     # run_id -> its pictures over training, (step, samples/step_N.png), in step order
     strips: dict[str, list[tuple[int, Path]]] = field(default_factory=dict)
 
@@ -64,3 +66,4 @@ class Report:
     warnings: list[str] = field(default_factory=list)  # shown first: too few seeds
     stacked: int = 1  # the largest vectorised stack of seeds among the runs
     files: list[Path] = field(default_factory=list)
+    tuning: Any = None  # report/tuning.py's Tuning, for tuned sweeps

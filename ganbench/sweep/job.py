@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 # their MLflow run ids (where their checkpoints are).
 PLANNED = ("run_key", "cell_id", "cell", "run_name", "seed", "config", "trick_list")
 ATTEMPTS = "attempt_runs"
+TUNE_KEYS = ("tune_role",)  # a tuned cell's search trial (sweep/tune.py): kept on a retry
 _AXES_SEP = " · "  # between a cell label's trick list and its axis values
 
 
@@ -71,10 +72,10 @@ def retry_attrs(a: dict[str, Any]) -> dict[str, Any]:
     """A retry's attributes: the planned run plus the MLflow runs of every attempt so far.
     Works on any trial's attributes (keys it lacks stay absent)."""
     runs = list(a.get(ATTEMPTS, [])) + ([a["mlflow_run_id"]] if a.get("mlflow_run_id") else [])
-    retry = {k: a[k] for k in PLANNED if k in a}
+    retry = {k: a[k] for k in PLANNED + TUNE_KEYS if k in a}
     if runs:
         retry[ATTEMPTS] = runs
     return retry
 
 
-__all__ = ["ATTEMPTS", "PLANNED", "Job", "retry_attrs"]
+__all__ = ["ATTEMPTS", "PLANNED", "TUNE_KEYS", "Job", "retry_attrs"]

@@ -25,12 +25,14 @@ from ganbench import plugins
 from ganbench.atomic import write_atomic
 from ganbench.config import ConfigError, SweepSpec, line_of
 from ganbench.loaders import load_sweep_spec
+from ganbench.sweep import tune, tune_summary  # tuning
 from ganbench.sweep.design import Plan, PlanError, plan
 from ganbench.sweep.job import Job
 from ganbench.sweep.scheduler import Queue
 from ganbench.sweep.storage import Liveness, is_shared
 from ganbench.sweep.sync import SyncReport
 from ganbench.sweep.trials import Recorded
+from ganbench.sweep.tune_space import check_cells, check_unchanged  # tuning
 from ganbench.sweep.warm import WarmWorkers, sigint_ignored
 from ganbench.sweep.worker import EXIT_DISK_FULL, WorkerContext, worker_main
 from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
@@ -89,7 +91,9 @@ def load_plan(spec_path: Path) -> Plan:
     """Load and expand a sweep file; every user mistake is a ConfigError/ValueError."""
     spec, node = load_sweep_spec(spec_path)
     try:
-        return plan(spec)
+        p = plan(spec)
+        check_cells(spec, p.cells)  # tuning: every cell searches something
+        return p
     except PlanError as e:
         where = f"{spec_path}:{line_of(node, *e.loc)}" if e.loc else str(spec_path)
         raise ConfigError(f"{where}: {e}") from None
@@ -135,11 +139,25 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
     # Every plugin this process loaded (the file's, GANBENCH_PLUGINS', entry points'): the
     # workers load the same list, recorded before any run is queued.
     used = plugins.loaded()
+    # ---- tuning: the search runs in each cell's own study; the queue holds the final phase
+    tmeta, notes = None, []
+    if spec.tune is not None:
+        why = check_unchanged(spec, queue.meta.get("tune"))
+        if why:
+            raise ConfigError(f"{spec_path}: sweep {spec.name!r}: {why}; that would mix trials "
+                              "of two searches: give the sweep a new name to search afresh")
+        tmeta = tune.tune_meta(p)
+        notes = tune.enqueue_studies(queue, storage, p, tmeta, reclaim_running=not shared)
+    runs = run_attrs(p) if tmeta is None else tune.final_attrs(p, tmeta, queue.storage)
+    # ---- end of tuning
+    sync = queue.sync(runs, reclaim_running=not shared,
+                      recorded=recorded(store, exp, spec.metric.name))
     queue.set_meta({"metric": spec.metric.name, "tracking_uri": uri,
                     "base": json.loads(json.dumps(spec.base, default=str)),
-                    "trick_levels": trick_levels(p), "plugins": [u.record() for u in used]})
-    sync = queue.sync(run_attrs(p), reclaim_running=not shared,
-                      recorded=recorded(store, exp, spec.metric.name))
+                    "trick_levels": trick_levels(p), "plugins": [u.record() for u in used],
+                    **({"tune": tmeta} if tmeta else {})})
+    if tmeta is not None:  # tuning: search trials still to run count as work to do
+        sync = replace(sync, waiting=sync.waiting + tune_summary.open_trials(queue, tmeta))
     tracker = store.tracker(parent)
     # Tags, not params: MLflow refuses to change a param, and a sweep may grow.
     tracker.set_tags({"design": spec.design, "metric": f"{spec.metric.name} ({spec.metric.goal})",
@@ -148,10 +166,27 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
                       **({plugins.TAG: plugins.tag(used)} if used else {})})
     write_atomic(folder / "spec.yaml", yaml.safe_dump(spec.model_dump(mode="json"),
                                                       sort_keys=False))
-    write_atomic(folder / "plan.json", json.dumps(plan_rows(p), indent=1))
+    # tuning: a tuned sweep's final runs are known once each cell's search is over
+    rows = plan_rows(p) if tmeta is None else [{"cell": c.label, "tuned": True} for c in p.cells]
+    write_atomic(folder / "plan.json", json.dumps(rows, indent=1))
     tracker.log_artifact(folder / "spec.yaml")
     tracker.log_artifact(folder / "plan.json")
-    return Sweep(spec, p, folder, queue, store, exp, parent, storage, sync, queue.notes)
+    return Sweep(spec, p, folder, queue, store, exp, parent, storage, sync, queue.notes + notes)
+
+
+def planned_keys(sw: Sweep) -> list[str]:
+    """The run keys the report ranks: the plan's runs, or a tuned sweep's final runs so far."""
+    tmeta = sw.queue.meta.get("tune")
+    if tmeta is None:
+        return [r.run_key for r in sw.plan.runs]
+    return [a["run_key"] for a in tune.final_attrs(sw.plan, tmeta, sw.queue.storage)]
+
+
+def unfinished(sw: Sweep) -> int:
+    """Planned runs without a result, plus a tuned sweep's open search trials."""
+    tmeta = sw.queue.meta.get("tune")
+    left = sw.queue.unresolved(planned_keys(sw))
+    return left + (tune_summary.open_trials(sw.queue, tmeta) if tmeta else 0)
 
 
 def recorded(store: MLflowStore, exp: str, metric: str) -> dict[str, Recorded]:
@@ -245,9 +280,13 @@ def run_workers(sw: Sweep, opts: SweepOptions,
             if pids is not None:
                 pids.add(str(proc.pid))
         seen |= {t.number for t in sw.queue.trials() if t.state.is_finished()}
+        tmeta = sw.queue.meta.get("tune")  # tuning: search trials are shown as they end
+        searched = tune_summary.finished_trials(sw.queue, tmeta) if tmeta else set()
         while True:
             alive = any(proc.is_alive() for proc in procs)
             _emit_new(sw.queue, seen, on_event)
+            if tmeta:
+                _emit_search(sw.queue, tmeta, searched, on_event)
             if not alive:
                 break
             time.sleep(0.5)
@@ -290,6 +329,18 @@ def _emit_new(queue: Queue, seen: set[int], on_event) -> None:
         seen.add(t.number)
         if on_event:
             on_event(Event("run", counts, {**t.user_attrs, "number": t.number}))
+
+
+def _emit_search(queue: Queue, tmeta: dict, seen: set[tuple[str, int]], on_event) -> None:
+    """Tuning: one event per search trial that ended since the last look."""
+    new = tune_summary.finished_trials(queue, tmeta) - seen
+    if not new:
+        return
+    counts = queue.counts()
+    for study, number, info in sorted(tune_summary.trial_events(queue, tmeta, new)):
+        seen.add((study, number))
+        if on_event:
+            on_event(Event("run", counts, info))
 
 
 def attach(name: str, opts: SweepOptions) -> Sweep:
@@ -354,8 +405,14 @@ def summarise(sw: Sweep, command: str) -> Report:
     # the controller before any worker starts.
     from ganbench.report.build import report_sweep
 
+    # ---- tuning: the searches' record (trials, best values, importances) for the report
+    tmeta = sw.queue.meta.get("tune")
+    if tmeta is not None:
+        sw.store.tracker(sw.parent_run_id).log_artifact(
+            tune_summary.write_summary(sw.queue.storage, tmeta, sw.spec, sw.folder / "tuning.json"))
+    # ---- end of tuning
     rep = report_sweep(sw.store, sw.spec.name, sw.folder, command=command,
-                       keys={r.run_key for r in sw.plan.runs},
+                       keys=set(planned_keys(sw)),
                        order=[c.label for c in sw.plan.cells])
     ranked = pd.concat([g.ranked.assign(protocol=g.protocol or "") for g in rep.groups],
                        ignore_index=True) if rep.groups else pd.DataFrame()
@@ -365,6 +422,6 @@ def summarise(sw: Sweep, command: str) -> Report:
     tracker.log_artifact(summary)
     rep.files.append(summary)
     _describe_parent(sw, tracker, rep)
-    if sw.queue.unresolved([r.run_key for r in sw.plan.runs]) == 0:
+    if unfinished(sw) == 0:
         tracker.finish("FINISHED")
     return rep

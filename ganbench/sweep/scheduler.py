@@ -220,6 +220,11 @@ class Queue:
         self.storage.set_trial_user_attr(t._trial_id, "worker", worker_id())
         return Claimed(t._trial_id, t.number, dict(t.user_attrs))
 
+    def take(self, t: FrozenTrial) -> Claimed | None:
+        """Claim this queued trial of any study in the storage (a tuned cell's search
+        trial: sweep/tune.py); None when another worker was first."""
+        return self._take(t)
+
     def claim_cell(self, cell_id: str, limit: int, skip_retries: bool = False) -> list[Claimed]:
         """Claim up to `limit` more queued runs of one cell (its other seeds), to train them
         stacked; runs another worker claims first are simply not ours."""

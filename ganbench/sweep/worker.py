@@ -30,9 +30,12 @@ from ganbench.atomic import disk_full_message as _disk_full_message
 from ganbench.config import RunConfig
 from ganbench.outputs import write_run_folder
 from ganbench.storelock import sqlite_path
+from ganbench.sweep import tune  # tuning
 from ganbench.sweep.scheduler import Claimed, Queue
 from ganbench.sweep.storage import Liveness
 from ganbench.sweep.trials import Recorded
+from ganbench.sweep.tune import ROLE  # tuning
+from ganbench.sweep.tune_worker import PHASE, run_trial  # tuning
 from ganbench.tracking.mlflow import (
     RUN_KEY,
     SWEEP,
@@ -128,9 +131,12 @@ def _open_record(ctx: WorkerContext, queue: Queue, store: MLflowStore,
     params = {**cfg.model_dump(mode="json", exclude=drop), "trick_list": a.trick_list}
     # One param per trick of the sweep (off / on / level label): group by it in the UI.
     # A study enqueued by an earlier release has no such map: those runs go without.
-    levels = queue.meta.get("trick_levels", {}).get(a.cell_id, {})
+    meta = queue.meta
+    levels = meta.get("trick_levels", {}).get(a.cell_id, {})
     params.update({f"trick.{n}": v for n, v in levels.items()})
     tracker.log_params(params)
+    if "tune" in meta:  # tuning: a tuned sweep's queued runs are its final phase
+        tracker.set_tags({PHASE: "final"})
     return tracker
 
 
@@ -288,6 +294,9 @@ def work(ctx: WorkerContext) -> int:
         run_id = attrs.get("mlflow_run_id")
         if not run_id:
             return None
+        if attrs.get(ROLE):  # tuning: a lost search trial is re-run whole, never closed
+            store.close_run(run_id, "FAILED", {"status": "lost", "failure_reason": reason})
+            return None
         found = store.result_of(run_id, ctx.metric)
         if found is not None:
             return Recorded(found[0], run_id, found[1])
@@ -301,9 +310,24 @@ def work(ctx: WorkerContext) -> int:
     loaded = plugins.load_recorded(queue.meta.get("plugins", []))
     ctx = replace(ctx, plugins=plugins.tag(loaded))
     n = 0
+    tuned = queue.meta.get("tune")  # tuning: a tuned sweep's search trials
     while True:
         queue.reap()
         job = queue.claim()
+        # ---- tuning: with no queued run, a search trial; wait while others search (their
+        # last trial of a cell enqueues its final phase)
+        if job is None and tuned:
+            tune.reap(queue, tuned)
+            if _search_one(ctx, queue, store, tuned):
+                n += 1
+                continue
+            if not ctx.exit_when_empty and tune.searching(queue, tuned):
+                time.sleep(1.0)
+                continue
+            # a cell whose last trial's worker died before queueing its final phase
+            if tune.start_every_final(queue, ctx.storage, tuned):
+                continue
+        # ---- end of tuning
         if job is None:
             if not queue.liveness or ctx.exit_when_empty or not queue.running():
                 return n
@@ -328,6 +352,22 @@ def work(ctx: WorkerContext) -> int:
             for j in jobs:
                 queue.fail(j.trial_id, "error", f"{type(e).__name__}: {e}"[:1000])
         n += len(jobs)
+
+
+def _search_one(ctx: WorkerContext, queue: Queue, store: MLflowStore, tuned: dict) -> bool:
+    """Tuning: claim and run one search trial; False when none is queued."""
+    got = tune.claim(queue, tuned)
+    if got is None:
+        return False
+    cell, study, job = got
+    try:
+        with heartbeats(queue, [job.trial_id]):
+            run_trial(ctx, queue, store, tuned, cell, study, job)
+    except (KeyboardInterrupt, DiskFullError):
+        raise
+    except Exception as e:  # recording failed (store down): the trial is failed, counted
+        queue.fail(job.trial_id, "error", f"{type(e).__name__}: {e}"[:1000])
+    return True
 
 
 def _drop_interrupts(u, _default=sys.unraisablehook) -> None:

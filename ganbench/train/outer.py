@@ -24,7 +24,11 @@ def run_windows(run: Seeds, logs: list[RunLog], step: int,
                 ) -> list[RunResult]:
     """Train `run`'s seeds from `step` (a window end: 0, or a checkpoint's step) to the
     config's steps or until every seed has diverged; `logs[i]` keeps the record of the seed
-    at position i. Returns each seed's RunResult."""
+    at position i. Returns each seed's RunResult.
+
+    `progress` is the loop's one hook for its caller: it sees each window's Progress (with
+    the evaluation's metrics when one ran) and may raise StopRun (train/state.py) to end
+    the run there, e.g. a tuner's pruner; nothing here knows who asked."""
     seeds, cfg = list(run.seeds), run.cfg  # every seed, also those that stop early
     last_save = [step] * len(seeds)
     window = LossWindow(step)

@@ -32,6 +32,12 @@ class Progress:
     metrics: dict[str, float] | None = None  # set when an evaluation just ran
 
 
+class StopRun(Exception):  # noqa: N818 - a request, not an error
+    """Raised by a progress callback to end a run early (a tuner pruning an unpromising
+    trial): it leaves train() after the window's logging, evaluation and checkpoint, and the
+    caller records the run as it sees fit. The loop knows nothing of who asked or why."""
+
+
 @dataclass
 class RunResult:
     status: Literal["finished", "diverged"]

@@ -26,7 +26,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("parts", ("ganbench.data", "ganbench.models", "ganbench.losses", "ganbench.tracking")),
     ("tricks and metrics", ("ganbench.tricks", "ganbench.metrics")),
     # plugins.py imports every built-in family before a plugin (names collide loudly).
-    ("checks", ("ganbench.validate", "ganbench.validate_sweep", "ganbench.plugins",
+    ("checks", ("ganbench.validate", "ganbench.validate_tune", "ganbench.validate_sweep",
+                "ganbench.plugins",
                 "ganbench.loaders")),
     ("train", ("ganbench.train",)),
     ("store", ("ganbench.tracking.mlflow",)),  # keeps checkpoints in train's format
