@@ -120,8 +120,10 @@ class Dataset:
         if size == self.images.shape[-1]:
             return replace(self, size=None)
         if size not in self._resized:  # seeds stacked on one copy share one resize
-            self._resized[size] = replace(self, images=resize_uint8(self.images, size),
-                                          size=None, _resized={})
+            test = self.test_images
+            self._resized[size] = replace(
+                self, images=resize_uint8(self.images, size), size=None, _resized={},
+                test_images=None if test is None else resize_uint8(test, size))
         return self._resized[size]
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

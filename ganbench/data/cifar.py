@@ -22,8 +22,8 @@ import torch
 
 from ganbench.data.base import (
     DATASETS,
-    Dataset,
     DataInfo,
+    Dataset,
     DataUnavailableError,
     check_fits,
     describe,
@@ -135,8 +135,9 @@ def load_cifar(root: Path, name: str) -> Dataset:
                f"{lay.name} in {folder}")
     parts = {}
     for split, names in (("train", lay.train), ("test", lay.test)):
-        xs, ys = zip(*(read_batch(folder / n, lay) for n in names))
-        parts[split] = (torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys)))
+        read = [read_batch(folder / n, lay) for n in names]
+        parts[split] = (torch.from_numpy(np.concatenate([x for x, _ in read])),
+                        torch.from_numpy(np.concatenate([y for _, y in read])))
     (x, y), (tx, ty) = parts["train"], parts["test"]
     return Dataset(name, "images", f"torchvision-layout:{folder}", images=x, labels=y,
                    classes=lay.classes, test_images=tx, test_labels=ty, resize_once=True)

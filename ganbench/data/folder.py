@@ -30,8 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ganbench.data.base import (
     DATASETS,
-    Dataset,
     DataInfo,
+    Dataset,
     DataUnavailableError,
     check_fits,
     describe,

@@ -24,8 +24,8 @@ import torch
 
 from ganbench.data.base import (
     DATASETS,
-    Dataset,
     DataInfo,
+    Dataset,
     DataUnavailableError,
     check_fits,
     describe,
