@@ -64,10 +64,10 @@ def check_fits(nbytes: int, what: str, limit: tuple[int, str] | None = None) -> 
     """DataTooLargeError (one line: size and limit) if `nbytes` of images would not fit."""
     cap, why = limit or memory_limit()
     if nbytes > cap:
+        more = f", or set {MEMORY_ENV} if more is free" if limit is None else ""
         raise DataTooLargeError(
             f"{what}: {human(nbytes)} of uint8 images would not fit in memory (limit "
-            f"{human(cap)}, {why}); use a lower resolution or fewer images, or set "
-            f"{MEMORY_ENV} if more is free")
+            f"{human(cap)}, {why}); use a lower resolution or fewer images{more}")
 
 
 @dataclass(frozen=True)

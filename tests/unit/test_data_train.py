@@ -1,0 +1,94 @@
+"""The new datasets train end to end on CPU (a few steps) through the real loaders, record
+their source and skipped files, and are refused up front where they cannot serve the run."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from test_data_cifar import cifar10_root
+from test_data_folder import make_tree
+
+from ganbench.config import RunConfig
+from ganbench.data.base import Dataset, DataTooLargeError
+from ganbench.tracking import MemoryTracker
+from ganbench.train import train
+from ganbench.validate import data_findings, validate
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setenv("GANBENCH_OFFLINE", "1")
+
+
+def cfg_of(tmp_path, **kw) -> RunConfig:
+    base = dict(steps=3, batch_size=4, device="cpu", log_every=1, eval_samples=8,
+                data_root=tmp_path / "root", model="dcgan28")
+    return validate(RunConfig(**{**base, **kw}))
+
+
+def test_a_folder_trains_and_its_skipped_files_are_tagged(tmp_path):
+    src = make_tree(tmp_path / "imgs")
+    (src / "cat" / "bad.png").write_bytes(b"corrupt")
+    tracker = MemoryTracker()
+    cfg = cfg_of(tmp_path, dataset="folder",
+                 dataset_options={"path": str(src), "resolution": 28})
+    result = train(cfg, tracker=tracker)
+    assert result.status == "finished"
+    assert tracker.tags["data.skipped"] == "1" and str(src) in tracker.tags["data_source"]
+
+
+def test_cifar10_trains_resized_once_to_the_models_side(tmp_path):
+    cifar10_root(tmp_path)
+    tracker = MemoryTracker()
+    result = train(cfg_of(tmp_path, dataset="cifar10"), tracker=tracker)
+    assert result.status == "finished" and "data.skipped" not in tracker.tags
+    assert "cifar-10-batches-py" in tracker.tags["data_source"]
+
+
+def test_resize_once_keeps_uint8_and_matches_a_per_batch_resize():
+    x = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8,
+                      generator=torch.Generator().manual_seed(0))
+    once = Dataset("d", "images", "t", images=x, resize_once=True).resized(28)
+    batch = Dataset("d", "images", "t", images=x).resized(28)
+    assert once.images.dtype == torch.uint8 and once.images.shape == (6, 3, 28, 28)
+    a = once.sample(6, torch.Generator().manual_seed(1))
+    b = batch.sample(6, torch.Generator().manual_seed(1))
+    assert (a - b).abs().max() <= 1 / 127.5 + 1e-6  # only the uint8 rounding differs
+
+
+def findings(**kw):
+    cfg = SimpleNamespace(**{"dataset_options": {}, "conditional": False,
+                             "fid_protocol": None, "model": "m", **kw})
+    return {f.trick: f for f in data_findings(cfg, 32)}
+
+
+def test_conditional_needs_a_labelled_dataset(tmp_path):
+    f = findings(dataset="stl10", conditional=True)["conditional"]
+    assert f.kind == "conflict" and "has none" in f.message and "cifar10" in f.suggestion
+    assert "conditional" not in findings(dataset="cifar10", conditional=True)
+    one = tmp_path / "flat"
+    make_tree(one, classes=("only",))  # one sub-folder is not a labelling
+    assert "conditional" in findings(dataset="folder", conditional=True,
+                                     dataset_options={"path": str(one)})
+    two = make_tree(tmp_path / "two")
+    assert "conditional" not in findings(dataset="folder", conditional=True,
+                                         dataset_options={"path": str(two)})
+
+
+def test_a_resolution_the_dataset_cannot_give_is_a_conflict():
+    f = data_findings(SimpleNamespace(dataset="cifar10", dataset_options={}, model="big",
+                                      fid_protocol=None), 64)
+    assert [x.trick for x in f] == ["model"] and "at most 32x32" in f[0].message
+    assert not data_findings(SimpleNamespace(dataset="stl10", dataset_options={}, model="r48",
+                                             fid_protocol=None), 48)
+    assert not data_findings(SimpleNamespace(dataset="mnist", dataset_options={}, model="d64",
+                                             fid_protocol=None), 64)  # MNIST: as before
+
+
+def test_on_gpu_too_large_is_refused(monkeypatch):
+    x = torch.zeros((4, 3, 8, 8), dtype=torch.uint8)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda d=None: (100, 1000))
+    with pytest.raises(DataTooLargeError, match="768 B of uint8 images would not fit.*cuda"):
+        Dataset("d", "images", "t", images=x).to("cuda")
