@@ -15,6 +15,7 @@ the cache; changing, adding or removing any image decodes again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -146,12 +147,19 @@ def decode_all(files: list[Path], resolution: int) -> tuple[np.ndarray, np.ndarr
     return images, ok
 
 
+@functools.lru_cache(maxsize=64)
+def _classes(path: str, mtime_ns: int) -> int | None:
+    """Class count of a folder (None = unlabelled); memoised, as a sweep checks every cell."""
+    _, labels, names = scan(Path(path))
+    return len(names) if labels is not None else None
+
+
 def _info(options: dict[str, Any]) -> DataInfo:
     res = options.get("resolution", 64)
     res = res if isinstance(res, int) else None
     try:  # labelled iff the folder has class sub-folders; unknown (None) until it exists
-        _, labels, names = scan(Path(options["path"]))
-        classes = len(names) if labels is not None else None
+        path = Path(options["path"]).expanduser()
+        classes = _classes(str(path), path.stat().st_mtime_ns)
     except (KeyError, TypeError, OSError, DataUnavailableError):
         classes = None
     return DataInfo(classes=classes, max_size=res)
