@@ -66,21 +66,27 @@ class RunConfig(Closed):
     device: str = Field("auto", json_schema_extra={"identity": False})
     log_every: int = Field(50, gt=0, description="steps between loss logs")
     eval_every: int = Field(0, ge=0, description="steps between evaluations; 0 = only at the end")
-    eval_samples: int = Field(2500, gt=0)
+    # evaluation=True: the field only says how a run is scored, so `ganbench score` may change
+    # it when scoring a saved generator again.
+    eval_samples: int = Field(2500, gt=0, json_schema_extra={"evaluation": True})
     # Image datasets: torch-fidelity metrics at each evaluation (off unless listed: on CPU
     # Inception runs at ~7 images/s, so 10k samples take ~25 min); `labels` (modes, KL to
     # uniform) and `cis` use ganbench's own classifier on `eval_samples` samples, for the
     # datasets it labels (MNIST, Fashion-MNIST, Stacked MNIST).
     image_metrics: list[Literal["fid", "kid", "isc", "prc", "labels", "cis"]] = Field(
-        default_factory=list)
-    fid_samples: int = Field(10000, gt=1, description="generated images per image evaluation")
+        default_factory=list, json_schema_extra={"evaluation": True})
+    fid_samples: int = Field(10000, gt=1, description="generated images per image evaluation",
+                             json_schema_extra={"evaluation": True})
     fid_real_samples: int | None = Field(
-        None, gt=1, description="real reference images; None = the whole train split")
-    fid_batch_size: int = Field(200, gt=0, description="batch of G and Inception in evaluation")
+        None, gt=1, description="real reference images; None = the whole train split",
+        json_schema_extra={"evaluation": True})
+    fid_batch_size: int = Field(200, gt=0, description="batch of G and Inception in evaluation",
+                                json_schema_extra={"evaluation": True})
     # A published protocol by name fixes the sample counts and the real split (metrics/
     # fidelity.py, PROTOCOLS; fid_samples / fid_real_samples are then unused); None = those
     # two against the train split.
-    fid_protocol: Literal["mimicry", "studiogan", "compare_gan"] | None = None
+    fid_protocol: Literal["mimicry", "studiogan", "compare_gan"] | None = Field(
+        None, json_schema_extra={"evaluation": True})
     tricks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     data_root: Path = Field(default_factory=default_data_root,
                             json_schema_extra={"identity": False})
@@ -91,6 +97,13 @@ class RunConfig(Closed):
         return frozenset(k for k, f in cls.model_fields.items()
                          if isinstance(f.json_schema_extra, dict)
                          and f.json_schema_extra.get("identity") is False)
+
+    @classmethod
+    def evaluation_fields(cls) -> frozenset[str]:
+        """The fields that only say how a run is scored (declared with evaluation=True)."""
+        return frozenset(k for k, f in cls.model_fields.items()
+                         if isinstance(f.json_schema_extra, dict)
+                         and f.json_schema_extra.get("evaluation") is True)
 
     def identity(self, exclude: set[str] | frozenset[str] = frozenset(),
                  exclude_defaults: bool = False) -> dict[str, Any]:

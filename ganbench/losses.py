@@ -13,6 +13,9 @@ from ganbench.registry import Registry
 
 
 class Loss:
+    """An adversarial loss; subclasses are registered with `@register_loss("name")`, which
+    sets `name`."""
+
     name: str = ""
     uses_targets: bool = True  # False: targets are meaningless (hinge, wasserstein)
 
@@ -23,14 +26,20 @@ class Loss:
         raise NotImplementedError
 
 
-LOSSES: Registry[type[Loss]] = Registry("loss")
+LOSSES: Registry[type[Loss]] = Registry("loss", base=Loss, classes=True)
+
+
+def register_loss(obj=None, /):
+    """Register a Loss subclass and give it its name: `@register_loss("name")`,
+    `@register_loss` (the class's own `name`) or `register_loss(cls)`."""
+    return LOSSES.register(obj)
 
 
 def _bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, target)
 
 
-@LOSSES.register("ns")
+@register_loss("ns")
 class NonSaturating(Loss):
     """Goodfellow et al. 2014, the non-saturating G loss -log D(G(z)) used in practice."""
 
@@ -41,7 +50,7 @@ class NonSaturating(Loss):
         return _bce(d_fake, torch.ones_like(d_fake))
 
 
-@LOSSES.register("minimax")
+@register_loss("minimax")
 class Minimax(NonSaturating):
     """Goodfellow et al. 2014, the original saturating G loss log(1 - D(G(z)))."""
 
@@ -50,7 +59,7 @@ class Minimax(NonSaturating):
         return F.logsigmoid(-d_fake).mean()
 
 
-@LOSSES.register("hinge")
+@register_loss("hinge")
 class Hinge(Loss):
     """Lim & Ye 2017 / Miyato et al. 2018: D max-margin, G raises D's score."""
 
@@ -63,7 +72,7 @@ class Hinge(Loss):
         return -d_fake.mean()
 
 
-@LOSSES.register("wasserstein")
+@register_loss("wasserstein")
 class Wasserstein(Loss):
     """Arjovsky et al. 2017: critic difference; needs a Lipschitz constraint (GP, SN)."""
 
@@ -76,7 +85,7 @@ class Wasserstein(Loss):
         return -d_fake.mean()
 
 
-@LOSSES.register("lsgan")
+@register_loss("lsgan")
 class LeastSquares(Loss):
     """Mao et al. 2017, a-b-c = 0-1-1 coding: D regresses targets, G pushes fakes to 1."""
 

@@ -1,4 +1,5 @@
-"""The run folder `ganbench run` writes: config.yaml, metrics.json, samples.png."""
+"""The run folder `ganbench run` writes: config.yaml, metrics.json, samples.png, and
+samples/step_N.png at (up to 8 of) its evaluations over training."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 import yaml
 
 from ganbench.config import RunConfig
-from ganbench.report.samples import save_image_grid, save_scatter
+from ganbench.report.samples import save_image_grid, save_scatter, save_snapshots
 from ganbench.train import RunResult
 
 
@@ -29,7 +30,8 @@ def save_samples(result: RunResult, path: Path, n_points: int = 2500, n_images: 
     n = n_points if data.kind == "points" else n_images
     samples = result.g(torch.randn(n, result.cfg.z_dim, device=result.device))
     if data.kind == "points":
-        return save_scatter(samples, data.modes, path, title=f"{data.name}: generated vs modes")
+        return save_scatter(samples, data.modes, path, f"{data.name}: generated vs modes",
+                            data.mode_std)
     return save_image_grid(samples, path)
 
 
@@ -49,4 +51,5 @@ def write_run_folder(cfg: RunConfig, result: RunResult, out: Path) -> Path:
         summary.update(diverged_step=result.diverged_step, diverged_term=result.diverged_term)
     (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     save_samples(result, out / "samples.png")
+    save_snapshots(result.snapshots, result.dataset, out / "samples")
     return out

@@ -1,55 +1,182 @@
-"""A tiny generic name -> object registry (timm's `register_model` pattern).
+"""The one way in for every extension family (timm's `register_model` pattern, lm-eval's typed
+registry): tricks, losses, models, datasets, metrics and sweep designs each own one `Registry`,
+and the rest of the code looks entries up by the names users write in YAML.
 
-Tricks, losses, models, datasets and metrics each own one `Registry`; the rest of the
-code looks things up by the names users write in YAML.
+`register` is the only way in. It checks the entry's type against the family's `base` (an
+instance of the family's spec class, or a subclass for class families such as tricks), gives
+the entry its name, refuses a name that is taken, and records where the entry came from
+(`origin`: "built-in" unless a plugin loader says otherwise), so a clash names both sides.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Generic, TypeVar
+from contextvars import ContextVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+BUILT_IN = "built-in"
+_ORIGIN: ContextVar[str] = ContextVar("ganbench_registry_origin", default=BUILT_IN)
 
 
 class UnknownNameError(ValueError):
     """A user asked for a name that is not registered."""
 
 
+class DuplicateNameError(ValueError):
+    """A name is registered twice; the message names the kind, the name and both origins."""
+
+
+class RegistrationError(TypeError, ValueError):
+    """An entry of the wrong type (or without a usable name) was offered to a registry (a
+    ValueError too: callers that report user errors catch those)."""
+
+
+@contextmanager
+def origin(label: str) -> Iterator[str]:
+    """Entries registered inside the block record `label` as their origin (a plugin loader
+    wraps each plugin's import in one: `origin("mypkg.tricks")`)."""
+    token = _ORIGIN.set(str(label))
+    try:
+        yield label
+    finally:
+        _ORIGIN.reset(token)
+
+
+def current_origin() -> str:
+    return _ORIGIN.get()
+
+
+def describe_origin(label: str) -> str:
+    """How an origin reads in a message: "built-in", or a bare module/file name as
+    "plugin 'mypkg.tricks'" (a label with a space is taken as already worded)."""
+    return label if label == BUILT_IN or " " in label else f"plugin {label!r}"
+
+
 class Registry(Generic[T]):
-    def __init__(self, kind: str) -> None:
+    """name -> entry. `base`: the type every entry must have (instances of it, or with
+    `classes=True` subclasses of it); None accepts anything and names nothing (generic use).
+    `adapt(obj, name)`: turns an old-style entry (a bare loader function, say) into the
+    family's spec before the type check. `prepare(obj, name)`: family-specific touches after
+    naming (a trick's `short`)."""
+
+    def __init__(self, kind: str, base: type | None = None, *, classes: bool = False,
+                 adapt: Callable[[Any, str | None], Any] | None = None,
+                 prepare: Callable[[Any, str], Any] | None = None) -> None:
         self.kind = kind
+        self.base = base
+        self.classes = classes
+        self._adapt = adapt
+        self._prepare = prepare
         self._items: dict[str, T] = {}
+        self._origins: dict[str, str] = {}
 
-    def register(self, name: str) -> Callable[[T], T]:
-        def deco(obj: T) -> T:
-            if name in self._items:
-                raise ValueError(f"{self.kind} {name!r} is registered twice")
-            self._items[name] = obj
+    # ------------------------------------------------------------------ the way in
+
+    def register(self, obj: Any = None, /, *, name: str | None = None) -> Any:
+        """`REG.register(entry)`, `@REG.register`, `@REG.register("name")` or
+        `REG.register("name")(entry)`. Returns what it was given (a decorated function or
+        class stays itself), or for a spec instance the registered (named) spec."""
+        if obj is None or isinstance(obj, str):
+            wanted = obj if obj is not None else name
+            return lambda entry: self._add(entry, wanted)
+        return self._add(obj, name)
+
+    def _add(self, obj: Any, name: str | None) -> Any:
+        given = obj
+        if self._adapt is not None:
+            obj = self._adapt(obj, name)
+        self._check_type(obj, name)
+        name = self._name_for(obj, name)
+        here = current_origin()
+        if name in self._items:  # before touching the entry: a refused class stays as it was
+            first = self._origins.get(name, BUILT_IN)
+            if first == here:
+                raise DuplicateNameError(f"{self.kind} {name!r} is registered twice by "
+                                         f"{describe_origin(here)} (pick another name)")
+            raise DuplicateNameError(
+                f"{self.kind} {name!r} from {describe_origin(here)} is already registered by "
+                f"{describe_origin(first)} (pick another name)")
+        obj = self._with_name(obj, name)
+        if self._prepare is not None:
+            obj = self._prepare(obj, name)
+        self._items[name] = obj
+        self._origins[name] = here
+        # A spec comes back named; a decorated class or (adapted) function comes back itself.
+        spec_given = self.base is not None and not self.classes and isinstance(given, self.base)
+        return obj if spec_given else given
+
+    def _check_type(self, obj: Any, name: str | None) -> None:
+        if self.base is None:
+            return
+        ok = (isinstance(obj, type) and issubclass(obj, self.base)) if self.classes \
+            else isinstance(obj, self.base)
+        if not ok:
+            want = f"a subclass of {self.base.__name__}" if self.classes \
+                else f"a {self.base.__name__}"
+            label = f" {name!r}" if name else ""
+            raise RegistrationError(f"{self.kind}{label}: expected {want}, got {obj!r}")
+
+    def _name_for(self, obj: Any, name: str | None) -> str:
+        """The name to register under: the one given, else the entry's own (a class's own
+        `name`, never an inherited one). A spec's own name must agree with a given one."""
+        own = ""
+        if self.base is not None:
+            own = (obj.__dict__.get("name") if self.classes else getattr(obj, "name", "")) or ""
+        if name and own and own != name and not self.classes:
+            raise RegistrationError(f"{self.kind} spec named {own!r} registered as {name!r}; "
+                                    "the names must agree")
+        name = name or own
+        if not isinstance(name, str) or not name:
+            raise RegistrationError(f"{self.kind} {obj!r}: no name given and the entry "
+                                    "declares none")
+        return name
+
+    def _with_name(self, obj: Any, name: str) -> Any:
+        """Classes take the registered name; a spec with an empty name is filled."""
+        if self.base is None:
             return obj
+        if self.classes:
+            obj.name = name
+        elif getattr(obj, "name", "") != name:
+            obj = dataclasses.replace(obj, name=name) if dataclasses.is_dataclass(obj) else obj
+            if getattr(obj, "name", "") != name:
+                obj.name = name
+        return obj
 
-        return deco
+    # ------------------------------------------------------------------ tests
 
     @contextmanager
     def scoped(self) -> Iterator[Registry[T]]:
         """Entries registered (or replaced) inside the block are undone when it ends, also
         when it raises: tests register their own entries this way, so none outlives its test
-        and the registry never holds a test-only name outside one."""
-        saved = dict(self._items)
+        and the registry never holds a test-only name outside one. Origins too."""
+        saved, saved_origins = dict(self._items), dict(self._origins)
         try:
             yield self
         finally:
-            # In place: callers (monkeypatch.setitem, say) may hold the dict itself.
+            # In place: callers (monkeypatch.setitem, say) may hold the dicts themselves.
             self._items.clear()
             self._items.update(saved)
+            self._origins.clear()
+            self._origins.update(saved_origins)
+
+    # ------------------------------------------------------------------ lookups
 
     def get(self, name: str) -> T:
         try:
             return self._items[name]
-        except KeyError:
+        except (KeyError, TypeError):
             raise UnknownNameError(self.unknown_message(name)) from None
+
+    def origin_of(self, name: str) -> str:
+        """Where `name` was registered from: "built-in" or the label of `origin(...)`."""
+        self.get(name)
+        return self._origins.get(name, BUILT_IN)
 
     def unknown_message(self, name: str) -> str:
         msg = f"unknown {self.kind} {name!r}"
@@ -64,8 +191,14 @@ class Registry(Generic[T]):
     def items(self) -> Iterator[tuple[str, T]]:
         return iter(sorted(self._items.items()))
 
+    def values(self) -> list[T]:
+        return [v for _, v in self.items()]
+
     def __contains__(self, name: object) -> bool:
-        return name in self._items
+        try:
+            return name in self._items
+        except TypeError:  # an unhashable name is not registered
+            return False
 
     def __len__(self) -> int:
         return len(self._items)

@@ -17,10 +17,37 @@ from ganbench.config import ConfigError, RunConfig, explain, line_of
 from ganbench.data import DATASETS, data_kind
 from ganbench.data.base import dataset_classifier, dataset_info, dataset_options_model
 from ganbench.losses import LOSSES
+from ganbench.metrics import label_outputs
 from ganbench.models import MODELS
-from ganbench.registry import UnknownNameError
+from ganbench.registry import BUILT_IN, UnknownNameError
 from ganbench.tricks import TRICKS, Finding, TrickStack
 from ganbench.yamlfile import cap_lines
+
+
+def models_for(kind: str) -> list[str]:
+    """The registered models for a data kind, by name."""
+    return [name for name, spec in MODELS.items() if spec.data_kind == kind]
+
+
+def _first(reg, names: list[str], preferred: str) -> str:
+    """`preferred` if it is among `names`, else the first built-in of them, else the first."""
+    if preferred in names:
+        return preferred
+    builtin = [n for n in names if reg.origin_of(n) == BUILT_IN]
+    return (builtin or names)[0]
+
+
+def probe_pair(kind: str) -> tuple[str, str]:
+    """A registered (dataset, model) pair of data kind `kind` that checks can probe with: the
+    config's defaults where they fit, else the first built-in of the kind by name. ValueError
+    when no dataset or model of that kind is registered."""
+    datasets = [n for n, spec in DATASETS.items() if spec.kind == kind]
+    models = models_for(kind)
+    if not datasets or not models:
+        raise ValueError(f"no registered dataset and model for {kind} data")
+    defaults = RunConfig.model_fields
+    return (_first(DATASETS, datasets, defaults["dataset"].default),
+            _first(MODELS, models, defaults["model"].default))
 
 
 def check_run(cfg: RunConfig) -> list[Finding]:
@@ -28,17 +55,20 @@ def check_run(cfg: RunConfig) -> list[Finding]:
     cfg = resolve_defaults(cfg)
     out = []
     model = MODELS.get(cfg.model)
-    if model.data_kind != data_kind(cfg.dataset):
+    kind = data_kind(cfg.dataset)
+    if model.data_kind != kind:
+        fits = models_for(kind)
         out.append(
             Finding(
                 "conflict",
                 "model",
                 f"model {cfg.model!r} is for {model.data_kind} but dataset {cfg.dataset!r} "
-                f"is {data_kind(cfg.dataset)}",
-                "use model: mlp for 2-D data, dcgan28 or dcgan64 for images",
+                f"is {kind}",
+                f"use model: {' or '.join(fits)} for {kind} data" if fits else
+                f"no registered model is for {kind} data",
             )
         )
-    wanted = [m for m in cfg.image_metrics if m in ("labels", "cis")]
+    wanted = [m for m in cfg.image_metrics if m in label_outputs()]
     if wanted and dataset_classifier(cfg.dataset) is None:
         labelled = [n for n in DATASETS.names() if dataset_classifier(n)]
         out.append(Finding("conflict", "image_metrics",
@@ -168,19 +198,25 @@ def caveats(cfg: RunConfig) -> list[Finding]:
 def trick_conditions(name: str) -> list[tuple[str, Finding]]:
     """What a trick's own check() says across the settings it can see, for `tricks list`.
 
-    Probes one setting at a time from a neutral base (ring8 / mlp / ns / no D norm), so the
-    listing is derived from the same declarations that reject configs, never written twice.
+    Probes one setting at a time from a neutral base (a 2-D pair from `probe_pair`, ns, no D
+    norm), so the listing is derived from the same declarations that reject configs, never
+    written twice.
     """
     # A long run is the neutral base; steps=1000 shows time-constant caveats (Trick.findings).
-    base = RunConfig(dataset="ring8", model="mlp", loss="ns", d_norm="none", steps=100_000,
+    dataset, model = probe_pair("points")
+    base = RunConfig(dataset=dataset, model=model, loss="ns", d_norm="none", steps=100_000,
                      tricks={name: {}})
     variants = [("", base), ("steps=1000", base.model_copy(update={"steps": 1000}))]
     variants += [(f"loss={loss}", base.model_copy(update={"loss": loss}))
                  for loss in LOSSES.names()]
     variants += [(f"d_norm={n}", base.model_copy(update={"d_norm": n}))
                  for n in ("batch", "layer", "none")]
-    variants.append(("image data", base.model_copy(update={"dataset": "mnist",
-                                                            "model": "dcgan28"})))
+    try:
+        images, image_model = probe_pair("images")
+        variants.append(("image data", base.model_copy(update={"dataset": images,
+                                                                "model": image_model})))
+    except ValueError:  # no image data registered: nothing to probe
+        pass
     trick = TRICKS.get(name)()
     seen, out = set(), []
     for cond, cfg in variants:
@@ -192,14 +228,15 @@ def trick_conditions(name: str) -> list[tuple[str, Finding]]:
     return out
 
 
-def pair_matrix(dataset: str = "ring8", model: str | None = None,
+def pair_matrix(dataset: str | None = None, model: str | None = None,
                 loss: str = "ns") -> tuple[list[str], dict[tuple[str, str], str]]:
     """Compatibility of every pair of tricks (and each alone, on the diagonal) in one setting.
 
     'conflict' / 'caveat' / 'ok', from the same check() that sweep expansion uses to drop
     cells, so `ganbench tricks matrix` and the planner cannot disagree.
     """
-    model = model or ("mlp" if data_kind(dataset) == "points" else "dcgan28")
+    dataset = dataset or probe_pair("points")[0]
+    model = model or probe_pair(data_kind(dataset))[1]
     names = TRICKS.names()
     out: dict[tuple[str, str], str] = {}
     for i, a in enumerate(names):

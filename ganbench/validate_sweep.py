@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from ganbench.config import ConfigError, RunConfig, SweepSpec, explain, line_of
 from ganbench.data import data_kind
-from ganbench.metrics import METRICS_BY_KIND, available_metrics, metric_goal
+from ganbench.metrics import available_metrics, metric_goal, metric_names
 from ganbench.tricks import TRICKS
 from ganbench.validate import validate
 from ganbench.yamlfile import cap_lines
@@ -179,6 +179,6 @@ def _metric(spec: SweepSpec, path: Path, node) -> list[str]:
     for raw, _ in _configs(spec):
         cfg = RunConfig.model_validate(raw)
         offered += available_metrics(data_kind(cfg.dataset), cfg)
-    known = list(dict.fromkeys(offered + [m for g in METRICS_BY_KIND.values() for m in g]))
+    known = list(dict.fromkeys(offered + metric_names()))
     return [f"{path}:{line_of(node, 'metric', 'name')}: metric.name: unknown metric {name!r}"
             f"{_close(name, known)} (these cells offer: {', '.join(dict.fromkeys(offered))})"]

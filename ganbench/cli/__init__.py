@@ -10,6 +10,7 @@ import typer
 from ganbench.cli import cluster as _cluster
 from ganbench.cli import report as _report
 from ganbench.cli import run as _run
+from ganbench.cli import score as _score
 from ganbench.cli import sweep as _sweep
 from ganbench.cli import tricks as _tricks
 from ganbench.cli import ui as _ui
@@ -45,6 +46,7 @@ app.command("worker")(_cluster.worker)
 app.command("status")(_cluster.status)
 app.command("ui")(_ui.ui)
 app.command("report")(_report.report)
+app.command("score")(_score.score)
 app.add_typer(_tricks.app, name="tricks")
 app.add_typer(_weights.app, name="weights")
 

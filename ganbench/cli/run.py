@@ -89,7 +89,15 @@ def run(
     folder = write_run_folder(result.cfg, result, out)
     torch.save(result.g.state_dict(), folder / "generator.pt")
     if mlflow:
+        import json
+
+        from ganbench.scoring import MLFLOW_RUN_FILE
+
+        # `ganbench score FOLDER` logs to this run.
+        (folder / MLFLOW_RUN_FILE).write_text(json.dumps(
+            {"run_id": tracker.run_id, "tracking_uri": tracking_uri}) + "\n")
         tracker.log_artifacts(folder)
+        tracker.log_dataset(result.dataset)
         tracker.finish("FAILED" if result.diverged else "FINISHED")
     if result.diverged:
         console.print(f"[bold red]diverged[/] at step {result.diverged_step}: "

@@ -1,4 +1,4 @@
-"""Datasets; importing this package registers every built-in loader."""
+"""Datasets; importing this package registers every built-in dataset."""
 
 from ganbench.data import (  # noqa: F401  (registration)
     cifar,
@@ -9,6 +9,14 @@ from ganbench.data import (  # noqa: F401  (registration)
     stacked_mnist,
     stl10,
 )
-from ganbench.data.base import DATASETS, Dataset, DataUnavailableError, data_kind
+from ganbench.data.base import (
+    DATASETS,
+    Dataset,
+    DatasetSpec,
+    DataUnavailableError,
+    data_kind,
+    register_dataset,
+)
 
-__all__ = ["DATASETS", "DataUnavailableError", "Dataset", "data_kind"]
+__all__ = ["DATASETS", "DataUnavailableError", "Dataset", "DatasetSpec", "data_kind",
+           "register_dataset"]

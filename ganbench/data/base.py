@@ -160,7 +160,7 @@ def resize_uint8(images: torch.Tensor, size: int, chunk: int = 1024) -> torch.Te
 # A loader takes the data root folder (and, for datasets that take them, the options of
 # `dataset: {name: ..., key: value}` as keywords) and returns a CPU Dataset.
 Loader = Callable[..., Dataset]
-DATASETS: Registry[Loader] = Registry("dataset")
+Kind = Literal["points", "images"]
 
 
 @dataclass(frozen=True)
@@ -172,46 +172,84 @@ class DataInfo:
     splits: tuple[str, ...] = ("train",)  # "test" where a test split exists (FID protocols)
 
 
-def describe(info: DataInfo | Callable[[dict[str, Any]], DataInfo],
-             options: type | None = None):
-    """Declare a loader's DataInfo (or a function of its options giving one) and, for loaders
-    that take options, the pydantic model that checks them."""
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What the rest of ganbench knows about a dataset without loading it.
 
-    def deco(fn: Loader) -> Loader:
-        fn.info = info  # type: ignore[attr-defined]
-        fn.options = options  # type: ignore[attr-defined]
-        return fn
+    Calling the spec loads the data: `DATASETS.get(name)(root)` -> Dataset."""
 
-    return deco
+    name: str
+    kind: Kind
+    load: Loader
+    shape: tuple[int, ...] | None = None  # one sample's shape as stored ((2,), (C, H, W))
+    classes: int | None = None  # classes (or mixture modes) the data has; None: unknown
+    source: str = ""  # where the data comes from (the loaded Dataset records the exact one)
+    # ganbench's own classifier (metrics/classifier.py, one trained on that labelled set)
+    # that labels each channel of the images: gives runs the classifier metrics
+    # (`image_metrics: [labels, cis]`). None: no classifier labels this data.
+    classifier: str | None = None
+    # What a run may ask of it (validate.py reads these through `dataset_info`):
+    labelled: bool = False  # the loaded Dataset has per-image labels (conditional runs)
+    max_size: int | None = None  # the largest side it gives without upsampling; None = any
+    splits: tuple[str, ...] = ("train",)  # "test" where it has a test split (FID protocols)
+    # `dataset: {name: ..., key: value}`: the pydantic model that checks the options (passed
+    # to `load` as keywords); None = the dataset takes none.
+    options: type | None = None
+    # DataInfo as a function of the options, for datasets whose labels or sides depend on
+    # them (a folder); None = the fields above.
+    info: Callable[[dict[str, Any]], DataInfo] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("points", "images"):
+            raise ValueError(f"dataset {self.name!r}: kind must be 'points' or 'images', not "
+                             f"{self.kind!r}")
+        if not callable(self.load):
+            raise ValueError(f"dataset {self.name!r}: load must be callable")
+        if self.shape is not None and (not self.shape or any(
+                not isinstance(n, int) or n < 1 for n in self.shape)):
+            raise ValueError(f"dataset {self.name!r}: shape must be positive ints, not "
+                             f"{self.shape!r}")
+        if self.classes is not None and self.classes < 1:
+            raise ValueError(f"dataset {self.name!r}: classes must be >= 1 or None")
+
+    def __call__(self, root: Path, **options: Any) -> Dataset:
+        return self.load(root, **options)
 
 
-def dataset_info(name: str, options: dict[str, Any] | None = None) -> DataInfo:
-    info = getattr(DATASETS.get(name), "info", None)
-    if info is None:
-        return DataInfo()
-    return info(dict(options or {})) if callable(info) else info
+def _from_loader(obj: object, name: str | None) -> object:
+    """The old way in, kept: a bare loader function (`DATASETS.register(name)(fn)`), whose
+    kind and classifier were attributes set on it (`points_dataset`, `labelled_by`)."""
+    if isinstance(obj, DatasetSpec) or not callable(obj):
+        return obj
+    doc = (getattr(obj, "__doc__", None) or "").strip().splitlines()
+    return DatasetSpec(name or "", getattr(obj, "kind", "images"), obj,
+                       classifier=getattr(obj, "classifier", None),
+                       source=doc[0] if doc else "")
 
 
-def dataset_options_model(name: str) -> type | None:
-    """The pydantic model a dataset's options are checked with; None = it takes none."""
-    return getattr(DATASETS.get(name), "options", None)
+DATASETS: Registry[DatasetSpec] = Registry("dataset", base=DatasetSpec, adapt=_from_loader)
 
 
-def load_dataset(name: str, root: Path, options: dict[str, Any] | None = None) -> Dataset:
-    """Load a registered dataset with its options (a config's `dataset_options`)."""
-    fn = DATASETS.get(name)
-    return fn(root, **options) if options else fn(root)
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Register a dataset (the spec's `name` is its name in run files)."""
+    return DATASETS.register(spec)
 
 
 def data_kind(name: str) -> str:
     """"points" or "images", known without loading (configs are checked before training)."""
-    return getattr(DATASETS.get(name), "kind", "images")
+    return DATASETS.get(name).kind
+
+
+def dataset_classifier(name: str) -> str | None:
+    """The classifier that labels a dataset's images (known without loading), or None."""
+    spec = DATASETS.get(name)
+    # A loader registered the old way may be marked by `labelled_by` after registering.
+    return spec.classifier or getattr(spec.load, "classifier", None)
 
 
 def labelled_by(classifier: str):
-    """Declare that ganbench's own `classifier` (metrics/classifier.py: one trained on that
-    labelled dataset) labels each channel of this dataset's images, which gives its runs the
-    classifier metrics (`image_metrics: [labels, cis]`, metrics/labels.py)."""
+    """Old way, kept for loaders registered as functions: mark `classifier` as the one that
+    labels this loader's images (new code sets `DatasetSpec.classifier`)."""
 
     def deco(fn: Loader) -> Loader:
         fn.classifier = classifier  # type: ignore[attr-defined]
@@ -220,16 +258,30 @@ def labelled_by(classifier: str):
     return deco
 
 
-def dataset_classifier(name: str) -> str | None:
-    """The classifier that labels a dataset's images (known without loading), or None."""
-    return getattr(DATASETS.get(name), "classifier", None)
-
-
 def points_dataset(name: str):
-    """Register a 2-D loader (image loaders use DATASETS.register directly)."""
+    """Old way, kept: register a 2-D loader function (new code: `register_dataset`)."""
 
     def deco(fn: Loader) -> Loader:
         fn.kind = "points"  # type: ignore[attr-defined]
         return DATASETS.register(name)(fn)
 
     return deco
+
+
+def dataset_info(name: str, options: dict[str, Any] | None = None) -> DataInfo:
+    """What a dataset can give a run (labels, largest side, splits), without loading it."""
+    spec = DATASETS.get(name)
+    if spec.info is not None:
+        return spec.info(dict(options or {}))
+    return DataInfo(classes=spec.classes if spec.labelled else None, max_size=spec.max_size,
+                    splits=spec.splits)
+
+
+def dataset_options_model(name: str) -> type | None:
+    """The pydantic model a dataset's options are checked with; None = it takes none."""
+    return DATASETS.get(name).options
+
+
+def load_dataset(name: str, root: Path, options: dict[str, Any] | None = None) -> Dataset:
+    """Load a registered dataset with its options (a config's `dataset_options`)."""
+    return DATASETS.get(name)(root, **(options or {}))

@@ -21,12 +21,11 @@ import numpy as np
 import torch
 
 from ganbench.data.base import (
-    DATASETS,
-    DataInfo,
     Dataset,
+    DatasetSpec,
     DataUnavailableError,
     check_fits,
-    describe,
+    register_dataset,
 )
 from ganbench.data.mnist import network_reachable
 from ganbench.data.unpickle import safe_load
@@ -158,17 +157,16 @@ def write_batch(path: Path, images: np.ndarray, labels: np.ndarray, label_key: s
     Path(path).write_bytes(pickle.dumps(d, protocol=protocol))
 
 
-_INFO = {n: DataInfo(classes=lay.classes, max_size=32, splits=("train", "test"))
-         for n, lay in LAYOUTS.items()}
-
-
-@describe(_INFO["cifar10"])
-@DATASETS.register("cifar10")
 def load_cifar10(root: Path) -> Dataset:
     return load_cifar(root, "cifar10")
 
 
-@describe(_INFO["cifar100"])
-@DATASETS.register("cifar100")
 def load_cifar100(root: Path) -> Dataset:
     return load_cifar(root, "cifar100")
+
+
+for _lay, _load in ((LAYOUTS["cifar10"], load_cifar10), (LAYOUTS["cifar100"], load_cifar100)):
+    register_dataset(DatasetSpec(
+        _lay.name, "images", _load, shape=(3, 32, 32), classes=_lay.classes, labelled=True,
+        max_size=32, splits=("train", "test"),
+        source=f"torchvision's {_lay.folder}/ under the data root, or its download"))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ganbench.data.base import DATASETS, Dataset, DataUnavailableError, labelled_by
+from ganbench.data.base import Dataset, DatasetSpec, DataUnavailableError, register_dataset
 from ganbench.data.idx import IdxError, find_train_images, read_images
 from ganbench.data.mnist import torchvision_images
 
@@ -36,8 +36,6 @@ def load_idx_dir(directory: Path) -> torch.Tensor | None:
         raise DataUnavailableError(str(e)) from None
 
 
-@labelled_by("fashion-mnist")
-@DATASETS.register("fashion-mnist")
 def load_fashion_mnist(root: Path) -> Dataset:
     notes: list[str] = []
     found = torchvision_images(root, "FashionMNIST", notes)
@@ -53,3 +51,9 @@ def load_fashion_mnist(root: Path) -> Dataset:
             )
         found = images, f"debian {DEBIAN_PACKAGE}:{directory}"
     return Dataset("fashion-mnist", "images", found[1], images=found[0])
+
+
+register_dataset(DatasetSpec(
+    "fashion-mnist", "images", load_fashion_mnist, shape=(1, 28, 28), classes=10,
+    classifier="fashion-mnist", source="Fashion-MNIST train split: torchvision files, a "
+    f"torchvision download, or Debian's {DEBIAN_PACKAGE}"))

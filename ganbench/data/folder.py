@@ -30,12 +30,12 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from ganbench.data.base import (
-    DATASETS,
     DataInfo,
     Dataset,
+    DatasetSpec,
     DataUnavailableError,
     check_fits,
-    describe,
+    register_dataset,
 )
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
@@ -165,8 +165,6 @@ def _info(options: dict[str, Any]) -> DataInfo:
     return DataInfo(classes=classes, max_size=res)
 
 
-@describe(_info, options=FolderOptions)
-@DATASETS.register("folder")
 def load_folder(root: Path, path: str | Path | None = None, resolution: int = 64) -> Dataset:
     if path is None:
         raise DataUnavailableError("dataset folder needs a path: write dataset: {name: folder, "
@@ -196,3 +194,8 @@ def load_folder(root: Path, path: str | Path | None = None, resolution: int = 64
                    labels=torch.from_numpy(parts["labels"]) if labelled else None,
                    classes=len(names) if labelled else None, resize_once=True,
                    skipped=skipped)
+
+
+register_dataset(DatasetSpec(
+    "folder", "images", load_folder, options=FolderOptions, info=_info,
+    source="your PNG/JPEG images: dataset: {name: folder, path: DIR, resolution: 64}"))

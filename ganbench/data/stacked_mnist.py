@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ganbench.data.base import DATASETS, Dataset, labelled_by
+from ganbench.data.base import Dataset, DatasetSpec, register_dataset
 from ganbench.data.labelled import load_labelled
 
 N_IMAGES = 128_000
@@ -34,8 +34,6 @@ def stack_digits(images: Tensor, labels: Tensor, n: int = N_IMAGES, seed: int = 
     return x.contiguous(), (labels[idx] * place).sum(1)
 
 
-@labelled_by("mnist")
-@DATASETS.register("stacked_mnist")
 def load_stacked_mnist(root: Path) -> Dataset:
     train = load_labelled("mnist", root, "train")
     images, labels = stack_digits(train.images, train.labels, N_IMAGES, SEED)
@@ -43,3 +41,9 @@ def load_stacked_mnist(root: Path) -> Dataset:
     source = (f"stacked from {train.source} ({len(train.images)} digits; {N_IMAGES} images, "
               f"seed {SEED}, first-1000 sha256 {digest})")
     return Dataset("stacked_mnist", "images", source, images=images, labels=labels)
+
+
+register_dataset(DatasetSpec(
+    "stacked_mnist", "images", load_stacked_mnist, shape=(CHANNELS, 28, 28),
+    classes=10 ** CHANNELS, classifier="mnist", labelled=True,
+    source=f"{N_IMAGES} images of {CHANNELS} MNIST train digits (seed {SEED}), built offline"))

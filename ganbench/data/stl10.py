@@ -23,12 +23,11 @@ import numpy as np
 import torch
 
 from ganbench.data.base import (
-    DATASETS,
-    DataInfo,
     Dataset,
+    DatasetSpec,
     DataUnavailableError,
     check_fits,
-    describe,
+    register_dataset,
 )
 from ganbench.data.mnist import network_reachable
 
@@ -84,8 +83,6 @@ def download(root: Path, timeout: float = 30.0) -> str | None:
     return None
 
 
-@describe(DataInfo(classes=None, max_size=SIDE))
-@DATASETS.register("stl10")
 def load_stl10(root: Path) -> Dataset:
     folder = Path(root) / FOLDER
     where = (f"put torchvision's {FOLDER}/ folder ({', '.join(FILES)}) under the data root "
@@ -110,3 +107,9 @@ def load_stl10(root: Path) -> Dataset:
     read_images(xs[1], images[n_unlabeled:])
     return Dataset("stl10", "images", f"torchvision-layout:{folder}", images=images,
                    resize_once=True)
+
+
+register_dataset(DatasetSpec(
+    "stl10", "images", load_stl10, shape=(3, SIDE, SIDE), max_size=SIDE,
+    source=f"STL-10 unlabeled + train: torchvision's {FOLDER}/ under the data root, or its "
+    "download"))

@@ -12,82 +12,110 @@ count `eval_samples` (26000 gives `label_modes26k`).
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
+from ganbench.metrics.base import (
+    METRICS,
+    MetricSpec,
+    count_label,
+    entry_outputs,
+    parse_counted,
+    register_metric,
+)
 from ganbench.metrics.mog import mode_metrics
 
-# What each kind of data is scored with, and which direction is better. Image metrics are the
-# base names; `available_metrics(kind, cfg)` gives them with the config's sample count.
-METRICS_BY_KIND: dict[str, dict[str, str]] = {
-    "points": {"modes": "max", "modes_hq": "max", "hq": "max", "reverse_kl": "min"},
-    "images": {"fid": "min", "kid": "min", "isc": "max", "precision": "max", "recall": "max",
-               # label_modes: classes (joint over channels) with >= 1 generated sample;
-               # label_kl: KL(generated label histogram || uniform); cis: classifier IS
-               # (ganbench's own classifier, not Inception Score).
-               "label_modes": "max", "label_kl": "min", "cis": "max"},
-}
-# `image_metrics:` entries -> the metric names each one produces.
-IMAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "fid": ("fid",), "kid": ("kid",), "isc": ("isc",), "prc": ("precision", "recall"),
-}
-# The classifier entries (counted by eval_samples, not fid_samples; metrics/labels.py).
-LABEL_OUTPUTS: dict[str, tuple[str, ...]] = {"labels": ("label_modes", "label_kl"),
-                                             "cis": ("cis",)}
-_COUNTED = re.compile(r"^(fid|kid|isc|precision|recall|label_modes|label_kl|cis)(\d+)(k?)$")
+# The image metrics (torch-fidelity's, metrics/fidelity.py: counted by fid_samples) and the
+# classifier's (metrics/labels.py: counted by eval_samples; label_modes: classes, joint over
+# channels, with >= 1 generated sample; label_kl: KL(generated label histogram || uniform);
+# cis: classifier IS, ganbench's own classifier, not Inception Score). Registered here, not
+# in their modules, so that naming them needs neither torch-fidelity nor the classifier.
+for _name, _goal, _entry in (("fid", "min", "fid"), ("kid", "min", "kid"),
+                             ("isc", "max", "isc"), ("precision", "max", "prc"),
+                             ("recall", "max", "prc")):
+    register_metric(MetricSpec(_name, _goal, "images", entry=_entry, counted_by="fid_samples"))
+for _name, _goal, _entry in (("label_modes", "max", "labels"), ("label_kl", "min", "labels"),
+                             ("cis", "max", "cis")):
+    register_metric(MetricSpec(_name, _goal, "images", entry=_entry, counted_by="eval_samples",
+                               needs_classifier=True))
 
 
-def count_label(n: int) -> str:
-    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
+def image_outputs() -> dict[str, tuple[str, ...]]:
+    """`image_metrics:` entries scored by torch-fidelity -> the metric names each produces."""
+    return entry_outputs(needs_classifier=False)
+
+
+def label_outputs() -> dict[str, tuple[str, ...]]:
+    """`image_metrics:` entries scored by ganbench's classifier -> their metric names."""
+    return entry_outputs(needs_classifier=True)
+
+
+def _counted_names(metrics: list[str], n: int, classifier: bool) -> dict[str, str]:
+    return {f"{name}{count_label(n)}": spec.goal for entry in metrics
+            for name, spec in METRICS.items()
+            if spec.entry == entry and spec.needs_classifier == classifier}
 
 
 def image_metric_names(metrics: list[str], n_gen: int) -> dict[str, str]:
     """{'fid10k': 'min', ...} for the `image_metrics` entries and generated-sample count."""
-    goals, label = METRICS_BY_KIND["images"], count_label(n_gen)
-    return {f"{out}{label}": goals[out] for m in metrics for out in IMAGE_OUTPUTS.get(m, ())}
+    return _counted_names(metrics, n_gen, classifier=False)
 
 
 def label_metric_names(metrics: list[str], n_eval: int) -> dict[str, str]:
     """{'label_modes26k': 'max', ...} for the classifier entries of `image_metrics`."""
-    goals, label = METRICS_BY_KIND["images"], count_label(n_eval)
-    return {f"{out}{label}": goals[out] for m in metrics for out in LABEL_OUTPUTS.get(m, ())}
+    return _counted_names(metrics, n_eval, classifier=True)
 
 
 def available_metrics(data_kind: str, cfg: Any = None) -> dict[str, str]:
-    """Metric name -> goal ('min'/'max') a run of this data kind (and config) logs."""
-    if data_kind == "images":
-        if cfg is None:
-            return {}
-        return {**image_metric_names(cfg.image_metrics, cfg.fid_samples),
-                **label_metric_names(cfg.image_metrics, cfg.eval_samples)}
-    return METRICS_BY_KIND.get(data_kind, {})
+    """Metric name -> goal ('min'/'max') a run of this data kind (and config) logs: the
+    kind's always-logged metrics, and with a config its `image_metrics` entries' names."""
+    out = {name: spec.goal for name, spec in METRICS.items()
+           if spec.data_kind == data_kind and spec.entry is None}
+    if data_kind == "images" and cfg is not None:
+        out.update(image_metric_names(cfg.image_metrics, cfg.fid_samples))
+        out.update(label_metric_names(cfg.image_metrics, cfg.eval_samples))
+    return out
 
 
 def metric_goal(name: str) -> str | None:
     """The better direction of any metric name, counted image names included."""
-    m = _COUNTED.match(name)
-    base = m.group(1) if m else name
-    for goals in METRICS_BY_KIND.values():
-        if base in goals:
-            return goals[base]
-    return None
+    if name in METRICS:
+        return METRICS.get(name).goal
+    counted = parse_counted(name)
+    return counted[0].goal if counted else None
+
+
+def metric_names() -> list[str]:
+    """Every registered base name (counted ones without their count)."""
+    return METRICS.names()
 
 
 def missing_metric_hint(name: str, cfg: Any) -> str:
     """What to set so that a config provides an image metric `name` (empty if not one)."""
-    m = _COUNTED.match(name)
-    if not m:
+    counted = parse_counted(name)
+    if counted is None:
         return ""
-    base, n = m.group(1), int(m.group(2)) * (1000 if m.group(3) else 1)
-    entry = {"precision": "prc", "recall": "prc", "label_modes": "labels",
-             "label_kl": "labels"}.get(base, base)
-    count = "eval_samples" if entry in LABEL_OUTPUTS else "fid_samples"
+    spec, n = counted
     fixes = []
-    if entry not in cfg.image_metrics:
-        fixes.append(f"image_metrics: [{', '.join([*cfg.image_metrics, entry])}]")
-    if n != getattr(cfg, count):
-        fixes.append(f"{count}: {n}")
+    if spec.entry not in cfg.image_metrics:
+        fixes.append(f"image_metrics: [{', '.join([*cfg.image_metrics, spec.entry])}]")
+    if n != getattr(cfg, spec.counted_by):
+        fixes.append(f"{spec.counted_by}: {n}")
     return f"; {name} needs {' and '.join(fixes)} in base" if fixes else ""
+
+
+def __getattr__(name: str) -> Any:
+    # Old names, kept for callers on other branches: views of the registry, built on access
+    # so that metrics registered later (plugins) are in them.
+    if name == "METRICS_BY_KIND":
+        out: dict[str, dict[str, str]] = {"points": {}, "images": {}}
+        for n, spec in METRICS.items():
+            out.setdefault(spec.data_kind, {})[n] = spec.goal
+        return out
+    if name == "IMAGE_OUTPUTS":
+        return image_outputs()
+    if name == "LABEL_OUTPUTS":
+        return label_outputs()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def update_best(best: dict[str, tuple[float, int]], metrics: dict[str, float],
@@ -101,6 +129,7 @@ def update_best(best: dict[str, tuple[float, int]], metrics: dict[str, float],
             best[k] = (v, step)
 
 
-__all__ = ["IMAGE_OUTPUTS", "LABEL_OUTPUTS", "METRICS_BY_KIND", "available_metrics",
-           "count_label", "image_metric_names", "label_metric_names", "metric_goal",
-           "missing_metric_hint", "mode_metrics", "update_best"]
+__all__ = ["METRICS", "MetricSpec", "available_metrics", "count_label", "image_metric_names",
+           "image_outputs", "label_metric_names", "label_outputs", "metric_goal",
+           "metric_names", "missing_metric_hint", "mode_metrics", "register_metric",
+           "update_best"]

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganbench.data.base import Dataset
-from ganbench.metrics import IMAGE_OUTPUTS, count_label
+from ganbench.metrics import count_label, image_outputs
 from ganbench.metrics.inception import (
     EXTRACTOR,
     SAFE_EXTRACTOR,
@@ -204,7 +204,7 @@ class FidelityEvaluator:
 
     @classmethod
     def for_run(cls, cfg, data: Dataset, device: torch.device) -> FidelityEvaluator:
-        ours = [m for m in cfg.image_metrics if m in IMAGE_OUTPUTS]  # not the classifier's
+        ours = [m for m in cfg.image_metrics if m in image_outputs()]  # not the classifier's
         return cls(data, ours, cfg.fid_samples, cfg.fid_real_samples,
                    cfg.fid_batch_size, device, cfg.data_root, seed=cfg.seed,
                    protocol=getattr(cfg, "fid_protocol", None))
@@ -219,8 +219,9 @@ class FidelityEvaluator:
         label, out, missing = count_label(self.n_gen), {}, {}
         extra = {"fid": "", "kid": f";kid=poly3,subsets=100,subset={self.kid_subset}",
                  "prc": ";prc=k3"}
+        outputs = image_outputs()
         for m in self.metrics:
-            for name in IMAGE_OUTPUTS[m]:
+            for name in outputs[m]:
                 if m == "isc" and not self._isc_ok():
                     missing[f"isc{label}"] = (
                         f"the Inception weights in use ({self.weights.source}, sha256 "

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganbench.data.base import Dataset, dataset_classifier
-from ganbench.metrics import LABEL_OUTPUTS, count_label
+from ganbench.metrics import count_label, label_outputs
 from ganbench.metrics.classifier import VERSION, Classifier, get_classifier
 
 CLASSES = 10  # per channel
@@ -82,7 +82,7 @@ class LabelEvaluator:
         name = dataset_classifier(data.name)
         if name is None or data.images is None:
             raise ValueError(f"image_metrics {metrics}: no ganbench classifier labels dataset "
-                             f"{data.name!r}; they exist for datasets declared @labelled_by")
+                             f"{data.name!r} (its DatasetSpec names no classifier)")
         self.metrics, self.n, self.batch_size = metrics, n, batch_size
         self.channels, self.size = int(data.images.shape[1]), int(data.images.shape[-1])
         self.clf: Classifier = get_classifier(name, root)  # trains it once if missing
@@ -90,7 +90,7 @@ class LabelEvaluator:
 
     @classmethod
     def for_run(cls, cfg, data: Dataset) -> LabelEvaluator | None:
-        wanted = [m for m in cfg.image_metrics if m in LABEL_OUTPUTS]
+        wanted = [m for m in cfg.image_metrics if m in label_outputs()]
         if not wanted:
             return None
         return cls(data, wanted, cfg.eval_samples, cfg.batch_size, cfg.data_root)

@@ -12,29 +12,56 @@ from torch import nn
 from ganbench.registry import Registry
 
 DNorm = Literal["batch", "layer", "none"]
+# features(d, x) -> D's intermediate features of a batch x, (B, ...): what feature matching
+# compares. Called on the D that trains (a stacked run's per-seed D included).
+Features = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+
+
+def body_features(d: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The built-in nets' D is head(mbstd(body(x))): its features are body(x)."""
+    return d.body(x)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """What the rest of ganbench knows about a model family, without building it."""
+
     name: str
     data_kind: Literal["points", "images"]
     z_dim: int  # default latent size
     image_size: int | None  # the nets' fixed image side; None = the data's own
     d_norm: DNorm  # default D normalisation
     # build(z_dim, data_shape, d_norm, **options) -> (G, D); G maps (B, z) -> data, D maps
-    # data -> (B,) logits as head(mbstd(body(x))), so D.body(x) are its features.
-    # options: minibatch_std (bool); pack (int m, where packs_inputs: D takes m samples
-    # concatenated along the feature/channel axis, the `pack` trick).
+    # data -> (B,) logits. options: minibatch_std (bool); pack (int m, where packs_inputs:
+    # D takes m samples concatenated along the feature/channel axis, the `pack` trick).
     build: Callable[..., tuple[nn.Module, nn.Module]]
-    exposes_features: bool = True  # D has .body(x) -> intermediate features
     packs_inputs: bool = False  # build accepts pack=m (PacGAN's packed D)
+    # How D exposes its features (feature matching); None: it does not, and asking for
+    # feature matching on this model is a config error.
+    features: Features | None = body_features
+    # The nets vmap over seeds with per-seed results equal to the lone nets' (linear,
+    # (transposed) conv, batch/layer/group norm, batch-statistics features, maxout;
+    # train/vectorised.py; the contract test checks it). Off unless shown.
+    stackable: bool = False
+
+    @property
+    def exposes_features(self) -> bool:
+        return self.features is not None
+
+    def __post_init__(self) -> None:
+        if self.data_kind not in ("points", "images"):
+            raise ValueError(f"model {self.name!r}: data_kind must be 'points' or 'images', "
+                             f"not {self.data_kind!r}")
+        if not callable(self.build):
+            raise ValueError(f"model {self.name!r}: build must be callable")
 
 
-MODELS: Registry[ModelSpec] = Registry("model")
+MODELS: Registry[ModelSpec] = Registry("model", base=ModelSpec)
 
 
 def register_model(spec: ModelSpec) -> ModelSpec:
-    return MODELS.register(spec.name)(spec)
+    """Register a model family (the spec's `name` is its name in run files)."""
+    return MODELS.register(spec)
 
 
 def norm1d(kind: DNorm, width: int) -> nn.Module:

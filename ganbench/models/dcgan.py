@@ -115,6 +115,8 @@ def _builder(g_cls, d_cls):
 
 
 register_model(ModelSpec("dcgan64", "images", z_dim=100, image_size=64, d_norm="batch",
-                         build=_builder(DCGAN64Generator, DCGAN64Discriminator), packs_inputs=True))
+                         build=_builder(DCGAN64Generator, DCGAN64Discriminator), packs_inputs=True,
+                         stackable=True))
 register_model(ModelSpec("dcgan28", "images", z_dim=64, image_size=28, d_norm="batch",
-                         build=_builder(DCGAN28Generator, DCGAN28Discriminator), packs_inputs=True))
+                         build=_builder(DCGAN28Generator, DCGAN28Discriminator), packs_inputs=True,
+                         stackable=True))

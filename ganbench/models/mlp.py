@@ -51,4 +51,4 @@ def build_mlp(z_dim: int, shape: tuple[int, ...], d_norm: DNorm, minibatch_std: 
 
 
 register_model(ModelSpec("mlp", "points", z_dim=16, image_size=None, d_norm="none",
-                         build=build_mlp, packs_inputs=True))
+                         build=build_mlp, packs_inputs=True, stackable=True))

@@ -82,4 +82,4 @@ def build_pacgan(z_dim: int, shape: tuple[int, ...], d_norm: DNorm,
 
 
 register_model(ModelSpec("pacgan", "points", z_dim=2, image_size=None, d_norm="none",
-                         build=build_pacgan, packs_inputs=True))
+                         build=build_pacgan, packs_inputs=True, stackable=True))

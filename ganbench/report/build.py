@@ -8,6 +8,7 @@ the same report. Files go to `<folder>/` and onto the parent run under `report/`
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -86,8 +87,26 @@ def read_store(store: MLflowStore, name: str, workdir: Path,
                                       workdir / "samples" / first["run_id"])
         if got:
             samples[first["run_id"]] = got
+    strips = {rid: _strip(store, rid, workdir / "samples" / rid, STRIP) for rid in samples}
     return StoreData(name, metric, goal, design, seeds, runs, order or [], history, key,
-                     samples, notes)
+                     samples, notes, strips={k: v for k, v in strips.items() if v})
+
+
+STRIP = 6  # pictures over training per cell in the report
+
+
+def _strip(store: MLflowStore, run_id: str, dst: Path, keep: int) -> list[tuple[int, Path]]:
+    """Up to `keep` of a run's samples/step_N.png, evenly over training, downloaded."""
+    from ganbench.report.samples import evenly
+
+    names = [n for n in store.artifact_names(run_id, "samples")
+             if re.fullmatch(r"samples/step_\d+\.png", n)]
+    out = []
+    for n in evenly(names, keep):
+        got = store.download_artifact(run_id, n, dst)
+        if got:
+            out.append((int(n[len("samples/step_"):-len(".png")]), got))
+    return out
 
 
 def _histories(store: MLflowStore, used: pd.DataFrame, runs: pd.DataFrame,
@@ -172,6 +191,13 @@ def _group_plots(rep: Report, data: StoreData, g: Group, folder: Path, sfx: str)
                  data.samples[r["run_id"]]) for _, r in shown.iterrows()]
         files.append(plots.sample_panel(pics, folder / f"samples{sfx}.png"))
         g.plots.append(("Final samples (one seed per cell, ranked order)", files[-1].name))
+    rows = [(f"{r['cell']} · s{r['seed']}", data.strips[r["run_id"]])
+            for _, r in shown.iterrows() if r["run_id"] in data.strips]
+    if rows:
+        files.append(plots.sample_strips(rows, folder / f"samples-over-training{sfx}.png"))
+        g.plots.append(("Samples over training (the same seed per cell, one row each; every "
+                        "panel scaled to its own points, samples outside the data's range "
+                        "in orange)", files[-1].name))
     return files
 
 

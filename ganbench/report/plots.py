@@ -98,3 +98,21 @@ def sample_panel(images: list[tuple[str, Path]], path: Path) -> Path:
         fig.savefig(path, dpi=DPI)
         plt.close(fig)
     return path
+
+
+def sample_strips(rows: list[tuple[str, list[tuple[int, Path]]]], path: Path) -> Path:
+    """One row per cell: its run's pictures over training, left to right by step."""
+    cols = max(len(pics) for _, pics in rows)
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(len(rows), cols, figsize=(1.5 * cols + 0.4, 1.6 * len(rows)),
+                                 squeeze=False, layout="constrained")
+        for r, (label, pics) in enumerate(rows):
+            for c, (_step, img) in enumerate(pics):
+                axes[r, c].imshow(plt.imread(img))
+                if c == 0:  # the pictures carry their own step
+                    axes[r, c].set_title(label, fontsize=7, loc="left")
+        for ax in axes.flat:
+            ax.axis("off")
+        fig.savefig(path, dpi=DPI)
+        plt.close(fig)
+    return path

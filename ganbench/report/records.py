@@ -28,6 +28,8 @@ class StoreData:
     history_key: str
     samples: dict[str, Path]  # run_id -> its samples.png
     notes: list[str] = field(default_factory=list)
+    # run_id -> its pictures over training, (step, samples/step_N.png), in step order
+    strips: dict[str, list[tuple[int, Path]]] = field(default_factory=dict)
 
 
 @dataclass

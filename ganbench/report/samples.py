@@ -30,16 +30,42 @@ def save_image_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> Path:
     return path
 
 
-def save_scatter(samples: torch.Tensor, modes: torch.Tensor, path: Path, title: str = "") -> Path:
-    """samples (N, 2) as dots, true mode centres as red crosses, equal axes."""
+def scatter_window(samples, modes, mode_std: float | None) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) that shows the true modes and the bulk of the samples (their 0.5-99.5%
+    quantiles), square: a fixed window left the panels of far-off generators empty."""
+    import numpy as np
+
+    pts = np.concatenate([modes, np.quantile(samples, [0.005, 0.995], axis=0)]) \
+        if len(samples) else modes
+    lo, hi = pts.min(0), pts.max(0)
+    centre, half = (lo + hi) / 2, max((hi - lo).max() / 2, 3 * (mode_std or 0.0), 1e-3) * 1.15
+    return centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half
+
+
+def outside_data(samples, modes, mode_std: float | None):
+    """Which samples lie outside the data's range: the modes' bounding box widened by four
+    standard deviations (where real samples fall all but never)."""
+    pad = 4 * (mode_std or 0.0)
+    lo, hi = modes.min(0) - pad, modes.max(0) + pad
+    return ((samples < lo) | (samples > hi)).any(axis=1)
+
+
+def save_scatter(samples: torch.Tensor, modes: torch.Tensor, path: Path, title: str = "",
+                 mode_std: float | None = None, size: float = 4.5, dpi: int = 120) -> Path:
+    """samples (N, 2) as dots, true mode centres as red crosses, equal axes scaled to this
+    panel's points; samples outside the data's range in orange, counted in the legend."""
     plt = _pyplot()
     s, m = samples.detach().cpu().numpy(), modes.detach().cpu().numpy()
-    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
-    ax.scatter(s[:, 0], s[:, 1], s=2, alpha=0.35, color="#1f77b4", label="generated")
+    out = outside_data(s, m, mode_std)
+    fig, ax = plt.subplots(figsize=(size, size), dpi=dpi)
+    ax.scatter(s[~out, 0], s[~out, 1], s=2, alpha=0.35, color="#1f77b4", label="generated")
+    if out.any():
+        ax.scatter(s[out, 0], s[out, 1], s=2, alpha=0.5, color="#ff7f0e",
+                   label=f"outside the data ({out.mean():.0%})")
     ax.scatter(m[:, 0], m[:, 1], s=60, marker="x", color="#d62728", label="true modes")
-    span = max(abs(m).max() * 1.5, 1.0)
-    ax.set_xlim(-span, span)
-    ax.set_ylim(-span, span)
+    x0, x1, y0, y1 = scatter_window(s, m, mode_std)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
     ax.legend(loc="upper right", fontsize=7)
     if title:
@@ -48,3 +74,25 @@ def save_scatter(samples: torch.Tensor, modes: torch.Tensor, path: Path, title: 
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def evenly(items: list, k: int) -> list:
+    """At most k items, evenly spread, the first and last kept."""
+    if len(items) <= k:
+        return list(items)
+    idx = sorted({round(i * (len(items) - 1) / (k - 1)) for i in range(k)})
+    return [items[i] for i in idx]
+
+
+def save_snapshots(snapshots: list, data, folder: Path, keep: int = 8) -> list[Path]:
+    """`samples/step_NNNNNN.png` for (at most `keep` of) a run's evaluations over training."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for step, x in evenly(snapshots, keep):
+        path = folder / f"step_{step:06d}.png"
+        if data.kind == "points":
+            save_scatter(x, data.modes, path, f"step {step}", data.mode_std, size=3.0, dpi=80)
+        else:
+            save_image_grid(x, path, nrow=4)
+        out.append(path)
+    return out

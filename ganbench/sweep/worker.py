@@ -172,6 +172,7 @@ def _record(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed,
         folder = write_run_folder(result.cfg, result, Path(tmp) / "run")
         torch.save(result.g.state_dict(), folder / "generator.pt")
         tracker.log_artifacts(folder)
+    tracker.log_dataset(result.dataset)
     if result.diverged:
         tracker.set_tags({"failure_reason": "diverged"})
         tracker.finish("FAILED")

@@ -19,7 +19,8 @@ from typing import Any
 
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Dataset as MLflowDataset
+from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
 ROLE, SWEEP, RUN_KEY = "ganbench.role", "ganbench.sweep", "ganbench.run_key"
@@ -120,10 +121,42 @@ class MLflowRunTracker:
             _name_full_path(e, self.client, self.run_id, "")
             raise
 
+    def log_dataset(self, data: Any) -> None:
+        """The run's training data as an MLflow dataset input (the runs table's Dataset
+        column): name, where it came from and a digest of its contents."""
+        digest, profile = dataset_digest(data)
+        ds = MLflowDataset(name=data.name, digest=digest, source_type="ganbench",
+                           source=json.dumps({"source": data.source}), profile=profile)
+        _retry(self.client.log_inputs, self.run_id,
+               [DatasetInput(ds, [InputTag("mlflow.data.context", "train")])])
+
     def finish(self, status: str) -> None:
         """status: FINISHED | FAILED | KILLED."""
         self.flush()
         _retry(self.client.set_terminated, self.run_id, status)
+
+
+_DIGESTS: dict[tuple, tuple[str, str]] = {}
+
+
+def dataset_digest(data: Any) -> tuple[str, str]:
+    """(sha256 of the data's tensors, 12 hex digits; a JSON profile), once per process for a
+    loaded dataset: hashing MNIST's 47 MB takes ~0.1 s, a warm worker's later runs pay
+    nothing."""
+    import hashlib
+
+    tensors = [t for t in (data.images, data.labels, data.modes) if t is not None]
+    key = (data.name, data.source, tuple((t.data_ptr(), tuple(t.shape)) for t in tensors))
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        for t in tensors:
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        if data.mode_std is not None:
+            h.update(repr(float(data.mode_std)).encode())
+        rows = len(data.images) if data.images is not None else None
+        profile = {"kind": data.kind, "shape": list(data.shape), "num_rows": rows}
+        _DIGESTS[key] = (h.hexdigest()[:12], json.dumps(profile))
+    return _DIGESTS[key]
 
 
 class MLflowCheckpointer:
@@ -375,6 +408,11 @@ class MLflowStore:
         # MLflow draws a progress bar per download on stderr; library code stays quiet.
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         return Path(_retry(self.client.download_artifacts, run_id, path, str(dst)))
+
+    def artifact_names(self, run_id: str, folder: str) -> list[str]:
+        """The paths of a run's artifacts directly in `folder` (empty when it has none)."""
+        return sorted(f.path for f in _retry(self.client.list_artifacts, run_id, folder)
+                      if not f.is_dir)
 
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
         """(step, value) pairs of one metric of a run, in step order."""

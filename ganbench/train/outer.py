@@ -37,8 +37,10 @@ def run_windows(run: Seeds, logs: list[RunLog], step: int,
         values = run.by_seed(window.fetch(step))  # (W, T, S): one host sync for every seed
         gone, reports = [], []
         for pos, i in enumerate(run.index):
-            evaluate = run.seeds[pos].evaluate if eval_now else None
-            p = logs[i].end_window(values[:, :, pos].contiguous(), window, step, evaluate)
+            s = run.seeds[pos]
+            evaluate = s.evaluate if eval_now else None
+            p = logs[i].end_window(values[:, :, pos].contiguous(), window, step, evaluate,
+                                   s.snapshot if eval_now else None)
             if p is None:
                 gone.append(pos)  # diverged
                 continue

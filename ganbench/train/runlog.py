@@ -73,6 +73,9 @@ class RunLog:
         # Everything logged, as (metrics, step): a checkpoint carries it, so the tracker of a
         # resumed run gets the whole history and not only the steps after the resume.
         self.logged: list[tuple[dict[str, float], int]] = []
+        # (step, samples) at each evaluation, for the pictures over training (small: 1,000
+        # points or 16 images each); checkpoints carry them too.
+        self.snapshots: list[tuple[int, torch.Tensor]] = []
         self.status: Literal["finished", "diverged"] = "finished"
         self.bad_step: int | None = None
         self.bad_term: str | None = None
@@ -97,6 +100,7 @@ class RunLog:
         """The state to save after `step` steps: the trainer's (`Trainer.state_dict()`, or a
         vectorised seed's) and the loop's."""
         loop = {"step": step, "metrics": self.metrics, "best": self.best, "logged": self.logged,
+                "snapshots": self.snapshots,
                 "eval_tags": self.eval_tags,
                 # wall clock ("perf/": never compared between runs)
                 "perf/seconds": self.seconds_before + time.perf_counter() - self.t0}
@@ -111,6 +115,7 @@ class RunLog:
         self.metrics = dict(loop["metrics"])
         self.best = {k: (v, at) for k, (v, at) in loop["best"].items()}
         self.logged = [(dict(m), int(at)) for m, at in loop["logged"]]
+        self.snapshots = [(int(at), t) for at, t in loop.get("snapshots", [])]  # absent: older
         self.eval_tags = dict(loop["eval_tags"])
         self.seconds_before = float(loop.get("perf/seconds", 0.0))  # absent in older checkpoints
         if self.tracker:
@@ -129,11 +134,13 @@ class RunLog:
                                    "diverged_term": term})
 
     def end_window(self, values: torch.Tensor, window: LossWindow, step: int,
-                   evaluate: Callable[[], dict[str, float]] | None) -> Progress | None:
+                   evaluate: Callable[[], dict[str, float]] | None,
+                   snapshot: Callable[[], torch.Tensor] | None = None) -> Progress | None:
         """Close a window from its terms `values` (W, T, on the host): a non-finite one ends
         the run as diverged at its first bad step and term (None); otherwise the means are
         logged, `evaluate()` (an Evaluation; plain metrics leave the tags as they are) is
-        called and logged if given, and the window's Progress is returned."""
+        called and logged if given (with `snapshot()`'s samples kept beside it), and the
+        window's Progress is returned."""
         bad = ~torch.isfinite(values)
         if bad.any():
             row, col = bad.nonzero()[0].tolist()
@@ -150,6 +157,8 @@ class RunLog:
             # A plain dict: checkpoints hold it (and load with weights_only=True).
             self.metrics = evaluated = dict(ev)
             update_best(self.best, self.metrics, self.goals, step)
+            if snapshot is not None:
+                self.snapshots.append((step, snapshot()))
             if self.metrics:
                 self.log({f"eval/{k}": v for k, v in self.metrics.items()}, step)
                 if self.tracker and self.eval_tags:
@@ -187,7 +196,8 @@ class RunLog:
                 self.tracker.log_metrics({f"eval/{k}/best": v, f"eval/{k}/best_step": at}, at)
         return RunResult(self.status, step if finished else self.bad_step, self.metrics,
                          seconds, g, d, data, device, self.found, self.bad_step, self.bad_term,
-                         self.cfg, resumed_from=self.resumed_from)
+                         self.cfg, resumed_from=self.resumed_from,
+                         snapshots=list(self.snapshots))
 
 
 def _finite(v: float | None) -> bool:

@@ -17,7 +17,7 @@ from ganbench.config import RunConfig
 from ganbench.data import Dataset
 from ganbench.data.base import load_dataset
 from ganbench.losses import LOSSES
-from ganbench.metrics import IMAGE_OUTPUTS, mode_metrics
+from ganbench.metrics import image_outputs, mode_metrics
 from ganbench.metrics.fidelity import FidelityEvaluator
 from ganbench.metrics.labels import LabelEvaluator
 from ganbench.models import MODELS
@@ -69,6 +69,7 @@ class Seed:
         data = data.to(self.device)  # no copy when it is there already
         self.data = data.resized(spec.image_size) if data.kind == "images" else data
         self.stack = TrickStack.from_config(cfg)
+        self.features = spec.features  # how D exposes features (StepContext.d_features)
         g, d = spec.build(cfg.z_dim, self.data.shape, cfg.d_norm, **self.stack.model_options())
         self.g, self.d = self.stack.build(g.to(self.device), d.to(self.device))
         self.optim = self.stack.optimizers(OptimSpec(cfg.lr, cfg.lr, cfg.betas, cfg.betas))
@@ -82,10 +83,11 @@ class Seed:
         # a missing file fails before training rather than after it.
         images = self.data.kind == "images"
         self.fidelity = (FidelityEvaluator.for_run(cfg, self.data, self.device)
-                         if images and any(m in IMAGE_OUTPUTS for m in cfg.image_metrics)
+                         if images and any(m in image_outputs() for m in cfg.image_metrics)
                          else None)
         self.labels = LabelEvaluator.for_run(cfg, self.data) if images else None
         self._eval_z: torch.Tensor | None = None
+        self._snap_z: torch.Tensor | None = None
 
     def optimiser(self, net: Literal["g", "d"], params: Iterable[torch.Tensor]
                   ) -> torch.optim.Optimizer:
@@ -169,6 +171,21 @@ class Seed:
             gen = torch.Generator(device=self.device).manual_seed(self.cfg.seed + 7919)
             self._eval_z = torch.randn(n, self.cfg.z_dim, device=self.device, generator=gen)
         return self._eval_z
+
+    @torch.no_grad()
+    def snapshot(self) -> torch.Tensor:
+        """A few samples of the eval generator for the pictures over training, on the CPU:
+        the same z at every evaluation (2-D: the first 1,000 of the evaluation's; images:
+        16 of their own), so pictures of one run differ only by what G learned."""
+        if self.data.kind == "points":
+            z = self.eval_z(self.cfg.eval_samples)[:1000]
+        else:
+            if self._snap_z is None:
+                gen = torch.Generator(device=self.device).manual_seed(self.cfg.seed + 104729)
+                self._snap_z = torch.randn(16, self.cfg.z_dim, device=self.device,
+                                           generator=gen)
+            z = self._snap_z
+        return self.eval_g(z).detach().float().cpu()
 
     @torch.no_grad()
     def evaluate(self, g: nn.Module | None = None) -> Evaluation:

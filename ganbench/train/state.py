@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import torch
 from torch import nn
 
 from ganbench.config import RunConfig
@@ -46,6 +47,8 @@ class RunResult:
     diverged_term: str | None = None
     cfg: RunConfig | None = None  # the resolved config that ran
     resumed_from: int | None = None  # the checkpoint's step when the run resumed from one
+    # (step, CPU samples of the eval generator) at each evaluation (Seed.snapshot)
+    snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)
 
     @property
     def diverged(self) -> bool:

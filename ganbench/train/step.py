@@ -160,7 +160,7 @@ def d_step(run: Seeds, step: int) -> Terms:
     if run.uses("d_terms"):
         terms.update(run.join_terms(run.each(lambda s, seed: seed.stack.d_terms(StepContext(
             seed.g, seed.d, run.part(real, s), run.part(fake, s), run.part(d_real, s),
-            run.part(d_fake, s), step)))))
+            run.part(d_fake, s), step, features=seed.features)))))
     run.opt_d.zero_grad(set_to_none=True)
     run.backward(terms, run.d)
     run.opt_d.step()
@@ -176,7 +176,8 @@ def g_step(run: Seeds, step: int) -> Terms:
     d_fake = run.d(fake)
     terms = {"adv": run.g_loss(d_fake)}
     ctxs = [StepContext(seed.g, seed.d, None, run.part(fake, s), None, run.part(d_fake, s),
-                        step, sample_real=partial(seed.real, seed.cfg.batch_size))
+                        step, sample_real=partial(seed.real, seed.cfg.batch_size),
+                        features=seed.features)
             for s, seed in enumerate(run.seeds)
             ] if run.uses("g_terms") or run.uses("after_step") else []
     if run.uses("g_terms"):

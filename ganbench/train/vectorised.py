@@ -38,6 +38,7 @@ import torch
 from torch.func import vmap
 
 from ganbench.config import RunConfig
+from ganbench.models import MODELS
 from ganbench.registry import UnknownNameError
 from ganbench.tracking import Tracker
 from ganbench.train.checkpoint import Checkpointer
@@ -56,20 +57,24 @@ from ganbench.train.state import RunResult
 from ganbench.train.step import Seeds, Terms
 from ganbench.tricks import TRICKS
 
-# Models whose nets vmap with per-seed results equal to the lone nets' (tests/unit/
-# test_vectorised.py): linear, (transposed) conv, batch/layer/group norm, batch-statistics
-# features, maxout.
-SUPPORTED_MODELS = frozenset({"mlp", "dcgan28", "dcgan64", "pacgan"})
+__all__ = ["SeedProgress", "VectorisedTrainer", "can_vectorise", "check_cell",
+           "stackable_models", "train_vectorised"]
 
-__all__ = ["SUPPORTED_MODELS", "SeedProgress", "VectorisedTrainer", "can_vectorise",
-           "check_cell", "train_vectorised"]
+
+def stackable_models() -> list[str]:
+    """The registered models whose spec says they can be seed-stacked."""
+    return [name for name, spec in MODELS.items() if spec.stackable]
 
 
 def can_vectorise(cfg: RunConfig) -> str | None:
     """None when `cfg`'s seeds can be trained stacked, else the reason they cannot."""
-    if cfg.model not in SUPPORTED_MODELS:
-        return (f"model {cfg.model!r} is not supported by vectorised seeds "
-                f"(supported: {', '.join(sorted(SUPPORTED_MODELS))})")
+    try:
+        spec = MODELS.get(cfg.model)
+    except UnknownNameError as e:
+        return str(e)
+    if not spec.stackable:
+        return (f"model {cfg.model!r} is not supported by vectorised seeds (its spec is not "
+                f"stackable; stackable: {', '.join(stackable_models()) or 'none'})")
     for name in cfg.tricks:
         try:
             trick = TRICKS.get(name)

@@ -18,6 +18,6 @@ from ganbench.tricks import (  # noqa: F401  (registration)
     spectral_norm,
     ttur,
 )
-from ganbench.tricks.base import TRICKS, Finding, Trick, TrickParams, TrickStack
+from ganbench.tricks.base import TRICKS, Finding, Trick, TrickParams, TrickStack, register_trick
 
-__all__ = ["TRICKS", "Finding", "Trick", "TrickParams", "TrickStack"]
+__all__ = ["TRICKS", "Finding", "Trick", "TrickParams", "TrickStack", "register_trick"]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import torch
 from pydantic import BaseModel, ConfigDict
 
+from ganbench.models.base import Features, body_features
 from ganbench.registry import Registry
 
 if TYPE_CHECKING:
@@ -61,6 +62,15 @@ class StepContext:
     # D's input transforms of this step (instance noise, DiffAugment) for a real batch: the
     # ones `real`/`fake` went through. Set by the TrickStack; identity outside a stack.
     d_input: Callable[[torch.Tensor], torch.Tensor] = lambda x: x
+    # How this run's model exposes D's features (its ModelSpec's `features`; set by the
+    # loop). None: the model declares none (feature matching refuses it at config load).
+    features: Features | None = body_features
+
+    def d_features(self, x: torch.Tensor) -> torch.Tensor:
+        """D's intermediate features of x, as the run's model spec declares them."""
+        if self.features is None:
+            raise ValueError("this run's model declares no D features (ModelSpec.features)")
+        return self.features(self.d, x)
 
 
 # A trick whose time constant exceeds this fraction of the run's steps gets a caveat.
@@ -169,18 +179,22 @@ class Trick:
         return Finding("caveat", self.name, message, suggestion)
 
 
-TRICKS: Registry[type[Trick]] = Registry("trick")
+def _short(cls: type[Trick], name: str) -> type[Trick]:
+    cls.short = cls.__dict__.get("short") or name
+    return cls
 
 
-def register(name: str):
-    """Class decorator: register a trick and give it its name."""
+TRICKS: Registry[type[Trick]] = Registry("trick", base=Trick, classes=True, prepare=_short)
 
-    def deco(cls: type[Trick]) -> type[Trick]:
-        cls.name = name
-        cls.short = cls.__dict__.get("short") or name
-        return TRICKS.register(name)(cls)
 
-    return deco
+def register_trick(obj: Any = None, /) -> Any:
+    """Register a Trick subclass and give it its name (and `short`, defaulting to the name):
+    `@register_trick("name")`, `@register_trick` (the class's own `name`) or
+    `register_trick(cls)`."""
+    return TRICKS.register(obj)
+
+
+register = register_trick  # the decorator every built-in trick uses
 
 
 class TrickStack:
@@ -306,5 +320,5 @@ class TrickStack:
 
 __all__ = [
     "HORIZON_FRACTION", "TRICKS", "Finding", "OptimSpec", "StepContext", "TimeConstant",
-    "Trick", "TrickParams", "TrickStack", "register",
+    "Trick", "TrickParams", "TrickStack", "register", "register_trick",
 ]

@@ -22,12 +22,13 @@ class FeatureMatching(Trick):
         weight: float = Field(1.0, gt=0)
 
     def check(self, cfg):
-        if not MODELS.get(cfg.model).exposes_features:
-            return [self.conflict(f"model {cfg.model!r} does not expose D's features")]
+        if MODELS.get(cfg.model).features is None:
+            return [self.conflict(f"model {cfg.model!r} declares no D features (its spec's "
+                                  "features is None)", "drop feature_matching for this model")]
         return []
 
     def g_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            f_real = ctx.d.body(ctx.d_input(ctx.sample_real())).flatten(1).mean(0)
-        f_fake = ctx.d.body(ctx.fake).flatten(1).mean(0)
+            f_real = ctx.d_features(ctx.d_input(ctx.sample_real())).flatten(1).mean(0)
+        f_fake = ctx.d_features(ctx.fake).flatten(1).mean(0)
         return {"fm": self.params.weight * (f_real - f_fake).square().sum()}

@@ -31,6 +31,9 @@ def test_run_is_recorded_with_history_and_weights(tmp_path):
     assert len(history) >= 5  # the loss every 20 steps, not one point
     arts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"generator.pt", "config.yaml", "metrics.json", "samples.png"} <= arts
+    (inp,) = client.get_run(run.info.run_id).inputs.dataset_inputs
+    assert inp.dataset.name == "ring8" and inp.dataset.source_type == "ganbench"
+    assert '"kind": "points"' in inp.dataset.profile
     local = client.download_artifacts(run.info.run_id, "generator.pt", str(tmp_path / "dl"))
     state = torch.load(local, weights_only=True)
     assert state and all(isinstance(v, torch.Tensor) for v in state.values())

@@ -3,6 +3,7 @@
 Imported as `helpers.<module>`: pytest puts tests/ on sys.path (tests/conftest.py, rootdir
 insertion), and a site-packages `tests` package would shadow `tests.helpers`.
 
+    broken_tricks tricks that break one part of the contract each (`tricks verify` tests)
     cli          the real CLI app through typer's CliRunner, one-line-error assertions
     fuzz         what every CLI fuzz case asserts, and a warm-up fixture for timed cases
     data         the tiny synthetic image dataset registered for every test session

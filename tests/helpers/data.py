@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from ganbench.data.base import DATASETS, Dataset
+from ganbench.data.base import DATASETS, Dataset, DatasetSpec, register_dataset
 
 TINY_IMAGES = "tiny-images"
 
@@ -21,4 +21,5 @@ def load_tiny_images(root: Path) -> Dataset:
 def register_tiny_images() -> None:
     """Register it for the whole session: tests parametrise over it at collection time."""
     if TINY_IMAGES not in DATASETS:
-        DATASETS.register(TINY_IMAGES)(load_tiny_images)
+        register_dataset(DatasetSpec(TINY_IMAGES, "images", load_tiny_images, shape=(1, 28, 28),
+                                     source="synthetic: 64 uniform-noise 28x28 images"))

@@ -55,6 +55,10 @@ def test_children_group_by_trick_and_sort_by_score(tmp_path, sweep_file):
     client = MlflowClient(default_tracking_uri(res))
     one = done["run_id"].iloc[0]
     assert len(client.get_metric_history(one, "score")) == 1  # once, not a history
+    inputs = client.get_run(one).inputs.dataset_inputs  # the runs table's Dataset column
+    assert [i.dataset.name for i in inputs] == ["ring8"]
+    digests = {client.get_run(r).inputs.dataset_inputs[0].dataset.digest for r in done["run_id"]}
+    assert len(digests) == 1 and len(digests.pop()) == 12  # one dataset, one digest
 
     parent = client.search_runs([runs["experiment_id"][0]],
                                 filter_string="tags.`ganbench.role` = 'sweep'")[0]

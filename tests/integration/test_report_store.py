@@ -55,9 +55,19 @@ def record(results, name: str, tmp, cells=CELLS, seeds=(0, 1, 2), stray: bool = 
                             "train/g/adv": 1.0}, step)
         tr.set_tags({"status": "diverged" if diverged else "finished"})
         tr.log_artifact(png)
+        if cell == "baseline":  # pictures over training for one cell only
+            for step in (100, 200):
+                tr.client.log_artifact(tr.run_id, str(png), "samples")
+                tr.client.log_artifact(tr.run_id, str(_renamed(png, step)), "samples")
         tr.finish("FAILED" if diverged else "FINISHED")
     tr.flush()
     return parent
+
+
+def _renamed(png, step):
+    out = png.parent / f"step_{step:06d}.png"
+    out.write_bytes(png.read_bytes())
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +101,9 @@ def test_report_is_rebuilt_from_the_store_and_attached_to_the_parent(recorded):
     attached = {a.path for a in MlflowClient(default_tracking_uri(results)).list_artifacts(
         parent, "report")}
     assert {"report/report.md", "report/report.tex", "report/runs.csv", "report/curves.png",
-            "report/samples.png"} <= attached
+            "report/samples.png", "report/samples-over-training.png"} <= attached
+    # A strip for the one cell with pictures over training; samples/samples.png is no step.
+    assert "Samples over training" in md
 
 
 def test_report_accepts_the_sweep_file(recorded, tmp_path):
@@ -154,6 +166,7 @@ def test_sweep_ends_with_its_report(tmp_path, sweep_file):
     assert "## Factorial analysis" in md and "eval_every" not in md
     assert "Produced by: `ganbench sweep" in md and "ganbench report small" in md
     assert (res / "small" / "curves.png").stat().st_size > 10_000
+    assert (res / "small" / "samples-over-training.png").stat().st_size > 10_000
 
 
 def test_an_undefined_final_is_not_replaced_by_an_earlier_value_in_mlflow(tmp_path):

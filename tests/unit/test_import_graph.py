@@ -29,8 +29,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("train", ("ganbench.train",)),
     ("store", ("ganbench.tracking.mlflow",)),  # keeps checkpoints in train's format
     ("report", ("ganbench.report",)),
-    ("run outputs", ("ganbench.outputs",)),
+    ("run outputs", ("ganbench.outputs", "ganbench.scoring")),
     ("sweep", ("ganbench.sweep",)),
+    ("contract", ("ganbench.contract",)),  # trains, and asks the planner what it drops
     ("cli", ("ganbench.cli", "ganbench.__main__")),
 ]
 

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from ganbench.data import DATASETS
-from ganbench.losses import LOSSES
-from ganbench.models import MODELS
-from ganbench.registry import Registry, UnknownNameError
-from ganbench.tricks import TRICKS
+from ganbench.data import DATASETS, DatasetSpec
+from ganbench.data.base import dataset_classifier, labelled_by, points_dataset
+from ganbench.losses import LOSSES, Loss
+from ganbench.models import MODELS, ModelSpec, register_model
+from ganbench.registry import (
+    DuplicateNameError,
+    RegistrationError,
+    Registry,
+    UnknownNameError,
+    origin,
+)
+from ganbench.tricks import TRICKS, Trick
+from ganbench.tricks.base import register_trick
 
 
 @pytest.fixture
@@ -67,9 +77,13 @@ def test_double_registration_is_rejected_and_keeps_the_first(widgets):
 
 
 def test_builtin_double_registration_is_rejected():
-    with pytest.raises(ValueError, match="registered twice"):
-        LOSSES.register("ns")(object)
+    class Other(Loss):
+        """Test only."""
+
+    with pytest.raises(DuplicateNameError, match="loss 'ns' is registered twice by built-in"):
+        LOSSES.register("ns")(Other)
     assert LOSSES.get("ns").__name__ == "NonSaturating"
+    assert Other.name == ""  # a refused class is left as it was
 
 
 def test_register_is_a_decorator_returning_the_object():
@@ -102,3 +116,148 @@ def test_contains_and_len(widgets):
 def test_builtin_losses_and_models_are_registered():
     assert LOSSES.names() == ["hinge", "lsgan", "minimax", "ns", "wasserstein"]
     assert {"mlp", "dcgan28", "dcgan64"} <= set(MODELS.names())
+
+
+# ------------------------------------------------------------------ the one way in
+
+
+def test_register_checks_the_type_against_the_base():
+    with pytest.raises(RegistrationError, match="model 'x': expected a ModelSpec"):
+        MODELS.register("x")(object())
+    with pytest.raises(RegistrationError, match="expected a subclass of Trick"):
+        TRICKS.register("x")(int)
+    with pytest.raises(RegistrationError, match="expected a subclass of Loss"):
+        LOSSES.register("x")(LOSSES.get("ns")())  # an instance, not the class
+    with pytest.raises(ValueError):  # RegistrationError is a ValueError too
+        DATASETS.register("x")(3)
+    assert "x" not in MODELS and "x" not in TRICKS and "x" not in LOSSES and "x" not in DATASETS
+
+
+def test_every_decorator_form_names_a_class():
+    with TRICKS.scoped():
+        @register_trick("named_here")
+        class A(Trick):
+            """Test only."""
+
+        @register_trick
+        class B(Trick):
+            """Test only."""
+
+            name = "own_name"
+
+        class C(Trick):
+            """Test only."""
+
+            short = "c!"
+
+        assert TRICKS.register(C, name="called") is C
+        assert (A.name, A.short) == ("named_here", "named_here")
+        assert (B.name, B.short) == ("own_name", "own_name")
+        assert (C.name, C.short) == ("called", "c!")
+        assert TRICKS.get("named_here") is A and TRICKS.get("own_name") is B
+
+
+def test_a_class_without_a_name_of_its_own_is_refused():
+    class Base(Trick):
+        """Test only."""
+
+        name = "inherited"
+
+    class Child(Base):
+        """Test only."""
+
+    with TRICKS.scoped(), pytest.raises(RegistrationError, match="no name given"):
+        register_trick(Child)  # `name` is Base's: a bare register must not reuse it
+
+
+def _spec(name: str = "", **kw) -> ModelSpec:
+    return replace(MODELS.get("mlp"), name=name, **kw)
+
+
+def test_a_spec_is_named_or_must_agree():
+    with MODELS.scoped():
+        filled = MODELS.register("filled")(_spec(""))
+        assert filled.name == "filled" and MODELS.get("filled") is filled
+        own = register_model(_spec("own"))
+        assert own.name == "own" and MODELS.get("own") is own
+        with pytest.raises(RegistrationError, match="named 'a' registered as 'b'"):
+            MODELS.register("b")(_spec("a"))
+        with pytest.raises(RegistrationError, match="no name given"):
+            register_model(_spec(""))
+        assert "a" not in MODELS and "b" not in MODELS
+
+
+def test_a_loader_function_still_registers_as_a_dataset_spec():
+    def load(root):
+        """Test only: never loaded."""
+
+    with DATASETS.scoped():
+        assert DATASETS.register("old_style")(load) is load  # the decorator keeps the function
+        spec = DATASETS.get("old_style")
+        assert isinstance(spec, DatasetSpec) and spec.load is load
+        assert (spec.name, spec.kind, spec.classifier) == ("old_style", "images", None)
+        pts = points_dataset("old_points")(lambda root: None)
+        assert DATASETS.get("old_points").kind == "points" and callable(pts)
+        labelled_by("mnist")(load)  # the old decorator, applied after registering
+        assert dataset_classifier("old_style") == "mnist"
+
+
+# ------------------------------------------------------------------ origins
+
+
+def test_a_clash_names_the_kind_the_name_and_both_origins():
+    class Mine(Trick):
+        """Test only."""
+
+    with TRICKS.scoped(), origin("mypkg.tricks"):
+        with pytest.raises(DuplicateNameError) as info:
+            register_trick("ttur")(Mine)
+    assert str(info.value) == ("trick 'ttur' from plugin 'mypkg.tricks' is already "
+                               "registered by built-in (pick another name)")
+    assert isinstance(info.value, ValueError)
+    assert Mine.name == "" and TRICKS.get("ttur").__name__ == "TTUR"
+
+
+def test_a_clash_between_two_plugins_names_both():
+    reg: Registry = Registry("widget")
+    with origin("first.plugin"):
+        reg.register("w")(1)
+    with origin("./local_file.py"), pytest.raises(DuplicateNameError) as info:
+        reg.register("w")(2)
+    assert str(info.value) == ("widget 'w' from plugin './local_file.py' is already "
+                               "registered by plugin 'first.plugin' (pick another name)")
+
+
+def test_each_entry_records_the_origin_current_when_it_was_registered():
+    reg: Registry = Registry("widget")
+    reg.register("a")(1)
+    with origin("pkg.one"):
+        reg.register("b")(2)
+        with origin("pkg.two"):
+            reg.register("c")(3)
+        reg.register("d")(4)
+    reg.register("e")(5)
+    assert [reg.origin_of(n) for n in "abcde"] == [
+        "built-in", "pkg.one", "pkg.two", "pkg.one", "built-in"]
+    assert TRICKS.origin_of("ttur") == "built-in" and MODELS.origin_of("mlp") == "built-in"
+    with pytest.raises(UnknownNameError):
+        reg.origin_of("zzz")
+
+
+def test_origin_is_restored_when_its_block_raises():
+    with pytest.raises(RuntimeError), origin("broken.plugin"):
+        raise RuntimeError
+    reg: Registry = Registry("widget")
+    reg.register("after")(1)
+    assert reg.origin_of("after") == "built-in"
+
+
+def test_scoped_restores_origins():
+    reg: Registry = Registry("widget")
+    reg.register("kept")(1)
+    with reg.scoped():
+        with origin("plug.in"):
+            reg.register("temp")(2)
+        assert reg.origin_of("temp") == "plug.in"
+    reg.register("temp")(3)  # free again, and now built-in: no stale plugin origin
+    assert reg.origin_of("temp") == "built-in" and reg.origin_of("kept") == "built-in"

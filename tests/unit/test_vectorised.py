@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 import torch
@@ -22,9 +22,9 @@ from torch import nn
 
 from ganbench.config import RunConfig
 from ganbench.data.base import Dataset
+from ganbench.models import MODELS
 from ganbench.tracking import MemoryTracker
 from ganbench.train import RunResult, train
-from ganbench.train import vectorised as vec
 from ganbench.train.vectorised import can_vectorise, train_vectorised
 from ganbench.tricks import TRICKS
 from ganbench.validate import validate
@@ -247,7 +247,8 @@ def test_can_vectorise_says_why_not(tmp_path, monkeypatch):
     assert can_vectorise(ok) is None
     bad = cfgs_of(tmp_path, tricks={"ttur": {}, "test_unvectorised": {}})[0]
     assert "test_unvectorised" in can_vectorise(bad)
-    monkeypatch.setattr(vec, "SUPPORTED_MODELS", frozenset({"dcgan28"}))
+    # The spec decides, not a name list: an unstackable mlp is refused.
+    monkeypatch.setitem(MODELS._items, "mlp", replace(MODELS.get("mlp"), stackable=False))
     assert "model 'mlp'" in can_vectorise(ok)
 
 

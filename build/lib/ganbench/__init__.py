@@ -1,0 +1,3 @@
+"""ganbench: which GAN training tricks really help."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,77 @@
+"""User mistakes become one red message and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import functools
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+F = TypeVar("F", bound=Callable)
+err_console = Console(stderr=True)
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    """ValueError (ConfigError is one) and DataUnavailableError, without importing the data
+    package (torch) for `--help`: an error of that class was raised only if it is loaded."""
+    data = sys.modules.get("ganbench.data.base")
+    return (ValueError, data.DataUnavailableError) if data else (ValueError,)
+
+
+def user_errors(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except _user_error_types() as e:  # evaluated when an exception is matched
+            # soft_wrap: one line (the terminal wraps it), so it can be grepped and copied
+            err_console.print("[bold red]error:[/] " + escape(str(e)), highlight=False,
+                              soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:  # a command without its own Ctrl-C handling
+            err_console.print("[yellow]interrupted[/]", highlight=False)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def second_ctrl_c_ignored() -> Iterator[None]:
+    """The first Ctrl-C raises KeyboardInterrupt; any further one is ignored while the
+    command records the interruption (a second used to leave the sweep's run RUNNING)."""
+    def once(signum, frame):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGINT, once)
+    except ValueError:  # not the main thread (a library or test caller): leave it alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def use_weights(path) -> None:
+    """--weights PATH: the user's Inception weights for FID/KID/IS, for this process and the
+    workers it starts (they inherit the environment)."""
+    if path is None:
+        return
+    import os
+
+    from ganbench.metrics.inception_weights import ENV_WEIGHTS
+
+    if not path.is_file():
+        raise ValueError(f"--weights {path}: no such file")
+    from ganbench.metrics.safe_cache import load_tensors
+
+    load_tensors(path, "weights")  # a pickle that is more than tensors: refused, never run
+    os.environ[ENV_WEIGHTS] = str(path.resolve())

@@ -1,0 +1,199 @@
+"""`ganbench sweep FILE` and `ganbench ui`: the main job and its MLflow viewer."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ganbench.cli import checks
+from ganbench.cli.common import (
+    CHECKPOINT_EVERY,
+    DEFAULT_MAX_RUNS,
+    DEVICE,
+    RESULTS,
+    VECTORISE,
+    WEIGHTS,
+    Vectorise,
+    print_ranked,
+    quiet,
+)
+from ganbench.cli.errors import second_ctrl_c_ignored, use_weights, user_errors
+
+console = Console()
+
+
+def print_plan(p, full: bool) -> None:
+    from ganbench.validate import caveats
+
+    spec = p.spec
+    console.print(f"[bold]sweep {spec.name}[/]: design {spec.design}, {len(p.cells)} cells × "
+                  f"{len(spec.seed_list)} seeds = [bold]{len(p.runs)} runs[/]; "
+                  f"ranked by {spec.metric.name} ({spec.metric.goal})")
+    for label, why in p.dropped:
+        console.print(f"  [yellow]dropped[/] {label}: {why}", highlight=False)
+    found: dict[str, list[str]] = {}  # each caveat once, with its cells (runs get the tag)
+    for c in p.cells:
+        for f in caveats(c.config):
+            found.setdefault(str(f), []).append(c.label)
+    for f, labels in found.items():
+        where = ", ".join(labels) if len(labels) <= 3 else f"{len(labels)} cells"
+        console.print(f"  [yellow]caveat[/] ({where}) {f}", highlight=False)
+    if full:
+        t = Table("cell", "cell id", "tricks", "seeds")
+        for c in p.cells:
+            tricks = "; ".join(f"{k} {v}" if v else k for k, v in c.tricks.items()) or "-"
+            t.add_row(c.label, c.cell_id, tricks, ",".join(map(str, spec.seed_list)))
+        console.print(t)
+
+
+@user_errors
+def sweep(
+    spec_file: Path = typer.Argument(..., help="Sweep file (YAML): base, tricks, axes, design."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the full plan and exit."),
+    workers: int = typer.Option(
+        1, "--workers", "-w", min=0,
+        help="Local worker processes; 0 only enqueues (workers run `ganbench worker`)."),
+    storage: str = typer.Option(
+        None, "--storage", help="Optuna storage URL (default: <results>/<sweep>/study.journal)."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri",
+                                     help="MLflow tracking URI (default: <results>/mlflow.db)."),
+    results: Path = RESULTS,
+    device: str = DEVICE,
+    weights: Path = WEIGHTS,
+    vectorise: Vectorise = VECTORISE,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    max_runs: int = typer.Option(
+        DEFAULT_MAX_RUNS, "--max-runs", min=1,
+        help="Refuse a grid of more runs (cells x seeds) than this, before expanding it."),
+) -> None:
+    """Train every cell of a trick grid over seeds, record each run in MLflow, rank the cells.
+
+    Rerunning the same command resumes: finished runs are skipped, interrupted ones re-run
+    from their last checkpoint, new cells (if the file grew) added. With a shared --storage
+    (postgresql://...) and --workers 0 it only enqueues, for `ganbench worker` elsewhere.
+    """
+    from ganbench.loaders import load_sweep_spec
+    from ganbench.sweep.warm import warm_workers
+
+    quiet()
+    use_weights(weights)
+    spec = load_sweep_spec(spec_file, max_runs)[0]  # every file error, and the grid's size, first
+    if dry_run:
+        from ganbench.sweep.runner import load_plan
+
+        print_plan(load_plan(spec_file), full=True)
+        return
+    results = checks.results_dir(results)
+    checks.storage(storage)
+    checks.tracking_uri(tracking_uri)
+    # Refused here, not by every run; enqueue-only (--workers 0) leaves it to the workers.
+    checks.device(device, here=workers > 0)
+    # A new sweep's workers start now and import while this process plans and opens the
+    # store; they get their contexts once the sweep is ready. A local sweep that has a study
+    # already may have nothing left to run: its workers start cold, only when needed.
+    fresh = storage is not None or not (results / spec.name / "study.journal").exists()
+    with warm_workers(workers if fresh else 0) as warm:
+        _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoint_every,
+               vectorise, warm)
+
+
+def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoint_every,
+           vectorise, warm) -> None:
+    from ganbench.atomic import DiskFullError, one_line_disk_full
+    from ganbench.sweep.runner import SweepOptions, prepare, summarise
+
+    opts = SweepOptions(results=results, storage=storage, tracking_uri=tracking_uri,
+                        workers=workers, device=device, checkpoint_every=checkpoint_every,
+                        vectorise=vectorise.value)
+    with console.status("opening the study and the MLflow store"), one_line_disk_full():
+        sw = prepare(spec_file, opts)
+    for note in sw.notes:
+        console.print(f"[yellow]note[/]: {escape(note)}", highlight=False, soft_wrap=True)
+    print_plan(sw.plan, full=False)
+    console.print(sync_line(sw.sync, workers), highlight=False, soft_wrap=True)
+    if workers == 0:
+        where = f" --storage {shlex.quote(sw.storage)}" if storage else ""
+        console.print(f"enqueued. Start workers with:\n  ganbench worker {sw.spec.name}{where}"
+                      f" --tracking-uri {shlex.quote(sw.store.uri)}\nand follow them with:\n"
+                      f"  ganbench status {sw.spec.name}{where}", highlight=False)
+        return
+    if sw.sync.waiting == 0:  # nothing to train: the warm workers stop unused
+        warm.close()
+        counts = {"crashed_workers": 0, "disk_full": 0}
+    else:
+        counts = _train(sw, opts, warm)
+    if counts["disk_full"]:
+        raise DiskFullError(f"disk full: {counts['disk_full']} worker(s) stopped (the path "
+                            "is named above); what finished is kept; free some space and "
+                            "rerun the same command to resume")
+    left = sw.queue.unresolved([r.run_key for r in sw.plan.runs])
+    if left or counts["crashed_workers"]:
+        console.print(f"[yellow]warning[/]: {left} run(s) have no result "
+                      f"({counts['crashed_workers']} worker(s) crashed; errors are tagged on the "
+                      "MLflow runs); rerun the same command to retry them.")
+    again = f"ganbench report {sw.spec.name} " + (f"--tracking-uri {tracking_uri}" if tracking_uri
+                                                  else f"--results {results}")
+    try:
+        with console.status("writing the report"), one_line_disk_full():
+            ran = "ganbench " + shlex.join(sys.argv[1:])  # the command as typed
+            rep = summarise(sw, command=f"{ran} (rebuild: {again})")
+    except KeyboardInterrupt:
+        console.print(f"[yellow]interrupted[/] while writing the report: every run is kept; "
+                      f"rebuild it with `{again}`.", highlight=False)
+        raise typer.Exit(130) from None
+    print_ranked(rep)
+    console.print("written: " + ", ".join(str(f) for f in rep.files), highlight=False)
+
+
+def _train(sw, opts, warm) -> dict[str, int]:
+    """Start the workers and draw a progress bar until they are done."""
+    from ganbench.sweep.runner import run_workers
+
+    s = sw.sync
+    total = len(sw.plan.runs)
+    with Progress(TextColumn("[bold blue]sweep"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console) as bar:
+        task = bar.add_task("sweep", total=total, completed=min(s.done, total))
+
+        def on_event(ev):
+            r = ev.run
+            status = r.get("status", "?")
+            color = {"finished": "green", "diverged": "red"}.get(status, "yellow")
+            metric = r.get("metric")
+            extra = (f"{sw.spec.metric.name} {metric:.4g}" if isinstance(metric, (int, float))
+                     else r.get("failure_reason", ""))
+            bar.console.print(f"  [{color}]{status:8}[/] {r.get('run_name', '?')}  {extra}",
+                              highlight=False)
+            bar.update(task, completed=min(total, ev.counts["finished"] + ev.counts["diverged"]))
+
+        try:
+            with second_ctrl_c_ignored():
+                return run_workers(sw, opts, on_event, warm=warm if warm.procs else None)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]: finished runs are kept; rerun the same "
+                          "command to resume.")
+            raise typer.Exit(130) from None
+
+
+def sync_line(s, workers: int) -> str:
+    """What the start found: results, what runs now and why (errors are not interruptions)."""
+    why = []
+    if s.requeued:
+        why.append(f"{s.requeued} re-queued after an interruption")
+    if s.errors:
+        first = s.errors[0].splitlines()[0][:160] if s.errors[0] else "error"
+        more = f"; first: {first}" if len(s.errors) > 1 else f": {first}"
+        why.append(f"{len(s.errors)} re-run after an error{more}")
+    if s.missing:
+        why.append(f"{s.missing} re-run: the queue had a result their MLflow record lacks")
+    if s.closed:
+        why.append(f"{s.closed} closed from the MLflow record")
+    return (f"  {s.done} runs already have results, {s.waiting} to run"
+            + (f" ({'; '.join(why)})" if why else "") + f"; {workers} worker(s)")

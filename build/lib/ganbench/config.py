@@ -1,0 +1,239 @@
+"""Typed, closed run and sweep configuration and file:line messages for its errors.
+
+The schema only: loading a file and checking it against the registries (which import this
+module) is ganbench/loaders.py."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ganbench.devices import DEVICE_PATTERN, describe
+from ganbench.yamlfile import MAX_ERRORS, ConfigError, line_of, read_yaml
+
+__all__ = ["DEVICE_PATTERN", "ConfigError", "RunConfig", "SweepSpec", "explain", "line_of",
+           "read_yaml"]
+
+
+class Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _not_bool(v: Any) -> Any:
+    # pydantic's lax mode reads `steps: true` as 1; a boolean for a number is a mistake.
+    if isinstance(v, bool):
+        raise ValueError(f"expected a number, got {str(v).lower()}")
+    return v
+
+
+_INT_FIELDS = ("z_dim", "steps", "batch_size", "lr", "seed", "log_every", "eval_every",
+               "eval_samples", "fid_samples", "fid_real_samples", "fid_batch_size")
+
+
+def default_data_root() -> Path:
+    return Path(os.environ.get("GANBENCH_DATA", Path.home() / ".cache" / "ganbench"))
+
+
+class RunConfig(Closed):
+    """One training run. Experiment files hold only overrides of these defaults."""
+
+    # identity=False: the field does not change what a run computes (its label, where it
+    # runs, where its data lives). Run keys, checkpoints, stacking and the report read this.
+    name: str | None = Field(None, json_schema_extra={"identity": False})
+    dataset: str = "ring8"
+    model: str = "mlp"
+    loss: str = "ns"
+    d_norm: Literal["batch", "layer", "none"] | None = Field(
+        None, description="D's normalisation; None = the model's default"
+    )
+    z_dim: int | None = Field(None, gt=0, description="latent size; None = the model's default")
+    steps: int = Field(2000, gt=0)
+    batch_size: int = Field(256, gt=0)
+    lr: float = Field(2e-4, gt=0, description="Adam learning rate of G and D")
+    betas: tuple[float, float] = (0.5, 0.999)
+    seed: int = Field(0, ge=0)
+    device: str = Field("auto", json_schema_extra={"identity": False})
+    log_every: int = Field(50, gt=0, description="steps between loss logs")
+    eval_every: int = Field(0, ge=0, description="steps between evaluations; 0 = only at the end")
+    # evaluation=True: the field only says how a run is scored, so `ganbench score` may change
+    # it when scoring a saved generator again.
+    eval_samples: int = Field(2500, gt=0, json_schema_extra={"evaluation": True})
+    # Image datasets: torch-fidelity metrics at each evaluation (off unless listed: on CPU
+    # Inception runs at ~7 images/s, so 10k samples take ~25 min); `labels` (modes, KL to
+    # uniform) and `cis` use ganbench's own classifier on `eval_samples` samples, for the
+    # datasets it labels (MNIST, Fashion-MNIST, Stacked MNIST).
+    image_metrics: list[Literal["fid", "kid", "isc", "prc", "labels", "cis"]] = Field(
+        default_factory=list, json_schema_extra={"evaluation": True})
+    fid_samples: int = Field(10000, gt=1, description="generated images per image evaluation",
+                             json_schema_extra={"evaluation": True})
+    fid_real_samples: int | None = Field(
+        None, gt=1, description="real reference images; None = the whole train split",
+        json_schema_extra={"evaluation": True})
+    fid_batch_size: int = Field(200, gt=0, description="batch of G and Inception in evaluation",
+                                json_schema_extra={"evaluation": True})
+    tricks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    data_root: Path = Field(default_factory=default_data_root,
+                            json_schema_extra={"identity": False})
+
+    @classmethod
+    def not_identity(cls) -> frozenset[str]:
+        """The fields that do not define a run (declared with identity=False)."""
+        return frozenset(k for k, f in cls.model_fields.items()
+                         if isinstance(f.json_schema_extra, dict)
+                         and f.json_schema_extra.get("identity") is False)
+
+    @classmethod
+    def evaluation_fields(cls) -> frozenset[str]:
+        """The fields that only say how a run is scored (declared with evaluation=True)."""
+        return frozenset(k for k, f in cls.model_fields.items()
+                         if isinstance(f.json_schema_extra, dict)
+                         and f.json_schema_extra.get("evaluation") is True)
+
+    def identity(self, exclude: set[str] | frozenset[str] = frozenset(),
+                 exclude_defaults: bool = False) -> dict[str, Any]:
+        """What defines this run, as JSON values (the same for equal runs on any machine)."""
+        return json.loads(self.model_dump_json(exclude=set(self.not_identity() | exclude),
+                                               exclude_defaults=exclude_defaults))
+
+    _numbers_not_bools = field_validator(*_INT_FIELDS, mode="before")(classmethod(
+        lambda cls, v: _not_bool(v)))
+
+    @field_validator("betas", mode="before")
+    @classmethod
+    def _betas_not_bools(cls, v: Any) -> Any:
+        for b in v if isinstance(v, (list, tuple)) else [v]:
+            _not_bool(b)
+        return v
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, v: str) -> str:
+        # Only the spelling here: whether this machine has the device is checked where the
+        # run starts (a sweep may be enqueued on a CPU machine for GPU workers).
+        if not re.match(DEVICE_PATTERN, v):
+            raise ValueError(f"{v!r} is not a device: use auto, cpu, cuda or cuda:N "
+                             f"({describe()})")
+        return v
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.0 <= b < 1.0 for b in v):
+            raise ValueError("each Adam beta must be in [0, 1)")
+        return v
+
+    @field_validator("image_metrics")
+    @classmethod
+    def _metrics_canonical(cls, v: list[str]) -> list[str]:
+        # [kid, fid] and [fid, kid, fid] are the same run (and the same run key).
+        return [m for m in ("fid", "kid", "isc", "prc", "labels", "cis") if m in v]
+
+    @model_validator(mode="after")
+    def _prc_needs_neighbours(self) -> RunConfig:
+        n = min(self.fid_samples, self.fid_real_samples or self.fid_samples)
+        if "prc" in self.image_metrics and n < 5:
+            raise ValueError("prc (precision/recall, k=3 neighbours) needs fid_samples and "
+                             f"fid_real_samples of at least 5, got {n}")
+        return self
+
+    @field_validator("tricks", mode="before")
+    @classmethod
+    def _tricks_as_mapping(cls, v: Any) -> Any:
+        # `tricks: [ttur, spectral_norm]` is shorthand for paper defaults.
+        # `tricks:` with every entry commented out is no tricks; `name: false` is off.
+        if v is None:
+            return {}
+        if isinstance(v, list):
+            return {str(name): {} for name in v}
+        if isinstance(v, dict):
+            return {k: ({} if p is None or p is True else p) for k, p in v.items()
+                    if p is not False}
+        return v
+
+
+# ---------------------------------------------------------------- errors with their line
+
+
+def explain(e: ValidationError, path: Path | str, node: yaml.Node | None, prefix=(),
+            fields: list[str] | None = None) -> str:
+    """Turn a pydantic error into lines of `file:line: field: message` (at most MAX_ERRORS).
+
+    `fields`: the validated model's field names, for "did you mean" on unknown keys.
+    """
+    lines, errors = [], e.errors()
+    for err in errors[:MAX_ERRORS]:  # formatting (line, did-you-mean) costs; 100k keys happen
+        loc = tuple(prefix) + tuple(err["loc"])
+        line = line_of(node, *loc)
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field" + _suggest(err["loc"], fields)
+        elif err["type"].startswith(("greater_than", "less_than")):
+            msg = f"{msg} (got {err.get('input')!r})"
+        lines.append(f"{path}:{line}: {field}: {msg}")
+    if len(errors) > MAX_ERRORS:
+        lines.append(f"... and {len(errors) - MAX_ERRORS} more")
+    return "\n".join(lines)
+
+
+def _suggest(loc: tuple[Any, ...], fields: list[str] | None) -> str:
+    if len(loc) != 1 or not fields:
+        return ""
+    close = difflib.get_close_matches(str(loc[0]), fields, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+# ---------------------------------------------------------------- sweeps
+
+
+class MetricSpec(Closed):
+    name: str = "modes_hq"  # 2-D mixtures: modes that count only when hq >= 50% (metrics/mog.py)
+    goal: Literal["min", "max"] = "max"
+
+
+class SweepSpec(Closed):
+    """A sweep file: base overrides, trick levels, optional non-trick axes, design, seeds."""
+
+    name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    base: dict[str, Any] = Field(default_factory=dict)
+    # each trick: a list of levels; off / on / {param: value, ...}
+    tricks: dict[str, list[Any]] = Field(default_factory=dict)
+    axes: dict[str, list[Any]] = Field(default_factory=dict)
+    design: Literal["full", "one-at-a-time", "leave-one-out", "fractional"] = "full"
+    resolution: int = Field(4, ge=3, le=5, description="fractional designs only")
+    seeds: int | list[int] = 3
+    metric: MetricSpec = Field(default_factory=MetricSpec)
+
+    _no_bools = field_validator("resolution", mode="before")(classmethod(
+        lambda cls, v: _not_bool(v)))
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seeds_not_bools(cls, v: Any) -> Any:
+        for s in v if isinstance(v, list) else [v]:
+            _not_bool(s)
+        return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_positive(cls, v: int | list[int]) -> int | list[int]:
+        if isinstance(v, int) and v <= 0:
+            raise ValueError("seeds must be a positive count or a list of seeds")
+        if isinstance(v, list) and (not v or any(s < 0 for s in v) or len(set(v)) != len(v)):
+            raise ValueError("a seed list must be non-empty, non-negative and without repeats")
+        return v
+
+    @property
+    def n_seeds(self) -> int:
+        return self.seeds if isinstance(self.seeds, int) else len(self.seeds)
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)

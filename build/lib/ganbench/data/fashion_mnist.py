@@ -1,0 +1,55 @@
+"""Fashion-MNIST train split (uint8, N x 1 x 28 x 28). Sources, first found wins:
+
+1. torchvision's layout under the root: <root>/FashionMNIST/raw/train-images-idx3-ubyte(.gz);
+2. a torchvision download, unless GANBENCH_OFFLINE=1 or the mirror is unreachable;
+3. the IDX files of Debian's package dataset-fashion-mnist (/usr/share/datasets/fashion-mnist,
+   overridable with GANBENCH_FASHION_MNIST_DIR).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from ganbench.data.base import DATASETS, Dataset, DataUnavailableError, labelled_by
+from ganbench.data.idx import IdxError, find_train_images, read_images
+from ganbench.data.mnist import torchvision_images
+
+DEBIAN_PACKAGE = "dataset-fashion-mnist"
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+def debian_dir() -> Path:
+    return Path(os.environ.get("GANBENCH_FASHION_MNIST_DIR") or DEBIAN_DIR)
+
+
+def load_idx_dir(directory: Path) -> torch.Tensor | None:
+    """Train images from a directory of IDX files (the Debian layout), or None if absent."""
+    path = find_train_images(directory)
+    if path is None:
+        return None
+    try:
+        return read_images(path)
+    except IdxError as e:
+        raise DataUnavailableError(str(e)) from None
+
+
+@labelled_by("fashion-mnist")
+@DATASETS.register("fashion-mnist")
+def load_fashion_mnist(root: Path) -> Dataset:
+    notes: list[str] = []
+    found = torchvision_images(root, "FashionMNIST", notes)
+    if found is None:
+        directory = debian_dir()
+        images = load_idx_dir(directory)
+        if images is None:
+            raise DataUnavailableError(
+                f"Fashion-MNIST not found ({'; '.join(notes)}; no train-images-idx3-ubyte(.gz) "
+                f"in {directory}). Get it either online (unset GANBENCH_OFFLINE; torchvision "
+                f"downloads into {Path(root) / 'FashionMNIST/raw'}) or, on Debian/Ubuntu, with: "
+                f"apt-get install {DEBIAN_PACKAGE}"
+            )
+        found = images, f"debian {DEBIAN_PACKAGE}:{directory}"
+    return Dataset("fashion-mnist", "images", found[1], images=found[0])

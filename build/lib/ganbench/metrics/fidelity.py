@@ -1,0 +1,273 @@
+"""FID, KID, IS and precision/recall through torch-fidelity (imported by metrics/inception.py).
+
+Protocol (what a value means, recorded with it): torch-fidelity's `inception-v3-compat`
+extractor, its own resize to 299 and its statistics code; 2048-d pool features for FID, KID and
+precision/recall (k=3), unbiased logits for IS. Generated images are G's output in [-1, 1]
+mapped to uint8 exactly as real pixels are (k/127.5 - 1 <-> k), resized to the data's native
+size (a 64x64 G on 28x28 MNIST is scored at 28, against the real images themselves), grayscale
+repeated to 3 channels as torch-fidelity does for PIL images. The real reference is a fixed
+(seed 0) subset of the train split; its features and FID statistics are cached in
+torch-fidelity's cache under a name that holds every part of the protocol, and computed by one
+worker at a time (an flock), so a changed protocol never reuses stale statistics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ganbench.data.base import Dataset
+from ganbench.metrics import IMAGE_OUTPUTS, count_label
+from ganbench.metrics.inception import (
+    EXTRACTOR,
+    SAFE_EXTRACTOR,
+    convert_state_dict,  # noqa: F401  (importable from here, as before the split)
+    inception_skeleton,  # noqa: F401
+    load_extractor,
+    safe_extractor_name,
+    safe_state_dict,
+)
+from ganbench.metrics.inception import tf_module as _tf
+from ganbench.metrics.inception_weights import ENV_WEIGHTS, Weights, file_lock, resolve_weights
+from ganbench.metrics.safe_cache import PrivateCache
+
+SPLIT = "train"  # every loader returns its train split
+_KEYS = {  # torch-fidelity result key -> our metric (+ suffix)
+    "frechet_inception_distance": "fid", "kernel_inception_distance_mean": "kid",
+    "kernel_inception_distance_std": "kid/std", "inception_score_mean": "isc",
+    "inception_score_std": "isc/std", "precision": "precision", "recall": "recall",
+}
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def to_rgb_uint8(x: Tensor, size: int) -> Tensor:
+    """Images in [-1, 1] (B, C, S, S) -> uint8 (B, 3, size, size), the inverse of the loaders'
+    k/127.5 - 1; a larger G output is downsampled (antialiased) to the data's native size."""
+    if x.shape[-1] != size:
+        x = F.interpolate(x.float(), size=(size, size), mode="bilinear", antialias=True)
+    x = ((x.float() + 1) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+class _G(nn.Module):
+    """G as torch-fidelity's generative input: z (on any device) -> uint8 RGB on `out`."""
+
+    def __init__(self, g: nn.Module, size: int, out: torch.device) -> None:
+        super().__init__()
+        self.g, self.size, self.out = g, size, out
+
+    def forward(self, z: Tensor) -> Tensor:
+        dev = next(self.g.parameters()).device
+        return to_rgb_uint8(self.g(z.to(dev)), self.size).to(self.out)
+
+
+class _Images(torch.utils.data.Dataset):
+    """uint8 (N, C, H, W) CPU images as torch-fidelity's dataset input (3 channels each)."""
+
+    def __init__(self, images: Tensor) -> None:
+        self.images = images.cpu()
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> Tensor:
+        x = self.images[i]
+        return x.expand(3, -1, -1) if x.shape[0] == 1 else x
+
+
+def reference_subset(images: Tensor, n: int | None) -> Tensor:
+    """The first n of a fixed (seed 0) permutation; all images, in order, for None."""
+    if n is None or n == len(images):
+        return images.cpu()
+    if n > len(images):
+        raise ValueError(f"fid_real_samples: {n} is more than the {len(images)} images of the "
+                         f"{SPLIT} split; use at most {len(images)} or null for all")
+    idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:n]
+    return images.cpu()[idx]
+
+
+@dataclass
+class FidelityResult:
+    metrics: dict[str, float]  # e.g. {'fid10k': 12.3, 'kid10k': 0.01, 'kid10k/std': 0.001}
+    protocols: dict[str, str]  # metric -> protocol string (runs rank together only if equal)
+    unavailable: dict[str, str] = field(default_factory=dict)  # metric -> reason
+    reference_computed: bool = False  # real features were extracted (cache miss)
+    seconds: float = 0.0
+    images: int = 0  # images sent through Inception in this call
+    weights_source: str = ""
+
+    def tags(self) -> dict[str, str]:
+        out = {f"protocol.{k}": v for k, v in self.protocols.items()}
+        out.update({f"unavailable.{k}": v for k, v in self.unavailable.items()})
+        if self.protocols or self.unavailable:
+            out["fidelity.weights_source"] = self.weights_source
+            out["fidelity.reference"] = "computed" if self.reference_computed else "cached"
+        return out
+
+
+class FidelityEvaluator:
+    """Scores generators (or image sets) against one dataset's real reference images."""
+
+    def __init__(self, data: Dataset, metrics: list[str], n_gen: int = 10000,
+                 n_real: int | None = None, batch_size: int = 200,
+                 device: torch.device | str = "cpu", root: Path | None = None,
+                 weights: Weights | None = None, seed: int = 0) -> None:
+        if data.kind != "images" or data.images is None:
+            raise ValueError(f"image metrics need an image dataset, not {data.name!r}")
+        from ganbench.config import default_data_root
+
+        self.root = Path(root) if root is not None else default_data_root()
+        self.metrics, self.n_gen, self.batch_size, self.seed = metrics, n_gen, batch_size, seed
+        self.device = torch.device(device)
+        self.weights = weights or resolve_weights(self.root)
+        self._state_dict: dict[str, Tensor] | None = None
+        if self.weights.source == "user":
+            load_extractor(self.state_dict())  # a wrong file fails now, not after training
+        self.ref = reference_subset(data.images, n_real)
+        self.size = int(data.images.shape[-1])
+        digest = hashlib.sha256(self.ref.contiguous().numpy().tobytes()).hexdigest()[:16]
+        self.version = _tf().__version__
+        ref = f"{data.name}/{SPLIT}[{len(self.ref)}/{len(data.images)}]@{digest}"
+        self.base = (f"extractor={EXTRACTOR}/fp32;weights={self.weights.sha256};"
+                     f"gen={n_gen};real={len(self.ref)};ref={ref};res={self.size};"
+                     f"torch-fidelity={self.version}")
+        self.ref_name = (f"ganbench-{data.name}-{SPLIT}-{len(self.ref)}of{len(data.images)}-"
+                         f"r{self.size}-{digest}-w{self.weights.sha256[:16]}-tf{self.version}")
+        self.cache = self.root / "fidelity-cache"
+        self.kid_subset = min(1000, n_gen, len(self.ref))
+        self._private: PrivateCache | None = None
+        if self.metrics:  # a damaged or hostile cache file fails now, not after training
+            self.private().pull(self._cache_names())
+
+    def state_dict(self) -> dict[str, Tensor]:
+        if self._state_dict is None:
+            self._state_dict = safe_state_dict(self.weights.path)
+        return self._state_dict
+
+    def private(self) -> PrivateCache:
+        if self._private is None:
+            self._private = PrivateCache(self.cache)
+        return self._private
+
+    def _cache_names(self) -> list[str]:
+        return [f.name for f in self._cache_files()]
+
+    @classmethod
+    def for_run(cls, cfg, data: Dataset, device: torch.device) -> FidelityEvaluator:
+        ours = [m for m in cfg.image_metrics if m in IMAGE_OUTPUTS]  # not the classifier's
+        return cls(data, ours, cfg.fid_samples, cfg.fid_real_samples,
+                   cfg.fid_batch_size, device, cfg.data_root, seed=cfg.seed)
+
+    # ------------------------------------------------------------ protocol
+
+    def _isc_ok(self) -> bool:
+        return "isc" in self.metrics and self.weights.has_head
+
+    def protocols(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(metric -> protocol, metric -> why unavailable) for this evaluator's metrics."""
+        label, out, missing = count_label(self.n_gen), {}, {}
+        extra = {"fid": "", "kid": f";kid=poly3,subsets=100,subset={self.kid_subset}",
+                 "prc": ";prc=k3"}
+        for m in self.metrics:
+            for name in IMAGE_OUTPUTS[m]:
+                if m == "isc" and not self._isc_ok():
+                    missing[f"isc{label}"] = (
+                        f"the Inception weights in use ({self.weights.source}, sha256 "
+                        f"{self.weights.sha256[:16]}...) have no classifier head, and IS is only "
+                        "reported with the standard network: get torch-fidelity's own weights "
+                        f"online (`ganbench weights fetch --source torch-fidelity`) or point "
+                        f"${ENV_WEIGHTS} at them")
+                elif m == "isc":  # unary: no real images involved
+                    out[f"isc{label}"] = (f"extractor={EXTRACTOR}/logits_unbiased/fp32;weights="
+                                          f"{self.weights.sha256};gen={self.n_gen};res={self.size};"
+                                          f"splits=10;torch-fidelity={self.version}")
+                else:
+                    out[f"{name}{label}"] = self.base + extra[m]
+        return out, missing
+
+    # ------------------------------------------------------------ scoring
+
+    def _cache_files(self) -> list[Path]:
+        """The reference's cache entries the requested metrics read (torch-fidelity's names)."""
+        stem = self.cache / f"{self.ref_name}-{SAFE_EXTRACTOR}"
+        files = [Path(f"{stem}-stat-fid-2048.pt")] if "fid" in self.metrics else []
+        if any(m in self.metrics for m in ("kid", "prc")) or self._isc_ok():
+            files.append(Path(f"{stem}-features-2048.pt"))
+        if self._isc_ok():
+            files.append(Path(f"{stem}-features-logits_unbiased.pt"))
+        return files
+
+    def _calculate(self, input1, n_gen: int | None) -> FidelityResult:
+        tf, m = _tf(), self.metrics
+        cuda = self.device.type == "cuda"
+        kwargs = dict(
+            input1=input1, input2=self.ref_name, input1_model_num_samples=n_gen,
+            fid="fid" in m, kid="kid" in m, prc="prc" in m, isc=self._isc_ok(),
+            feature_extractor=safe_extractor_name(), ganbench_state_dict=self.state_dict(),
+            kid_subset_size=self.kid_subset, prc_batch_size=2000, batch_size=self.batch_size,
+            cuda=cuda, cache=True, cache_root=str(self.private().dir), save_cpu_ram=True,
+            datasets_root=str(self.cache / "datasets"), datasets_download=False,
+            rng_seed=self.seed, verbose=False,
+        )
+        t0, files = time.perf_counter(), self._cache_files()
+        self.cache.mkdir(parents=True, exist_ok=True)
+        reg = tf.registry.DATASETS_REGISTRY
+        if self.ref_name not in reg:
+            tf.register_dataset(self.ref_name, lambda root, download: _Images(self.ref))
+        # Building the extractor draws from the global RNG: keep training's stream untouched.
+        gpu = [self.device.index if self.device.index is not None
+               else torch.cuda.current_device()] if cuda else []
+        rng = torch.random.fork_rng(devices=gpu)
+        dev = torch.cuda.device(self.device) if cuda else nullcontext()  # .cuda() lands here
+        try:
+            with rng, dev:
+                # The first worker computes the reference; the others wait, then read it.
+                computed = not all(f.is_file() for f in files)
+                lock = self.cache / f"{self.ref_name}.lock"
+                with file_lock(lock) if computed else nullcontext():
+                    computed = computed and not all(f.is_file() for f in files)
+                    names = [f.name for f in files]
+                    self.private().pull(names)  # what another worker computed meanwhile
+                    raw = tf.calculate_metrics(**kwargs)
+                    self.private().push(names)
+        finally:
+            reg.pop(self.ref_name, None)
+        label = count_label(self.n_gen)
+        values = {}
+        for key, v in raw.items():
+            if key in _KEYS:
+                base, _, tail = _KEYS[key].partition("/")
+                values[f"{base}{label}" + (f"/{tail}" if tail else "")] = float(v)
+        protocols, missing = self.protocols()
+        n_in = (n_gen if n_gen is not None else len(input1)) + (len(self.ref) if computed else 0)
+        return FidelityResult(values, protocols, missing, computed,
+                              time.perf_counter() - t0, n_in, self.weights.source)
+
+    def __call__(self, g: nn.Module, z_dim: int) -> FidelityResult:
+        """Score G on `n_gen` samples of N(0, I) noise, the same at every call (torch-fidelity
+        draws it from numpy with `seed`). G is used in the mode it is in: the loop keeps train
+        mode, so BN uses the batch statistics G was trained with."""
+        if not self.metrics:
+            return FidelityResult({}, {})
+        out = self.device if self.device.type == "cuda" else torch.device("cpu")
+        wrapped = _tf().GenerativeModelModuleWrapper(_G(g, self.size, out), int(z_dim), "normal",
+                                                     0, make_eval=False)
+        return self._calculate(wrapped, self.n_gen)
+
+    def compare(self, images: Tensor) -> FidelityResult:
+        """Score a fixed set of uint8 (N, C, H, W) images against the reference; metric names
+        then carry this evaluator's n_gen label, so pass n_gen=len(images) to match."""
+        if not self.metrics:
+            return FidelityResult({}, {})
+        if images.dtype != torch.uint8:
+            raise ValueError(f"compare() takes uint8 images, got {images.dtype}")
+        return self._calculate(_Images(images), None)

@@ -1,0 +1,76 @@
+"""Model families: a registered ModelSpec builds a (G, D) pair for a data shape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ganbench.registry import Registry
+
+DNorm = Literal["batch", "layer", "none"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    data_kind: Literal["points", "images"]
+    z_dim: int  # default latent size
+    image_size: int | None  # the nets' fixed image side; None = the data's own
+    d_norm: DNorm  # default D normalisation
+    # build(z_dim, data_shape, d_norm, **options) -> (G, D); G maps (B, z) -> data, D maps
+    # data -> (B,) logits as head(mbstd(body(x))), so D.body(x) are its features.
+    # options: minibatch_std (bool); pack (int m, where packs_inputs: D takes m samples
+    # concatenated along the feature/channel axis, the `pack` trick).
+    build: Callable[..., tuple[nn.Module, nn.Module]]
+    exposes_features: bool = True  # D has .body(x) -> intermediate features
+    packs_inputs: bool = False  # build accepts pack=m (PacGAN's packed D)
+
+
+MODELS: Registry[ModelSpec] = Registry("model")
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    return MODELS.register(spec.name)(spec)
+
+
+def norm1d(kind: DNorm, width: int) -> nn.Module:
+    return {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}.get(kind, lambda _: nn.Identity())(
+        width
+    )
+
+
+def norm2d(kind: DNorm, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "layer":
+        # LayerNorm over (C, H, W) per sample: GroupNorm with one group.
+        return nn.GroupNorm(1, channels)
+    return nn.Identity()
+
+
+class MinibatchStd(nn.Module):
+    """Karras et al. 2018: append the mean (over features) of the per-group std across the
+    batch as one extra channel, so D can see a lack of variety. Groups of `group` samples
+    (the whole batch when it does not divide)."""
+
+    def __init__(self, group: int = 4) -> None:
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, ...) -> (B, C + 1, ...)
+        b = x.shape[0]
+        g = self.group if b % self.group == 0 else b
+        y = x.reshape(g, b // g, *x.shape[1:])  # sample i is in group i % (b // g)
+        std = (y.var(dim=0, unbiased=False) + 1e-8).sqrt()  # (b // g, C, ...)
+        s = std.reshape(b // g, -1).mean(dim=1)  # one value per group
+        s = s.repeat(g)  # back to (B,), same order as x
+        feat = s.reshape(b, *([1] * (x.dim() - 1))).expand(b, 1, *x.shape[2:])
+        return torch.cat([x, feat], dim=1)
+
+
+def mbstd_layer(enabled: bool) -> nn.Module:
+    return MinibatchStd() if enabled else nn.Identity()

@@ -1,0 +1,1 @@
+"""Reports: pure functions that turn runs into tables and figures."""

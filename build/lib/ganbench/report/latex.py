@@ -1,0 +1,134 @@
+"""The report's tables as LaTeX (booktabs), ready to paste: one `table` float each, the best
+mean bold in the ranked table, significant effects bold in the effect tables.
+
+Needs only `\\usepackage{booktabs}`; labels are escaped, non-ASCII text becomes math symbols.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ganbench.report.factorial import model_sentence
+from ganbench.report.markdown import cell_label, companion, cost_num, kind, pval, rank_label
+from ganbench.report.notes import (
+    COMPANION_LABELS,
+    COST_LABELS,
+    cost_note,
+    ranking_rule,
+    table_note,
+)
+
+if TYPE_CHECKING:
+    from ganbench.report.records import Report
+
+_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+            "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+            "^": r"\textasciicircum{}", "·": r"$\cdot$", "−": r"$-$", "×": r"$\times$",
+            "±": r"$\pm$", "Δ": r"$\Delta$", "→": r"$\to$", "<": r"$<$", ">": r"$>$",
+            "≥": r"$\geq$", "≤": r"$\leq$", "√": r"$\surd$", "|": r"$|$", "`": "",
+            "—": "--", "–": "--", "‖": r"$\|$"}
+
+
+def escape(text: str) -> str:
+    """Plain text -> LaTeX text; characters pdflatex cannot typeset become '?'."""
+    return "".join(_SPECIAL.get(ch, ch if ch.isascii() else "?") for ch in str(text))
+
+
+def num(v, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "--"
+    return f"{v:.{digits}g}".replace("-", "$-$")
+
+
+def _ci(lo, hi) -> str:
+    return "--" if lo != lo or hi != hi else f"[{num(lo)}, {num(hi)}]"
+
+
+def _bold(text: str, on: bool) -> str:
+    return rf"\textbf{{{text}}}" if on else text
+
+
+def _float(caption: str, label: str, align: str, head: list[str], rows: list[list[str]]) -> str:
+    lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{caption}}}",
+             rf"\label{{{label}}}", r"\small", rf"\begin{{tabular}}{{{align}}}", r"\toprule",
+             " & ".join(head) + r" \\", r"\midrule"]
+    lines += [" & ".join(r) + r" \\" for r in rows]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    return "\n".join(lines)
+
+
+def ranked_tex(t: pd.DataFrame, metric: str, goal: str, label: str, protocol: str,
+               stacked: int = 1) -> str:
+    comps, costs = t.attrs.get("companions", []), t.attrs.get("costs", [])
+    best = t["mean"].max() if goal == "max" else t["mean"].min()
+    rows = [[escape(rank_label(r)), escape(cell_label(r)),
+             _bold(f"{num(r['mean'])} $\\pm$ {num(r['std'])}", r["mean"] == best),
+             _ci(r["ci_low"], r["ci_high"])] + [escape(companion(r, m)) for m in comps]
+            + [str(r["n_finished"]), str(r["n_undefined"]), str(r["n_diverged"]),
+               str(r["n_failed"])] + [escape(cost_num(c, r[f"cost_{c}"])) for c in costs]
+            for _, r in t.iterrows()]
+    where = f" (protocol {escape(protocol)})" if protocol else ""
+    cap = (f"Cells ranked by final {escape(metric)}{where} "
+           f"({'higher' if goal == 'max' else 'lower'} is better): mean $\\pm$ std over "
+           "finished seeds, 95\\% Student-$t$ CI of the mean; cells whose CIs overlap share "
+           "a rank (=); Undef.: finished runs whose final metric is undefined (counted, "
+           "not averaged). Best mean in bold. " + escape(ranking_rule(metric)) + " "
+           + escape(cost_note(t, stacked)))
+    head = (["Rank", "Cell", f"{escape(metric)}", "95\\% $t$-CI"]
+            + [escape(COMPANION_LABELS[m]) for m in comps] + ["Fin.", "Undef.", "Div.", "Fail."]
+            + [escape(COST_LABELS[c]) for c in costs])
+    return _float(cap, label, "ll" + "r" * (len(head) - 2), head, rows)
+
+
+def ablation_tex(t: pd.DataFrame, metric: str, name: str, label: str, protocol: str) -> str:
+    ctx = t["context"].astype(bool).any()
+    comps = t.attrs.get("companions", [])
+    rows = [([escape(r["context"])] if ctx else []) +
+            [escape(r["term"]), _bold(num(r["delta"]), bool(r["significant"])),
+             _ci(r["ci_low"], r["ci_high"]), escape(pval(r["p_holm"])), str(r["n_pairs"])]
+            + [escape(f"{companion(r, m, 'ref_')} → {companion(r, m, 'trt_')}") for m in comps]
+            + [f"{r['ref_diverged']}/{r['ref_n']} $\\to$ {r['trt_diverged']}/{r['trt_n']}"]
+            for _, r in t.iterrows()]
+    where = f", protocol {escape(protocol)}" if protocol else ""
+    cap = (f"Ablation {escape(name)}{where}: $\\Delta$ {escape(metric)} = treated $-$ "
+           "reference, paired by seed; significant effects in bold; diverged runs per cell. "
+           + escape(table_note({name: t})))
+    head = ((["Setting"] if ctx else []) + ["Trick", f"$\\Delta$ {escape(metric)}",
+                                            "95\\% $t$-CI", "Holm $p$", "Pairs"]
+            + [escape(COMPANION_LABELS[m]) for m in comps] + ["Diverged"])
+    return _float(cap, label, ("l" if ctx else "") + "l" + "r" * (len(head) - 1 - ctx),
+                  head, rows)
+
+
+def factorial_tex(fx, metric: str, label: str, protocol: str) -> str:
+    t = fx.table
+    rows = [[escape(r["term"]), escape(kind(r)), _bold(num(r["estimate"]), bool(r["significant"])),
+             _ci(r["ci_low"], r["ci_high"]), escape(pval(r["p_holm"]))]
+            for _, r in t.iterrows()]
+    where = f", protocol {escape(protocol)}" if protocol else ""
+    cap = (f"Factorial analysis of {escape(metric)}{where}: OLS. {escape(model_sentence(fx))} "
+           "95\\% $t$-CIs from the pooled residual variance, Holm-corrected $p$; significant "
+           "effects in bold." + "".join(" " + escape(n) + "." for n in fx.notes))
+    return _float(cap, label, "llrrr", ["Effect", "Kind", "Estimate", "95\\% $t$-CI",
+                                        "Holm $p$"], rows)
+
+
+def document(rep: Report) -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", rep.name).strip("-")
+    out = [f"% ganbench report for sweep {escape(rep.name)}; needs \\usepackage{{booktabs}}",
+           f"% produced by: {rep.command}", ""]
+    for i, g in enumerate(rep.groups):
+        sfx = f"-{i + 1}" if len(rep.groups) > 1 else ""
+        out.append(ranked_tex(g.ranked, rep.metric, rep.goal, f"tab:{slug}-ranked{sfx}",
+                              g.protocol, rep.stacked))
+        for name, t in g.ablations.items():
+            kind = "plus" if name.startswith("baseline") else "minus"
+            out.append(ablation_tex(t, rep.metric, name, f"tab:{slug}-{kind}{sfx}", g.protocol))
+        if g.factorial is not None:
+            out.append(factorial_tex(g.factorial, rep.metric, f"tab:{slug}-factorial{sfx}",
+                                     g.protocol))
+    return "\n".join(out)

@@ -1,0 +1,162 @@
+"""The report as GitHub-renderable Markdown: tables from report/stats.py, plots embedded."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from ganbench.report.records import Report
+
+from ganbench.report.factorial import model_sentence
+from ganbench.report.notes import (
+    COMPANION_LABELS,
+    COST_LABELS,
+    cost_note,
+    ranked_note,
+    ranking_rule,
+    table_note,
+)
+from ganbench.report.stats import INTERVAL
+
+
+def num(v, digits: int = 3) -> str:
+    """3 significant digits; '—' for missing; a true minus sign."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if isinstance(v, (int, float)):
+        return f"{v:.{digits}g}".replace("-", "−")
+    return str(v)
+
+
+def ci(lo, hi) -> str:
+    return "—" if lo != lo or hi != hi else f"[{num(lo)}, {num(hi)}]"
+
+
+def pval(p) -> str:
+    if p != p:
+        return "—"
+    return "<0.001" if p < 1e-3 else f"{p:.2g}"
+
+
+def rank_label(r: pd.Series) -> str:
+    if r["rank"] != r["rank"]:
+        return "—"
+    return f"={int(r['rank'])}" if r["tied"] else str(int(r["rank"]))
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    esc = [[c.replace("|", "\\|") for c in row] for row in rows]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in esc])
+
+
+def companion(r: pd.Series, m: str, prefix: str = "") -> str:
+    """A companion metric's cell mean; hq as a percentage; undefined runs counted."""
+    v = r[f"{prefix}{m}"] if prefix else r[f"{m}_mean"]
+    text = num(100 * v if m == "hq" and v == v else v)
+    k = 0 if prefix else r.get(f"{m}_undefined", 0)
+    return text + (f" ({k} undef.)" if k else "")
+
+
+def cost_num(c: str, v) -> str:
+    """Steps as whole numbers, seconds to 3 significant digits."""
+    if v != v:
+        return "—"
+    return num(v) if c == "seconds" else f"{v:,.0f}"
+
+
+def cell_label(r: pd.Series) -> str:
+    return r["cell"] + (f" ({r['spread']})" if r.get("spread") else "")
+
+
+def ranked_md(t: pd.DataFrame, metric: str) -> str:
+    comps, costs = t.attrs.get("companions", []), t.attrs.get("costs", [])
+    rows = [[rank_label(r), cell_label(r), f"{num(r['mean'])} ± {num(r['std'])}",
+             ci(r["ci_low"], r["ci_high"])] + [companion(r, m) for m in comps]
+            + [str(r["n_finished"]), str(r["n_undefined"]),
+               f"{r['n_diverged']} ({num(100 * r['failure_rate'], 2)}%)", str(r["n_failed"])]
+            + [cost_num(c, r[f"cost_{c}"]) for c in costs]
+            for _, r in t.iterrows()]
+    head = (["rank", "cell", f"{metric} mean ± std", INTERVAL]
+            + [COMPANION_LABELS[m] for m in comps]
+            + ["finished", "undefined", "diverged (rate)", "failed"]
+            + [COST_LABELS[c] for c in costs])
+    return _table(head, rows)
+
+
+def ablation_md(t: pd.DataFrame, metric: str) -> str:
+    context = t["context"].astype(bool).any()
+    comps = t.attrs.get("companions", [])
+    rows = []
+    for _, r in t.iterrows():
+        row = [r["term"], f"{r['reference']} → {r['treated']}", num(r["delta"]),
+               ci(r["ci_low"], r["ci_high"]), pval(r["p"]), pval(r["p_holm"]),
+               "*" if r["significant"] else "", str(r["n_pairs"])]
+        row += [f"{companion(r, m, 'ref_')} → {companion(r, m, 'trt_')}" for m in comps]
+        row.append(f"{r['ref_diverged']}/{r['ref_n']} → {r['trt_diverged']}/{r['trt_n']}")
+        rows.append(([r["context"]] if context else []) + row)
+    head = (["trick", "cells", f"Δ {metric}", INTERVAL, "p", "Holm p", "sig.", "pairs"]
+            + [f"{COMPANION_LABELS[m]} (ref → trt)" for m in comps] + ["diverged"])
+    return _table((["setting"] if context else []) + head, rows)
+
+
+def factorial_md(t: pd.DataFrame) -> str:
+    rows = [[r["term"], kind(r), num(r["estimate"]), ci(r["ci_low"], r["ci_high"]),
+             pval(r["p"]), pval(r["p_holm"]), "*" if r["significant"] else ""]
+            for _, r in t.iterrows()]
+    return _table(["effect", "kind", "estimate", INTERVAL, "p", "Holm p", "sig."], rows)
+
+
+def kind(r: pd.Series) -> str:
+    return "main" if r["kind"] == "main" else f"{int(r['order'])}-way"
+
+
+def document(rep: Report) -> str:
+    goal = "higher" if rep.goal == "max" else "lower"
+    out = [f"# Sweep `{rep.name}`: report", "",
+           f"Metric: final `{rep.metric}` ({goal} is better). Design `{rep.design}`; "
+           f"{rep.n_cells} cells, seeds {rep.seeds}; {rep.n_runs} runs read from the MLflow "
+           f"store `{rep.store}`. Every run is listed in [runs.csv](runs.csv).", ""]
+    out += [f"> **Warning.** {w}" for w in rep.warnings] + ([""] if rep.warnings else [])
+    if len(rep.groups) > 1:
+        out += [f"Runs measured `{rep.metric}` under {len(rep.groups)} different protocols "
+                f"(`{rep.protocol_column}`). Values under different protocols are not "
+                "comparable, so every table below is split by protocol and never ranks "
+                "them together.", ""]
+    rule = ranking_rule(rep.metric)
+    for g in rep.groups:
+        h = "##"
+        if len(rep.groups) > 1:
+            out += [f"## Protocol `{g.protocol}`", ""]
+            h = "###"
+        out += [f"{h} Ranked cells", "", ranked_md(g.ranked, rep.metric), ""]
+        out += [rule, ""] if rule else []
+        out += [ranked_note(), "", cost_note(g.ranked, rep.stacked), ""]
+        for name, t in g.ablations.items():
+            what = ("each trick alone vs no trick" if name == "baseline + X"
+                    else "every trick vs every trick but X")
+            out += [f"{h} Ablation: {name} ({what})", "", ablation_md(t, rep.metric), "",
+                    "Δ = treated − reference, paired by seed over seeds where both have a "
+                    "value. " + table_note({name: t}) + " Diverged: diverged/runs in "
+                    "reference → treated cell.", ""]
+        if g.factorial is not None:
+            fx = g.factorial
+            out += [f"{h} Factorial analysis", "", factorial_md(fx.table), "",
+                    f"OLS: {model_sentence(fx)} {fx.n_used} runs with a value, "
+                    f"{fx.df_resid:g} residual df; t-based 95% CIs from the residual variance "
+                    f"pooled over all cells; p-values Holm-corrected over the {len(fx.table)} "
+                    "effects.", ""]
+            out += [f"- {n}" for n in fx.notes] + ([""] if fx.notes else [])
+            out += ([f"- {s}" for s in g.sentences]
+                    or ["No effect is significant after correction."]) + [""]
+        if g.disagreements:
+            out += [f"{h} Where the ablation and the factorial disagree", ""]
+            out += [f"- {s}" for s in g.disagreements] + [""]
+        for title, file in g.plots:
+            out += [f"{h} {title}", "", f"![{title}]({file})", ""]
+    out += [f"_{n}_" for n in rep.notes] + ([""] if rep.notes else [])
+    out += [f"Produced by: `{rep.command}`", ""]
+    return "\n".join(out)

@@ -1,0 +1,126 @@
+"""The sentences printed under the report's tables (plain text; markdown.py and latex.py
+format them): what the interval is, what a rank means, the ranking rule of 2-D mixtures,
+costs, and the warnings a reader needs before trusting a verdict."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ganbench.metrics.mog import HQ_MIN
+from ganbench.report.stats import (
+    ALPHA,
+    EXACT_MAX_N,
+    INTERVAL,
+    MC_FLIPS,
+    min_p,
+    seeds_needed,
+)
+
+MIN_SEEDS = 3
+
+COMPANION_LABELS = {"hq": "hq %", "reverse_kl": "rKL", "modes": "modes"}
+COST_LABELS = {"seconds": "wall s", "d_steps": "D steps", "g_steps": "G steps"}
+
+
+def ranked_note() -> str:
+    return (f"Mean ± std over finished seeds with a value; {INTERVAL}: mean ± t(0.975, n − 1)"
+            "·s/√n over the seed values (Student t: 95% coverage on normal data at 3–10 "
+            "seeds, close to it on moderately skewed data, less on strongly skewed data; see "
+            "the README). Rank = 1 + the number of cells whose t-CI lies entirely on the "
+            "better side, so cells whose intervals overlap share a rank (shown `=k`); "
+            "non-overlap of two 95% intervals is stricter than a 5% two-sample test, and no "
+            "multiplicity correction is made. Cells with one value are not ranked. (floor) / "
+            "(ceiling) / (no spread): every seed gave the same value, at the lowest / highest "
+            "any run reached or elsewhere; its interval is a point. Diverged runs are "
+            "results: counted (rate = diverged / (finished + diverged)), never averaged in; "
+            "undefined = finished runs whose final metric is undefined (e.g. reverse KL with "
+            "no high-quality sample): counted, never averaged, never replaced by an earlier "
+            "step's value; failed = killed or errored.")
+
+
+def ranking_rule(metric: str) -> str:
+    """The ranking metric's rule for 2-D mixtures (empty for other metrics)."""
+    pct = f"{100 * HQ_MIN:g}%"
+    if metric == "modes_hq":
+        return (f"Ranked by `modes_hq`: the modes a run covers, counted only when at least "
+                f"{pct} of its samples are high-quality (else 0), so spreading noise over the "
+                "grid cannot score. hq % and reverse KL (rKL) beside it are means over the "
+                "same finished runs.")
+    if metric == "modes":
+        return ("Ranked by `modes`, as the sweep file asks. Modes alone rewards noise: "
+                "uniform noise over grid25's square covers about 22 of 25 modes with about "
+                f"2% high-quality samples. Read it beside hq % (below {pct}: not a converged "
+                "distribution), or rank by `modes_hq` (modes counted only when hq ≥ "
+                f"{pct}; the default for 2-D mixtures).")
+    if metric in ("hq", "reverse_kl"):
+        return (f"Ranked by `{metric}`; the other 2-D metrics of the same runs are shown "
+                "beside it.")
+    return ""
+
+
+def cost_note(ranked: pd.DataFrame, stacked: int) -> str:
+    costs = ranked.attrs.get("costs", [])
+    if not costs:
+        return ("Cost: these runs were recorded without cost metrics (before ganbench logged "
+                "them), so no cost columns are shown.")
+    out = ("Cost per finished run (means): wall s = `perf/seconds` (wall-clock time"
+           + (f"; seeds trained as one vectorised stack, up to {stacked} here, share the "
+              "stack's time" if stacked > 1 else "")
+           + "), D steps and G steps = optimiser steps (`cost/d_steps`, `cost/g_steps`).")
+    spans = []
+    for c in ("d_steps", "seconds"):
+        v = ranked.get(f"cost_{c}", pd.Series(dtype=float)).dropna()
+        if len(v) > 1 and v.min() > 0 and v.max() / v.min() > 1.2:
+            spans.append(f"{COST_LABELS[c]} differ up to {v.max() / v.min():.2g}× between cells")
+    if spans:
+        out += (" Here " + " and ".join(spans) + ": cells run for equal steps are not at "
+                "equal compute; compare at equal cost by these columns.")
+    out += (" FLOPs are not counted: no exact count is cheap for every trick's extra passes "
+            "(penalties' double backward, n_critic's extra D steps), so none is shown.")
+    return out
+
+
+def seed_warnings(t: pd.DataFrame, planned: list[int]) -> list[str]:
+    """Warnings when there are fewer than MIN_SEEDS seeds per cell."""
+    out = []
+    if planned and len(planned) < MIN_SEEDS:
+        out.append(f"Only {len(planned)} seed(s) per cell: fewer than {MIN_SEEDS}. Intervals "
+                   "are very wide or absent, the paired test cannot reach significance "
+                   f"(smallest attainable p {2.0 ** (1 - len(planned)):.3g}), and any "
+                   "factorial verdict rests on a residual variance pooled across cells. "
+                   f"Treat every ranking here as provisional; run at least {MIN_SEEDS} seeds "
+                   "(the exact paired test needs 6 to reach p < 0.05 in one row).")
+    vals = t[t["value"].notna()].groupby("cell").size().reindex(t["cell"].unique(), fill_value=0)
+    few = [c for c, n in vals.items() if n < MIN_SEEDS]
+    if few and not (planned and len(planned) < MIN_SEEDS):
+        out.append(f"{len(few)} cell(s) have fewer than {MIN_SEEDS} seeds with a value "
+                   f"(diverged, undefined or missing runs): {', '.join(few)}.")
+    return out
+
+
+def table_note(tables: dict[str, pd.DataFrame], alpha: float = ALPHA) -> str:
+    """The one sentence under the ablation tables: which test, which interval, and what the
+    seed count allows."""
+    if not tables:
+        return ""
+    ns = sorted({int(n) for df in tables.values() for n in df["n_pairs"]})
+    exact = all(n <= EXACT_MAX_N for n in ns)
+    test = ("the exact paired permutation (sign-flip) test on the seed differences, all "
+            "2^n sign flips" if exact else
+            f"the paired permutation (sign-flip) test on the seed differences ({MC_FLIPS:,} "
+            f"seeded random flips where n > {EXACT_MAX_N}, else all 2^n)")
+    out = (f"One test for every row: {test}, statistic |mean Δ|; it needs no normality and "
+           "is valid for integer metrics with ties. Interval: the 95% paired t-CI of mean Δ "
+           "(it assumes normal differences; the test does not, so a t-CI that excludes 0 "
+           "beside p ≥ 0.05 is evidence that rests on normality). p-values Holm-corrected "
+           f"over the rows of each table; * = Holm p ≤ {alpha}.")
+    n = max(ns) if ns else 0
+    rows = max(len(df) for df in tables.values())
+    best = rows * min_p(n)
+    if n >= 1 and best > alpha:
+        need = seeds_needed(rows, alpha)
+        out += (f" With {n} paired seed{'s' if n > 1 else ''} the smallest attainable p is "
+                f"{min_p(n):.3g}"
+                + (f" ({min(1.0, best):.3g} after Holm over {rows} rows)" if rows > 1 else "")
+                + f": no row can reach {alpha}; that takes at least {need} seeds.")
+    return out

@@ -1,0 +1,100 @@
+"""Report figures (matplotlib, PNG at 200 dpi, 9-10 pt text: legible at a paper's column width).
+
+Pure apart from writing the file: each function takes tables and a path and returns the path.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # library code never opens windows
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+DPI = 200
+_STYLE = {"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "xtick.labelsize": 8,
+          "ytick.labelsize": 8, "legend.fontsize": 8}
+BLUE, RED, GREY = "#1f77b4", "#d62728", "#7f7f7f"
+
+
+def _grid(n: int, max_cols: int = 4) -> tuple[int, int]:
+    cols = min(n, max_cols)
+    return math.ceil(n / cols), cols
+
+
+def curves(history: pd.DataFrame, path: Path, ylabel: str,
+           order: list[str] | None = None) -> Path:
+    """One panel per cell: the mean over seeds of `value` against `step`, with the band
+    between the lowest and highest seed. history: columns cell, seed, step, value."""
+    cells = [c for c in (order or []) if c in set(history["cell"])]
+    cells += [c for c in dict.fromkeys(history["cell"]) if c not in cells]
+    rows, cols = _grid(len(cells))
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols + 0.6, 1.6 * rows + 0.6),
+                                 sharex=True, sharey=True, squeeze=False)
+        for ax, cell in zip(axes.flat, cells, strict=False):
+            h = history[history["cell"] == cell]
+            wide = h.pivot_table(index="step", columns="seed", values="value")
+            ax.fill_between(wide.index, wide.min(axis=1), wide.max(axis=1), color=BLUE,
+                            alpha=0.25, linewidth=0)
+            ax.plot(wide.index, wide.mean(axis=1), color=BLUE, linewidth=1.2)
+            ax.set_title(cell, fontsize=8)
+            ax.grid(alpha=0.3)
+        for ax in axes.flat[len(cells):]:
+            ax.set_visible(False)
+        fig.supxlabel("training step", fontsize=9)
+        fig.supylabel(ylabel, fontsize=9)
+        fig.tight_layout()
+        fig.savefig(path, dpi=DPI)
+        plt.close(fig)
+    return path
+
+
+def effects(tables: list[tuple[str, pd.DataFrame]], path: Path, xlabel: str,
+            label_col: str = "term", value_col: str = "estimate") -> Path:
+    """Horizontal bars of effects with their 95% CIs, one panel per table; significant
+    effects (after Holm) in colour, the others grey. tables: (title, frame) pairs."""
+    heights = [max(len(t), 1) for _, t in tables]
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(len(tables), 1, squeeze=False,
+                                 figsize=(6.0, 0.8 + 0.28 * sum(heights) + 0.5 * len(tables)),
+                                 gridspec_kw={"height_ratios": heights})
+        for ax, (title, t) in zip(axes[:, 0], tables, strict=True):
+            y = np.arange(len(t))[::-1]
+            est = t[value_col].to_numpy(dtype=float)
+            err = np.vstack([est - t["ci_low"].to_numpy(dtype=float),
+                             t["ci_high"].to_numpy(dtype=float) - est])
+            colors = [(BLUE if e > 0 else RED) if s else GREY
+                      for e, s in zip(est, t["significant"], strict=True)]
+            ax.barh(y, est, color=colors, alpha=0.85, height=0.6)
+            ax.errorbar(est, y, xerr=np.nan_to_num(err), fmt="none", ecolor="black",
+                        elinewidth=1, capsize=3)
+            ax.axvline(0, color="black", linewidth=0.8)
+            ax.set_yticks(y, [str(v) for v in t[label_col]])
+            ax.set_title(title, loc="left")
+            ax.grid(axis="x", alpha=0.3)
+        axes[-1, 0].set_xlabel(xlabel)
+        fig.tight_layout()
+        fig.savefig(path, dpi=DPI)
+        plt.close(fig)
+    return path
+
+
+def sample_panel(images: list[tuple[str, Path]], path: Path) -> Path:
+    """The final samples of one run per cell, side by side, titled by cell."""
+    rows, cols = _grid(len(images))
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(rows, cols, figsize=(2.0 * cols, 2.2 * rows), squeeze=False,
+                                 layout="constrained")
+        for ax, (title, img) in zip(axes.flat, images, strict=False):
+            ax.imshow(plt.imread(img))
+            ax.set_title(title, fontsize=8)
+        for ax in axes.flat:
+            ax.axis("off")
+        fig.savefig(path, dpi=DPI)
+        plt.close(fig)
+    return path

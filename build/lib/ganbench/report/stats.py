@@ -1,0 +1,214 @@
+"""Statistics of a sweep: pure functions of a tidy runs table (report/frame.py, one protocol).
+
+- ranked_table: per cell mean ± std over finished seeds and a Student-t 95% interval of the
+  mean (`t_ci`; its coverage is checked by simulation in tests/unit/test_intervals.py: 95%
+  on normal data at n = 3, 5, 10, within 2 points on moderately skewed data, worse on
+  strongly skewed data — see the README). Rank = 1 + the number of cells whose t-CI lies
+  entirely on the better side; cells without spread (floor / ceiling) are flagged.
+- ablations: "baseline + X" and "all − X", paired by seed. One test for every row: the
+  exact paired permutation (sign-flip) test on the seed differences (`sign_flip_p`), valid
+  for integer metrics with ties; a paired t interval for Δ; Holm over the rows of a table.
+- The interval and the test are in report/inference.py; the factorial model in
+  report/factorial.py.
+
+Diverged runs have no metric value, and neither do finished runs whose final metric is
+undefined (reverse KL with no high-quality sample): both are counted per cell and per
+comparison, never averaged in and never silently dropped from the counts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ganbench.report.frame import Factor, companions_of, costs_of, factors_of
+from ganbench.report.inference import (  # noqa: F401  (the names below are importable here too)
+    ALPHA,
+    CONFIDENCE,
+    EXACT_MAX_N,
+    INTERVAL,
+    MC_FLIPS,
+    MC_SEED,
+    MC_TEST_NAME,
+    TEST_NAME,
+    holm,
+    min_p,
+    paired_delta,
+    seeds_needed,
+    sign_flip_p,
+    t_ci,
+    t_interval,
+    test_name,
+)
+
+
+def split_by_protocol(t: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Runs measured under different metric protocols are never compared: one group each."""
+    groups = []
+    for proto, g in t.groupby("protocol", sort=True, dropna=False):
+        g = g.copy()
+        g.attrs = dict(t.attrs)
+        groups.append((str(proto), g))
+    return groups
+
+
+def _better(goal: str) -> int:
+    if goal not in ("max", "min"):
+        raise ValueError(f"goal must be 'max' or 'min', got {goal!r}")
+    return 1 if goal == "max" else -1
+
+
+# Bounds a metric cannot pass (None: open); observed extremes count as bounds too.
+BOUNDS = {"modes": (0, None), "modes_hq": (0, None), "hq": (0, 1), "reverse_kl": (0, None)}
+
+
+def spread_flags(t: pd.DataFrame) -> dict[str, str]:
+    """cell -> 'floor' / 'ceiling' / 'no spread' for cells whose ≥ 2 defined values are all
+    equal: at the metric's bound or the lowest / highest value any run reached, or elsewhere.
+    Such cells add nothing to a pooled residual variance and get point intervals."""
+    vals = t["value"].dropna()
+    if vals.empty:
+        return {}
+    lo_b, hi_b = BOUNDS.get(str(t.attrs.get("metric")), (None, None))
+    out = {}
+    for cell, g in t.groupby("cell", sort=False):
+        v = g["value"].dropna()
+        if len(v) < 2 or v.nunique() > 1:
+            continue
+        x = v.iloc[0]
+        if x == vals.min() or (lo_b is not None and x <= lo_b):
+            out[cell] = "floor"
+        elif x == vals.max() or (hi_b is not None and x >= hi_b):
+            out[cell] = "ceiling"
+        else:
+            out[cell] = "no spread"
+    return out
+
+
+def ranked_table(t: pd.DataFrame, goal: str, confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """One row per cell (plan order kept for equal means), best first.
+
+    rank = 1 + the number of cells whose t-CI lies entirely on the better side of this
+    one's; cells whose intervals overlap share a rank (`tied`). Non-overlap of two 95%
+    intervals is a stricter criterion than a 5% two-sample test (no multiplicity
+    correction is applied). A cell with fewer than 2 values has no interval and no rank.
+    Companion metrics (`<name>_mean`, `<name>_undefined`) and costs (`cost_<name>`) are
+    means over the same finished runs.
+    """
+    sign = _better(goal)
+    flags = spread_flags(t)
+    rows = []
+    for cell, g in t.groupby("cell", sort=False):
+        fin = g["status"] == "finished"
+        vals = g["value"].dropna().to_numpy()
+        n_fin = int(fin.sum())
+        n_div = int((g["status"] == "diverged").sum())
+        lo, hi = t_ci(vals, confidence)
+        row = {
+            "cell": cell, "n_runs": len(g), "n_finished": n_fin, "n_diverged": n_div,
+            "n_failed": len(g) - n_fin - n_div,
+            "n_undefined": int((fin & g["value"].isna()).sum()),
+            "failure_rate": n_div / (n_fin + n_div) if n_fin + n_div else math.nan,
+            "mean": vals.mean() if len(vals) else math.nan,
+            "std": vals.std(ddof=1) if len(vals) > 1 else math.nan,
+            "ci_low": lo, "ci_high": hi, "spread": flags.get(cell, ""),
+        }
+        for m in companions_of(t):
+            v = g.loc[fin, f"metric:{m}"]
+            row[f"{m}_mean"] = v.mean() if v.notna().any() else math.nan
+            row[f"{m}_undefined"] = int(v.isna().sum())
+        for c in costs_of(t):
+            v = g.loc[fin, f"cost:{c}"]
+            row[f"cost_{c}"] = v.mean() if v.notna().any() else math.nan
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    lo = (table["ci_low"] * sign).to_numpy()
+    hi = (table["ci_high"] * sign).to_numpy()
+    lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
+    ok = table["ci_low"].notna().to_numpy()
+    table["rank"] = [1 + int(np.sum(ok & (lo > hi[i]))) if ok[i] else math.nan
+                     for i in range(len(table))]
+    counts = table["rank"].value_counts()
+    table["tied"] = table["rank"].map(lambda r: bool(counts.get(r, 0) > 1) if r == r else False)
+    table["_key"] = -sign * table["mean"]
+    table = table.sort_values(["_key"], kind="stable", na_position="last").drop(columns="_key")
+    table = table.reset_index(drop=True)
+    table.attrs.update(metric=t.attrs.get("metric"), goal=goal, confidence=confidence,
+                       companions=companions_of(t), costs=costs_of(t))
+    return table
+
+
+def _cells_by_levels(t: pd.DataFrame, factors: list[Factor]) -> dict[tuple, str]:
+    names = [f.name for f in factors]
+    return {tuple(r): c for c, r in zip(t["cell"], t[names].itertuples(index=False),
+                                        strict=True)}
+
+
+def ablations(t: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """'baseline + X' (each trick level alone vs no trick) and 'all − X' (every trick on vs
+    the same without X), within each combination of non-trick axes. Δ = treated − reference;
+    Holm over the rows of each table. Empty tables (design without those cells) are left out.
+    """
+    factors = factors_of(t)
+    tricks = [f for f in factors if f.kind == "trick"]
+    axes = [f for f in factors if f.kind == "axis"]
+    if not tricks:
+        return {}
+    cells = _cells_by_levels(t, factors)
+    names = [f.name for f in factors]
+    contexts = list(dict.fromkeys(tuple(k[names.index(a.name)] for a in axes) for k in cells))
+    rows: dict[str, list[dict]] = {"baseline + X": [], "all − X": []}
+
+    def key(trick_levels: dict[str, str], ctx: tuple) -> tuple:
+        axis_levels = dict(zip([a.name for a in axes], ctx, strict=True))
+        return tuple(trick_levels.get(f.name, axis_levels.get(f.name)) for f in factors)
+
+    for ctx in contexts:
+        context = " ".join(f"{a.name}={v}" for a, v in zip(axes, ctx, strict=True))
+        base = {f.name: f.reference for f in tricks}
+        if key(base, ctx) in cells:
+            for f in tricks:
+                for lv in f.levels:
+                    trt = key({**base, f.name: lv}, ctx)
+                    if trt in cells:
+                        rows["baseline + X"].append(
+                            _compare(t, cells[key(base, ctx)], cells[trt], f.term(lv), context))
+        if len(tricks) < 2:
+            continue  # with one trick, "all − X" is "baseline + X" again
+        alls = [k for k in cells
+                if tuple(k[names.index(a.name)] for a in axes) == ctx
+                and all(k[names.index(f.name)] != f.reference for f in tricks)]
+        for k in alls:
+            levels = {f.name: k[names.index(f.name)] for f in tricks}
+            for f in tricks:
+                ref = key({**levels, f.name: f.reference}, ctx)
+                if ref in cells:
+                    label = f.term(levels[f.name]) if len(alls) == 1 else \
+                        f"{cells[k]} − {levels[f.name]}"
+                    rows["all − X"].append(_compare(t, cells[ref], cells[k], label, context))
+    out = {}
+    for name, r in rows.items():
+        if r:
+            df = pd.DataFrame(r)
+            df["p_holm"], df["significant"] = holm(df["p"])
+            df.attrs.update(metric=t.attrs.get("metric"), table=name,
+                            companions=companions_of(t))
+            out[name] = df
+    return out
+
+
+def _compare(t: pd.DataFrame, ref: str, trt: str, term: str, context: str) -> dict:
+    r, s = t[t["cell"] == ref], t[t["cell"] == trt]
+    res = paired_delta(r.set_index("seed")["value"], s.set_index("seed")["value"])
+    out = {"term": term, "context": context, "reference": ref, "treated": trt, **res,
+           "ref_diverged": int((r["status"] == "diverged").sum()), "ref_n": len(r),
+           "trt_diverged": int((s["status"] == "diverged").sum()), "trt_n": len(s)}
+    for m in companions_of(t):  # beside Δ: the companion metric in both cells
+        for side, g in (("ref", r), ("trt", s)):
+            v = g.loc[g["status"] == "finished", f"metric:{m}"]
+            out[f"{side}_{m}"] = v.mean() if v.notna().any() else math.nan
+    return out

@@ -1,0 +1,196 @@
+"""Pure expansion of a sweep spec into runs: cells x seeds, conflicts dropped with reasons.
+
+No I/O, no training: `plan(spec)` is what `--dry-run` prints and what the scheduler enqueues.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from ganbench.config import ConfigError, RunConfig, SweepSpec
+from ganbench.data import data_kind
+from ganbench.metrics import available_metrics, missing_metric_hint
+from ganbench.sweep.designs import PlanError, design_for
+from ganbench.tricks import TRICKS
+from ganbench.tricks.levels import OFF, level_label, level_of
+from ganbench.validate import check_run, resolve_defaults, validate
+
+
+def _short(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def canonical(cfg: RunConfig, with_seed: bool = True) -> dict[str, Any]:
+    """The settings that define a run. Fields at their defaults are left out, so a release
+    that adds a setting (with a default) keeps every existing run key, and resume works."""
+    d = resolve_defaults(cfg).identity(exclude_defaults=True)
+    d["tricks"] = dict(sorted(d.get("tricks", {}).items()))
+    d["seed"] = cfg.seed  # always explicit, even at its default 0
+    if not with_seed:
+        d.pop("seed")
+    return d
+
+
+def digest(obj: Any) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Cell:
+    cell_id: str  # hash of the config without seed
+    label: str  # readable: "sn+gp10" or "baseline", plus non-trick axes
+    tricks: dict[str, dict[str, Any]]
+    axes: dict[str, Any]
+    config: RunConfig  # seed 0 placeholder; runs set their seed
+    trick_list: str  # the label's trick part ("sn+gp10", "baseline"), an MLflow param
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    run_key: str
+    cell: Cell
+    seed: int
+    config: RunConfig
+
+    @property
+    def run_name(self) -> str:
+        return f"{self.cell.label} · s{self.seed}"
+
+
+@dataclass
+class Plan:
+    spec: SweepSpec
+    cells: list[Cell]
+    runs: list[PlannedRun]
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (cell label, reason)
+
+
+def _trick_levels(spec: SweepSpec) -> dict[str, list[dict[str, Any] | None]]:
+    levels = {}
+    for name, raws in spec.tricks.items():
+        if name not in TRICKS:
+            raise PlanError(("tricks", name), TRICKS.unknown_message(name))
+        if not raws:
+            raise PlanError(("tricks", name), "give at least one level (off, on or parameters)")
+        levels[name] = []
+        for i, raw in enumerate(raws):
+            try:
+                lv = level_of(raw)
+                if lv is not OFF:
+                    TRICKS.get(name).Params.model_validate(lv)
+            except (ValueError, ValidationError) as e:
+                msg = str(e)
+                if isinstance(e, ValidationError):
+                    err = e.errors()[0]
+                    msg = f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
+                raise PlanError(("tricks", name, i), msg) from None
+            levels[name].append(lv)
+    return levels
+
+
+def _base_tricks(spec: SweepSpec) -> dict[str, Any]:
+    """Tricks on in every cell; a trick cannot be both always on and swept."""
+    try:
+        base = RunConfig.model_validate({"tricks": spec.base.get("tricks")}).tricks
+    except ValidationError as e:
+        raise PlanError(("base", "tricks"), e.errors()[0]["msg"]) from None
+    for name in base:
+        if name in spec.tricks:
+            raise PlanError(("tricks", name), "also listed in base.tricks; list a trick either "
+                            "as always on (base.tricks) or as swept (tricks), not both")
+    return base
+
+
+_RESERVED = {"tricks": "tricks: sweeps tricks", "seed": "seeds: sets the seeds",
+             "name": "runs are named by their cell"}
+
+
+def _check_axes(spec: SweepSpec) -> None:
+    for axis in spec.axes:
+        if axis in _RESERVED:
+            raise PlanError(("axes", axis), f"cannot be an axis ({_RESERVED[axis]})")
+        if axis not in RunConfig.model_fields:
+            fields = [f for f in RunConfig.model_fields if f not in _RESERVED]
+            close = difflib.get_close_matches(axis, fields, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise PlanError(("axes", axis), f"not a run setting{hint}")
+        if not spec.axes[axis]:
+            raise PlanError(("axes", axis), "give at least one value")
+
+
+def _cells(spec: SweepSpec, levels, combos) -> tuple[list[Cell], list[tuple[str, str]]]:
+    """One cell per (trick combination, axis values); conflicts dropped, duplicates merged."""
+    axis_names = list(spec.axes)
+    axis_values = list(itertools.product(*(spec.axes[a] for a in axis_names)))
+    cells, dropped, seen = [], [], set()
+    # A trick with one setting is labelled by its short name; variants by their parameters.
+    single = {n for n, lvs in levels.items() if sum(lv is not OFF for lv in lvs) == 1}
+    base_tricks = _base_tricks(spec)
+    for combo in combos:
+        tricks = {n: p for n, p in combo.items() if p is not OFF}
+        trick_list = "+".join(TRICKS.get(n).short if n in single else level_label(n, p)
+                              for n, p in sorted(tricks.items())) or "baseline"
+        for values in axis_values:
+            axes = dict(zip(axis_names, values, strict=True))
+            raw = {**spec.base, **axes, "tricks": {**base_tricks, **tricks}}
+            label = trick_list
+            try:
+                cfg = RunConfig.model_validate(raw)
+            except ValidationError as e:
+                err = e.errors()[0]
+                where = ("axes",) if err["loc"] and err["loc"][0] in axes else ("base",)
+                raise PlanError((*where, *err["loc"]), f"{err['msg']} (cell {label})") from None
+            if axes:  # typed values: YAML 1.1 reads 1.0e6 as a string
+                label += " · " + " ".join(f"{k}={_short(getattr(cfg, k))}" for k in axes)
+            conflicts = [f for f in check_run(cfg) if f.kind == "conflict"]
+            if conflicts:
+                dropped.append((label, "; ".join(map(str, conflicts))))
+                continue
+            cfg = validate(cfg)
+            cid = digest(canonical(cfg, with_seed=False))
+            if cid in seen:
+                continue
+            seen.add(cid)
+            cells.append(Cell(cid, label, tricks, axes, cfg, trick_list))
+    return cells, dropped
+
+
+def _check_metric(spec: SweepSpec, cells: list[Cell]) -> None:
+    for cell in cells:
+        kind = data_kind(cell.config.dataset)
+        offered = available_metrics(kind, cell.config)  # image names carry fid_samples
+        if spec.metric.name not in offered:
+            names = ", ".join(offered) or "none"
+            hint = missing_metric_hint(spec.metric.name, cell.config) if kind == "images" else ""
+            raise PlanError(("metric", "name"), f"dataset {cell.config.dataset!r} does not "
+                            f"provide {spec.metric.name!r} (its metrics: {names}){hint}")
+
+
+def plan(spec: SweepSpec) -> Plan:
+    """Expand a spec; raises ValueError for a spec that cannot make a grid at all."""
+    levels = _trick_levels(spec)
+    _check_axes(spec)
+    design = design_for(spec)
+    design.check(levels)
+    cells, dropped = _cells(spec, levels, design.combinations(levels))
+    _check_metric(spec, cells)
+    if not cells:
+        raise PlanError((), "the grid is empty: every cell was dropped"
+                         + "".join(f"\n  {lab}: {why}" for lab, why in dropped))
+    runs = []
+    for cell in cells:
+        for seed in spec.seed_list:
+            cfg = cell.config.model_copy(update={"seed": seed})
+            runs.append(PlannedRun(digest(canonical(cfg)), cell, seed, cfg))
+    return Plan(spec, cells, runs, dropped)
+
+
+__all__ = ["Cell", "ConfigError", "Plan", "PlanError", "PlannedRun", "canonical", "digest",
+           "level_label", "level_of", "plan"]

@@ -1,0 +1,110 @@
+"""Sweep designs: which combinations of trick levels a sweep's cells are (one class each).
+
+A design receives every swept trick's levels in file order (`OFF`, or a parameter mapping)
+and returns the level combinations, in the order the cells are planned. A new design is a new
+`Design` subclass registered in `DESIGNS` (and its name added to `SweepSpec.design`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, ClassVar
+
+from ganbench.config import SweepSpec
+from ganbench.registry import Registry
+from ganbench.sweep.fractional import fractional_rows
+from ganbench.tricks.levels import OFF
+
+Level = dict[str, Any] | None  # OFF or a trick's parameters
+Combo = dict[str, Level]  # trick name -> its level in one cell
+
+
+class PlanError(ValueError):
+    """A spec that cannot make a grid; `loc` is the field path, for file:line messages."""
+
+    def __init__(self, loc: tuple[Any, ...], message: str) -> None:
+        self.loc, self.message = loc, message
+        super().__init__(f"{'.'.join(map(str, loc))}: {message}" if loc else message)
+
+
+class Design:
+    """The contract: `check` refuses levels the design cannot use, `combinations` expands."""
+
+    # Two-level designs need exactly two levels per trick: off and one setting.
+    two_level: ClassVar[bool] = False
+
+    def __init__(self, spec: SweepSpec) -> None:
+        self.spec = spec
+
+    def check(self, levels: dict[str, list[Level]]) -> None:
+        if not self.two_level:
+            return
+        for n, lvs in levels.items():
+            if len(lvs) != 2 or sum(lv is OFF for lv in lvs) != 1:
+                raise PlanError(("tricks", n),
+                                f"design {self.spec.design!r} needs two levels (off and one "
+                                f"setting), got {len(lvs)}; use design: full or one-at-a-time")
+
+    def combinations(self, levels: dict[str, list[Level]]) -> list[Combo]:
+        raise NotImplementedError
+
+    @staticmethod
+    def on(levels: dict[str, list[Level]]) -> Combo:
+        """Each trick's first setting that is not off (its "on" level)."""
+        return {n: next((lv for lv in lvs if lv is not OFF), OFF) for n, lvs in levels.items()}
+
+
+DESIGNS: Registry[type[Design]] = Registry("design")
+
+
+@DESIGNS.register("full")
+class Full(Design):
+    """Every combination of every trick's levels."""
+
+    def combinations(self, levels):
+        names = list(levels)
+        return [dict(zip(names, combo, strict=True))
+                for combo in itertools.product(*(levels[n] for n in names))]
+
+
+@DESIGNS.register("one-at-a-time")
+class OneAtATime(Design):
+    """The baseline, then each trick's settings alone."""
+
+    def combinations(self, levels):
+        off = dict.fromkeys(levels, OFF)
+        out = [dict(off)]
+        for n, lvs in levels.items():
+            out += [{**off, n: lv} for lv in lvs if lv is not OFF]
+        return out
+
+
+@DESIGNS.register("leave-one-out")
+class LeaveOneOut(Design):
+    """Everything on, then everything but one trick."""
+
+    two_level = True
+
+    def combinations(self, levels):
+        everything = self.on(levels)
+        return [everything] + [{**everything, n: OFF} for n in levels]
+
+
+@DESIGNS.register("fractional")
+class Fractional(Design):
+    """A regular two-level fraction of the given resolution (sweep/fractional.py)."""
+
+    two_level = True
+
+    def combinations(self, levels):
+        on = self.on(levels)
+        rows = fractional_rows(len(levels), self.spec.resolution)
+        return [{n: (on[n] if bit else OFF) for n, bit in zip(levels, row, strict=True)}
+                for row in rows]
+
+
+def design_for(spec: SweepSpec) -> Design:
+    return DESIGNS.get(spec.design)(spec)
+
+
+__all__ = ["DESIGNS", "Design", "PlanError", "design_for"]

@@ -1,0 +1,363 @@
+"""`ganbench sweep`: plan, enqueue, start workers, follow progress, summarise.
+
+Library code prints nothing: progress goes to an `on_event` callback the CLI draws.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import yaml
+
+from ganbench.atomic import write_atomic
+from ganbench.config import ConfigError, SweepSpec, line_of
+from ganbench.loaders import load_sweep_spec
+from ganbench.sweep.design import Plan, PlanError, plan
+from ganbench.sweep.job import Job
+from ganbench.sweep.scheduler import Queue
+from ganbench.sweep.storage import Liveness, is_shared
+from ganbench.sweep.sync import SyncReport
+from ganbench.sweep.trials import Recorded
+from ganbench.sweep.warm import WarmWorkers, sigint_ignored
+from ganbench.sweep.worker import EXIT_DISK_FULL, WorkerContext, worker_main
+from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
+from ganbench.tricks.levels import level_label
+
+if TYPE_CHECKING:
+    from ganbench.report.build import Report
+
+
+@dataclass
+class SweepOptions:
+    results: Path = Path("runs")  # the command line's default too (cli/common.py)
+    storage: str | None = None  # default: a journal file under results/<sweep>/
+    tracking_uri: str | None = None  # default: sqlite:///results/mlflow.db
+    workers: int = 1  # 0: enqueue only (workers elsewhere run `ganbench worker`)
+    device: str = "auto"
+    data_root: str | None = None
+    checkpoint_every: int = 5000
+    liveness: Liveness = Liveness()
+    vectorise: str = "off"  # on | off | auto (on for GPU workers only)
+    exit_when_empty: bool = False
+
+
+@dataclass
+class Event:
+    kind: str  # "run" (one run ended) | "tick" (counts changed)
+    counts: dict[str, int]
+    run: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Sweep:
+    spec: SweepSpec
+    plan: Plan | None  # None for a worker attached to a sweep enqueued elsewhere
+    folder: Path
+    queue: Queue
+    store: MLflowStore
+    experiment_id: str
+    parent_run_id: str
+    storage: str
+    sync: SyncReport
+    notes: list[str] = field(default_factory=list)  # repairs made on opening, one line each
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=5, cwd=Path(__file__).parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def load_plan(spec_path: Path) -> Plan:
+    """Load and expand a sweep file; every user mistake is a ConfigError/ValueError."""
+    spec, node = load_sweep_spec(spec_path)
+    try:
+        return plan(spec)
+    except PlanError as e:
+        where = f"{spec_path}:{line_of(node, *e.loc)}" if e.loc else str(spec_path)
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def run_attrs(p: Plan) -> list[dict[str, Any]]:
+    return [Job.planned(r).to_attrs() for r in p.runs]
+
+
+def trick_levels(p: Plan) -> dict[str, dict[str, str]]:
+    """Cell id -> {trick: off | on | level label} over every trick of the sweep, so each child
+    run gets one `trick.<name>` param per trick and a user can group by "ttur on vs off".
+    Tricks of base.tricks are on in every cell (their parameters are in `tricks.<name>.*`)."""
+    base = {n for c in p.cells for n in c.config.tricks if n not in p.spec.tricks}
+    names = sorted(set(p.spec.tricks) | base)
+    return {c.cell_id: {n: ("on" if n in base else "off" if n not in c.tricks
+                            else level_label(n, c.tricks[n]) if c.tricks[n] else "on")
+                        for n in names} for c in p.cells}
+
+
+def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
+    """Plan, open the study and the MLflow record, reconcile the queue with the record, and
+    enqueue what has no result yet."""
+    p = load_plan(spec_path)
+    spec = p.spec
+    folder = opts.results / spec.name
+    folder.mkdir(parents=True, exist_ok=True)
+    storage = opts.storage or str(folder / "study.journal")
+    direction = "maximize" if spec.metric.goal == "max" else "minimize"
+    queue = Queue(storage, spec.name, direction, liveness=opts.liveness)
+    check_growth(spec_path, spec, queue.meta)
+    uri = opts.tracking_uri or default_tracking_uri(opts.results)
+    store = MLflowStore(uri)
+    # A tracking server decides where artifacts go; a local store keeps them beside it.
+    exp = store.experiment(spec.name, opts.results / "mlartifacts" if is_local_uri(uri) else None)
+    parent = store.parent_run(exp, spec.name)
+    shared = is_shared(storage)
+    if not shared:
+        # One controller per local study: whatever is still RUNNING was left by a dead process.
+        # (On shared storage other machines may be running them: heartbeats decide there.)
+        store.close_running_children(exp, "the worker stopped mid-run (resumed sweep)")
+    sync = queue.sync(run_attrs(p), reclaim_running=not shared,
+                      recorded=recorded(store, exp, spec.metric.name))
+    queue.set_meta({"metric": spec.metric.name, "tracking_uri": uri,
+                    "base": json.loads(json.dumps(spec.base, default=str)),
+                    "trick_levels": trick_levels(p)})
+    tracker = store.tracker(parent)
+    # Tags, not params: MLflow refuses to change a param, and a sweep may grow.
+    tracker.set_tags({"design": spec.design, "metric": f"{spec.metric.name} ({spec.metric.goal})",
+                      "git_commit": git_commit(), "n_cells": len(p.cells), "n_runs": len(p.runs),
+                      "seeds": json.dumps(spec.seed_list)})
+    write_atomic(folder / "spec.yaml", yaml.safe_dump(spec.model_dump(mode="json"),
+                                                      sort_keys=False))
+    write_atomic(folder / "plan.json", json.dumps(plan_rows(p), indent=1))
+    tracker.log_artifact(folder / "spec.yaml")
+    tracker.log_artifact(folder / "plan.json")
+    return Sweep(spec, p, folder, queue, store, exp, parent, storage, sync, queue.notes)
+
+
+def recorded(store: MLflowStore, exp: str, metric: str) -> dict[str, Recorded]:
+    return {k: Recorded(*v) for k, v in store.results(exp, metric).items()}
+
+
+def check_growth(spec_path: Path, spec: SweepSpec, meta: dict[str, Any]) -> None:
+    """A sweep may gain seeds, cells and axes; a changed base setting would change what the
+    runs already done mean, so it is refused (a new sweep name starts afresh)."""
+    if "base" not in meta:
+        return
+    old, new = meta["base"], json.loads(json.dumps(spec.base, default=str))
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if changed:
+        diff = "; ".join(f"{k}: {old.get(k, '(unset)')!r} then, {new.get(k, '(unset)')!r} now"
+                         for k in changed)
+        raise ConfigError(
+            f"{spec_path}: sweep {spec.name!r} was started with another base ({diff}); that "
+            "would change what its finished runs mean. To run it, give the sweep a new name "
+            f"(e.g. name: {spec.name}-2); to add seeds, cells or axes keep the base as it was")
+
+
+def is_local_uri(uri: str) -> bool:
+    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
+
+
+def plan_rows(p: Plan) -> list[dict[str, Any]]:
+    return ([{"run_key": r.run_key, "cell": r.cell.label, "seed": r.seed} for r in p.runs]
+            + [{"dropped": lab, "reason": why} for lab, why in p.dropped])
+
+
+def worker_devices(device: str, workers: int | None, per_gpu: int = 1) -> list[str]:
+    """One entry per worker process: `per_gpu` per visible GPU by default (device auto/cuda),
+    else `workers` CPU processes (default 1)."""
+    import torch
+
+    if device in ("auto", "cuda") and torch.cuda.is_available() and workers is None:
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count()) for _ in range(per_gpu)]
+    if device.startswith("cuda:") and workers is None:
+        return [device] * per_gpu
+    return [device] * (workers or 1)
+
+
+def worker_contexts(sw: Sweep, opts: SweepOptions, devices: list[str],
+                    threads: int | None = None) -> list[WorkerContext]:
+    cores = os.cpu_count() or 1
+    threads = threads or max(1, cores // max(len(devices), 1))
+    base = WorkerContext(
+        storage=sw.storage, study=sw.spec.name, direction=sw.queue.study.direction.name.lower(),
+        tracking_uri=sw.store.uri, experiment_id=sw.experiment_id, parent_run_id=sw.parent_run_id,
+        metric=sw.spec.metric.name, threads=threads, data_root=opts.data_root,
+        git_commit=git_commit(), checkpoint_every=opts.checkpoint_every, liveness=opts.liveness,
+        exit_when_empty=opts.exit_when_empty,
+    )
+    return [replace(base, device=d, vectorise=stack_seeds(opts.vectorise, d)) for d in devices]
+
+
+def stack_seeds(mode: str, device: str) -> bool:
+    """--vectorise auto: on GPUs, where one step of S stacked seeds costs about one launch
+    sequence; off on CPUs, where it measured no faster at 3 seeds (results/perf/)."""
+    if mode != "auto":
+        return mode == "on"
+    if device == "auto":
+        import torch
+
+        return torch.cuda.is_available()
+    return device.startswith("cuda")
+
+
+def run_workers(sw: Sweep, opts: SweepOptions,
+                on_event: Callable[[Event], None] | None = None,
+                devices: list[str] | None = None, pids: set[str] | None = None,
+                threads: int | None = None, warm: WarmWorkers | None = None) -> dict[str, int]:
+    """Start one process per device entry (default: opts.workers on opts.device) and follow
+    the study until they are all done. `pids` (if given) receives the workers' process ids.
+    `warm`: workers already started (one per device entry), handed their contexts here."""
+    devices = devices if devices is not None else [opts.device] * opts.workers
+    contexts = worker_contexts(sw, opts, devices, threads)
+    procs = warm.take(contexts) if warm is not None else [
+        mp.get_context("spawn").Process(target=worker_main, args=(ctx,), daemon=False)
+        for ctx in contexts]
+    seen: set[int] = set()
+    _preload_report()
+    try:
+        for proc in procs:
+            # A worker boots (seconds of imports) with Ctrl-C ignored, so a Ctrl-C then prints
+            # no traceback per worker; worker_main re-arms it, and the loop below re-sends it.
+            if warm is None:
+                with sigint_ignored():
+                    proc.start()
+            if pids is not None:
+                pids.add(str(proc.pid))
+        seen |= {t.number for t in sw.queue.trials() if t.state.is_finished()}
+        while True:
+            alive = any(proc.is_alive() for proc in procs)
+            _emit_new(sw.queue, seen, on_event)
+            if not alive:
+                break
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        for proc in procs:  # workers in our process group got it too; a second is ignored
+            if proc.is_alive() and proc.pid:
+                os.kill(proc.pid, signal.SIGINT)
+        deadline = time.monotonic() + 60
+        for proc in procs:
+            while proc.is_alive() and time.monotonic() < deadline:
+                proc.join(timeout=1)
+                if proc.is_alive() and proc.pid:  # still booting when the first one came
+                    os.kill(proc.pid, signal.SIGINT)
+            if proc.is_alive():
+                proc.terminate()
+        _emit_new(sw.queue, seen, on_event)
+        if sw.plan is not None:  # the controller's own sweep; a worker leaves it open
+            sw.store.tracker(sw.parent_run_id).finish("KILLED")
+        raise
+    counts = sw.queue.counts()
+    counts["disk_full"] = sum(1 for proc in procs if proc.exitcode == EXIT_DISK_FULL)
+    counts["crashed_workers"] = sum(1 for proc in procs if proc.exitcode not in (0, None)
+                                    ) - counts["disk_full"]
+    return counts
+
+
+def _preload_report() -> None:
+    """Import the report's modules (statsmodels, scipy, matplotlib: seconds) in the background
+    while the workers train, instead of in the serial tail after the last run."""
+    threading.Thread(target=importlib.import_module, args=("ganbench.report.build",),
+                     name="ganbench-report-import", daemon=True).start()
+
+
+def _emit_new(queue: Queue, seen: set[int], on_event) -> None:
+    new = [t for t in queue.trials() if t.state.is_finished() and t.number not in seen]
+    if not new:
+        return
+    counts = queue.counts()
+    for t in sorted(new, key=lambda t: t.datetime_complete or t.datetime_start):
+        seen.add(t.number)
+        if on_event:
+            on_event(Event("run", counts, {**t.user_attrs, "number": t.number}))
+
+
+def attach(name: str, opts: SweepOptions) -> Sweep:
+    """A worker's view of a sweep enqueued elsewhere: its study and its MLflow record.
+    The tracking URI defaults to the one the sweep was enqueued with."""
+    storage = opts.storage or str(opts.results / name / "study.journal")
+    if not is_shared(storage) and not Path(storage.removeprefix("journal:")).exists():
+        raise ConfigError(f"no local sweep {name!r} (no {storage}); pass --storage URL for a "
+                          "shared one, or enqueue it with `ganbench sweep FILE --workers 0`")
+    queue = Queue(storage, name, None, liveness=opts.liveness)
+    meta = queue.meta
+    uri = opts.tracking_uri or meta.get("tracking_uri") or default_tracking_uri(opts.results)
+    store = MLflowStore(uri)
+    exp = store.find_experiment(name)
+    parent = store.find_parent(exp) if exp else None
+    if parent is None:
+        raise ConfigError(f"sweep {name!r} has no MLflow record at {uri}; pass the "
+                          "--tracking-uri it was enqueued with")
+    # What a worker needs of the spec: the name and the metric a finished run reports.
+    spec = SweepSpec.model_validate({"name": name, "metric": {"name": meta.get("metric",
+                                                                                "modes")}})
+    return Sweep(spec, None, opts.results / name, queue, store, exp, parent, storage,
+                 SyncReport(0, 0, 0, 0), queue.notes)
+
+
+def ranked_section(markdown: str) -> str:
+    """The report's "Ranked cells" section: its heading, sub-headings and tables (the prose
+    under them stays in report.md)."""
+    lines, inside = [], False
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            inside = line.startswith("## Ranked cells")
+        if inside and (line.startswith(("#", "|")) or (not line.strip() and lines
+                                                       and lines[-1].startswith("|"))):
+            lines.append(line)
+    return "\n".join(lines).strip()
+
+
+def _describe_parent(sw: Sweep, tracker, rep: Report) -> None:
+    """The parent run's description (the ranked table, shown on its page) and run counts."""
+    report = sw.folder / "report.md"
+    table = ranked_section(report.read_text()) if report.exists() else ""
+    if report.exists():
+        tracker.log_artifact(report)
+    head = (f"Sweep `{sw.spec.name}`: ranked by final `{sw.spec.metric.name}` "
+            f"({'higher' if sw.spec.metric.goal == 'max' else 'lower'} is better); each child "
+            f"run's `score` metric is that value. The full report: artifact report.md.")
+    sw.store.set_note(sw.parent_run_id, f"{head}\n\n{table}" if table else head)
+    if rep.groups:  # every group ranks the same runs (one group per protocol): count one
+        g = rep.groups[0].ranked
+        counts = {f"runs/{k}": float(g[f"n_{k}"].sum())
+                  for k in ("runs", "finished", "diverged", "failed") if f"n_{k}" in g}
+        counts["runs/total"] = counts.pop("runs/runs", float(len(sw.plan.runs)))
+        tracker.log_metrics({**counts, "cells": float(len(g))}, 0)
+        tracker.flush()
+
+
+def summarise(sw: Sweep, command: str) -> Report:
+    """The sweep's report (from the MLflow record) plus summary.csv, the ranked table(s) in one
+    file with a protocol column; both are written to results/<sweep>/ and the parent run."""
+    # Imported here: the report's pandas/scipy/statsmodels/matplotlib would otherwise load in
+    # the controller before any worker starts.
+    from ganbench.report.build import report_sweep
+
+    rep = report_sweep(sw.store, sw.spec.name, sw.folder, command=command,
+                       keys={r.run_key for r in sw.plan.runs},
+                       order=[c.label for c in sw.plan.cells])
+    ranked = pd.concat([g.ranked.assign(protocol=g.protocol or "") for g in rep.groups],
+                       ignore_index=True) if rep.groups else pd.DataFrame()
+    summary = sw.folder / "summary.csv"
+    write_atomic(summary, ranked.to_csv(index=False))
+    tracker = sw.store.tracker(sw.parent_run_id)
+    tracker.log_artifact(summary)
+    rep.files.append(summary)
+    _describe_parent(sw, tracker, rep)
+    if sw.queue.unresolved([r.run_key for r in sw.plan.runs]) == 0:
+        tracker.finish("FINISHED")
+    return rep

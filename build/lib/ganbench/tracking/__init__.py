@@ -1,0 +1,3 @@
+from ganbench.tracking.base import MemoryTracker, Tracker
+
+__all__ = ["MemoryTracker", "Tracker"]

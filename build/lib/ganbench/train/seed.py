@@ -1,0 +1,186 @@
+"""One seed's run as built: its nets, tricks, data and noise streams, evaluation and state.
+
+A lone run (`Trainer`, train/loop.py) is one `Seed` plus its optimisers; a vectorised cell
+(train/vectorised.py) is S `Seed`s whose nets one stacked optimiser trains. Either way the
+step functions of train/step.py train them through the same hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from ganbench.config import RunConfig
+from ganbench.data import DATASETS, Dataset
+from ganbench.losses import LOSSES
+from ganbench.metrics import IMAGE_OUTPUTS, mode_metrics
+from ganbench.metrics.fidelity import FidelityEvaluator
+from ganbench.metrics.labels import LabelEvaluator
+from ganbench.models import MODELS
+from ganbench.train.checkpoint import FORMAT_VERSION, check_compatible
+from ganbench.train.state import Evaluation
+from ganbench.tricks import TrickStack
+from ganbench.tricks.base import OptimSpec
+from ganbench.validate import resolve_defaults
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def to_device(obj: Any, device: torch.device) -> Any:
+    """`obj` with every tensor in it (nested dicts, lists, tuples) moved to `device`."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_device(v, device) for v in obj)
+    return obj
+
+
+class Seed:
+    """One run's nets, tricks and streams, built as its lone run builds them (no optimisers:
+    whoever trains its nets owns those)."""
+
+    def __init__(self, cfg: RunConfig, data: Dataset | None = None) -> None:
+        """`data`: the run's dataset when the caller has it already (another Seed's `data`:
+        runs stacked in one process share one copy); loaded here when None."""
+        cfg = resolve_defaults(cfg)
+        self.cfg = cfg
+        self.device = pick_device(cfg.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick kernels once
+        torch.manual_seed(cfg.seed)  # model init and the tricks' own draws
+        # Data and z come from the run's own stream, so runs stacked in one process
+        # (vectorised seeds) draw exactly what they would draw alone.
+        self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        spec = MODELS.get(cfg.model)
+        if data is None:
+            data = DATASETS.get(cfg.dataset)(cfg.data_root)
+        elif data.name != cfg.dataset:
+            raise ValueError(f"the dataset given is {data.name!r}, the config's {cfg.dataset!r}")
+        data = data.to(self.device)  # no copy when it is there already
+        self.data = data.resized(spec.image_size) if data.kind == "images" else data
+        self.stack = TrickStack.from_config(cfg)
+        g, d = spec.build(cfg.z_dim, self.data.shape, cfg.d_norm, **self.stack.model_options())
+        self.g, self.d = self.stack.build(g.to(self.device), d.to(self.device))
+        self.optim = self.stack.optimizers(OptimSpec(cfg.lr, cfg.lr, cfg.betas, cfg.betas))
+        self.loss = LOSSES.get(cfg.loss)()
+        self.n_d = self.stack.d_steps()
+        self.d_steps_done = 0
+        b = cfg.batch_size
+        self.ones = torch.ones(b, device=self.device)
+        self.zeros = torch.zeros(b, device=self.device)
+        # Image metrics: weights, the real reference and the classifier are resolved now, so
+        # a missing file fails before training rather than after it.
+        images = self.data.kind == "images"
+        self.fidelity = (FidelityEvaluator.for_run(cfg, self.data, self.device)
+                         if images and any(m in IMAGE_OUTPUTS for m in cfg.image_metrics)
+                         else None)
+        self.labels = LabelEvaluator.for_run(cfg, self.data) if images else None
+        self._eval_z: torch.Tensor | None = None
+
+    def optimiser(self, net: Literal["g", "d"], params: Iterable[torch.Tensor]
+                  ) -> torch.optim.Optimizer:
+        """The optimiser of G or D (rates and betas after the tricks') over `params`: that
+        net's own, or seed-stacked ones (Adam is element-wise)."""
+        o = self.optim
+        lr, betas = (o.g_lr, o.g_betas) if net == "g" else (o.d_lr, o.d_betas)
+        return torch.optim.Adam(params, lr=lr, betas=betas)
+
+    def z(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.cfg.z_dim, device=self.device, generator=self.gen)
+
+    def real(self, n: int) -> torch.Tensor:
+        return self.data.sample(n, self.gen)
+
+    def state_dict(self, optimisers: tuple[dict[str, Any], dict[str, Any]],
+                   global_rng: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
+        """Everything later steps depend on, with `optimisers`, the (G, D) optimiser states,
+        and `global_rng` the global RNG states ({"cpu": ..., "cuda": ...}; the current ones
+        when None): a fresh Trainer for the same config that loads this continues exactly as
+        this run would. Tensors share storage with the live run."""
+        if global_rng is None:
+            global_rng = {"cpu": torch.get_rng_state()}
+            if self.device.type == "cuda":
+                global_rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        # Data and z come from the run's own generator; model init and the tricks' own draws
+        # (penalties, random targets, augmentations) from the global one.
+        rng = {"run": self.gen.get_state(), **global_rng}
+        opt_g, opt_d = optimisers
+        return {
+            "format": FORMAT_VERSION,
+            "config": self.cfg.model_dump_json(),
+            "device_type": self.device.type,
+            "g": self.g.state_dict(),
+            "d": self.d.state_dict(),  # the tricks' per-net buffers are in here
+            "opt_g": opt_g,
+            "opt_d": opt_d,
+            "d_steps_done": self.d_steps_done,
+            "tricks": self.stack.state_dict(),
+            "rng": rng,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict()`'s output but the optimiser states (the caller's); ValueError
+        if it was written for another config or device type (RNG states of CPU and CUDA
+        generators are not interchangeable)."""
+        check_compatible(state, self.cfg)
+        if state["device_type"] != self.device.type:
+            raise ValueError(f"the checkpoint was written on {state['device_type']}, this run "
+                             f"is on {self.device.type}; its random streams cannot continue "
+                             "on another device type: resume there or delete the checkpoint")
+        self.g.load_state_dict(state["g"])
+        self.d.load_state_dict(state["d"])
+        self.d_steps_done = int(state["d_steps_done"])
+        self.stack.load_state_dict(to_device(state["tricks"], self.device))
+        rng = state["rng"]
+        self.gen.set_state(rng["run"])
+        torch.set_rng_state(rng["cpu"])
+        if "cuda" in rng:
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
+
+    @property
+    def eval_g(self) -> torch.nn.Module:
+        """The generator evaluation, samples and saved weights use (a trick's when one
+        replaces it, e.g. a weight average)."""
+        return self.stack.eval_generator(self.g)
+
+    def opening_tags(self) -> dict[str, str]:
+        """Where the run's data came from, its device, and which generator is evaluated."""
+        return {"data_source": self.data.source, "device": str(self.device),
+                "eval_generator": self.stack.eval_generator_name(self.g)}
+
+    def eval_z(self, n: int) -> torch.Tensor:
+        """Fixed evaluation noise from its own generator: evaluating never shifts the training
+        RNG stream (results do not depend on eval_every) and every evaluation sees the same z."""
+        if self._eval_z is None or len(self._eval_z) != n:
+            gen = torch.Generator(device=self.device).manual_seed(self.cfg.seed + 7919)
+            self._eval_z = torch.randn(n, self.cfg.z_dim, device=self.device, generator=gen)
+        return self._eval_z
+
+    @torch.no_grad()
+    def evaluate(self, g: nn.Module | None = None) -> Evaluation:
+        """Metrics of `g` (default: eval_g) and their tags (protocol.<metric>,
+        unavailable.<metric>). G stays in train mode: its batch statistics are the ones it
+        was trained with."""
+        g = self.eval_g if g is None else g
+        if self.data.kind != "points":
+            out = Evaluation()  # stays empty when no image_metrics are asked for
+            if self.fidelity is not None:
+                res = self.fidelity(g, self.cfg.z_dim)
+                out.update(res.metrics)
+                out.tags.update(res.tags())
+            if self.labels is not None:
+                values, label_tags = self.labels(g, self.eval_z(self.cfg.eval_samples))
+                out.update(values)
+                out.tags.update(label_tags)
+            return out
+        samples = g(self.eval_z(self.cfg.eval_samples))
+        return Evaluation(mode_metrics(samples, self.data.modes, self.data.mode_std))

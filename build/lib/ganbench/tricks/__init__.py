@@ -1,0 +1,23 @@
+"""The trick registry; importing this package registers every built-in trick."""
+
+from ganbench.tricks import (  # noqa: F401  (registration)
+    consistency,
+    diffaugment,
+    dragan,
+    ema,
+    feature_matching,
+    gradient_penalty,
+    instance_noise,
+    label_noise,
+    label_smoothing,
+    lecam,
+    minibatch_std,
+    n_critic,
+    pack,
+    r1,
+    spectral_norm,
+    ttur,
+)
+from ganbench.tricks.base import TRICKS, Finding, Trick, TrickParams, TrickStack
+
+__all__ = ["TRICKS", "Finding", "Trick", "TrickParams", "TrickStack"]

@@ -1,0 +1,310 @@
+"""The trick contract and the stack the training loop talks to.
+
+A trick is a class with typed `Params` (paper defaults) and hooks that do nothing by default.
+The loop calls each hook on the `TrickStack` and never names a trick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from ganbench.registry import Registry
+
+if TYPE_CHECKING:
+    from ganbench.config import RunConfig
+
+
+class TrickParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A conflict makes a configuration invalid; a caveat only flags it (and is tagged)."""
+
+    kind: Literal["conflict", "caveat"]
+    trick: str
+    message: str
+    suggestion: str | None = None
+
+    def __str__(self) -> str:
+        tail = f" (suggestion: {self.suggestion})" if self.suggestion else ""
+        return f"{self.trick}: {self.message}{tail}"
+
+
+@dataclass(frozen=True)
+class OptimSpec:
+    g_lr: float
+    d_lr: float
+    g_betas: tuple[float, float]
+    d_betas: tuple[float, float]
+
+
+@dataclass
+class StepContext:
+    """What a loss-term hook sees. real/fake are D's inputs (after d_inputs); logits are (B,)."""
+
+    g: torch.nn.Module
+    d: torch.nn.Module
+    real: torch.Tensor
+    fake: torch.Tensor
+    d_real: torch.Tensor | None
+    d_fake: torch.Tensor
+    step: int
+    # A fresh real batch on demand (the G step draws none unless a trick asks), clean.
+    sample_real: Callable[[], torch.Tensor] | None = None
+    # D's input transforms of this step (instance noise, DiffAugment) for a real batch: the
+    # ones `real`/`fake` went through. Set by the TrickStack; identity outside a stack.
+    d_input: Callable[[torch.Tensor], torch.Tensor] = lambda x: x
+
+
+# A trick whose time constant exceeds this fraction of the run's steps gets a caveat.
+HORIZON_FRACTION = 0.25
+
+
+@dataclass(frozen=True)
+class TimeConstant:
+    """How many training steps (G steps) a trick needs to act as its paper intends."""
+
+    steps: float
+    what: str  # e.g. "decay 0.999 averages over ~1000 steps"
+    suggestion: str | None = None
+
+
+class Trick:
+    name: ClassVar[str] = ""
+    short: ClassVar[str] = ""  # for readable cell labels ("sn+gp10"); defaults to the name
+    paper: ClassVar[str] = ""
+    Params: ClassVar[type[TrickParams]] = TrickParams
+    order: ClassVar[int] = 50  # hook order within a stack; ties broken by name
+    # True when the trick keeps its per-run meaning on seed-stacked tensors (vectorised seeds,
+    # ganbench/train/vectorised.py); the vectorised contract test holds every such trick to it.
+    vectorisable: ClassVar[bool] = False
+
+    def __init__(self, params: TrickParams | None = None, cfg: RunConfig | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+        self.cfg = cfg  # the run's config, for tricks whose schedule depends on it
+
+    # --- read at config load -------------------------------------------------------
+    def check(self, cfg: RunConfig) -> list[Finding]:
+        return []
+
+    def time_constant(self, cfg: RunConfig) -> TimeConstant | None:
+        """The trick's horizon in steps (EMA's 1/(1-decay), a lazy interval), or None.
+        Read by `findings`, which flags runs shorter than a few horizons."""
+        return None
+
+    def findings(self, cfg: RunConfig) -> list[Finding]:
+        """`check(cfg)` plus the generic caveat for a time constant long against the run."""
+        out = list(self.check(cfg))
+        tc = self.time_constant(cfg)
+        if tc is not None and tc.steps > HORIZON_FRACTION * cfg.steps:
+            out.append(self.caveat(
+                f"{tc.what}, {tc.steps / cfg.steps:.2g}× this run's {cfg.steps} steps "
+                f"(flagged above {HORIZON_FRACTION:g} of the run)", tc.suggestion))
+        return out
+
+    # --- training hooks (each returns new values) -----------------------------------
+    def model_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Options passed to the model builder (e.g. minibatch_std=True)."""
+        return options
+
+    def build(self, g, d):
+        return g, d
+
+    def optimizers(self, spec: OptimSpec) -> OptimSpec:
+        return spec
+
+    def d_targets(self, real_t, fake_t):
+        return real_t, fake_t
+
+    def d_inputs(self, real, fake, step: int):
+        """Transform D's inputs; either may be None (the G step has no reals, and
+        `StepContext.d_input` passes reals alone) and must then stay None."""
+        return real, fake
+
+    def d_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        return {}
+
+    def g_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        return {}
+
+    def d_steps(self) -> int:
+        return 1
+
+    def after_step(self, ctx: StepContext) -> None:
+        return None
+
+    def eval_generator(self, g):
+        """The generator that evaluation and samples use (EMA returns its average)."""
+        return g
+
+    # --- seed stacking (ganbench/train/stacked.py) ------------------------------------
+    def stacked_template(self, net: torch.nn.Module) -> torch.nn.Module:
+        """`net` (a structure-only copy on the meta device) as seed-stacked runs call it,
+        through `vmap(functional_call(net, ...))`: a trick whose modules vmap cannot batch
+        swaps in equivalents that it can, with the same parameter and buffer names."""
+        return net
+
+    # --- checkpoints ------------------------------------------------------------------
+    # State that changes across steps and is not already inside G's or D's state_dict
+    # (EMA's average, LeCam's anchors, counters). Plain tensors/containers/numbers only:
+    # checkpoints are loaded with torch.load(weights_only=True).
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        return None
+
+    # helpers for subclasses
+    def conflict(self, message: str, suggestion: str | None = None) -> Finding:
+        return Finding("conflict", self.name, message, suggestion)
+
+    def caveat(self, message: str, suggestion: str | None = None) -> Finding:
+        return Finding("caveat", self.name, message, suggestion)
+
+
+TRICKS: Registry[type[Trick]] = Registry("trick")
+
+
+def register(name: str):
+    """Class decorator: register a trick and give it its name."""
+
+    def deco(cls: type[Trick]) -> type[Trick]:
+        cls.name = name
+        cls.short = cls.__dict__.get("short") or name
+        return TRICKS.register(name)(cls)
+
+    return deco
+
+
+class TrickStack:
+    """Calls each hook of every active trick in a fixed order."""
+
+    def __init__(self, tricks: list[Trick]) -> None:
+        self.tricks = sorted(tricks, key=lambda t: (t.order, t.name))
+        self._overrides: dict[str, bool] = {}
+
+    @classmethod
+    def from_config(cls, cfg: RunConfig) -> TrickStack:
+        out = []
+        for name, params in cfg.tricks.items():
+            trick_cls = TRICKS.get(name)
+            out.append(trick_cls(trick_cls.Params.model_validate(params), cfg))
+        return cls(out)
+
+    @property
+    def names(self) -> list[str]:
+        return [t.name for t in self.tricks]
+
+    def check(self, cfg: RunConfig) -> list[Finding]:
+        return [f for t in self.tricks for f in t.findings(cfg)]
+
+    def model_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        for t in self.tricks:
+            options = t.model_options(options)
+        return options
+
+    def build(self, g, d):
+        for t in self.tricks:
+            g, d = t.build(g, d)
+        return g, d
+
+    def optimizers(self, spec: OptimSpec) -> OptimSpec:
+        for t in self.tricks:
+            spec = t.optimizers(spec)
+        return spec
+
+    def d_targets(self, real_t, fake_t):
+        for t in self.tricks:
+            real_t, fake_t = t.d_targets(real_t, fake_t)
+        return real_t, fake_t
+
+    def d_inputs(self, real, fake, step: int):
+        for t in self.tricks:
+            real, fake = t.d_inputs(real, fake, step)
+        return real, fake
+
+    def real_input(self, real: torch.Tensor, step: int) -> torch.Tensor:
+        """A real batch through D's input transforms of `step` (fresh random draws)."""
+        for t in self.tricks:
+            real, _ = t.d_inputs(real, None, step)
+        return real
+
+    def _with_d_input(self, ctx: StepContext) -> StepContext:
+        return replace(ctx, d_input=lambda x: self.real_input(x, ctx.step))
+
+    def d_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        ctx = self._with_d_input(ctx)
+        return self._merge(t.d_terms(ctx) for t in self.tricks)
+
+    def g_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        ctx = self._with_d_input(ctx)
+        return self._merge(t.g_terms(ctx) for t in self.tricks)
+
+    def d_steps(self) -> int:
+        return max((t.d_steps() for t in self.tricks), default=1)
+
+    def after_step(self, ctx: StepContext) -> None:
+        for t in self.tricks:
+            t.after_step(ctx)
+
+    def eval_generator(self, g):
+        for t in self.tricks:
+            g = t.eval_generator(g)
+        return g
+
+    def eval_generator_name(self, g) -> str:
+        """The name of the trick whose generator `eval_generator(g)` returns, or "raw"."""
+        name = "raw"
+        for t in self.tricks:
+            g, before = t.eval_generator(g), g
+            name = t.name if g is not before else name
+        return name
+
+    def stacked_template(self, net: torch.nn.Module) -> torch.nn.Module:
+        for t in self.tricks:
+            net = t.stacked_template(net)
+        return net
+
+    def overrides(self, hook: str) -> bool:
+        """Whether some trick of the stack overrides `hook` (else calling it changes nothing)."""
+        if hook not in self._overrides:
+            self._overrides[hook] = any(getattr(type(t), hook) is not getattr(Trick, hook)
+                                        for t in self.tricks)
+        return self._overrides[hook]
+
+    def state_dict(self) -> dict[str, dict[str, Any]]:
+        """Each stateful trick's state, keyed by trick name (stateless tricks are left out)."""
+        return {t.name: s for t in self.tricks if (s := t.state_dict())}
+
+    def load_state_dict(self, state: dict[str, dict[str, Any]]) -> None:
+        """Restore what `state_dict` returned (for the same tricks)."""
+        unknown = set(state) - set(self.names)
+        if unknown:
+            raise ValueError(f"trick state for {sorted(unknown)}, which this run does not use "
+                             f"(its tricks: {self.names})")
+        for t in self.tricks:
+            t.load_state_dict(state.get(t.name, {}))
+
+    @staticmethod
+    def _merge(parts) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        for part in parts:
+            for k, v in part.items():
+                if k in out:
+                    raise ValueError(f"two tricks produce a loss term named {k!r}")
+                out[k] = v
+        return out
+
+
+__all__ = [
+    "HORIZON_FRACTION", "TRICKS", "Finding", "OptimSpec", "StepContext", "TimeConstant",
+    "Trick", "TrickParams", "TrickStack", "register",
+]

@@ -1,0 +1,111 @@
+"""Where the contract exercises a trick: tiny runs on CPU, 2-D points first (fast), then tiny
+synthetic images for tricks that need images. Nothing here reads or downloads data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganbench.config import ConfigError, RunConfig
+from ganbench.data import DATASETS, Dataset
+from ganbench.tricks import TRICKS
+from ganbench.validate import validate
+
+# Registered only while a check runs (DATASETS.scoped()), so it never shows in `ganbench`'s
+# dataset list and never reaches a sweep.
+CONTRACT_IMAGES = "contract-images"
+LOSSES = ("ns", "hinge")  # the first under which a trick validates is used
+
+
+@dataclass(frozen=True)
+class Context:
+    dataset: str
+    model: str
+    batch_size: int  # for 2-step smoke runs
+    small_batch: int  # for the longer runs of the resume and stacking checks
+
+    @property
+    def label(self) -> str:
+        return f"{self.dataset}/{self.model}"
+
+
+POINTS = Context("ring8", "mlp", 32, 32)
+IMAGES = Context(CONTRACT_IMAGES, "dcgan28", 16, 4)
+CONTEXTS: tuple[Context, ...] = (POINTS, IMAGES)
+# Where declared conflicts are compared with the planner (data kind x loss).
+CONFLICT_SETTINGS: tuple[tuple[Context, str], ...] = ((POINTS, "ns"), (IMAGES, "hinge"))
+
+
+@dataclass(frozen=True)
+class _DefaultDtypeImages(Dataset):
+    """Images sampled in torch's default dtype (float64 for the exact stacking check)."""
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return super().sample(n, generator).to(torch.get_default_dtype())
+
+
+def load_contract_images(root: Path) -> Dataset:
+    # Own generator: loading must neither depend on nor disturb the global RNG.
+    gen = torch.Generator().manual_seed(1234)
+    images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=gen)
+    return _DefaultDtypeImages(CONTRACT_IMAGES, "images", "synthetic (contract)",
+                               images=images)
+
+
+@contextmanager
+def contract_data() -> Iterator[None]:
+    """The contract's synthetic images are a dataset while the block runs (nested: once)."""
+    if CONTRACT_IMAGES in DATASETS:
+        yield
+        return
+    with DATASETS.scoped():
+        DATASETS.register(CONTRACT_IMAGES)(load_contract_images)
+        yield
+
+
+def canon() -> list[str]:
+    """The built-in tricks (a plugin's or a test's are verified against these)."""
+    return [n for n, cls in TRICKS.items() if cls.__module__.startswith("ganbench.")]
+
+
+def run_config(ctx: Context, loss: str, tricks: dict[str, dict], **over: Any) -> RunConfig:
+    """A validated tiny CPU run (ConfigError if the tricks conflict there)."""
+    base = dict(dataset=ctx.dataset, model=ctx.model, batch_size=ctx.batch_size, loss=loss,
+                tricks=tricks, steps=2, log_every=1, eval_samples=256, device="cpu")
+    return validate(RunConfig(**{**base, **over}))
+
+
+def first_loss(ctx: Context, tricks: dict[str, dict]) -> str | None:
+    """The first loss of LOSSES under which `tricks` validate in `ctx`, else None."""
+    with contract_data():
+        for loss in LOSSES:
+            try:
+                run_config(ctx, loss, tricks)
+            except ConfigError:
+                continue
+            return loss
+    return None
+
+
+def settings(tricks: dict[str, dict], contexts: tuple[Context, ...] = CONTEXTS
+             ) -> list[tuple[Context, str]]:
+    """Every (context, first valid loss) where `tricks` validate, in the order of `contexts`."""
+    out = []
+    for ctx in contexts:
+        if (loss := first_loss(ctx, tricks)) is not None:
+            out.append((ctx, loss))
+    return out
+
+
+def first_setting(tricks: dict[str, dict], contexts: tuple[Context, ...] = CONTEXTS
+                  ) -> tuple[Context, str] | None:
+    for ctx in contexts:
+        if (loss := first_loss(ctx, tricks)) is not None:
+            return ctx, loss
+    return None
+

@@ -1,0 +1,81 @@
+"""The metric registry: what a metric name means, without computing anything.
+
+A `MetricSpec` says which direction is better (`goal`), what data kind it scores, and, for
+metrics that are asked for by an `image_metrics:` entry, that entry and the config field
+whose sample count its logged name carries (`fid_samples: 10000` logs `fid` as `fid10k`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from ganbench.registry import Registry
+
+Goal = Literal["min", "max"]
+COUNT_FIELDS = ("fid_samples", "eval_samples")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str  # the base name ("fid"); counted metrics are logged as name + count ("fid10k")
+    goal: Goal  # "min": lower is better; "max": higher is better
+    data_kind: Literal["points", "images"]
+    # The `image_metrics:` entry that produces it ("prc" gives precision and recall); None:
+    # logged for every run of its data kind.
+    entry: str | None = None
+    # The config field whose value the logged name carries; None: the name is logged as is.
+    counted_by: Literal["fid_samples", "eval_samples"] | None = None
+    # Needs ganbench's own classifier for the dataset (DatasetSpec.classifier).
+    needs_classifier: bool = False
+
+    def __post_init__(self) -> None:
+        if self.goal not in ("min", "max"):
+            raise ValueError(f"metric {self.name!r}: goal must be 'min' or 'max', "
+                             f"not {self.goal!r}")
+        if self.data_kind not in ("points", "images"):
+            raise ValueError(f"metric {self.name!r}: data_kind must be 'points' or 'images'")
+        if self.counted_by is not None and self.counted_by not in COUNT_FIELDS:
+            raise ValueError(f"metric {self.name!r}: counted_by must be one of {COUNT_FIELDS}")
+        if self.counted_by is not None and self.entry is None:
+            raise ValueError(f"metric {self.name!r}: a counted metric needs its entry")
+        if self.name and re.search(r"\d$", self.name):
+            # fid10k must parse as fid + 10k: a base name may not end in a digit.
+            raise ValueError(f"metric {self.name!r}: a metric name may not end in a digit")
+
+
+METRICS: Registry[MetricSpec] = Registry("metric", base=MetricSpec)
+
+
+def register_metric(spec: MetricSpec) -> MetricSpec:
+    """Register a metric's meaning (its goal, data kind and how its name is counted)."""
+    return METRICS.register(spec)
+
+
+def count_label(n: int) -> str:
+    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
+
+
+_COUNT = re.compile(r"^(?P<base>.+?)(?P<n>\d+)(?P<k>k?)$")
+
+
+def parse_counted(name: str) -> tuple[MetricSpec, int] | None:
+    """(spec, sample count) of a counted name such as 'fid10k' or 'label_modes2500'."""
+    m = _COUNT.match(name)
+    if not m or m.group("base") not in METRICS:
+        return None
+    spec = METRICS.get(m.group("base"))
+    if spec.counted_by is None:
+        return None
+    return spec, int(m.group("n")) * (1000 if m.group("k") else 1)
+
+
+def entry_outputs(*, needs_classifier: bool) -> dict[str, tuple[str, ...]]:
+    """`image_metrics:` entry -> the metric names it produces (torch-fidelity's entries, or
+    with needs_classifier the classifier's)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name, spec in METRICS.items():
+        if spec.entry is not None and spec.needs_classifier == needs_classifier:
+            out[spec.entry] = (*out.get(spec.entry, ()), name)
+    return out

@@ -1,0 +1,56 @@
+"""`ganbench tricks verify NAME... | --all`: a pass/fail table per trick, exit 0 when every
+check passes, 1 when one fails (naming the broken part), 2 with one line for a bad name."""
+
+from __future__ import annotations
+
+import pytest
+from helpers.broken_tricks import register_broken_tricks
+from helpers.cli import assert_user_error, invoke
+
+from ganbench.tricks import TRICKS
+
+
+@pytest.fixture
+def broken_tricks():
+    with TRICKS.scoped():
+        register_broken_tricks()
+        yield
+
+
+def test_a_builtin_trick_passes():
+    r = invoke("tricks", "verify", "lecam")
+    assert r.exit_code == 0, r.output
+    assert "lecam: 28 passed, 0 failed, 0 skipped" in r.output
+    for check in ("trains beside ema", "checkpoint resume is bit-identical",
+                  "stacked seeds equal lone runs", "conflicts match the planner"):
+        assert check in r.output
+    assert "FAIL" not in r.output
+
+
+def test_a_broken_trick_fails_naming_the_broken_part(broken_tricks):
+    r = invoke("tricks", "verify", "ttur", "test_forgetful")
+    assert r.exit_code == 1, r.output
+    assert "ttur: 28 passed, 0 failed, 0 skipped" in r.output
+    assert "test_forgetful: 26 passed, 2 failed, 1 skipped" in r.output
+    own = r.output[r.output.index("test_forgetful:"):].splitlines()
+    line = next(x for x in own if "state round-trips" in x)
+    assert "FAIL" in line and "differs from state at count" in line
+    assert "FAIL" in next(x for x in own if "checkpoint resume" in x)
+    assert "1 of 2 tricks pass; failing: test_forgetful" in r.output
+
+
+def test_params_without_defaults_fail(broken_tricks):
+    r = invoke("tricks", "verify", "test_no_default")
+    assert r.exit_code == 1, r.output
+    line = next(x for x in r.output.splitlines() if "params have defaults" in x)
+    assert "FAIL" in line and "without a default: weight" in line
+
+
+def test_an_unknown_name_is_one_line_with_a_suggestion():
+    r = invoke("tricks", "verify", "ema", "spectral_nrom")
+    assert_user_error(r, "unknown trick 'spectral_nrom'", "did you mean 'spectral_norm'?")
+    assert "ema:" not in r.output  # every name is checked before anything trains
+
+
+def test_no_name_and_no_all_is_a_user_error():
+    assert_user_error(invoke("tricks", "verify"), "name the tricks to verify", "--all")
