@@ -197,5 +197,6 @@ def load_folder(root: Path, path: str | Path | None = None, resolution: int = 64
 
 
 register_dataset(DatasetSpec(
-    "folder", "images", load_folder, options=FolderOptions, info=_info,
+    # shape at the default resolution; a run's own is its `resolution` option
+    "folder", "images", load_folder, shape=(3, 64, 64), options=FolderOptions, info=_info,
     source="your PNG/JPEG images: dataset: {name: folder, path: DIR, resolution: 64}"))

@@ -92,3 +92,39 @@ def test_on_gpu_too_large_is_refused(monkeypatch):
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda d=None: (100, 1000))
     with pytest.raises(DataTooLargeError, match="768 B of uint8 images would not fit.*cuda"):
         Dataset("d", "images", "t", images=x).to("cuda")
+
+
+def built(name, tmp_path):
+    from test_data_cifar import stl_root
+
+    from ganbench.data import cifar
+
+    if name == "cifar10":
+        return cifar10_root(tmp_path), {}
+    if name == "cifar100":
+        folder = tmp_path / "cifar-100-python"
+        folder.mkdir()
+        for split in ("train", "test"):
+            cifar.write_batch(folder / split, torch.zeros((2, 3, 32, 32), dtype=torch.uint8),
+                              [7, 99], "fine_labels")
+        return tmp_path, {}
+    if name == "stl10":
+        return stl_root(tmp_path)[0], {}
+    return tmp_path / "root", {"path": str(make_tree(tmp_path / "imgs")), "resolution": 64}
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100", "stl10", "folder"])
+def test_each_new_dataset_loads_as_its_spec_says(name, tmp_path):
+    from ganbench.data import DATASETS
+    from ganbench.data.base import dataset_info, load_dataset
+
+    root, options = built(name, tmp_path)
+    spec, info = DATASETS.get(name), dataset_info(name, options)
+    data = load_dataset(name, root, options)
+    assert (data.name, data.kind) == (name, spec.kind) and data.shape == spec.shape
+    assert data.images.dtype == torch.uint8
+    assert (data.labels is not None) == (info.classes is not None) == (data.classes is not None)
+    if info.classes is not None:
+        assert data.classes == info.classes and int(data.labels.max()) < info.classes
+    assert ("test" in info.splits) == (data.test_images is not None)
+    assert info.max_size is None or data.images.shape[-1] <= info.max_size
