@@ -8,8 +8,9 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from helpers.image_files import cifar10_root, images, stl_root
 
-from ganbench.data import DATASETS, cifar, stl10
+from ganbench.data import DATASETS, cifar
 from ganbench.data.base import DataTooLargeError, DataUnavailableError, dataset_info
 from ganbench.data.unpickle import RefusedPickleError, safe_load
 
@@ -17,19 +18,6 @@ from ganbench.data.unpickle import RefusedPickleError, safe_load
 @pytest.fixture(autouse=True)
 def offline(monkeypatch):
     monkeypatch.setenv("GANBENCH_OFFLINE", "1")
-
-
-def images(n: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (n, 3, 32, 32), dtype=np.uint8)
-
-
-def cifar10_root(tmp_path, per_batch: int = 3, skip: tuple[str, ...] = ()):
-    folder = tmp_path / "root" / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    for i, name in enumerate(cifar.LAYOUTS["cifar10"].train + ("test_batch",)):
-        if name not in skip:
-            cifar.write_batch(folder / name, images(per_batch, i), np.arange(per_batch) % 10)
-    return tmp_path / "root"
 
 
 def test_cifar10_reads_every_batch_in_order_with_labels(tmp_path):
@@ -136,18 +124,6 @@ def test_too_large_for_memory_is_refused_before_reading(tmp_path, monkeypatch):
 
 
 # ---- STL-10
-
-
-def stl_root(tmp_path, n_unlabeled: int = 3, n_train: int = 2):
-    folder = tmp_path / "stl10_binary"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    u = rng.integers(0, 256, (n_unlabeled, 3, 96, 96), dtype=np.uint8)
-    t = rng.integers(0, 256, (n_train, 3, 96, 96), dtype=np.uint8)
-    stl10.write_images(folder / "unlabeled_X.bin", u)
-    stl10.write_images(folder / "train_X.bin", t)
-    (folder / "train_y.bin").write_bytes(bytes(range(1, n_train + 1)))
-    return tmp_path, u, t
 
 
 def test_stl10_reads_unlabeled_then_train_and_resizes_once(tmp_path):

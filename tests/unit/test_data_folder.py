@@ -6,26 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers.image_files import make_tree, png
 from PIL import Image
 
 from ganbench.config import ConfigError
 from ganbench.data import DATASETS, folder
 from ganbench.data.base import DataTooLargeError, DataUnavailableError, dataset_info
 from ganbench.loaders import load_run_config
-
-
-def png(path, w: int, h: int, seed: int, fmt: str = "PNG"):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arr = np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
-    Image.fromarray(arr).save(path, format=fmt)
-    return arr
-
-
-def make_tree(root, classes=("cat", "dog"), per_class: int = 3):
-    for c, name in enumerate(classes):
-        for i in range(per_class):
-            png(root / name / f"{i}.png", 20 + 4 * i, 16, seed=10 * c + i)  # mixed sizes
-    return root
 
 
 def test_class_folders_give_labels_and_every_image_is_square_rgb(tmp_path):

@@ -7,8 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from test_data_cifar import cifar10_root
-from test_data_folder import make_tree
+from helpers.image_files import cifar10_root, make_tree
 
 from ganbench.config import RunConfig
 from ganbench.data.base import Dataset, DataTooLargeError
@@ -95,7 +94,7 @@ def test_on_gpu_too_large_is_refused(monkeypatch):
 
 
 def built(name, tmp_path):
-    from test_data_cifar import stl_root
+    from helpers.image_files import stl_root
 
     from ganbench.data import cifar
 
