@@ -170,6 +170,7 @@ class DataInfo:
     classes: int | None = None  # labelled with this many classes; None = unlabelled
     max_size: int | None = None  # the largest side it gives without upsampling; None = any
     splits: tuple[str, ...] = ("train",)  # "test" where a test split exists (FID protocols)
+    test_size: int | None = None  # images in the test split, where there is one
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,7 @@ class DatasetSpec:
     labelled: bool = False  # the loaded Dataset has per-image labels (conditional runs)
     max_size: int | None = None  # the largest side it gives without upsampling; None = any
     splits: tuple[str, ...] = ("train",)  # "test" where it has a test split (FID protocols)
+    test_size: int | None = None  # its test split's images (compare_gan's generated count)
     # `dataset: {name: ..., key: value}`: the pydantic model that checks the options (passed
     # to `load` as keywords); None = the dataset takes none.
     options: type | None = None
@@ -274,7 +276,7 @@ def dataset_info(name: str, options: dict[str, Any] | None = None) -> DataInfo:
     if spec.info is not None:
         return spec.info(dict(options or {}))
     return DataInfo(classes=spec.classes if spec.labelled else None, max_size=spec.max_size,
-                    splits=spec.splits)
+                    splits=spec.splits, test_size=spec.test_size)
 
 
 def dataset_options_model(name: str) -> type | None:

@@ -168,5 +168,5 @@ def load_cifar100(root: Path) -> Dataset:
 for _lay, _load in ((LAYOUTS["cifar10"], load_cifar10), (LAYOUTS["cifar100"], load_cifar100)):
     register_dataset(DatasetSpec(
         _lay.name, "images", _load, shape=(3, 32, 32), classes=_lay.classes, labelled=True,
-        max_size=32, splits=("train", "test"),
+        max_size=32, splits=("train", "test"), test_size=10_000,
         source=f"torchvision's {_lay.folder}/ under the data root, or its download"))

@@ -36,29 +36,10 @@ from ganbench.metrics.inception import (
 )
 from ganbench.metrics.inception import tf_module as _tf
 from ganbench.metrics.inception_weights import ENV_WEIGHTS, Weights, file_lock, resolve_weights
+from ganbench.metrics.protocols import PROTOCOLS, FidProtocol  # noqa: F401  (importable here)
 from ganbench.metrics.safe_cache import PrivateCache
 
 SPLIT = "train"  # the reference split unless a named protocol says otherwise
-
-
-@dataclass(frozen=True)
-class FidProtocol:
-    """A published FID/KID/IS protocol: which real split, how many images on each side."""
-
-    name: str
-    split: str  # "train" or "test"
-    n_gen: int | None  # generated images; None = as many as the reference split has
-    n_real: int | None  # real images (a fixed subset when fewer than the split); None = all
-    reported_by: str
-
-
-PROTOCOLS = {
-    "mimicry": FidProtocol("mimicry", "train", 50_000, 50_000, "Lee & Town 2020 (Mimicry)"),
-    "studiogan": FidProtocol("studiogan", "test", 10_000, 10_000,
-                             "Kang et al. 2023 (PyTorch-StudioGAN)"),
-    "compare_gan": FidProtocol("compare_gan", "test", None, None,
-                               "Lucic et al. 2018; Kurach et al. 2019 (compare_gan)"),
-}
 
 
 def protocol_counts(name: str, data: Dataset) -> tuple[Tensor, int, int | None]:

@@ -14,6 +14,7 @@ from helpers.image_files import cifar10_root, make_tree
 from ganbench.config import RunConfig, default_data_root
 from ganbench.data import DataUnavailableError
 from ganbench.metrics import inception_weights as iw
+from ganbench.metrics.protocols import PROTOCOLS, FidProtocol
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train
 from ganbench.validate import validate
@@ -52,13 +53,17 @@ def test_a_folder_of_pngs_trains_and_scores_fid(tmp_path):
     assert tracker.tags["data.skipped"] == "1"
 
 
-def test_cifar_files_score_under_compare_gan_against_their_test_split(tmp_path):
+def test_cifar_files_score_under_a_named_protocol_against_their_test_split(tmp_path,
+                                                                          monkeypatch):
     root = cifar10_root(tmp_path, per_batch=4)  # 20 train, 4 test images
+    # studiogan's 10k vs 10k test images, scaled to this copy's 4 test images
+    monkeypatch.setitem(PROTOCOLS, "studiogan", FidProtocol("studiogan", "test", 4, 4, ""))
     cfg = validate(RunConfig(dataset="cifar10", model="dcgan28", steps=1, batch_size=4,
                              device="cpu", data_root=root, image_metrics=["fid"],
-                             fid_protocol="compare_gan", fid_batch_size=4))
+                             fid_protocol="studiogan", fid_batch_size=4))
     tracker = MemoryTracker()
     result = train(cfg, tracker)
-    assert math.isfinite(result.metrics["fid4"])  # as many fakes as test images
+    assert math.isfinite(result.metrics["fid4"])
+    assert math.isfinite(tracker.last("eval/fid4/final"))
     tag = tracker.tags["protocol.fid4"]
-    assert tag.startswith("protocol=compare_gan;") and "ref=cifar10/test[4/4]" in tag
+    assert tag.startswith("protocol=studiogan;") and "ref=cifar10/test[4/4]" in tag

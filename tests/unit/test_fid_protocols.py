@@ -15,6 +15,7 @@ from ganbench.loaders import load_run_config
 from ganbench.metrics import fidelity as fid
 from ganbench.metrics import inception_weights as iw
 from ganbench.report.build import analyse
+from ganbench.sweep.design import PlanError, plan
 from ganbench.validate import check_run
 
 
@@ -121,3 +122,31 @@ def test_yaml_protocol_with_explicit_counts_is_refused(tmp_path):
     f.write_text("dataset: cifar10\nmodel: dcgan28\nfid_protocol: fancy\n")
     with pytest.raises(ConfigError, match="fid_protocol"):
         load_run_config(f)
+
+
+def test_metric_names_carry_the_protocols_count(tmp_path):
+    from ganbench.metrics import available_metrics
+
+    def names(**kw):
+        cfg = RunConfig(dataset="cifar10", model="dcgan28", image_metrics=["fid", "kid"], **kw)
+        return {k for k in available_metrics("images", cfg) if k.startswith(("fid", "kid"))}
+
+    assert names() == {"fid10k", "kid10k"}
+    assert names(fid_protocol="mimicry") == {"fid50k", "kid50k"}
+    assert names(fid_protocol="studiogan") == {"fid10k", "kid10k"}
+    assert names(fid_protocol="compare_gan") == {"fid10k", "kid10k"}  # CIFAR's 10k test images
+
+
+def test_a_sweep_ranked_under_mimicry_plans(tmp_path):
+    from ganbench.loaders import load_sweep_spec
+
+    f = tmp_path / "s.yaml"
+    f.write_text("name: m\nbase: {dataset: cifar10, model: dcgan28, image_metrics: [fid], "
+                 "fid_protocol: mimicry}\ntricks: {spectral_norm: [off, on]}\n"
+                 "metric: {name: fid50k, goal: min}\n")
+    spec, _ = load_sweep_spec(f)
+    runs = plan(spec).runs
+    assert len(runs) == 6 and all(r.config.fid_protocol == "mimicry" for r in runs)
+    f.write_text(f.read_text().replace("fid50k", "fid10k"))
+    with pytest.raises(PlanError, match="fid50k"):  # what it does provide
+        plan(load_sweep_spec(f)[0])
