@@ -87,6 +87,18 @@ class RunConfig(Closed):
     # two against the train split.
     fid_protocol: Literal["mimicry", "studiogan", "compare_gan"] | None = Field(
         None, json_schema_extra={"evaluation": True})
+    # --- model widths and class-conditional GANs (models/resnet.py, models/conditional.py).
+    # g_width/d_width: the width of G's and D's reference layer (the ResNets' widest), for
+    # models whose spec declares widths; None = the paper's. conditional: G with
+    # class-conditional batch norm and D with a projection head (Miyato & Koyama 2018),
+    # trained on a labelled dataset's labels.
+    g_width: int | None = Field(None, gt=0, description="G's width; None = the paper's")
+    d_width: int | None = Field(None, gt=0, description="D's width; None = the paper's")
+    conditional: bool = Field(False, description="class-conditional G and D (cGAN-PD)")
+
+    _widths_not_bools = field_validator("g_width", "d_width", mode="before")(classmethod(
+        lambda cls, v: _not_bool(v)))
+    # --- end of model widths and class-conditional GANs
     tricks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     data_root: Path = Field(default_factory=default_data_root,
                             json_schema_extra={"identity": False})

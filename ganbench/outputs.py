@@ -11,6 +11,7 @@ import torch
 import yaml
 
 from ganbench.config import RunConfig
+from ganbench.models.conditional import bind_labels, is_conditional
 from ganbench.report.samples import save_image_grid, save_scatter, save_snapshots
 from ganbench.train import RunResult
 
@@ -25,10 +26,18 @@ def _finite_or_none(v: float) -> float | None:
 
 @torch.no_grad()
 def save_samples(result: RunResult, path: Path, n_points: int = 2500, n_images: int = 64) -> Path:
-    """A scatter against the true modes for 2-D data, else an 8x8 image grid."""
+    """A scatter against the true modes for 2-D data, else an 8x8 image grid (a
+    class-conditional G: one row per class, for up to 8 classes spread over its range)."""
     data = result.dataset
     n = n_points if data.kind == "points" else n_images
-    samples = result.g(torch.randn(n, result.cfg.z_dim, device=result.device))
+    z = torch.randn(n, result.cfg.z_dim, device=result.device)
+    k = getattr(result.g, "n_classes", 0) if is_conditional(result.g) else 0
+    if k and data.kind == "images":
+        rows = torch.linspace(0, k - 1, min(k, 8), device=z.device).round().long()
+        y = rows.repeat_interleave(8)
+        with bind_labels([result.g], y):
+            return save_image_grid(result.g(z[:len(y)]), path)
+    samples = result.g(z)
     if data.kind == "points":
         return save_scatter(samples, data.modes, path, f"{data.name}: generated vs modes",
                             data.mode_std)

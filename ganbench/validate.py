@@ -75,21 +75,47 @@ def check_run(cfg: RunConfig) -> list[Finding]:
                            f"image_metrics {wanted} need a dataset ganbench's classifier "
                            f"labels, not {cfg.dataset!r}",
                            f"use them with {', '.join(labelled)}"))
-    return out + data_findings(cfg, model.image_size) + TrickStack.from_config(cfg).check(cfg)
+    return (out + model_findings(cfg) + data_findings(cfg, model.image_size)
+            + TrickStack.from_config(cfg).check(cfg))
+
+
+def model_findings(cfg: RunConfig) -> list[Finding]:
+    """Widths the model cannot take; `conditional` without a labelled dataset or a
+    conditional variant of the model."""
+    model, out = MODELS.get(cfg.model), []
+    with_widths = [n for n in MODELS.names() if MODELS.get(n).widths]
+    for i, field in enumerate(("g_width", "d_width")):
+        width = getattr(cfg, field)
+        if width is None:
+            continue
+        if model.widths is None:
+            out.append(Finding("conflict", field, f"model {cfg.model!r} has fixed widths",
+                               f"remove {field}, or use {', '.join(with_widths)}"))
+        elif width % model.width_multiple[i]:
+            m = model.width_multiple[i]
+            out.append(Finding("conflict", field, f"model {cfg.model!r} needs a multiple of "
+                               f"{m} (its narrowest layer is {field} / {m})",
+                               f"{field}: {max(m, width // m * m)}"))
+    if cfg.conditional:
+        if not model.conditional:
+            have = [n for n in MODELS.names() if MODELS.get(n).conditional]
+            out.append(Finding("conflict", "conditional", f"model {cfg.model!r} has no "
+                               "class-conditional variant", f"use {', '.join(have)}"))
+        if dataset_info(cfg.dataset, cfg.dataset_options).classes is None:
+            labelled = [n for n in DATASETS.names() if dataset_info(n).classes] + [
+                "a folder with one sub-folder per class"]
+            out.append(Finding("conflict", "conditional", f"dataset {cfg.dataset!r} has no "
+                               "class labels", "use a labelled dataset ("
+                               + ", ".join(labelled) + ") or remove conditional"))
+    return out
 
 
 def data_findings(cfg: RunConfig, image_size: int | None) -> list[Finding]:
-    """What the dataset cannot give this run: labels for a conditional model, the model's
-    resolution without upsampling, the test split a FID protocol scores against."""
+    """What the dataset cannot give this run: the model's resolution without upsampling,
+    the test split a FID protocol scores against (labels: model_findings)."""
     if cfg.dataset not in DATASETS or data_kind(cfg.dataset) != "images":
         return []
     info, out = dataset_info(cfg.dataset, cfg.dataset_options), []
-    if getattr(cfg, "conditional", False) and info.classes is None:
-        labelled = [n for n in DATASETS.names() if dataset_info(n).classes]
-        out.append(Finding("conflict", "conditional",
-                           f"conditional: true needs class labels, and dataset {cfg.dataset!r} "
-                           "has none", f"use a labelled dataset ({', '.join(labelled)}, or a "
-                           "folder with one sub-folder per class) or conditional: false"))
     if image_size is not None and info.max_size is not None and image_size > info.max_size:
         out.append(Finding("conflict", "model",
                            f"model {cfg.model!r} needs {image_size}x{image_size} images and "
@@ -185,9 +211,12 @@ def conflict_error(cfg: RunConfig) -> None:
 def resolve_defaults(cfg: RunConfig) -> RunConfig:
     """Fill the model-dependent defaults (z_dim, d_norm) so runs record what actually ran."""
     model = MODELS.get(cfg.model)
+    widths = model.widths or (None, None)
     return cfg.model_copy(update={
         "z_dim": cfg.z_dim or model.z_dim,
         "d_norm": cfg.d_norm or model.d_norm,
+        "g_width": cfg.g_width or widths[0],
+        "d_width": cfg.d_width or widths[1],
     })
 
 

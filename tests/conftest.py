@@ -7,7 +7,7 @@ import os
 
 import pytest
 import torch
-from helpers.data import register_tiny_images
+from helpers.data import register_tiny_images, register_tiny_labelled
 from helpers.stub_tricks import register_stub_tricks
 
 from ganbench.tricks import TRICKS
@@ -15,6 +15,7 @@ from ganbench.tricks import TRICKS
 # The tiny synthetic image dataset: collection-time parametrisations already validate
 # configs that name it, so it is registered once for the session, not per test.
 register_tiny_images()
+register_tiny_labelled()
 
 
 @pytest.fixture(autouse=True, scope="session")

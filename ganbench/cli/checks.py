@@ -87,6 +87,15 @@ def store_exists(uri: str) -> None:
                          "FILE` first, or pass --results/--tracking-uri")
 
 
+def system_metrics(on: bool) -> None:
+    """--system-metrics needs psutil (MLflow's monitor imports it)."""
+    import importlib.util
+
+    if on and importlib.util.find_spec("psutil") is None:
+        raise ValueError("--system-metrics needs psutil, which is not installed: "
+                         "pip install 'ganbench[system]' (or pip install psutil)")
+
+
 def storage(url: str | None) -> None:
     """--storage: a journal file (not a folder) or a database that answers."""
     if url is None:

@@ -15,6 +15,7 @@ from ganbench.cli.common import (
     CHECKPOINT_EVERY,
     DEVICE,
     RESULTS,
+    SYSTEM_METRICS,
     VECTORISE,
     WEIGHTS,
     Vectorise,
@@ -56,6 +57,7 @@ def worker(
         help="Exit as soon as nothing is queued, instead of waiting while other workers' runs "
         "are in flight (to take over one whose worker dies)."),
     weights: Path = WEIGHTS,
+    system_metrics: bool = SYSTEM_METRICS,
 ) -> None:
     """Pull runs of an enqueued sweep and train them until none is left.
 
@@ -75,10 +77,11 @@ def worker(
     checks.storage(storage)
     checks.tracking_uri(tracking_uri)
     checks.device(device)
+    checks.system_metrics(system_metrics)
     opts = SweepOptions(results=results, storage=storage, tracking_uri=tracking_uri,
                         device=device, checkpoint_every=checkpoint_every, vectorise=vectorise.value,
                         liveness=Liveness(heartbeat_interval, grace_period),
-                        exit_when_empty=exit_when_empty)
+                        exit_when_empty=exit_when_empty, system_metrics=system_metrics)
     if tracking_uri is None:  # the server the sweep was enqueued with must answer, too
         checks.tracking_uri(_enqueued_uri(sweep_name, storage, results), "(enqueued) ")
     sw = attach(sweep_name, opts)

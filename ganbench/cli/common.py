@@ -52,6 +52,9 @@ class Vectorise(str, Enum):
 
 
 # Options that `sweep` and `worker` share (one definition, one help text).
+SYSTEM_METRICS = typer.Option(False, "--system-metrics",
+                              help="Log each run's CPU, memory and GPU use (MLflow system "
+                              "metrics; needs psutil: pip install 'ganbench[system]').")
 DEVICE = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto.")
 WEIGHTS = typer.Option(None, "--weights",
                        help="Inception weights file for FID/KID/IS (see `weights`).")

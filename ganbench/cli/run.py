@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ganbench.cli import checks
-from ganbench.cli.common import RESULTS
+from ganbench.cli.common import RESULTS, SYSTEM_METRICS
 from ganbench.cli.errors import use_weights, user_errors
 
 console = Console()
@@ -38,6 +38,7 @@ def run(
     results: Path = RESULTS,
     tracking_uri: str = typer.Option(None, "--tracking-uri",
                                      help="MLflow tracking URI (default: <results>/mlflow.db)."),
+    system_metrics: bool = SYSTEM_METRICS,
 ) -> None:
     """Train one GAN configuration; write config.yaml, metrics.json, samples.png and
     generator.pt, and record the run (params, loss history, metrics, files) in MLflow."""
@@ -50,6 +51,9 @@ def run(
     from ganbench.validate import caveats
 
     use_weights(weights)
+    checks.system_metrics(system_metrics)
+    if system_metrics and not mlflow:
+        raise ValueError("--system-metrics logs to MLflow: drop --no-mlflow")
     if mlflow:
         results = checks.results_dir(results)
         checks.tracking_uri(tracking_uri)
@@ -85,7 +89,13 @@ def run(
             if p.metrics:
                 bar.console.print(f"  step {p.step}: {_fmt(p.metrics)}")
 
-        result = train(cfg, tracker, on_progress)
+        if mlflow:
+            from ganbench.tracking.mlflow import system_metrics as monitored
+
+            with monitored([tracker.run_id], tracking_uri, system_metrics):
+                result = train(cfg, tracker, on_progress)
+        else:
+            result = train(cfg, tracker, on_progress)
     folder = write_run_folder(result.cfg, result, out)
     torch.save(result.g.state_dict(), folder / "generator.pt")
     if mlflow:

@@ -18,6 +18,7 @@ from ganbench.cli.common import (
     DEFAULT_MAX_RUNS,
     DEVICE,
     RESULTS,
+    SYSTEM_METRICS,
     VECTORISE,
     WEIGHTS,
     Vectorise,
@@ -69,6 +70,7 @@ def sweep(
     weights: Path = WEIGHTS,
     vectorise: Vectorise = VECTORISE,
     checkpoint_every: int = CHECKPOINT_EVERY,
+    system_metrics: bool = SYSTEM_METRICS,
     max_runs: int = typer.Option(
         DEFAULT_MAX_RUNS, "--max-runs", min=1,
         help="Refuse a grid of more runs (cells x seeds) than this, before expanding it."),
@@ -93,6 +95,7 @@ def sweep(
     results = checks.results_dir(results)
     checks.storage(storage)
     checks.tracking_uri(tracking_uri)
+    checks.system_metrics(system_metrics)
     # Refused here, not by every run; enqueue-only (--workers 0) leaves it to the workers.
     checks.device(device, here=workers > 0)
     # A new sweep's workers start now and import while this process plans and opens the
@@ -101,17 +104,17 @@ def sweep(
     fresh = storage is not None or not (results / spec.name / "study.journal").exists()
     with warm_workers(workers if fresh else 0) as warm:
         _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoint_every,
-               vectorise, warm)
+               vectorise, warm, system_metrics)
 
 
 def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoint_every,
-           vectorise, warm) -> None:
+           vectorise, warm, system_metrics=False) -> None:
     from ganbench.atomic import DiskFullError, one_line_disk_full
     from ganbench.sweep.runner import SweepOptions, prepare, summarise
 
     opts = SweepOptions(results=results, storage=storage, tracking_uri=tracking_uri,
                         workers=workers, device=device, checkpoint_every=checkpoint_every,
-                        vectorise=vectorise.value)
+                        vectorise=vectorise.value, system_metrics=system_metrics)
     with console.status("opening the study and the MLflow store"), one_line_disk_full():
         sw = prepare(spec_file, opts)
     for note in sw.notes:

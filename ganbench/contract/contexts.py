@@ -13,12 +13,15 @@ import torch
 
 from ganbench.config import ConfigError, RunConfig
 from ganbench.data import DATASETS, Dataset
+from ganbench.data.base import DatasetSpec, register_dataset
 from ganbench.tricks import TRICKS
 from ganbench.validate import validate
 
 # Registered only while a check runs (DATASETS.scoped()), so it never shows in `ganbench`'s
 # dataset list and never reaches a sweep.
 CONTRACT_IMAGES = "contract-images"
+CONTRACT_LABELLED = "contract-labelled"
+LABELLED_CLASSES = 4
 LOSSES = ("ns", "hinge")  # the first under which a trick validates is used
 
 
@@ -28,15 +31,24 @@ class Context:
     model: str
     batch_size: int  # for 2-step smoke runs
     small_batch: int  # for the longer runs of the resume and stacking checks
+    extra: tuple[tuple[str, Any], ...] = ()  # other run fields (conditional: true, widths)
 
     @property
     def label(self) -> str:
-        return f"{self.dataset}/{self.model}"
+        return f"{self.dataset}/{self.model}" + ("/conditional" if self.extra else "")
+
+    def fields(self) -> dict[str, Any]:
+        """The run fields that make this context (dataset, model and any extra)."""
+        return {"dataset": self.dataset, "model": self.model, **dict(self.extra)}
 
 
 POINTS = Context("ring8", "mlp", 32, 32)
 IMAGES = Context(CONTRACT_IMAGES, "dcgan28", 16, 4)
-CONTEXTS: tuple[Context, ...] = (POINTS, IMAGES)
+# Class-conditional runs (and tricks only for them, Trick.conditional_only): tiny labelled
+# colour images on a narrow SNGAN-32.
+CONDITIONAL = Context(CONTRACT_LABELLED, "sngan32", 16, 8,
+                      (("conditional", True), ("g_width", 2), ("d_width", 4)))
+CONTEXTS: tuple[Context, ...] = (POINTS, IMAGES, CONDITIONAL)
 # Where declared conflicts are compared with the planner (data kind x loss).
 CONFLICT_SETTINGS: tuple[tuple[Context, str], ...] = ((POINTS, "ns"), (IMAGES, "hinge"))
 
@@ -57,14 +69,27 @@ def load_contract_images(root: Path) -> Dataset:
                                images=images)
 
 
+def load_contract_labelled(root: Path) -> Dataset:
+    """64 colour 32x32 images in 4 classes (class k brighter with k), labelled."""
+    gen = torch.Generator().manual_seed(4321)
+    labels = torch.arange(64) % LABELLED_CLASSES
+    noise = torch.randint(0, 64, (64, 3, 32, 32), dtype=torch.uint8, generator=gen)
+    images = noise + (labels * 60).to(torch.uint8)[:, None, None, None]
+    return _DefaultDtypeImages(CONTRACT_LABELLED, "images", "synthetic (contract)",
+                               images=images, labels=labels)
+
+
 @contextmanager
 def contract_data() -> Iterator[None]:
-    """The contract's synthetic images are a dataset while the block runs (nested: once)."""
+    """The contract's synthetic images are datasets while the block runs (nested: once)."""
     if CONTRACT_IMAGES in DATASETS:
         yield
         return
     with DATASETS.scoped():
         DATASETS.register(CONTRACT_IMAGES)(load_contract_images)
+        register_dataset(DatasetSpec(CONTRACT_LABELLED, "images", load_contract_labelled,
+                                     shape=(3, 32, 32), classes=LABELLED_CLASSES,
+                                     labelled=True, source="synthetic (contract)"))
         yield
 
 
@@ -75,7 +100,7 @@ def canon() -> list[str]:
 
 def run_config(ctx: Context, loss: str, tricks: dict[str, dict], **over: Any) -> RunConfig:
     """A validated tiny CPU run (ConfigError if the tricks conflict there)."""
-    base = dict(dataset=ctx.dataset, model=ctx.model, batch_size=ctx.batch_size, loss=loss,
+    base = dict(**ctx.fields(), batch_size=ctx.batch_size, loss=loss,
                 tricks=tricks, steps=2, log_every=1, eval_samples=256, device="cpu")
     return validate(RunConfig(**{**base, **over}))
 

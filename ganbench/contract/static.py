@@ -64,7 +64,7 @@ def params_round_trip(name: str) -> str | None:
     ctx, loss = _setting(name)
     with tempfile.TemporaryDirectory() as tmp:  # and through a run file, as a user writes it
         path = Path(tmp) / "run.yaml"
-        path.write_text(yaml.safe_dump({"dataset": ctx.dataset, "model": ctx.model,
+        path.write_text(yaml.safe_dump({**ctx.fields(),
                                         "loss": loss, "tricks": {name: params.model_dump()}}))
         (trick,) = TrickStack.from_config(load_run_config(path)).tricks
     require(type(trick) is cls, f"a run file naming {name!r} builds {type(trick).__name__}")
@@ -104,7 +104,7 @@ def params_closed(name: str) -> str | None:
 @check("check hook and time constant")
 def check_hook(name: str) -> str | None:
     ctx, loss = _setting(name)
-    cfg = RunConfig(dataset=ctx.dataset, model=ctx.model, loss=loss)
+    cfg = RunConfig(**ctx.fields(), loss=loss)
     trick = TRICKS.get(name)()
     findings = trick.check(cfg)
     require(isinstance(findings, list) and all(
@@ -136,14 +136,14 @@ def hooks_pure(name: str) -> str | None:
 
 
 def declared_conflict(ctx: Context, loss: str, tricks: dict[str, dict]) -> bool:
-    cfg = RunConfig(dataset=ctx.dataset, model=ctx.model, loss=loss, tricks=tricks)
+    cfg = RunConfig(**ctx.fields(), loss=loss, tricks=tricks)
     return any(f.kind == "conflict" for f in check_run(cfg))
 
 
 def planner_drops(ctx: Context, loss: str, names: list[str]) -> bool:
     """Whether a sweep with each of `names` on drops that cell (as `ganbench sweep` would)."""
     spec = SweepSpec.model_validate({
-        "name": "contract", "base": {"dataset": ctx.dataset, "model": ctx.model, "loss": loss},
+        "name": "contract", "base": {**ctx.fields(), "loss": loss},
         "tricks": {n: ["on"] for n in names}, "seeds": 1, "metric": {"name": "modes"}})
     try:
         return not plan(spec).cells

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -138,11 +139,51 @@ class Dataset:
         assert self.images is not None
         idx = torch.randint(len(self.images), (n,), device=self.images.device,
                             generator=generator)
+        return self._images_at(idx)
+
+    def _images_at(self, idx: torch.Tensor) -> torch.Tensor:
+        assert self.images is not None
         x = self.images[idx].float().div_(127.5).sub_(1.0)
         if self.size is not None and self.size != x.shape[-1]:
             # Same as pytorch/examples' dcgan: 28x28 digits upsampled for the 64x64 nets.
             x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True)
         return x
+
+    # --- class labels (class-conditional runs)
+    @property
+    def n_classes(self) -> int:
+        """1 + the largest label (0 when unlabelled)."""
+        return 0 if self.labels is None or not len(self.labels) else int(self.labels.max()) + 1
+
+    @cached_property
+    def _by_class(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Image indices sorted by class, and each class's first position and count."""
+        assert self.labels is not None
+        order = torch.argsort(self.labels, stable=True)
+        count = torch.bincount(self.labels, minlength=self.n_classes)
+        return order, torch.cumsum(count, 0) - count, count
+
+    def check_labelled(self) -> None:
+        """ValueError unless every class 0..K-1 has images (conditional runs draw classes
+        uniformly, so an empty class could not be sampled)."""
+        if self.labels is None:
+            raise ValueError(f"conditional: dataset {self.name!r} ({self.source}) has no "
+                             "class labels; remove conditional or use a labelled dataset")
+        empty = (self._by_class[2] == 0).nonzero().flatten().tolist()
+        if empty:
+            raise ValueError(f"conditional: dataset {self.name!r} has no images of class(es) "
+                             f"{empty[:10]} (of {self.n_classes}); every class needs images")
+
+    def sample_labelled(self, n: int, generator: torch.Generator | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """n images of uniformly drawn classes, and the classes (n,) int64: class-balanced
+        whatever the classes' frequencies (a conditional run's real batch)."""
+        order, start, count = self._by_class
+        dev = order.device
+        y = torch.randint(self.n_classes, (n,), device=dev, generator=generator)
+        u = torch.rand(n, device=dev, generator=generator, dtype=torch.float64)
+        within = (u * count[y]).long().clamp_max_(count[y] - 1)
+        return self._images_at(order[start[y] + within]), y
 
 
 def resize_uint8(images: torch.Tensor, size: int, chunk: int = 1024) -> torch.Tensor:
@@ -189,8 +230,10 @@ class DatasetSpec:
     # that labels each channel of the images: gives runs the classifier metrics
     # (`image_metrics: [labels, cis]`). None: no classifier labels this data.
     classifier: str | None = None
+    # The loaded Dataset carries `labels`, one of `classes` per image (class-conditional runs
+    # need them; MNIST's GAN loader declares 10 classes but loads no labels).
+    labelled: bool = False
     # What a run may ask of it (validate.py reads these through `dataset_info`):
-    labelled: bool = False  # the loaded Dataset has per-image labels (conditional runs)
     max_size: int | None = None  # the largest side it gives without upsampling; None = any
     splits: tuple[str, ...] = ("train",)  # "test" where it has a test split (FID protocols)
     test_size: int | None = None  # its test split's images (compare_gan's generated count)
@@ -287,3 +330,10 @@ def dataset_options_model(name: str) -> type | None:
 def load_dataset(name: str, root: Path, options: dict[str, Any] | None = None) -> Dataset:
     """Load a registered dataset with its options (a config's `dataset_options`)."""
     return DATASETS.get(name)(root, **(options or {}))
+
+
+def dataset_labelled(name: str) -> bool:
+    """Whether a dataset's loaded images carry their class labels (`DatasetSpec.labelled`),
+    known without loading: what `conditional: true` needs."""
+    spec = DATASETS.get(name)
+    return spec.labelled or bool(getattr(spec.load, "labelled", False))

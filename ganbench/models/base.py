@@ -43,6 +43,15 @@ class ModelSpec:
     # (transposed) conv, batch/layer/group norm, batch-statistics features, maxout;
     # train/vectorised.py; the contract test checks it). Off unless shown.
     stackable: bool = False
+    # Class-conditional variant (models/conditional.py): build accepts n_classes=K (G with
+    # conditional batch norm, D with a projection head), projection=False and
+    # aux_classifier=True (the acgan trick's D), and D has .classify(x) -> (B, K).
+    conditional: bool = False
+    # Configurable widths: the defaults (G, D) of the reference layers build accepts as
+    # g_width/d_width (None: fixed widths), and what each must be a multiple of (so that the
+    # narrowest layer keeps a whole width).
+    widths: tuple[int, int] | None = None
+    width_multiple: tuple[int, int] = (1, 1)
 
     @property
     def exposes_features(self) -> bool:

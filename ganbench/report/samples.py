@@ -84,6 +84,42 @@ def evenly(items: list, k: int) -> list:
     return [items[i] for i in idx]
 
 
+def save_thumbnail(samples: torch.Tensor, modes: torch.Tensor, path: Path, title: str,
+                   mode_std: float | None, side: int = 200) -> Path:
+    """A small scatter drawn straight into pixels (Pillow): ~100x cheaper than matplotlib,
+    which matters when every evaluation of every run draws one. Same window and colours as
+    `save_scatter`."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    s, m = samples.detach().cpu().numpy(), modes.detach().cpu().numpy()
+    x0, x1, y0, y1 = scatter_window(s, m, mode_std)
+    top = 14  # room for the title
+
+    def px(p):
+        u = (p[:, 0] - x0) / (x1 - x0) * (side - 1)
+        v = top + (y1 - p[:, 1]) / (y1 - y0) * (side - 1)
+        return np.stack([u, v], 1).round().astype(int)
+
+    img = Image.new("RGB", (side, side + top), "white")
+    rgb = np.asarray(img).copy()
+    out = outside_data(s, m, mode_std)
+    for mask, colour in ((~out, (31, 119, 180)), (out, (255, 127, 14))):
+        q = px(s[mask])
+        keep = (q[:, 0] >= 0) & (q[:, 0] < side - 1) & (q[:, 1] >= top) & (q[:, 1] < side + top - 1)
+        for du, dv in ((0, 0), (1, 0), (0, 1), (1, 1)):  # 2x2 dots
+            rgb[q[keep, 1] + dv, q[keep, 0] + du] = colour
+    img = Image.fromarray(rgb)
+    draw = ImageDraw.Draw(img)
+    for u, v in px(m):
+        draw.line([(u - 3, v - 3), (u + 3, v + 3)], fill=(214, 39, 40), width=1)
+        draw.line([(u - 3, v + 3), (u + 3, v - 3)], fill=(214, 39, 40), width=1)
+    label = f"{title}  ({out.mean():.0%} outside)" if out.any() else title
+    draw.text((3, 1), label, fill=(0, 0, 0))
+    img.save(path)
+    return path
+
+
 def save_snapshots(snapshots: list, data, folder: Path, keep: int = 8) -> list[Path]:
     """`samples/step_NNNNNN.png` for (at most `keep` of) a run's evaluations over training."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -91,7 +127,7 @@ def save_snapshots(snapshots: list, data, folder: Path, keep: int = 8) -> list[P
     for step, x in evenly(snapshots, keep):
         path = folder / f"step_{step:06d}.png"
         if data.kind == "points":
-            save_scatter(x, data.modes, path, f"step {step}", data.mode_std, size=3.0, dpi=80)
+            save_thumbnail(x, data.modes, path, f"step {step}", data.mode_std)
         else:
             save_image_grid(x, path, nrow=4)
         out.append(path)

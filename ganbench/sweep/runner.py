@@ -51,6 +51,7 @@ class SweepOptions:
     liveness: Liveness = Liveness()
     vectorise: str = "off"  # on | off | auto (on for GPU workers only)
     exit_when_empty: bool = False
+    system_metrics: bool = False  # MLflow system metrics on every run
 
 
 @dataclass
@@ -197,7 +198,7 @@ def worker_contexts(sw: Sweep, opts: SweepOptions, devices: list[str],
         tracking_uri=sw.store.uri, experiment_id=sw.experiment_id, parent_run_id=sw.parent_run_id,
         metric=sw.spec.metric.name, threads=threads, data_root=opts.data_root,
         git_commit=git_commit(), checkpoint_every=opts.checkpoint_every, liveness=opts.liveness,
-        exit_when_empty=opts.exit_when_empty,
+        exit_when_empty=opts.exit_when_empty, system_metrics=opts.system_metrics,
     )
     return [replace(base, device=d, vectorise=stack_seeds(opts.vectorise, d)) for d in devices]
 

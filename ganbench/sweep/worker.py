@@ -33,7 +33,13 @@ from ganbench.storelock import sqlite_path
 from ganbench.sweep.scheduler import Claimed, Queue
 from ganbench.sweep.storage import Liveness
 from ganbench.sweep.trials import Recorded
-from ganbench.tracking.mlflow import RUN_KEY, SWEEP, MLflowRunTracker, MLflowStore
+from ganbench.tracking.mlflow import (
+    RUN_KEY,
+    SWEEP,
+    MLflowRunTracker,
+    MLflowStore,
+    system_metrics,
+)
 from ganbench.train import RunResult, train
 
 
@@ -53,6 +59,7 @@ class WorkerContext:
     checkpoint_every: int = 5000  # steps; 0 = never
     vectorise: bool = False  # train a cell's queued seeds as one stacked model
     max_stack: int = 16  # at most this many seeds in one stack
+    system_metrics: bool = False  # MLflow system metrics on every run (--system-metrics)
     # Shared storage: with nothing queued, wait while other workers' runs are in flight (to
     # take over one whose worker dies) unless told to exit at once (frees a GPU allocation).
     exit_when_empty: bool = False
@@ -208,7 +215,8 @@ def run_one(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed) 
     tracker = _open_record(ctx, queue, store, job)
     ckpt = store.checkpointer(tracker.run_id, ctx.checkpoint_every, list(job.job.attempts))
     try:
-        with heartbeats(queue, [job.trial_id]):
+        with heartbeats(queue, [job.trial_id]), system_metrics(
+                [tracker.run_id], ctx.tracking_uri, ctx.system_metrics):
             result = train(cfg, tracker, checkpoints=ckpt)
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the record
@@ -235,7 +243,8 @@ def run_stacked(ctx: WorkerContext, queue: Queue, store: MLflowStore,
     trackers = [_open_record(ctx, queue, store, j) for j in jobs]
     ckpts = [store.checkpointer(t.run_id, ctx.checkpoint_every) for t in trackers]
     try:
-        with heartbeats(queue, [j.trial_id for j in jobs]):
+        with heartbeats(queue, [j.trial_id for j in jobs]), system_metrics(
+                [t.run_id for t in trackers], ctx.tracking_uri, ctx.system_metrics):
             results = train_vectorised(cfgs, trackers, checkpoints=ckpts)
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -14,6 +14,8 @@ import os
 import random
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +136,30 @@ class MLflowRunTracker:
         """status: FINISHED | FAILED | KILLED."""
         self.flush()
         _retry(self.client.set_terminated, self.run_id, status)
+
+
+# Sampling interval of --system-metrics ($GANBENCH_SYSTEM_METRICS_SECONDS overrides).
+SYSTEM_METRICS_SECONDS = float(os.environ.get("GANBENCH_SYSTEM_METRICS_SECONDS", "10"))
+
+
+@contextmanager
+def system_metrics(run_ids: list[str], tracking_uri: str, on: bool = True) -> Iterator[None]:
+    """MLflow's system metrics (CPU, memory, disk, network; GPU with nvidia-ml-py) logged to
+    each run while the body trains, every SYSTEM_METRICS_SECONDS (`--system-metrics`)."""
+    if not on:
+        yield
+        return
+    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+    monitors = [SystemMetricsMonitor(r, sampling_interval=SYSTEM_METRICS_SECONDS,
+                                     tracking_uri=tracking_uri) for r in run_ids]
+    for m in monitors:
+        m.start()
+    try:
+        yield
+    finally:
+        for m in monitors:
+            m.finish()
 
 
 _DIGESTS: dict[tuple, tuple[str, str]] = {}

@@ -112,7 +112,9 @@ def comparable_config(cfg_json: str) -> dict[str, Any]:
     out = json.loads(cfg_json)
     for key in RunConfig.not_identity():  # the worker sets device and data_root per machine
         out.pop(key, None)
-    return out
+    # A field added since the checkpoint was written computed what its default computes.
+    defaults = json.loads(RunConfig().model_dump_json(exclude=set(RunConfig.not_identity())))
+    return {**{k: v for k, v in defaults.items() if k not in out}, **out}
 
 
 def check_compatible(state: dict[str, Any], cfg: RunConfig) -> None:

@@ -70,7 +70,16 @@ class Seed:
         self.data = data.resized(spec.image_size) if data.kind == "images" else data
         self.stack = TrickStack.from_config(cfg)
         self.features = spec.features  # how D exposes features (StepContext.d_features)
-        g, d = spec.build(cfg.z_dim, self.data.shape, cfg.d_norm, **self.stack.model_options())
+        options = self.stack.model_options()
+        if spec.widths is not None:
+            options.update(g_width=cfg.g_width, d_width=cfg.d_width)
+        # Conditional runs: labels of the real batch and of G's input, bound to the nets for
+        # each step (models/conditional.py); 0 = unconditional.
+        self.n_classes = 0
+        if cfg.conditional:
+            self.data.check_labelled()
+            self.n_classes = options["n_classes"] = self.data.n_classes
+        g, d = spec.build(cfg.z_dim, self.data.shape, cfg.d_norm, **options)
         self.g, self.d = self.stack.build(g.to(self.device), d.to(self.device))
         self.optim = self.stack.optimizers(OptimSpec(cfg.lr, cfg.lr, cfg.betas, cfg.betas))
         self.loss = LOSSES.get(cfg.loss)()
@@ -102,6 +111,19 @@ class Seed:
 
     def real(self, n: int) -> torch.Tensor:
         return self.data.sample(n, self.gen)
+
+    def real_labelled(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A real batch and its labels: of uniformly drawn classes in a conditional run (the
+        D step's fakes are generated for the same labels), None in another."""
+        if not self.n_classes:
+            return self.real(n), None
+        return self.data.sample_labelled(n, self.gen)
+
+    def fake_labels(self, n: int) -> torch.Tensor | None:
+        """Uniform labels for a G step's fakes (conditional runs; else None, drawing nothing)."""
+        if not self.n_classes:
+            return None
+        return torch.randint(self.n_classes, (n,), device=self.device, generator=self.gen)
 
     def state_dict(self, optimisers: tuple[dict[str, Any], dict[str, Any]],
                    global_rng: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:

@@ -10,11 +10,13 @@ never sees a seed dimension; hooks no trick of the run overrides are skipped.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
+from ganbench.models.conditional import bind_labels
 from ganbench.tricks.base import StepContext
 
 if TYPE_CHECKING:
@@ -42,6 +44,20 @@ class Seeds:
     def real(self) -> torch.Tensor:
         """A real batch of every seed, from its own generator."""
         raise NotImplementedError
+
+    def real_labelled(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A real batch and its labels (None: an unconditional run)."""
+        return self.real(), None
+
+    def fake_labels(self) -> torch.Tensor | None:
+        """Labels for a G step's fakes (None: an unconditional run)."""
+        return None
+
+    def bound(self, y: torch.Tensor | None) -> AbstractContextManager[None]:
+        """Labels `y` bound to every seed's G and D for a block (conditional runs)."""
+        if y is None:
+            return nullcontext()
+        return bind_labels([net for s in self.seeds for net in (s.g, s.d)], y)
 
     def z(self) -> torch.Tensor:
         raise NotImplementedError
@@ -108,6 +124,12 @@ class OneSeed(Seeds):
     def real(self) -> torch.Tensor:
         return self.seeds[0].real(self._b)
 
+    def real_labelled(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.seeds[0].real_labelled(self._b)
+
+    def fake_labels(self) -> torch.Tensor | None:
+        return self.seeds[0].fake_labels(self._b)
+
     def z(self) -> torch.Tensor:
         return self.seeds[0].z(self._b)
 
@@ -141,10 +163,17 @@ class OneSeed(Seeds):
 
 
 def d_step(run: Seeds, step: int) -> Terms:
-    """One D step of every seed; terms {name: loss} (per seed: (S,) when stacked)."""
+    """One D step of every seed; terms {name: loss} (per seed: (S,) when stacked). In a
+    conditional run the real batch's labels are bound to G and D for the whole step: the
+    fakes are generated for them and every D call (tricks' too) sees them."""
     for seed in run.seeds:
         seed.d_steps_done += 1
-    real = run.real()
+    real, y = run.real_labelled()
+    with run.bound(y):
+        return _d_step(run, step, real)
+
+
+def _d_step(run: Seeds, step: int, real: torch.Tensor) -> Terms:
     with torch.no_grad():
         fake = run.g(run.z())
     if run.uses("d_inputs"):
@@ -168,7 +197,13 @@ def d_step(run: Seeds, step: int) -> Terms:
 
 
 def g_step(run: Seeds, step: int) -> Terms:
-    """One G step of every seed (then the tricks' `after_step`)."""
+    """One G step of every seed (then the tricks' `after_step`); in a conditional run with
+    uniform labels drawn first and bound to G and D for the step."""
+    with run.bound(run.fake_labels()):
+        return _g_step(run, step)
+
+
+def _g_step(run: Seeds, step: int) -> Terms:
     fake = run.g(run.z())
     if run.uses("d_inputs"):
         fake = run.join(run.each(

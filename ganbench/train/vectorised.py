@@ -75,6 +75,10 @@ def can_vectorise(cfg: RunConfig) -> str | None:
     if not spec.stackable:
         return (f"model {cfg.model!r} is not supported by vectorised seeds (its spec is not "
                 f"stackable; stackable: {', '.join(stackable_models()) or 'none'})")
+    if cfg.conditional:
+        # Labels are bound to each seed's modules; the stacked call runs a template copy.
+        return "conditional runs are not supported by vectorised seeds (labels are bound " \
+               "to each seed's own nets, which the stacked call does not run)"
     for name in cfg.tricks:
         try:
             trick = TRICKS.get(name)

@@ -1,6 +1,7 @@
 """The trick registry; importing this package registers every built-in trick."""
 
 from ganbench.tricks import (  # noqa: F401  (registration)
+    acgan,
     consistency,
     diffaugment,
     dragan,

@@ -95,6 +95,9 @@ class Trick:
     # True when the trick keeps its per-run meaning on seed-stacked tensors (vectorised seeds,
     # ganbench/train/vectorised.py); the vectorised contract test holds every such trick to it.
     vectorisable: ClassVar[bool] = False
+    # True when the trick works only in class-conditional runs (`conditional: true`); its
+    # check() says so too, which is what configs and sweep plans go by.
+    conditional_only: ClassVar[bool] = False
 
     def __init__(self, params: TrickParams | None = None, cfg: RunConfig | None = None) -> None:
         self.params = params if params is not None else self.Params()

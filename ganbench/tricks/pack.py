@@ -41,6 +41,9 @@ class Pack(Trick):
         if not spec.packs_inputs:
             out.append(self.conflict(f"model {cfg.model!r} cannot build a packed D "
                                      "(its spec has packs_inputs false)"))
+        if cfg.conditional:
+            out.append(self.conflict("a packed D input holds m samples of m classes, and a "
+                                     "conditional D reads one label per input"))
         if "feature_matching" in cfg.tricks:
             # Its real features come from an unpacked fresh batch (sample_real), which a
             # packed D cannot take.

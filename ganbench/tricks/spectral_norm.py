@@ -8,11 +8,14 @@ from torch.nn.utils.parametrizations import _SpectralNorm, spectral_norm
 
 from ganbench.tricks.base import Trick, TrickParams, register
 
-_WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)
+# Embeddings too: a projection D's class embedding is normalised in cGAN-PD (a conditional
+# G's batch-norm gains are plain parameter tables, so `on_g` leaves them be).
+_WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)
 
 
 def apply_spectral_norm(net: nn.Module, n_power_iterations: int, eps: float) -> nn.Module:
-    """Reparametrise W as W / sigma(W) on every linear/conv layer (sigma by power iteration)."""
+    """Reparametrise W as W / sigma(W) on every linear/conv/embedding layer (sigma by power
+    iteration)."""
     for module in list(net.modules()):
         if isinstance(module, _WEIGHTED):
             spectral_norm(module, n_power_iterations=n_power_iterations, eps=eps)

@@ -46,3 +46,28 @@ def test_no_mlflow_records_nothing(tmp_path):
     assert r.exit_code == 0, r.output
     assert not (res / "mlflow.db").exists()
     assert (tmp_path / "out" / "generator.pt").is_file()
+
+
+def test_system_metrics_are_logged_when_asked(tmp_path, monkeypatch):
+    import ganbench.tracking.mlflow as tm
+
+    monkeypatch.setattr(tm, "SYSTEM_METRICS_SECONDS", 0.2)
+    res = tmp_path / "res"
+    long_run = RUN.replace("steps: 120", "steps: 3000")
+    r = invoke("run", write(tmp_path / "r.yaml", long_run), "-o", tmp_path / "out", "--device",
+               "cpu", "--results", res, "--system-metrics")
+    assert r.exit_code == 0, r.output
+    client = mlflow.MlflowClient(tracking_uri=default_tracking_uri(res))
+    (run,) = client.search_runs([client.get_experiment_by_name("runs").experiment_id])
+    assert any(k.startswith("system/cpu") for k in run.data.metrics), sorted(run.data.metrics)
+
+
+def test_system_metrics_without_psutil_is_one_line(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "psutil" else real(name, *a))
+    r = invoke("run", write(tmp_path / "r.yaml", RUN), "--results", tmp_path / "res",
+               "--system-metrics")
+    assert r.exit_code == 2 and "needs psutil" in r.output

@@ -3,6 +3,8 @@ check passes, 1 when one fails (naming the broken part), 2 with one line for a b
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from helpers.broken_tricks import register_broken_tricks
 from helpers.cli import assert_user_error, invoke
@@ -20,7 +22,7 @@ def broken_tricks():
 def test_a_builtin_trick_passes():
     r = invoke("tricks", "verify", "lecam")
     assert r.exit_code == 0, r.output
-    assert "lecam: 28 passed, 0 failed, 0 skipped" in r.output
+    assert re.search(r"lecam: \d+ passed, 0 failed, 0 skipped", r.output)
     for check in ("trains beside ema", "checkpoint resume is bit-identical",
                   "stacked seeds equal lone runs", "conflicts match the planner"):
         assert check in r.output
@@ -30,8 +32,8 @@ def test_a_builtin_trick_passes():
 def test_a_broken_trick_fails_naming_the_broken_part(broken_tricks):
     r = invoke("tricks", "verify", "ttur", "test_forgetful")
     assert r.exit_code == 1, r.output
-    assert "ttur: 28 passed, 0 failed, 0 skipped" in r.output
-    assert "test_forgetful: 26 passed, 2 failed, 1 skipped" in r.output
+    assert re.search(r"ttur: \d+ passed, 0 failed, 0 skipped", r.output)
+    assert re.search(r"test_forgetful: \d+ passed, 2 failed, 1 skipped", r.output)
     own = r.output[r.output.index("test_forgetful:"):].splitlines()
     line = next(x for x in own if "state round-trips" in x)
     assert "FAIL" in line and "differs from state at count" in line

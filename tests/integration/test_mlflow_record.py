@@ -25,11 +25,12 @@ metric: {name: modes, goal: max}
 """
 
 
-def test_children_group_by_trick_and_sort_by_score(tmp_path, sweep_file):
+def test_children_group_by_trick_and_sort_by_score(tmp_path, sweep_file, monkeypatch):
     spec = sweep_file(TINY)
     res = tmp_path / "results"
+    monkeypatch.setenv("GANBENCH_SYSTEM_METRICS_SECONDS", "0.1")  # the workers inherit it
     proc = ganbench("sweep", str(spec), "--results", str(res), "--workers", "1",
-                    "--device", "cpu", cwd=tmp_path)
+                    "--device", "cpu", "--system-metrics", cwd=tmp_path)
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out
 
@@ -43,6 +44,8 @@ def test_children_group_by_trick_and_sort_by_score(tmp_path, sweep_file):
     assert len(base) == 1
     assert base["params.trick.ttur"].iloc[0] == "off" and base["params.trick.r1"].iloc[0] == "off"
     assert runs.groupby("params.trick.ttur").size().to_dict() == {"off": 2, "on": 2}
+    system = [c for c in runs.columns if c.startswith("metrics.system/")]
+    assert system and runs[system].notna().any(axis=1).any()  # --system-metrics reached them
     assert "params.name" not in runs.columns or runs["params.name"].isna().all()
 
     done = runs[runs["status"] == "FINISHED"]

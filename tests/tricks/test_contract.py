@@ -18,9 +18,11 @@ from helpers.tricks import horizon_caveats, run_cfg
 
 from ganbench.contract import STATIC, alone_settings, trains_alone, trains_beside
 from ganbench.contract.contexts import (
+    CONDITIONAL,
     CONFLICT_SETTINGS,
     CONTEXTS,
     IMAGES,
+    POINTS,
     contract_data,
     first_loss,
     first_setting,
@@ -61,11 +63,20 @@ def test_every_trick_is_usable_alone_in_some_context():
 
 
 def test_every_trick_validates_on_images():
-    assert [n for n in real_tricks() if first_loss(IMAGES, {n: {}}) is None] == []
+    unconditional = [n for n in real_tricks() if not TRICKS.get(n).conditional_only]
+    assert [n for n in unconditional if first_loss(IMAGES, {n: {}}) is None] == []
 
 
-def test_seventeen_tricks_are_registered():  # the canon (16) and pack (PacGAN)
-    assert len([n for n in TRICKS.names() if not n.startswith("test_")]) == 17
+def test_conditional_runs_refuse_only_the_tricks_said_to_conflict():
+    refused = {n for n in real_tricks() if first_loss(CONDITIONAL, {n: {}}) is None}
+    assert refused == {"pack"}  # a packed D input mixes classes
+    only = {n for n in real_tricks() if TRICKS.get(n).conditional_only}
+    assert only == {"acgan"}
+    assert all(first_loss(ctx, {n: {}}) is None for n in only for ctx in (POINTS, IMAGES))
+
+
+def test_eighteen_tricks_are_registered():  # the canon (16), pack (PacGAN) and acgan
+    assert len([n for n in TRICKS.names() if not n.startswith("test_")]) == 18
 
 
 # ------------------------------------------------------------------ training smoke contracts

@@ -99,6 +99,23 @@ def test_resume_refuses_a_checkpoint_of_another_config(tmp_path):
               checkpoints=FileCheckpointer(path, 2))
 
 
+def test_resume_accepts_a_checkpoint_written_before_a_field_existed(tmp_path):
+    # A release adds a config field with a default (g_width, d_width, conditional): a
+    # checkpoint written before it resumes, as run keys do (they leave defaults out).
+    import json
+
+    from ganbench.train.checkpoint import check_compatible
+
+    tr = Trainer(cfg_of(tmp_path))
+    state = tr.state_dict()
+    old = json.loads(state["config"])
+    for key in ("g_width", "d_width", "conditional"):
+        old.pop(key)
+    check_compatible({**state, "config": json.dumps(old)}, tr.cfg)
+    with pytest.raises(ValueError, match="conditional: False in the checkpoint, True now"):
+        check_compatible(state, tr.cfg.model_copy(update={"conditional": True}))
+
+
 def test_resume_ignores_device_and_data_root(tmp_path):
     path = tmp_path / "run.pt"
     train(cfg_of(tmp_path, steps=4, device="cpu"), checkpoints=FileCheckpointer(path, 2))

@@ -92,7 +92,8 @@ def default_dtype(dtype: torch.dtype):
 def tolerance(dtype: torch.dtype, cfg: RunConfig) -> Tol:
     if dtype == torch.float64:
         return FLOAT64
-    return FLOAT32_BN if cfg.model.startswith("dcgan") else FLOAT32
+    # Batch norm in G (and D): dcgan*, the SNGAN ResNets, SN-DCGAN.
+    return FLOAT32_BN if cfg.model.startswith(("dcgan", "sngan", "sndcgan", "resnet")) else FLOAT32
 
 
 def history(tracker: MemoryTracker) -> list[tuple[int, str, float]]:

@@ -1,3 +1,0 @@
-"""ganbench: which GAN training tricks really help."""
-
-__version__ = "0.1.0"

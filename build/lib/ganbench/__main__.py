@@ -1,3 +1,0 @@
-from ganbench.cli import main
-
-main()

@@ -1,6 +1,0 @@
-"""Model families; importing this package registers every built-in model."""
-
-from ganbench.models import dcgan, mlp, pacgan  # noqa: F401  (registration)
-from ganbench.models.base import MODELS, ModelSpec
-
-__all__ = ["MODELS", "ModelSpec"]

@@ -1,1 +1,0 @@
-"""Reports: pure functions that turn runs into tables and figures."""

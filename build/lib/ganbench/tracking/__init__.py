@@ -1,3 +1,0 @@
-from ganbench.tracking.base import MemoryTracker, Tracker
-
-__all__ = ["MemoryTracker", "Tracker"]
