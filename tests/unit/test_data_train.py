@@ -13,7 +13,7 @@ from ganbench.config import RunConfig
 from ganbench.data.base import Dataset, DataTooLargeError
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train
-from ganbench.validate import data_findings, validate
+from ganbench.validate import check_run, data_findings, validate
 
 
 @pytest.fixture(autouse=True)
@@ -57,23 +57,20 @@ def test_resize_once_keeps_uint8_and_matches_a_per_batch_resize():
     assert (a - b).abs().max() <= 1 / 127.5 + 1e-6  # only the uint8 rounding differs
 
 
-def findings(**kw):
-    cfg = SimpleNamespace(**{"dataset_options": {}, "conditional": False,
-                             "fid_protocol": None, "model": "m", **kw})
-    return {f.trick: f for f in data_findings(cfg, 32)}
+def conditional_findings(dataset: str, **options) -> list:
+    cfg = RunConfig(dataset=dataset, dataset_options=options, model="sngan32", conditional=True)
+    return [f for f in check_run(cfg) if f.trick == "conditional"]
 
 
 def test_conditional_needs_a_labelled_dataset(tmp_path):
-    f = findings(dataset="stl10", conditional=True)["conditional"]
-    assert f.kind == "conflict" and "has none" in f.message and "cifar10" in f.suggestion
-    assert "conditional" not in findings(dataset="cifar10", conditional=True)
-    one = tmp_path / "flat"
-    make_tree(one, classes=("only",))  # one sub-folder is not a labelling
-    assert "conditional" in findings(dataset="folder", conditional=True,
-                                     dataset_options={"path": str(one)})
+    (f,) = conditional_findings("stl10")
+    assert f.kind == "conflict" and "no class labels" in f.message and "cifar10" in f.suggestion
+    assert not conditional_findings("cifar10") and not conditional_findings("cifar100")
+    assert conditional_findings("mnist")  # its GAN loader loads no labels
+    one = make_tree(tmp_path / "flat", classes=("only",))  # one sub-folder: no labelling
+    assert conditional_findings("folder", path=str(one), resolution=32)
     two = make_tree(tmp_path / "two")
-    assert "conditional" not in findings(dataset="folder", conditional=True,
-                                         dataset_options={"path": str(two)})
+    assert not conditional_findings("folder", path=str(two), resolution=32)
 
 
 def test_a_resolution_the_dataset_cannot_give_is_a_conflict():
@@ -127,3 +124,16 @@ def test_each_new_dataset_loads_as_its_spec_says(name, tmp_path):
         assert data.classes == info.classes and int(data.labels.max()) < info.classes
     assert ("test" in info.splits) == (data.test_images is not None)
     assert info.max_size is None or data.images.shape[-1] <= info.max_size
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "folder"])
+def test_sngan32_trains_conditionally_on_the_files_labels(tmp_path, dataset):
+    options = {}
+    if dataset == "cifar10":
+        cifar10_root(tmp_path, per_batch=10)  # labels 0..9 in every batch
+    else:
+        options = {"path": str(make_tree(tmp_path / "imgs")), "resolution": 32}
+    cfg = cfg_of(tmp_path, dataset=dataset, dataset_options=options, model="sngan32",
+                 conditional=True, g_width=16, d_width=16, loss="hinge")
+    result = train(cfg, tracker=MemoryTracker())
+    assert result.status == "finished"
