@@ -102,6 +102,10 @@ class RunConfig(Closed):
     tricks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     data_root: Path = Field(default_factory=default_data_root,
                             json_schema_extra={"identity": False})
+    # --- plugins (ganbench/plugins.py): modules or .py files (relative to the run file)
+    # imported before the file's names are checked. identity=False: what a plugin computes
+    # is identified by its recorded content hash (the `ganbench.plugins` tag), not its name.
+    plugins: list[str] = Field(default_factory=list, json_schema_extra={"identity": False})
 
     @classmethod
     def not_identity(cls) -> frozenset[str]:
@@ -246,6 +250,9 @@ class SweepSpec(Closed):
     resolution: int = Field(4, ge=3, le=5, description="fractional designs only")
     seeds: int | list[int] = 3
     metric: MetricSpec = Field(default_factory=MetricSpec)
+    # --- plugins (ganbench/plugins.py): modules or .py files (relative to the sweep file)
+    # imported before the file's names are checked; recorded on the study for the workers.
+    plugins: list[str] = Field(default_factory=list)
 
     _no_bools = field_validator("resolution", mode="before")(classmethod(
         lambda cls, v: _not_bool(v)))

@@ -12,11 +12,21 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from ganbench import plugins
 from ganbench.config import ConfigError, RunConfig, SweepSpec, explain, line_of, read_yaml
 from ganbench.validate import validate
 from ganbench.validate_sweep import validate_sweep
 
-__all__ = ["load_run_config", "load_sweep_spec"]
+__all__ = ["load_file_plugins", "load_run_config", "load_sweep_spec"]
+
+
+def load_file_plugins(entries: list[str], path: Path,
+                      node: yaml.Node | None) -> list[plugins.Plugin]:
+    """The installed and GANBENCH_PLUGINS plugins, then the file's own `plugins:` (relative
+    to the file): before any name in the file is checked against the registries."""
+    out = plugins.load_startup()
+    return out + plugins.load(entries, path.parent, lambda i: (
+        f"{path}:{line_of(node, 'plugins', i)}: plugins[{i}]"))
 
 
 def _mapping(path: Path, data: Any) -> dict[str, Any]:
@@ -77,6 +87,7 @@ def load_run_config(path: Path | str) -> RunConfig:
         cfg = RunConfig.model_validate(data)
     except ValidationError as e:
         raise ConfigError(explain(e, path, node, fields=list(RunConfig.model_fields))) from None
+    load_file_plugins(cfg.plugins, path, node)
     return validate(cfg, path, node)
 
 
@@ -105,5 +116,10 @@ def load_sweep_spec(path: Path | str, max_runs: int | None = None
         spec = SweepSpec.model_validate(data)
     except ValidationError as e:
         raise ConfigError(explain(e, path, node, fields=list(SweepSpec.model_fields))) from None
+    if "plugins" in spec.base:
+        raise ConfigError(f"{path}:{line_of(node, 'base', 'plugins')}: base.plugins: a sweep "
+                          "lists its plugins at the top of the file (plugins: [...]), for "
+                          "every run and worker")
+    load_file_plugins(spec.plugins, path, node)
     validate_sweep(spec, path, node, max_runs)
     return spec, node

@@ -5,13 +5,17 @@ and the rest of the code looks entries up by the names users write in YAML.
 `register` is the only way in. It checks the entry's type against the family's `base` (an
 instance of the family's spec class, or a subclass for class families such as tricks), gives
 the entry its name, refuses a name that is taken, and records where the entry came from
-(`origin`: "built-in" unless a plugin loader says otherwise), so a clash names both sides.
+(`origin`: "built-in" unless a plugin loader says otherwise, "plugin 'NAME'" while the
+plugin loader imports a plugin, or "module 'NAME'" for an entry a user's own module registers
+outside any plugin: a script, a notebook's `__main__`), so a clash names both sides.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -21,6 +25,7 @@ T = TypeVar("T")
 
 BUILT_IN = "built-in"
 _ORIGIN: ContextVar[str] = ContextVar("ganbench_registry_origin", default=BUILT_IN)
+_ALL: weakref.WeakSet[Registry[Any]] = weakref.WeakSet()  # for `registries()` (plugin loader)
 
 
 class UnknownNameError(ValueError):
@@ -51,6 +56,35 @@ def current_origin() -> str:
     return _ORIGIN.get()
 
 
+def defined_in(obj: object) -> str | None:
+    """The module that defines a registered class or function (a spec object: its loader or
+    builder)."""
+    if inspect.isclass(obj) or inspect.isfunction(obj):
+        return obj.__module__
+    for attr in ("build", "load"):
+        fn = getattr(obj, attr, None)
+        if callable(fn):
+            return getattr(fn, "__module__", None)
+    return None
+
+
+def origin_for(obj: object) -> str:
+    """The origin a registration of `obj` records now: the loader's label inside `origin()`,
+    else built-in for ganbench's own entries and "module 'X'" for a user's."""
+    label = _ORIGIN.get()
+    if label != BUILT_IN:
+        return label
+    mod = defined_in(obj)
+    if mod and mod != "ganbench" and not mod.startswith("ganbench."):
+        return f"module '{mod}'"
+    return label
+
+
+def registries() -> list[Registry[Any]]:
+    """Every registry (the plugin loader undoes a failed plugin in each)."""
+    return sorted(_ALL, key=lambda r: r.kind)
+
+
 def describe_origin(label: str) -> str:
     """How an origin reads in a message: "built-in", or a bare module/file name as
     "plugin 'mypkg.tricks'" (a label with a space is taken as already worded)."""
@@ -74,6 +108,7 @@ class Registry(Generic[T]):
         self._prepare = prepare
         self._items: dict[str, T] = {}
         self._origins: dict[str, str] = {}
+        _ALL.add(self)
 
     # ------------------------------------------------------------------ the way in
 
@@ -92,7 +127,7 @@ class Registry(Generic[T]):
             obj = self._adapt(obj, name)
         self._check_type(obj, name)
         name = self._name_for(obj, name)
-        here = current_origin()
+        here = origin_for(given)
         if name in self._items:  # before touching the entry: a refused class stays as it was
             first = self._origins.get(name, BUILT_IN)
             if first == here:
@@ -177,6 +212,13 @@ class Registry(Generic[T]):
         """Where `name` was registered from: "built-in" or the label of `origin(...)`."""
         self.get(name)
         return self._origins.get(name, BUILT_IN)
+
+    def remove_origin(self, label: str) -> list[str]:
+        """Forget every entry of one origin (a plugin that failed half-way); returns them."""
+        gone = [n for n, o in self._origins.items() if o == label]
+        for n in gone:
+            del self._items[n], self._origins[n]
+        return gone
 
     def unknown_message(self, name: str) -> str:
         msg = f"unknown {self.kind} {name!r}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from ganbench.cli import cluster as _cluster
+from ganbench.cli import plugins as _plugins
 from ganbench.cli import report as _report
 from ganbench.cli import run as _run
 from ganbench.cli import score as _score
@@ -27,7 +28,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from ganbench import __version__
+        from ganbench.version import __version__
 
         typer.echo(f"ganbench {__version__}")
         raise typer.Exit()
@@ -47,6 +48,7 @@ app.command("status")(_cluster.status)
 app.command("ui")(_ui.ui)
 app.command("report")(_report.report)
 app.command("score")(_score.score)
+app.command("plugins")(_plugins.plugins)
 app.add_typer(_tricks.app, name="tricks")
 app.add_typer(_weights.app, name="weights")
 

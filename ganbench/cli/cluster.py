@@ -85,13 +85,19 @@ def worker(
     if tracking_uri is None:  # the server the sweep was enqueued with must answer, too
         checks.tracking_uri(_enqueued_uri(sweep_name, storage, results), "(enqueued) ")
     sw = attach(sweep_name, opts)
+    from ganbench import plugins
+
+    # The sweep's plugins, here first: one that cannot be loaded (or differs) stops this
+    # command with one line, before any process claims a run.
+    loaded = plugins.load_recorded(sw.queue.meta.get("plugins", []))
     for note in sw.notes:
         console.print(f"[yellow]note[/]: {escape(note)}", highlight=False, soft_wrap=True)
     devices = worker_devices(device, processes, per_gpu)
     c = sw.queue.counts()
     console.print(f"[bold]worker[/] for sweep {escape(sweep_name)}: {c['queued']} queued, "
                   f"{c['running']} running elsewhere; {len(devices)} process(es) on "
-                  f"{', '.join(sorted(set(devices)))}", highlight=False)
+                  f"{', '.join(sorted(set(devices)))}"
+                  + (f"; plugins {plugins.tag(loaded)}" if loaded else ""), highlight=False)
 
     def on_event(ev) -> None:
         r = ev.run

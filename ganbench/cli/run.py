@@ -123,16 +123,18 @@ def run(
 
 def _mlflow_run(cfg, config: Path, results: Path, uri: str):
     """The run's own MLflow run (experiment `runs`), with its params and provenance tags."""
-    import ganbench
+    from ganbench import plugins
     from ganbench.sweep.runner import git_commit, is_local_uri
     from ganbench.tracking.mlflow import MLflowStore
+    from ganbench.version import __version__
 
     store = MLflowStore(uri)
     exp = store.experiment("runs", results / "mlartifacts" if is_local_uri(uri) else None)
+    used = plugins.loaded()
     tracker = store.start_run(exp, cfg.name or f"{config.stem} · s{cfg.seed}", {
-        "git_commit": git_commit(), "ganbench_version": ganbench.__version__,
-        "run_file": str(config)})
+        "git_commit": git_commit(), "ganbench_version": __version__,
+        "run_file": str(config), **({plugins.TAG: plugins.tag(used)} if used else {})})
     # As a sweep's runs: no `name` param when the file sets none (not the string "None").
-    tracker.log_params(cfg.model_dump(mode="json", exclude={"data_root"} | (
+    tracker.log_params(cfg.model_dump(mode="json", exclude={"data_root", "plugins"} | (
         {"name"} if cfg.name is None else set())))
     return tracker

@@ -275,9 +275,22 @@ def _from_loader(obj: object, name: str | None) -> object:
 DATASETS: Registry[DatasetSpec] = Registry("dataset", base=DatasetSpec, adapt=_from_loader)
 
 
-def register_dataset(spec: DatasetSpec) -> DatasetSpec:
-    """Register a dataset (the spec's `name` is its name in run files)."""
-    return DATASETS.register(spec)
+def register_dataset(spec: DatasetSpec | str, kind: Kind = "points", **fields):
+    """Register a dataset: `register_dataset(DatasetSpec(...))`, or as a decorator of its
+    loader, `@register_dataset("ring16", kind="points", classes=16)` (kind defaults to
+    points; the other DatasetSpec
+    fields by keyword). The spec's `name` is its name in run files."""
+    if isinstance(spec, DatasetSpec):
+        return DATASETS.register(spec)
+    if not isinstance(spec, str):
+        raise ValueError("register_dataset takes a DatasetSpec, or a name (and kind= "
+                         "'points' or 'images') to decorate a loader")
+
+    def deco(fn: Loader) -> Loader:
+        DATASETS.register(DatasetSpec(spec, kind, fn, **fields))
+        return fn
+
+    return deco
 
 
 def data_kind(name: str) -> str:

@@ -8,10 +8,11 @@ whose sample count its logged name carries (`fid_samples: 10000` logs `fid` as `
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from typing import Literal
 
-from ganbench.registry import Registry
+from ganbench.registry import BUILT_IN, Registry, current_origin, origin
 
 Goal = Literal["min", "max"]
 COUNT_FIELDS = ("fid_samples", "eval_samples")
@@ -48,8 +49,19 @@ class MetricSpec:
 METRICS: Registry[MetricSpec] = Registry("metric", base=MetricSpec)
 
 
-def register_metric(spec: MetricSpec) -> MetricSpec:
-    """Register a metric's meaning (its goal, data kind and how its name is counted)."""
+def register_metric(spec: MetricSpec | str, goal: str | None = None,
+                    data_kind: str = "points", **fields) -> MetricSpec:
+    """Register a metric's meaning (its goal, data kind and how its name is counted):
+    `register_metric(MetricSpec(...))` or `register_metric("name", "max", "points")`. A run
+    must log it (`eval/<name>`), e.g. from a trick's hook; a sweep may then rank by it."""
+    if not isinstance(spec, MetricSpec):
+        spec = MetricSpec(spec, goal, data_kind, **fields)
+    # A spec has no code of its own to tell where it came from: the caller's module does.
+    caller = sys._getframe(1).f_globals.get("__name__", "")
+    ours = caller == "ganbench" or caller.startswith("ganbench.")
+    if current_origin() == BUILT_IN and caller and not ours:
+        with origin(f"module '{caller}'"):
+            return METRICS.register(spec)
     return METRICS.register(spec)
 
 

@@ -42,9 +42,11 @@ def _spec_fields(spec: dict | None, tags: dict[str, str]) -> tuple[str, str, str
     return name, goal.rstrip(")") or "max", tags.get("design", "?"), []
 
 
-def read_store(store: MLflowStore, name: str, workdir: Path,
-               keys: set[str] | None = None, order: list[str] | None = None) -> StoreData:
-    """Read one sweep; keys/order default to the plan stored on the parent run."""
+def read_runs(store: MLflowStore, name: str, workdir: Path, keys: set[str] | None = None,
+              order: list[str] | None = None
+              ) -> tuple[pd.DataFrame, str, str, str, list[int], list[str], list[str]]:
+    """One sweep's runs of the plan on its parent run (keys/order default to it): runs,
+    metric, goal, design, seeds, cell order and notes."""
     exp = store.find_experiment(name)
     parent = store.find_parent(exp) if exp is not None else None
     if parent is None:
@@ -72,7 +74,14 @@ def read_store(store: MLflowStore, name: str, workdir: Path,
                 notes.append(f"{int((~mine).sum())} run(s) of cells no longer in the sweep "
                              "file are left out.")
             runs = runs[mine]
-    runs = runs.reset_index(drop=True)
+    return runs.reset_index(drop=True), metric, goal, design, seeds, order or [], notes
+
+
+def read_store(store: MLflowStore, name: str, workdir: Path,
+               keys: set[str] | None = None, order: list[str] | None = None) -> StoreData:
+    """Read one sweep; keys/order default to the plan stored on the parent run."""
+    runs, metric, goal, design, seeds, order, notes = read_runs(store, name, workdir, keys,
+                                                                order)
     used = tidy_runs(runs, metric, order)
     history, key = _histories(store, used, runs, metric)
     if key != f"eval/{metric}":
@@ -88,7 +97,7 @@ def read_store(store: MLflowStore, name: str, workdir: Path,
         if got:
             samples[first["run_id"]] = got
     strips = {rid: _strip(store, rid, workdir / "samples" / rid, STRIP) for rid in samples}
-    return StoreData(name, metric, goal, design, seeds, runs, order or [], history, key,
+    return StoreData(name, metric, goal, design, seeds, runs, order, history, key,
                      samples, notes, strips={k: v for k, v in strips.items() if v})
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import yaml
 
+from ganbench import plugins
 from ganbench.atomic import write_atomic
 from ganbench.config import ConfigError, SweepSpec, line_of
 from ganbench.loaders import load_sweep_spec
@@ -130,16 +131,20 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
         # One controller per local study: whatever is still RUNNING was left by a dead process.
         # (On shared storage other machines may be running them: heartbeats decide there.)
         store.close_running_children(exp, "the worker stopped mid-run (resumed sweep)")
-    sync = queue.sync(run_attrs(p), reclaim_running=not shared,
-                      recorded=recorded(store, exp, spec.metric.name))
+    # Every plugin this process loaded (the file's, GANBENCH_PLUGINS', entry points'): the
+    # workers load the same list, recorded before any run is queued.
+    used = plugins.loaded()
     queue.set_meta({"metric": spec.metric.name, "tracking_uri": uri,
                     "base": json.loads(json.dumps(spec.base, default=str)),
-                    "trick_levels": trick_levels(p)})
+                    "trick_levels": trick_levels(p), "plugins": [u.record() for u in used]})
+    sync = queue.sync(run_attrs(p), reclaim_running=not shared,
+                      recorded=recorded(store, exp, spec.metric.name))
     tracker = store.tracker(parent)
     # Tags, not params: MLflow refuses to change a param, and a sweep may grow.
     tracker.set_tags({"design": spec.design, "metric": f"{spec.metric.name} ({spec.metric.goal})",
                       "git_commit": git_commit(), "n_cells": len(p.cells), "n_runs": len(p.runs),
-                      "seeds": json.dumps(spec.seed_list)})
+                      "seeds": json.dumps(spec.seed_list),
+                      **({plugins.TAG: plugins.tag(used)} if used else {})})
     write_atomic(folder / "spec.yaml", yaml.safe_dump(spec.model_dump(mode="json"),
                                                       sort_keys=False))
     write_atomic(folder / "plan.json", json.dumps(plan_rows(p), indent=1))

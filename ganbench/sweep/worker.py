@@ -19,12 +19,12 @@ import threading
 import time
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
-import ganbench
+from ganbench import plugins
 from ganbench.atomic import DiskFullError, disk_full
 from ganbench.atomic import disk_full_message as _disk_full_message
 from ganbench.config import RunConfig
@@ -41,6 +41,7 @@ from ganbench.tracking.mlflow import (
     system_metrics,
 )
 from ganbench.train import RunResult, train
+from ganbench.version import __version__
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,11 @@ class WorkerContext:
     # take over one whose worker dies) unless told to exit at once (frees a GPU allocation).
     exit_when_empty: bool = False
     liveness: Liveness = Liveness()  # used on shared (RDB) storage only
+    plugins: str = ""  # the plugins this worker loaded (`name@hash, ...`), set by work()
 
 
 EXIT_DISK_FULL = 28  # a worker's exit code when it stopped because the disk is full (ENOSPC)
+EXIT_PLUGIN = 3  # ... when it cannot load the sweep's plugins (it claimed nothing)
 _TRACKING: list[str] = []  # this worker's MLflow URI, to name the database that is full
 
 
@@ -115,13 +118,13 @@ def _open_record(ctx: WorkerContext, queue: Queue, store: MLflowStore,
     a = job.job
     tracker = store.start_child(ctx.experiment_id, ctx.parent_run_id, a.run_name, {
         RUN_KEY: a.run_key, "ganbench.cell_id": a.cell_id, "ganbench.cell": a.cell,
-        SWEEP: ctx.study, "git_commit": ctx.git_commit, "ganbench_version": ganbench.__version__,
-        "optuna_trial": str(job.number),
+        SWEEP: ctx.study, "git_commit": ctx.git_commit, "ganbench_version": __version__,
+        "optuna_trial": str(job.number), **({plugins.TAG: ctx.plugins} if ctx.plugins else {}),
     })
     queue.set_attrs(job.trial_id, {"mlflow_run_id": tracker.run_id})
     cfg = a.run_config()
     # A sweep's runs have no `name` (their name is the MLflow run name): not the string "None".
-    drop = {"data_root"} | ({"name"} if cfg.name is None else set())
+    drop = {"data_root", "plugins"} | ({"name"} if cfg.name is None else set())
     params = {**cfg.model_dump(mode="json", exclude=drop), "trick_list": a.trick_list}
     # One param per trick of the sweep (off / on / level label): group by it in the UI.
     # A study enqueued by an earlier release has no such map: those runs go without.
@@ -293,6 +296,10 @@ def work(ctx: WorkerContext) -> int:
 
     queue = Queue(ctx.storage, ctx.study, ctx.direction, liveness=ctx.liveness,
                   on_lost=close_lost)
+    # The controller's plugins before any claim: a worker that cannot load one (or has other
+    # code for it) raises PluginError here and runs nothing, rather than failing each run.
+    loaded = plugins.load_recorded(queue.meta.get("plugins", []))
+    ctx = replace(ctx, plugins=plugins.tag(loaded))
     n = 0
     while True:
         queue.reap()
@@ -354,3 +361,6 @@ def worker_main(ctx: WorkerContext) -> None:
     except DiskFullError as e:  # one line, not a traceback per worker; the controller says more
         print(f"error: {e}", file=sys.stderr, flush=True)
         sys.exit(EXIT_DISK_FULL)
+    except plugins.PluginError as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_PLUGIN)

@@ -80,7 +80,8 @@ def test_builtin_double_registration_is_rejected():
     class Other(Loss):
         """Test only."""
 
-    with pytest.raises(DuplicateNameError, match="loss 'ns' is registered twice by built-in"):
+    with pytest.raises(DuplicateNameError, match="loss 'ns' from module 'test_registry' is "
+                       "already registered by built-in"):
         LOSSES.register("ns")(Other)
     assert LOSSES.get("ns").__name__ == "NonSaturating"
     assert Other.name == ""  # a refused class is left as it was
