@@ -48,6 +48,10 @@ class RunConfig(Closed):
     # runs, where its data lives). Run keys, checkpoints, stacking and the report read this.
     name: str | None = Field(None, json_schema_extra={"identity": False})
     dataset: str = "ring8"
+    # `dataset: {name: folder, path: DIR, resolution: 64}` is read as dataset (the name) plus
+    # these options; they define the run (another folder is another run). Relative paths are
+    # resolved against the YAML file when it is loaded (loaders.py).
+    dataset_options: dict[str, Any] = Field(default_factory=dict)
     model: str = "mlp"
     loss: str = "ns"
     d_norm: Literal["batch", "layer", "none"] | None = Field(
@@ -78,6 +82,11 @@ class RunConfig(Closed):
         json_schema_extra={"evaluation": True})
     fid_batch_size: int = Field(200, gt=0, description="batch of G and Inception in evaluation",
                                 json_schema_extra={"evaluation": True})
+    # A published protocol by name fixes the sample counts and the real split (metrics/
+    # fidelity.py, PROTOCOLS; fid_samples / fid_real_samples are then unused); None = those
+    # two against the train split.
+    fid_protocol: Literal["mimicry", "studiogan", "compare_gan"] | None = Field(
+        None, json_schema_extra={"evaluation": True})
     # --- model widths and class-conditional GANs (models/resnet.py, models/conditional.py).
     # g_width/d_width: the width of G's and D's reference layer (the ResNets' widest), for
     # models whose spec declares widths; None = the paper's. conditional: G with
@@ -117,6 +126,21 @@ class RunConfig(Closed):
         """What defines this run, as JSON values (the same for equal runs on any machine)."""
         return json.loads(self.model_dump_json(exclude=set(self.not_identity() | exclude),
                                                exclude_defaults=exclude_defaults))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dataset_mapping(cls, v: Any) -> Any:
+        # {name: folder, path: ..., resolution: 64} -> dataset: folder + dataset_options.
+        if not isinstance(v, dict) or not isinstance(v.get("dataset"), dict):
+            return v
+        spec = dict(v["dataset"])
+        if "name" not in spec or not isinstance(spec["name"], str):
+            raise ValueError("dataset: a mapping needs `name:` (e.g. dataset: {name: folder, "
+                             "path: DIR, resolution: 64})")
+        if v.get("dataset_options"):
+            raise ValueError("dataset: give the options inside the dataset mapping or as "
+                             "dataset_options, not both")
+        return {**v, "dataset": spec.pop("name"), "dataset_options": spec}
 
     _numbers_not_bools = field_validator(*_INT_FIELDS, mode="before")(classmethod(
         lambda cls, v: _not_bool(v)))

@@ -46,6 +46,34 @@ def _wrong_kind(path: Path, node: yaml.Node | None, data: dict[str, Any], own: s
                           f"{', '.join(map(str, foreign[:4]))}): use `ganbench {command} {path}`")
 
 
+def _absolute(value: Any, base: Path) -> Any:
+    """A dataset mapping (or dataset_options) with a relative `path` made absolute against
+    the folder of the YAML file that names it (so a run works from any directory)."""
+    if isinstance(value, dict) and isinstance(value.get("path"), str):
+        p = Path(value["path"]).expanduser()
+        if not p.is_absolute():
+            return {**value, "path": str((base / p).resolve())}
+    return value
+
+
+def _resolve_dataset_paths(run: dict[str, Any], base: Path) -> dict[str, Any]:
+    out = dict(run)
+    for key in ("dataset", "dataset_options"):
+        if key in out:
+            out[key] = _absolute(out[key], base)
+    return out
+
+
+def _protocol_counts(path: Path, node: yaml.Node | None, run: dict[str, Any],
+                     prefix: tuple[Any, ...] = ()) -> None:
+    """A named fid_protocol fixes the sample counts: setting them too is a mistake."""
+    given = [k for k in ("fid_samples", "fid_real_samples") if k in run]
+    if run.get("fid_protocol") is not None and given:
+        raise ConfigError(f"{path}:{line_of(node, *prefix, given[0])}: {given[0]}: "
+                          f"fid_protocol {run['fid_protocol']!r} sets the sample counts and the "
+                          f"real split itself; remove {' and '.join(given)} or fid_protocol")
+
+
 def load_run_config(path: Path | str) -> RunConfig:
     """Load and fully validate a run file (schema, then trick params and conflicts)."""
     path = Path(path)
@@ -53,6 +81,8 @@ def load_run_config(path: Path | str) -> RunConfig:
     data = _mapping(path, raw)  # an empty run file is the default run
     _wrong_kind(path, node, data, set(RunConfig.model_fields), set(SweepSpec.model_fields),
                 "sweep", "sweep")
+    _protocol_counts(path, node, data)
+    data = _resolve_dataset_paths(data, path.resolve().parent)
     try:
         cfg = RunConfig.model_validate(data)
     except ValidationError as e:
@@ -74,6 +104,14 @@ def load_sweep_spec(path: Path | str, max_runs: int | None = None
     data = _mapping(path, raw)
     _wrong_kind(path, node, data, set(SweepSpec.model_fields), set(RunConfig.model_fields),
                 "run", "run")
+    data = dict(data)
+    here = path.resolve().parent
+    if isinstance(data.get("base"), dict):
+        _protocol_counts(path, node, data["base"], ("base",))
+        data["base"] = _resolve_dataset_paths(data["base"], here)
+    axes = data.get("axes")
+    if isinstance(axes, dict) and isinstance(axes.get("dataset"), list):
+        data["axes"] = {**axes, "dataset": [_absolute(v, here) for v in axes["dataset"]]}
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as e:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from ganbench.config import ConfigError, RunConfig, explain, line_of
 from ganbench.data import DATASETS, data_kind
-from ganbench.data.base import dataset_classifier, dataset_labelled
+from ganbench.data.base import dataset_classifier, dataset_info, dataset_options_model
 from ganbench.losses import LOSSES
 from ganbench.metrics import label_outputs
 from ganbench.models import MODELS
@@ -75,7 +75,8 @@ def check_run(cfg: RunConfig) -> list[Finding]:
                            f"image_metrics {wanted} need a dataset ganbench's classifier "
                            f"labels, not {cfg.dataset!r}",
                            f"use them with {', '.join(labelled)}"))
-    return out + model_findings(cfg) + TrickStack.from_config(cfg).check(cfg)
+    return (out + model_findings(cfg) + data_findings(cfg, model.image_size)
+            + TrickStack.from_config(cfg).check(cfg))
 
 
 def model_findings(cfg: RunConfig) -> list[Finding]:
@@ -100,11 +101,35 @@ def model_findings(cfg: RunConfig) -> list[Finding]:
             have = [n for n in MODELS.names() if MODELS.get(n).conditional]
             out.append(Finding("conflict", "conditional", f"model {cfg.model!r} has no "
                                "class-conditional variant", f"use {', '.join(have)}"))
-        if not dataset_labelled(cfg.dataset):
-            labelled = [n for n in DATASETS.names() if dataset_labelled(n)]
+        if dataset_info(cfg.dataset, cfg.dataset_options).classes is None:
+            labelled = [n for n in DATASETS.names() if dataset_info(n).classes] + [
+                "a folder with one sub-folder per class"]
             out.append(Finding("conflict", "conditional", f"dataset {cfg.dataset!r} has no "
                                "class labels", "use a labelled dataset ("
                                + ", ".join(labelled) + ") or remove conditional"))
+    return out
+
+
+def data_findings(cfg: RunConfig, image_size: int | None) -> list[Finding]:
+    """What the dataset cannot give this run: the model's resolution without upsampling,
+    the test split a FID protocol scores against (labels: model_findings)."""
+    if cfg.dataset not in DATASETS or data_kind(cfg.dataset) != "images":
+        return []
+    info, out = dataset_info(cfg.dataset, cfg.dataset_options), []
+    if image_size is not None and info.max_size is not None and image_size > info.max_size:
+        out.append(Finding("conflict", "model",
+                           f"model {cfg.model!r} needs {image_size}x{image_size} images and "
+                           f"dataset {cfg.dataset!r} gives at most {info.max_size}x"
+                           f"{info.max_size} (upsampling is refused: it would score blur)",
+                           "use a model of that resolution or less, or, for a folder, "
+                           f"resolution: {image_size} or more"))
+    if cfg.fid_protocol in ("studiogan", "compare_gan") and "test" not in info.splits:
+        with_test = [n for n in DATASETS.names() if "test" in dataset_info(n).splits]
+        out.append(Finding("conflict", "fid_protocol",
+                           f"fid_protocol {cfg.fid_protocol!r} scores against the test split, "
+                           f"and dataset {cfg.dataset!r} has none",
+                           f"use it with {', '.join(with_test)}, or fid_protocol: mimicry "
+                           "(the train split)"))
     return out
 
 
@@ -124,6 +149,8 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
             reg.get(getattr(cfg, field))
         except UnknownNameError as e:
             problems.append(f"{where(field)}: {field}: {e}")
+    if cfg.dataset in DATASETS:
+        problems += _dataset_options(cfg, path, node, at, where)
     if cfg.image_metrics and cfg.dataset in DATASETS and data_kind(cfg.dataset) != "images":
         problems.append(f"{where('image_metrics')}: image_metrics: dataset {cfg.dataset!r} is "
                         f"{data_kind(cfg.dataset)}, and FID/KID/IS/PRC need images; remove "
@@ -156,6 +183,22 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
         ]
         raise ConfigError(cap_lines(lines))
     return cfg
+
+
+def _dataset_options(cfg: RunConfig, path, node, at, where) -> list[str]:
+    """Check (and fill the defaults of, so equal runs have equal keys) a dataset's options."""
+    model = dataset_options_model(cfg.dataset)
+    if model is None:
+        if cfg.dataset_options:
+            return [f"{where('dataset')}: dataset: {cfg.dataset!r} takes no options (got "
+                    f"{', '.join(sorted(cfg.dataset_options))}); write dataset: {cfg.dataset}"]
+        return []
+    try:
+        cfg.dataset_options = model.model_validate(cfg.dataset_options).model_dump(mode="json")
+    except ValidationError as e:
+        loc = at("dataset")
+        return [explain(e, path, node, prefix=loc, fields=list(model.model_fields))]
+    return []
 
 
 def conflict_error(cfg: RunConfig) -> None:

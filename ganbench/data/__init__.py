@@ -1,6 +1,14 @@
 """Datasets; importing this package registers every built-in dataset."""
 
-from ganbench.data import fashion_mnist, mnist, mog, stacked_mnist  # noqa: F401  (registration)
+from ganbench.data import (  # noqa: F401  (registration)
+    cifar,
+    fashion_mnist,
+    folder,
+    mnist,
+    mog,
+    stacked_mnist,
+    stl10,
+)
 from ganbench.data.base import (
     DATASETS,
     Dataset,

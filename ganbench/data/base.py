@@ -6,11 +6,12 @@ batches are drawn by random indices, so every batch is full and sampling costs o
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,54 @@ from ganbench.registry import Registry
 
 class DataUnavailableError(RuntimeError):
     """No source for a dataset could be found; the message says how to get one."""
+
+
+class DataTooLargeError(DataUnavailableError):
+    """A dataset would not fit in memory; refused before it is read."""
+
+
+MEMORY_ENV = "GANBENCH_DATA_MEMORY"  # bytes (or 8G, 500M) image data may take; default 80% free
+
+
+def _bytes(text: str) -> int:
+    t = text.strip().upper().removesuffix("B")
+    mult = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}.get(t[-1:], 1)
+    return int(float(t[:-1] if mult > 1 else t) * mult)
+
+
+def human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def memory_limit() -> tuple[int, str]:
+    """(bytes image data may take in RAM, where that number comes from)."""
+    if os.environ.get(MEMORY_ENV):
+        try:
+            return _bytes(os.environ[MEMORY_ENV]), f"${MEMORY_ENV}"
+        except ValueError:
+            raise ValueError(f"${MEMORY_ENV}={os.environ[MEMORY_ENV]!r} is not a size: use "
+                             "bytes or e.g. 8G, 500M") from None
+    try:
+        with open("/proc/meminfo") as f:
+            info = {k: v for k, _, v in (line.partition(":") for line in f)}
+        free = int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):  # not Linux: the physical size, where known
+        free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return int(free * 0.8), "80% of the memory available now"
+
+
+def check_fits(nbytes: int, what: str, limit: tuple[int, str] | None = None) -> None:
+    """DataTooLargeError (one line: size and limit) if `nbytes` of images would not fit."""
+    cap, why = limit or memory_limit()
+    if nbytes > cap:
+        more = f", or set {MEMORY_ENV} if more is free" if limit is None else ""
+        raise DataTooLargeError(
+            f"{what}: {human(nbytes)} of uint8 images would not fit in memory (limit "
+            f"{human(cap)}, {why}); use a lower resolution or fewer images{more}")
 
 
 @dataclass(frozen=True)
@@ -32,6 +81,17 @@ class Dataset:
     mode_std: float | None = None
     size: int | None = None  # images are resized to size x size when sampled
     labels: torch.Tensor | None = None  # (N,) int64 class of each image, where known
+    classes: int | None = None  # number of label classes; None = unlabelled
+    # The test split (CPU uint8, and its labels), where the dataset has one: FID protocols
+    # that score against it (metrics/fidelity.py) read it; training never does.
+    test_images: torch.Tensor | None = None
+    test_labels: torch.Tensor | None = None
+    # Resize the whole set once to the model's side (uint8) instead of every batch: for sets
+    # whose native side differs from the model's by design (STL-10's 96 -> 48), so sampling
+    # stays one gather. MNIST keeps its per-batch resize (recorded results depend on it).
+    resize_once: bool = False
+    skipped: int | None = None  # unreadable files left out (image folders); a run tag
+    _resized: dict[int, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -43,12 +103,29 @@ class Dataset:
         return (c, s, s)
 
     def to(self, device: torch.device | str) -> Dataset:
+        device = torch.device(device)
+        if self.images is not None and self.images.device == device:
+            return self  # no copy, and the resize memo stays with it
+        if self.images is not None and device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(device)
+            check_fits(self.images.nbytes, f"dataset {self.name!r} on {device}",
+                       (int(free * 0.8), f"80% of {device}'s free memory"))
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        # The test split stays on the CPU: only the evaluator reads it, there.
         return replace(self, images=move(self.images), modes=move(self.modes),
-                       labels=move(self.labels))
+                       labels=move(self.labels), _resized={})
 
     def resized(self, size: int | None) -> Dataset:
-        return replace(self, size=size)
+        if not self.resize_once or self.images is None or size is None:
+            return replace(self, size=size)
+        if size == self.images.shape[-1]:
+            return replace(self, size=None)
+        if size not in self._resized:  # seeds stacked on one copy share one resize
+            test = self.test_images
+            self._resized[size] = replace(
+                self, images=resize_uint8(self.images, size), size=None, _resized={},
+                test_images=None if test is None else resize_uint8(test, size))
+        return self._resized[size]
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n samples: points (n, 2) or images (n, C, S, S) in [-1, 1]. Draws from `generator`
@@ -109,9 +186,32 @@ class Dataset:
         return self._images_at(order[start[y] + within]), y
 
 
-# A loader takes the data root folder and returns a CPU Dataset.
-Loader = Callable[[Path], Dataset]
+def resize_uint8(images: torch.Tensor, size: int, chunk: int = 1024) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> uint8 (N, C, size, size), antialiased bilinear, in chunks (a
+    float copy of 100k STL images would take 11 GiB)."""
+    out = torch.empty((len(images), images.shape[1], size, size), dtype=torch.uint8,
+                      device=images.device)
+    for i in range(0, len(images), chunk):
+        x = images[i:i + chunk].float()
+        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True)
+        out[i:i + chunk] = x.round_().clamp_(0, 255).to(torch.uint8)
+    return out
+
+
+# A loader takes the data root folder (and, for datasets that take them, the options of
+# `dataset: {name: ..., key: value}` as keywords) and returns a CPU Dataset.
+Loader = Callable[..., Dataset]
 Kind = Literal["points", "images"]
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a dataset can give, known without reading its images (configs are checked first)."""
+
+    classes: int | None = None  # labelled with this many classes; None = unlabelled
+    max_size: int | None = None  # the largest side it gives without upsampling; None = any
+    splits: tuple[str, ...] = ("train",)  # "test" where a test split exists (FID protocols)
+    test_size: int | None = None  # images in the test split, where there is one
 
 
 @dataclass(frozen=True)
@@ -133,6 +233,16 @@ class DatasetSpec:
     # The loaded Dataset carries `labels`, one of `classes` per image (class-conditional runs
     # need them; MNIST's GAN loader declares 10 classes but loads no labels).
     labelled: bool = False
+    # What a run may ask of it (validate.py reads these through `dataset_info`):
+    max_size: int | None = None  # the largest side it gives without upsampling; None = any
+    splits: tuple[str, ...] = ("train",)  # "test" where it has a test split (FID protocols)
+    test_size: int | None = None  # its test split's images (compare_gan's generated count)
+    # `dataset: {name: ..., key: value}`: the pydantic model that checks the options (passed
+    # to `load` as keywords); None = the dataset takes none.
+    options: type | None = None
+    # DataInfo as a function of the options, for datasets whose labels or sides depend on
+    # them (a folder); None = the fields above.
+    info: Callable[[dict[str, Any]], DataInfo] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("points", "images"):
@@ -147,8 +257,8 @@ class DatasetSpec:
         if self.classes is not None and self.classes < 1:
             raise ValueError(f"dataset {self.name!r}: classes must be >= 1 or None")
 
-    def __call__(self, root: Path) -> Dataset:
-        return self.load(root)
+    def __call__(self, root: Path, **options: Any) -> Dataset:
+        return self.load(root, **options)
 
 
 def _from_loader(obj: object, name: str | None) -> object:
@@ -214,6 +324,25 @@ def points_dataset(name: str):
         return DATASETS.register(name)(fn)
 
     return deco
+
+
+def dataset_info(name: str, options: dict[str, Any] | None = None) -> DataInfo:
+    """What a dataset can give a run (labels, largest side, splits), without loading it."""
+    spec = DATASETS.get(name)
+    if spec.info is not None:
+        return spec.info(dict(options or {}))
+    return DataInfo(classes=spec.classes if spec.labelled else None, max_size=spec.max_size,
+                    splits=spec.splits, test_size=spec.test_size)
+
+
+def dataset_options_model(name: str) -> type | None:
+    """The pydantic model a dataset's options are checked with; None = it takes none."""
+    return DATASETS.get(name).options
+
+
+def load_dataset(name: str, root: Path, options: dict[str, Any] | None = None) -> Dataset:
+    """Load a registered dataset with its options (a config's `dataset_options`)."""
+    return DATASETS.get(name)(root, **(options or {}))
 
 
 def dataset_labelled(name: str) -> bool:

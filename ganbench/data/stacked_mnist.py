@@ -40,7 +40,8 @@ def load_stacked_mnist(root: Path) -> Dataset:
     digest = hashlib.sha256(images[:1000].numpy().tobytes()).hexdigest()[:12]
     source = (f"stacked from {train.source} ({len(train.images)} digits; {N_IMAGES} images, "
               f"seed {SEED}, first-1000 sha256 {digest})")
-    return Dataset("stacked_mnist", "images", source, images=images, labels=labels)
+    return Dataset("stacked_mnist", "images", source, images=images, labels=labels,
+                   classes=10 ** CHANNELS)
 
 
 register_dataset(DatasetSpec(

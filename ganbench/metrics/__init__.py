@@ -23,6 +23,7 @@ from ganbench.metrics.base import (
     register_metric,
 )
 from ganbench.metrics.mog import mode_metrics
+from ganbench.metrics.protocols import generated_count
 
 # The image metrics (torch-fidelity's, metrics/fidelity.py: counted by fid_samples) and the
 # classifier's (metrics/labels.py: counted by eval_samples; label_modes: classes, joint over
@@ -71,7 +72,7 @@ def available_metrics(data_kind: str, cfg: Any = None) -> dict[str, str]:
     out = {name: spec.goal for name, spec in METRICS.items()
            if spec.data_kind == data_kind and spec.entry is None}
     if data_kind == "images" and cfg is not None:
-        out.update(image_metric_names(cfg.image_metrics, cfg.fid_samples))
+        out.update(image_metric_names(cfg.image_metrics, generated_count(cfg)))
         out.update(label_metric_names(cfg.image_metrics, cfg.eval_samples))
     return out
 

@@ -36,9 +36,21 @@ from ganbench.metrics.inception import (
 )
 from ganbench.metrics.inception import tf_module as _tf
 from ganbench.metrics.inception_weights import ENV_WEIGHTS, Weights, file_lock, resolve_weights
+from ganbench.metrics.protocols import PROTOCOLS, FidProtocol  # noqa: F401  (importable here)
 from ganbench.metrics.safe_cache import PrivateCache
 
-SPLIT = "train"  # every loader returns its train split
+SPLIT = "train"  # the reference split unless a named protocol says otherwise
+
+
+def protocol_counts(name: str, data: Dataset) -> tuple[Tensor, int, int | None]:
+    """(the reference split's images, n_gen, n_real) of a named protocol on `data`."""
+    p = PROTOCOLS[name]
+    ref = data.images if p.split == "train" else data.test_images
+    if ref is None:
+        raise ValueError(f"fid_protocol {name!r} scores against the {p.split} split, and "
+                         f"dataset {data.name!r} has none; use fid_protocol: mimicry or none")
+    n_real = None if p.n_real is None or p.n_real >= len(ref) else p.n_real
+    return ref, p.n_gen or len(ref), n_real
 _KEYS = {  # torch-fidelity result key -> our metric (+ suffix)
     "frechet_inception_distance": "fid", "kernel_inception_distance_mean": "kid",
     "kernel_inception_distance_std": "kid/std", "inception_score_mean": "isc",
@@ -120,9 +132,16 @@ class FidelityEvaluator:
     def __init__(self, data: Dataset, metrics: list[str], n_gen: int = 10000,
                  n_real: int | None = None, batch_size: int = 200,
                  device: torch.device | str = "cpu", root: Path | None = None,
-                 weights: Weights | None = None, seed: int = 0) -> None:
+                 weights: Weights | None = None, seed: int = 0,
+                 protocol: str | None = None) -> None:
+        """`protocol`: a name in PROTOCOLS, which then sets the real split and both counts
+        (n_gen and n_real are ignored); None = n_gen / n_real against the train split."""
         if data.kind != "images" or data.images is None:
             raise ValueError(f"image metrics need an image dataset, not {data.name!r}")
+        split, images = SPLIT, data.images
+        if protocol is not None:
+            images, n_gen, n_real = protocol_counts(protocol, data)
+            split = PROTOCOLS[protocol].split
         from ganbench.config import default_data_root
 
         self.root = Path(root) if root is not None else default_data_root()
@@ -132,15 +151,18 @@ class FidelityEvaluator:
         self._state_dict: dict[str, Tensor] | None = None
         if self.weights.source == "user":
             load_extractor(self.state_dict())  # a wrong file fails now, not after training
-        self.ref = reference_subset(data.images, n_real)
+        self.ref = reference_subset(images, n_real)
         self.size = int(data.images.shape[-1])
         digest = hashlib.sha256(self.ref.contiguous().numpy().tobytes()).hexdigest()[:16]
         self.version = _tf().__version__
-        ref = f"{data.name}/{SPLIT}[{len(self.ref)}/{len(data.images)}]@{digest}"
-        self.base = (f"extractor={EXTRACTOR}/fp32;weights={self.weights.sha256};"
+        ref = f"{data.name}/{split}[{len(self.ref)}/{len(images)}]@{digest}"
+        # The name first: rows under different named protocols never rank together even
+        # where the counts happen to agree (studiogan and compare_gan on CIFAR's 10k test).
+        self.named = f"protocol={protocol};" if protocol else ""
+        self.base = (f"{self.named}extractor={EXTRACTOR}/fp32;weights={self.weights.sha256};"
                      f"gen={n_gen};real={len(self.ref)};ref={ref};res={self.size};"
                      f"torch-fidelity={self.version}")
-        self.ref_name = (f"ganbench-{data.name}-{SPLIT}-{len(self.ref)}of{len(data.images)}-"
+        self.ref_name = (f"ganbench-{data.name}-{split}-{len(self.ref)}of{len(images)}-"
                          f"r{self.size}-{digest}-w{self.weights.sha256[:16]}-tf{self.version}")
         self.cache = self.root / "fidelity-cache"
         self.kid_subset = min(1000, n_gen, len(self.ref))
@@ -165,7 +187,8 @@ class FidelityEvaluator:
     def for_run(cls, cfg, data: Dataset, device: torch.device) -> FidelityEvaluator:
         ours = [m for m in cfg.image_metrics if m in image_outputs()]  # not the classifier's
         return cls(data, ours, cfg.fid_samples, cfg.fid_real_samples,
-                   cfg.fid_batch_size, device, cfg.data_root, seed=cfg.seed)
+                   cfg.fid_batch_size, device, cfg.data_root, seed=cfg.seed,
+                   protocol=getattr(cfg, "fid_protocol", None))
 
     # ------------------------------------------------------------ protocol
 
@@ -188,7 +211,8 @@ class FidelityEvaluator:
                         f"online (`ganbench weights fetch --source torch-fidelity`) or point "
                         f"${ENV_WEIGHTS} at them")
                 elif m == "isc":  # unary: no real images involved
-                    out[f"isc{label}"] = (f"extractor={EXTRACTOR}/logits_unbiased/fp32;weights="
+                    out[f"isc{label}"] = (f"{self.named}extractor={EXTRACTOR}/logits_unbiased/"
+                                          f"fp32;weights="
                                           f"{self.weights.sha256};gen={self.n_gen};res={self.size};"
                                           f"splits=10;torch-fidelity={self.version}")
                 else:

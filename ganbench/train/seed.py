@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from ganbench.config import RunConfig
-from ganbench.data import DATASETS, Dataset
+from ganbench.data import Dataset
+from ganbench.data.base import load_dataset
 from ganbench.losses import LOSSES
 from ganbench.metrics import image_outputs, mode_metrics
 from ganbench.metrics.fidelity import FidelityEvaluator
@@ -62,7 +63,7 @@ class Seed:
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         spec = MODELS.get(cfg.model)
         if data is None:
-            data = DATASETS.get(cfg.dataset)(cfg.data_root)
+            data = load_dataset(cfg.dataset, cfg.data_root, cfg.dataset_options)
         elif data.name != cfg.dataset:
             raise ValueError(f"the dataset given is {data.name!r}, the config's {cfg.dataset!r}")
         data = data.to(self.device)  # no copy when it is there already
@@ -177,9 +178,13 @@ class Seed:
         return self.stack.eval_generator(self.g)
 
     def opening_tags(self) -> dict[str, str]:
-        """Where the run's data came from, its device, and which generator is evaluated."""
-        return {"data_source": self.data.source, "device": str(self.device),
+        """Where the run's data came from (and how many of its files were unreadable and left
+        out, for image folders), its device, and which generator is evaluated."""
+        tags = {"data_source": self.data.source, "device": str(self.device),
                 "eval_generator": self.stack.eval_generator_name(self.g)}
+        if self.data.skipped is not None:
+            tags["data.skipped"] = str(self.data.skipped)
+        return tags
 
     def eval_z(self, n: int) -> torch.Tensor:
         """Fixed evaluation noise from its own generator: evaluating never shifts the training

@@ -254,12 +254,14 @@ def test_probes_prefer_the_config_defaults_then_built_ins():
     assert probe_pair("points") == (RunConfig().dataset, RunConfig().model)
     with MODELS.scoped(), DATASETS.scoped():
         # Names sorting first, but a plugin's: the built-ins stay the probes.
-        from ganbench.registry import origin
+        from ganbench.registry import BUILT_IN, origin
 
         with origin("some.plugin"):
             register_model(replace(MODELS.get("dcgan28"), name="aaa_images"))
             DATASETS.register(replace(DATASETS.get("mnist"), name="aaa_digits"))
-        assert probe_pair("images") == ("fashion-mnist", "dcgan28")
+        first = min(n for n, spec in DATASETS.items() if spec.kind == "images"
+                    and DATASETS.origin_of(n) == BUILT_IN)
+        assert probe_pair("images") == (first, "dcgan28") and first != "aaa_digits"
         assert "aaa_images" in check_run(RunConfig(dataset="mnist", model="mlp"))[0].suggestion
 
 
