@@ -19,7 +19,6 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-import ganbench
 from ganbench.atomic import DiskFullError, disk_full
 from ganbench.sweep.scheduler import Claimed, Queue
 from ganbench.sweep.tune import (
@@ -33,6 +32,7 @@ from ganbench.sweep.tune import (
 from ganbench.sweep.tune_space import configure, run_key
 from ganbench.tracking.mlflow import SWEEP, MLflowStore
 from ganbench.train import StopRun, train
+from ganbench.version import __version__
 
 PHASE = "ganbench.phase"  # MLflow tag: "search" (phase 1) or "final" (phase 2)
 
@@ -146,7 +146,7 @@ def _open(ctx, store: MLflowStore, cm: dict, job: Claimed, cfg, params: dict, se
                                     "ganbench.tune_role": job.attrs.get(ROLE, "search"),
                                     "ganbench.search_key": run_key(cfg),
                                     "git_commit": ctx.git_commit,
-                                    "ganbench_version": ganbench.__version__})
+                                    "ganbench_version": __version__})
     drop = {"data_root"} | ({"name"} if cfg.name is None else set())
     tracker.log_params({**cfg.model_dump(mode="json", exclude=drop),
                         "trick_list": cm["trick_list"],
