@@ -20,8 +20,10 @@ def plugins(
     plugin: list[str] = typer.Option(  # noqa: B008
         None, "--plugin", "-p", help="A plugin module or .py file to load (repeatable)."),
 ) -> None:
-    """Every registered trick, model, dataset, loss and metric with its origin: built-in, or
-    the plugin (entry point, GANBENCH_PLUGINS, a file's `plugins:`) that registered it."""
+    """Every registered trick, model, dataset, loss and metric, and where it comes from.
+
+    Origins: built-in, or the plugin (entry point, GANBENCH_PLUGINS, a file's `plugins:`)
+    that registered it."""
     from ganbench import plugins as loader
     from ganbench.config import ConfigError, line_of, read_yaml
     from ganbench.data import DATASETS

@@ -51,8 +51,10 @@ def score(
     tracking_uri: str = typer.Option(None, "--tracking-uri",
                                      help="MLflow tracking URI (default: <results>/mlflow.db)."),
 ) -> None:
-    """Score a saved generator under any metric, sample count or protocol; the values are
-    logged to its MLflow run as scored/<metric>, with protocol.scored/<metric> tags."""
+    """Score a saved generator again (any metric, sample count or protocol).
+
+    The values are logged to its MLflow run as scored/<metric>, with protocol.scored/<metric>
+    tags, beside the run's own metrics."""
     from ganbench import scoring
 
     use_weights(weights)

@@ -40,10 +40,25 @@ def _findings(name: str) -> str:
     return "\n".join(f"{f.kind} ({cond}): {f.message}" for cond, f in trick_conditions(name)) or "-"
 
 
+def _plugins(extra: list[str] | None = None) -> None:
+    """The plugins of GANBENCH_PLUGINS and the entry points (and any named), so a plugin's
+    tricks are listed and verified like the built-ins."""
+    from pathlib import Path
+
+    from ganbench import plugins
+
+    plugins.load_startup()
+    if extra:
+        plugins.load(list(extra), Path.cwd(), lambda i: f"--plugin {extra[i]}")
+
+
 @app.command("list")
+@user_errors
 def list_tricks() -> None:
     """Every registered trick: paper, parameters with defaults, conflicts and caveats."""
     from ganbench.tricks import TRICKS
+
+    _plugins()
 
     table = Table(title=f"{len(TRICKS)} tricks", show_lines=True)
     for col in ("trick", "paper", "params (defaults)", "conflicts / caveats"):
@@ -58,6 +73,8 @@ def list_tricks() -> None:
 def show(name: str = typer.Argument(..., help="Trick name, e.g. spectral_norm.")) -> None:
     """One trick in full: docstring, parameters with types and defaults, conflicts."""
     from ganbench.tricks import TRICKS
+
+    _plugins()
 
     cls = TRICKS.get(name)
     console.print(f"[bold]{name}[/] — {cls.paper}\n")
@@ -111,6 +128,8 @@ _MARK = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "skip": "[dim]sk
 def verify(
     names: list[str] = typer.Argument(None, help="Trick names (a plugin's too)."),
     every: bool = typer.Option(False, "--all", help="Verify every registered trick."),
+    plugin: list[str] = typer.Option(  # noqa: B008
+        None, "--plugin", "-p", help="A plugin module or .py file to load (repeatable)."),
 ) -> None:
     """Run the trick contract and print a pass/fail table; exit 1 if any check fails.
 
@@ -123,6 +142,7 @@ def verify(
     from ganbench.contract import verify_trick
     from ganbench.tricks import TRICKS
 
+    _plugins(plugin)
     chosen = list(dict.fromkeys([*(TRICKS.names() if every else []), *(names or [])]))
     if not chosen:
         raise ValueError("name the tricks to verify (e.g. `ganbench tricks verify ema`), "

@@ -5,6 +5,7 @@ starts and with the store left as it was."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -148,3 +149,12 @@ def test_the_example_plugin_through_its_entry_point(tmp_path):
     rows = out.stdout.splitlines()
     assert any(" drift " in r and "plugin 'ganbench_ring16'" in r for r in rows), out.stdout
     assert any(" ring16 " in r and "plugin 'ganbench_ring16'" in r for r in rows), out.stdout
+
+
+def test_tricks_verify_passes_for_the_example_plugins_trick(isolated_plugins):
+    plugin = Path(__file__).resolve().parents[2] / "examples/plugin/ganbench_ring16/__init__.py"
+    r = invoke("tricks", "verify", "drift", "-p", str(plugin))
+    assert r.exit_code == 0, r.output
+    assert re.search(r"drift: \d+ passed, 0 failed", r.output)
+    listed = invoke("tricks", "list")  # a loaded plugin's trick is listed with the built-ins
+    assert "drift" in listed.output
