@@ -15,7 +15,8 @@ import types
 from ganbench.version import __version__
 
 _API = ("Trick", "TrickParams", "register_trick", "register_model", "register_dataset",
-        "register_loss", "register_metric", "train", "sweep", "report", "load_runs")
+        "register_loss", "register_metric", "train", "sweep", "report", "load_runs",
+        "load_generator")
 _PACKAGES = ("train", "sweep", "report")  # API names that are subpackages too
 
 __all__ = ["__version__", *_API]

@@ -50,8 +50,24 @@ from ganbench.tricks import TRICKS, Trick, TrickParams
 from ganbench.tricks.base import register as register_trick
 from ganbench.validate import validate
 
-__all__ = ["Trick", "TrickParams", "load_runs", "register_dataset", "register_loss",
-           "register_metric", "register_model", "register_trick", "report", "sweep", "train"]
+__all__ = ["Trick", "TrickParams", "load_generator", "load_runs", "register_dataset",
+           "register_loss", "register_metric", "register_model", "register_trick", "report",
+           "sweep", "train"]
+
+
+def load_generator(source: str | Path, tracking_uri: str | None = None):
+    """A saved generator, ready to sample: from a run folder, a checkpoint, or an MLflow run
+    id (with `tracking_uri`, default runs/mlflow.db). Rebuilt from the run's config and
+    `generator.pt` (read with weights_only=True; a checkpoint gives its eval generator, EMA's
+    average where EMA was on), on the CPU. Returns (G, config): `G(torch.randn(n,
+    config.z_dim))` draws n samples."""
+    from ganbench import scoring
+
+    uri = tracking_uri or default_tracking_uri(Path("runs"))
+    saved = scoring.locate(str(source), uri)
+    saved.cfg = saved.cfg.model_copy(update={"device": "cpu"})
+    _, g = scoring.generator(saved, saved.cfg)
+    return g, saved.cfg
 
 
 def train(config: RunConfig | dict[str, Any] | str | Path, tracker=None,

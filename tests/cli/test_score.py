@@ -148,3 +148,17 @@ def test_image_generator_scored_by_fid_with_its_protocol(tmp_path, monkeypatch):
     protocol = got.tags["protocol.scored/fid12"]
     assert "12" in protocol  # the sample counts it was scored under are recorded
     assert not any(k.startswith("protocol.fid") for k in got.tags)  # trained without FID
+
+
+def test_load_generator_gives_the_runs_generator(run_folder):
+    import ganbench
+
+    folder, res = run_folder
+    g, cfg = ganbench.load_generator(folder)
+    z = torch.randn(5, cfg.z_dim)
+    want = torch.load(folder / "generator.pt", weights_only=True)
+    assert all(torch.equal(v, want[k]) for k, v in g.state_dict().items())
+    assert g(z).shape == (5, 2)
+    run_id = json.loads((folder / MLFLOW_RUN_FILE).read_text())["run_id"]
+    g2, _ = ganbench.load_generator(run_id, default_tracking_uri(res))
+    assert torch.equal(g2(z), g(z))  # the same weights through the MLflow run
