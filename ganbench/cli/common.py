@@ -51,7 +51,9 @@ class Vectorise(str, Enum):
     off = "off"
 
 
-# Options that `sweep` and `worker` share (one definition, one help text).
+# Options that several commands share (one definition, one help text).
+TRACKING_URI = typer.Option(None, "--tracking-uri",
+                            help="MLflow tracking URI (default: <results>/mlflow.db).")
 SYSTEM_METRICS = typer.Option(False, "--system-metrics",
                               help="Log each run's CPU, memory and GPU use (MLflow system "
                               "metrics; needs psutil: pip install 'ganbench[system]').")

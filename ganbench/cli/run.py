@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ganbench.cli import checks
-from ganbench.cli.common import RESULTS, SYSTEM_METRICS
+from ganbench.cli.common import RESULTS, SYSTEM_METRICS, TRACKING_URI, WEIGHTS
 from ganbench.cli.errors import use_weights, user_errors
 
 console = Console()
@@ -31,13 +31,11 @@ def run(
     steps: int = typer.Option(None, "--steps", min=1, help="Override the file's steps."),
     seed: int = typer.Option(None, "--seed", min=0, help="Override the file's seed."),
     device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:1 or auto."),
-    weights: Path = typer.Option(None, "--weights",
-                                 help="Inception weights file for FID/KID/IS (see `weights`)."),
+    weights: Path = WEIGHTS,
     mlflow: bool = typer.Option(True, "--mlflow/--no-mlflow",
                                 help="Record the run in the MLflow store (experiment `runs`)."),
     results: Path = RESULTS,
-    tracking_uri: str = typer.Option(None, "--tracking-uri",
-                                     help="MLflow tracking URI (default: <results>/mlflow.db)."),
+    tracking_uri: str = TRACKING_URI,
     system_metrics: bool = SYSTEM_METRICS,
 ) -> None:
     """Train one GAN configuration; write config.yaml, metrics.json, samples.png and

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ganbench.cli import checks
-from ganbench.cli.common import RESULTS
+from ganbench.cli.common import RESULTS, TRACKING_URI, WEIGHTS
 from ganbench.cli.errors import use_weights, user_errors
 
 console = Console()
@@ -43,13 +43,11 @@ def score(
     sets: list[str] = typer.Option([], "--set", help="FIELD=VALUE for any other evaluation "
                                    "field of the run config (repeatable)."),
     device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
-    weights: Path = typer.Option(None, "--weights",
-                                 help="Inception weights file for FID/KID/IS (see `weights`)."),
+    weights: Path = WEIGHTS,
     mlflow: bool = typer.Option(True, "--mlflow/--no-mlflow",
                                 help="Log the scores to the generator's MLflow run."),
     results: Path = RESULTS,
-    tracking_uri: str = typer.Option(None, "--tracking-uri",
-                                     help="MLflow tracking URI (default: <results>/mlflow.db)."),
+    tracking_uri: str = TRACKING_URI,
 ) -> None:
     """Score a saved generator again (any metric, sample count or protocol).
 
