@@ -35,6 +35,7 @@ def scatter_window(samples, modes, mode_std: float | None) -> tuple[float, float
     quantiles), square: a fixed window left the panels of far-off generators empty."""
     import numpy as np
 
+    samples = samples[np.isfinite(samples).all(axis=1)]  # a diverged G's NaNs show nowhere
     pts = np.concatenate([modes, np.quantile(samples, [0.005, 0.995], axis=0)]) \
         if len(samples) else modes
     lo, hi = pts.min(0), pts.max(0)
@@ -55,7 +56,13 @@ def save_scatter(samples: torch.Tensor, modes: torch.Tensor, path: Path, title: 
     """samples (N, 2) as dots, true mode centres as red crosses, equal axes scaled to this
     panel's points; samples outside the data's range in orange, counted in the legend."""
     plt = _pyplot()
+    import numpy as np
+
     s, m = samples.detach().cpu().numpy(), modes.detach().cpu().numpy()
+    finite = np.isfinite(s).all(axis=1)
+    if not finite.all():  # a diverged G: its non-finite samples are counted, not drawn
+        title = f"{title} ({int((~finite).sum())} samples not finite)".strip()
+        s = s[finite]
     out = outside_data(s, m, mode_std)
     fig, ax = plt.subplots(figsize=(size, size), dpi=dpi)
     ax.scatter(s[~out, 0], s[~out, 1], s=2, alpha=0.35, color="#1f77b4", label="generated")
@@ -93,6 +100,8 @@ def save_thumbnail(samples: torch.Tensor, modes: torch.Tensor, path: Path, title
     from PIL import Image, ImageDraw
 
     s, m = samples.detach().cpu().numpy(), modes.detach().cpu().numpy()
+    bad = int((~np.isfinite(s).all(axis=1)).sum())
+    s = s[np.isfinite(s).all(axis=1)]
     x0, x1, y0, y1 = scatter_window(s, m, mode_std)
     top = 14  # room for the title
 
@@ -115,6 +124,8 @@ def save_thumbnail(samples: torch.Tensor, modes: torch.Tensor, path: Path, title
         draw.line([(u - 3, v - 3), (u + 3, v + 3)], fill=(214, 39, 40), width=1)
         draw.line([(u - 3, v + 3), (u + 3, v - 3)], fill=(214, 39, 40), width=1)
     label = f"{title}  ({out.mean():.0%} outside)" if out.any() else title
+    if bad:
+        label += f"  {bad} not finite"
     draw.text((3, 1), label, fill=(0, 0, 0))
     img.save(path)
     return path

@@ -238,7 +238,21 @@ def run_one(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed) 
         return _errored(queue, job, tracker, e)
     if ckpt.resumed_from_run:
         tracker.set_tags({"resumed_from_run": ckpt.resumed_from_run})
-    return _record(ctx, queue, store, job, tracker, result)
+    return _record_or_error(ctx, queue, store, job, tracker, result)
+
+
+def _record_or_error(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed,
+                     tracker: MLflowRunTracker, result: RunResult) -> str:
+    """`_record`, and if recording itself raises (a picture that cannot be drawn, say), the
+    run is closed as an error with its reason rather than left RUNNING in MLflow."""
+    try:
+        return _record(ctx, queue, store, job, tracker, result)
+    except (KeyboardInterrupt, DiskFullError):
+        raise
+    except Exception as e:  # noqa: BLE001 - one run's record must not stop the sweep
+        if disk_full(e):
+            raise
+        return _errored(queue, job, tracker, e)
 
 
 def run_stacked(ctx: WorkerContext, queue: Queue, store: MLflowStore,
@@ -266,7 +280,7 @@ def run_stacked(ctx: WorkerContext, queue: Queue, store: MLflowStore,
                 _stopped(queue, j, t, disk_full_message(e))
             raise DiskFullError(disk_full_message(e)) from None
         return [_errored(queue, j, t, e) for j, t in zip(jobs, trackers, strict=True)]
-    return [_record(ctx, queue, store, j, t, r)
+    return [_record_or_error(ctx, queue, store, j, t, r)
             for j, t, r in zip(jobs, trackers, results, strict=True)]
 
 

@@ -59,3 +59,15 @@ def test_window_follows_far_off_samples_and_marks_them():
     assert outside_data(far, modes, 0.01).all()
     near = modes[np.arange(500) % 4] + 0.01 * np.random.default_rng(1).normal(size=(500, 2))
     assert outside_data(near, modes, 0.01).mean() < 0.01
+
+
+def test_a_diverged_generators_pictures_are_drawn(tmp_path):
+    from ganbench.data import DATASETS
+    from ganbench.report.samples import save_scatter, save_snapshots
+
+    data = DATASETS.get("ring8")(None)
+    x = torch.randn(100, 2)
+    x[:30] = float("nan")  # a diverged G's samples
+    paths = save_snapshots([(10, x), (20, torch.full((50, 2), float("inf")))], data, tmp_path)
+    assert [p.name for p in paths] == ["step_000010.png", "step_000020.png"]
+    assert save_scatter(x, data.modes, tmp_path / "s.png", "t", data.mode_std).stat().st_size
