@@ -44,9 +44,14 @@ def user_errors(fn: F) -> F:
 @contextmanager
 def second_ctrl_c_ignored() -> Iterator[None]:
     """The first Ctrl-C raises KeyboardInterrupt; any further one is ignored while the
-    command records the interruption (a second used to leave the sweep's run RUNNING)."""
+    command records the interruption (a second used to leave the sweep's run RUNNING), and
+    after it too: an interrupted command is on its way out, and a late second press must not
+    kill it before it prints its message and exits 130."""
+    fired = []
+
     def once(signum, frame):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        fired.append(signum)
         raise KeyboardInterrupt
 
     try:
@@ -57,7 +62,8 @@ def second_ctrl_c_ignored() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if not fired:
+            signal.signal(signal.SIGINT, previous)
 
 
 def use_weights(path) -> None:
