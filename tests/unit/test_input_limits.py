@@ -129,4 +129,17 @@ def test_second_ctrl_c_is_ignored_while_the_first_is_handled():
                 time.sleep(0.2)
                 handled.append(True)  # cleanup ran to the end
                 raise
-    assert handled == [True] and signal.getsignal(signal.SIGINT) is before
+    try:
+        # once the first fired the command is on its way out: a late press stays ignored
+        assert handled == [True] and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_handler_is_restored_when_no_ctrl_c_came():
+    from ganbench.cli.errors import second_ctrl_c_ignored
+
+    before = signal.getsignal(signal.SIGINT)
+    with second_ctrl_c_ignored():
+        assert signal.getsignal(signal.SIGINT) is not before
+    assert signal.getsignal(signal.SIGINT) is before
