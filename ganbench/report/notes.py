@@ -67,14 +67,20 @@ def cost_note(ranked: pd.DataFrame, stacked: int) -> str:
            + (f"; seeds trained as one vectorised stack, up to {stacked} here, share the "
               "stack's time" if stacked > 1 else "")
            + "), D steps and G steps = optimiser steps (`cost/d_steps`, `cost/g_steps`).")
-    spans = []
+    spans = {}
     for c in ("d_steps", "seconds"):
         v = ranked.get(f"cost_{c}", pd.Series(dtype=float)).dropna()
         if len(v) > 1 and v.min() > 0 and v.max() / v.min() > 1.2:
-            spans.append(f"{COST_LABELS[c]} differ up to {v.max() / v.min():.2g}× between cells")
-    if spans:
-        out += (" Here " + " and ".join(spans) + ": cells run for equal steps are not at "
-                "equal compute; compare at equal cost by these columns.")
+            spans[c] = f"{COST_LABELS[c]} differ up to {v.max() / v.min():.2g}× between cells"
+    if "d_steps" in spans:  # counted optimiser steps: a real difference in compute
+        out += (" Here " + " and ".join(spans.values()) + ": cells run for equal `steps` "
+                "are not at equal compute; compare at equal cost by these columns.")
+    elif spans:
+        # Wall time alone: a trick's extra passes or the machine's load during the runs
+        # (other processes, workers sharing cores); the record cannot tell which.
+        out += (" Here " + spans["seconds"] + " at equal optimiser steps: from the tricks' "
+                "extra work per step or from the machine's load while they ran; wall time is "
+                "not a controlled measure, so read it as indicative only.")
     out += (" FLOPs are not counted: no exact count is cheap for every trick's extra passes "
             "(penalties' double backward, n_critic's extra D steps), so none is shown.")
     return out
