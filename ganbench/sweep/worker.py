@@ -418,3 +418,8 @@ def worker_main(ctx: WorkerContext) -> None:
     except plugins.PluginError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         sys.exit(EXIT_PLUGIN)
+    finally:
+        # On its way out: the controller's repeated Ctrl-C must not land in multiprocessing's
+        # exit finalisers, which would print a traceback (seen in a fresh-clone run under load).
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
