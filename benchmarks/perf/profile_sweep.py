@@ -1,7 +1,7 @@
 """Profile one whole `ganbench sweep` command: the controller and each worker under cProfile.
 
 The controller (imports included) runs in this process; each spawned worker runs
-`worker_main` under its own profiler and dumps it to OUT/worker-<pid>.prof. The top costs
+`process_main` under its own profiler and dumps it to OUT/worker-<pid>.prof. The top costs
 (cumulative seconds) of both are printed and written to OUT/profile.txt.
 
     python benchmarks/perf/profile_sweep.py [--workers 2] [--seeds 16] [--steps 1000]
@@ -11,6 +11,7 @@ The controller (imports included) runs in this process; each spawned worker runs
 from __future__ import annotations
 
 import argparse
+import atexit
 import cProfile
 import io
 import os
@@ -23,17 +24,30 @@ from pathlib import Path
 OUT_ENV = "GANBENCH_PROFILE_OUT"
 
 
-def profiled_worker(ctx) -> None:
-    """A worker's entry point under cProfile (picklable: a module-level function)."""
-    from ganbench.sweep.worker import worker_main
-
+def _profiled(body) -> None:
     prof = cProfile.Profile()
-    prof.enable()
-    try:
-        worker_main(ctx)
-    finally:
+
+    def dump() -> None:
         prof.disable()
         prof.dump_stats(Path(os.environ[OUT_ENV]) / f"worker-{os.getpid()}.prof")
+
+    atexit.register(dump)  # a worker ends with os._exit, after the atexit handlers
+    prof.enable()
+    body()
+
+
+def profiled_worker(ctx) -> None:
+    """A cold worker's entry point under cProfile (picklable: a module-level function)."""
+    from ganbench.sweep.worker import process_main
+
+    _profiled(lambda: process_main(ctx))
+
+
+def profiled_boot(conn) -> None:
+    """A warm worker's whole life (imports, wait, runs) under cProfile."""
+    from ganbench.sweep.warm import boot
+
+    _profiled(lambda: boot(conn))
 
 
 def top(path_or_prof, n: int) -> str:
@@ -65,8 +79,10 @@ def main() -> int:
         t0 = time.perf_counter()
         prof.enable()
         import ganbench.sweep.runner as runner  # imports counted: the command pays them
+        import ganbench.sweep.warm as warm
 
-        runner.worker_main = profiled_worker
+        runner.process_main = profiled_worker  # cold starts (a rerun of an existing study)
+        warm.boot = profiled_boot  # new sweeps start warm workers
         from ganbench.cli import app
 
         try:

@@ -54,4 +54,8 @@ app.add_typer(_weights.app, name="weights")
 
 
 def main() -> None:
-    app()
+    """The console entry point: the command, then an exit without interpreter teardown
+    (about a second with torch and MLflow loaded; ganbench/procexit.py)."""
+    from ganbench.procexit import run_then_exit
+
+    run_then_exit(app)

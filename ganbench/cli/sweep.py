@@ -86,30 +86,47 @@ def sweep(
     from their last checkpoint, new cells (if the file grew) added. With a shared --storage
     (postgresql://...) and --workers 0 it only enqueues, for `ganbench worker` elsewhere.
     """
-    from ganbench.loaders import load_sweep_spec
     from ganbench.sweep.warm import warm_workers
 
     quiet()
-    use_weights(weights)
-    spec = load_sweep_spec(spec_file, max_runs)[0]  # every file error, and the grid's size, first
-    if dry_run:
-        from ganbench.sweep.runner import load_plan
-
-        print_plan(load_plan(spec_file), full=True)
-        return
     results = checks.results_dir(results)
-    checks.storage(storage)
-    checks.tracking_uri(tracking_uri)
-    checks.system_metrics(system_metrics)
-    # Refused here, not by every run; enqueue-only (--workers 0) leaves it to the workers.
-    checks.device(device, here=workers > 0)
-    # A new sweep's workers start now and import while this process plans and opens the
-    # store; they get their contexts once the sweep is ready. A local sweep that has a study
-    # already may have nothing left to run: its workers start cold, only when needed.
-    fresh = storage is not None or not (results / spec.name / "study.journal").exists()
-    with warm_workers(workers if fresh else 0) as warm:
+    # A new sweep's workers start first of all and import (seconds) while this process loads
+    # the file, plans and opens the store; they get their contexts once the sweep is ready,
+    # and are stopped unused if the file is refused. A local sweep that has a study already
+    # may have nothing left to run: its workers start cold, only when needed.
+    early = workers if not dry_run and _new_sweep(spec_file, results, storage) else 0
+    with warm_workers(early) as warm:
+        from ganbench.loaders import load_sweep_spec
+
+        use_weights(weights)
+        load_sweep_spec(spec_file, max_runs)  # every file error, and the grid's size, first
+        if dry_run:
+            from ganbench.sweep.runner import load_plan
+
+            print_plan(load_plan(spec_file), full=True)
+            return
+        checks.storage(storage)
+        checks.tracking_uri(tracking_uri)
+        checks.system_metrics(system_metrics)
+        # Refused here, not by every run; enqueue-only (--workers 0) leaves it to the workers.
+        checks.device(device, here=workers > 0)
         _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoint_every,
                vectorise, warm, system_metrics)
+
+
+def _new_sweep(spec_file: Path, results: Path, storage: str | None) -> bool:
+    """Whether the file names a sweep with no study yet, read before the file is loaded (a
+    guess that only decides whether workers start early: a file that cannot be read says no,
+    and its error comes when it is loaded)."""
+    if storage is not None:
+        return True
+    import yaml
+
+    try:
+        name = yaml.safe_load(Path(spec_file).read_text(encoding="utf-8")).get("name")
+    except Exception:  # noqa: BLE001 - any unreadable file: loading it reports why
+        return False
+    return isinstance(name, str) and not (results / name / "study.journal").exists()
 
 
 def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoint_every,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import json
 import multiprocessing as mp
+import multiprocessing.connection as mp_connection
 import os
 import signal
 import subprocess
@@ -34,7 +35,7 @@ from ganbench.sweep.sync import SyncReport
 from ganbench.sweep.trials import Recorded
 from ganbench.sweep.tune_space import check_cells, check_unchanged  # tuning
 from ganbench.sweep.warm import WarmWorkers, sigint_ignored
-from ganbench.sweep.worker import EXIT_DISK_FULL, WorkerContext, worker_main
+from ganbench.sweep.worker import EXIT_DISK_FULL, WorkerContext, process_main
 from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
 from ganbench.tricks.levels import level_label
 
@@ -266,7 +267,7 @@ def run_workers(sw: Sweep, opts: SweepOptions,
     devices = devices if devices is not None else [opts.device] * opts.workers
     contexts = worker_contexts(sw, opts, devices, threads)
     procs = warm.take(contexts) if warm is not None else [
-        mp.get_context("spawn").Process(target=worker_main, args=(ctx,), daemon=False)
+        mp.get_context("spawn").Process(target=process_main, args=(ctx,), daemon=False)
         for ctx in contexts]
     seen: set[int] = set()
     _preload_report()
@@ -289,7 +290,9 @@ def run_workers(sw: Sweep, opts: SweepOptions,
                 _emit_search(sw.queue, tmeta, searched, on_event)
             if not alive:
                 break
-            time.sleep(0.5)
+            # Woken at once by a worker's exit (the last one's ends the sweep), else twice a
+            # second to show the runs that finished.
+            mp_connection.wait([proc.sentinel for proc in procs if proc.is_alive()], 0.5)
     except KeyboardInterrupt:
         for proc in procs:  # workers in our process group got it too; a second is ignored
             if proc.is_alive() and proc.pid:

@@ -26,7 +26,9 @@ def boot(conn: Connection) -> None:
     """The warm worker's body: import what a worker needs (the warm-up), then wait for the
     context. (Imported here, so the controller can start warm workers before it has paid
     for those imports itself.)"""
-    from ganbench.sweep.worker import worker_main
+    from ganbench.sweep.worker import preload, process_main
+
+    preload()
 
     try:
         ctx = conn.recv()
@@ -35,7 +37,7 @@ def boot(conn: Connection) -> None:
     finally:
         conn.close()
     if ctx is not None:
-        worker_main(ctx)
+        process_main(ctx)
 
 
 class WarmWorkers:

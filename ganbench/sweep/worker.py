@@ -392,8 +392,25 @@ def _drop_interrupts(u, _default=sys.unraisablehook) -> None:
         _default(u)
 
 
+def preload() -> None:
+    """What a worker's first run would import after the sweep is ready: MLflow's SQL store
+    (opened in `work`) and torch._dynamo (imported by the first optimiser; about a second
+    each). A warm worker imports them while the controller prepares the sweep."""
+    import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+    import torch._dynamo  # noqa: F401
+
+
+def process_main(ctx: WorkerContext) -> None:
+    """A spawned worker process's target: `worker_main`, then an exit without interpreter
+    teardown (ganbench/procexit.py), which the controller would otherwise wait for."""
+    from ganbench.procexit import run_then_exit
+
+    run_then_exit(lambda: worker_main(ctx))
+
+
 def worker_main(ctx: WorkerContext) -> None:
-    """Process entry point: quiet, and a Ctrl-C ends it without a traceback."""
+    """A worker's body (in its own process, or in-process): quiet, and a Ctrl-C ends it
+    without a traceback."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.default_int_handler)  # booted with it ignored
     sys.unraisablehook = _drop_interrupts

@@ -266,6 +266,33 @@ class MLflowCheckpointer:
         return None
 
 
+def _open_client(uri: str) -> MlflowClient:
+    """The client of the store at `uri`; a new local SQLite store starts as a copy of the
+    empty template (tracking/store_template.py) rather than by running every migration."""
+    from ganbench.storelock import sqlite_path
+    from ganbench.tracking import store_template
+
+    db = sqlite_path(uri)
+    if db is None or db.exists():
+        return MlflowClient(tracking_uri=uri)
+    if not store_template.seed(db):
+        client = MlflowClient(tracking_uri=uri)
+        store_template.save(db)
+        return client
+    try:
+        return MlflowClient(tracking_uri=uri)
+    except Exception:  # noqa: BLE001 - a template MLflow refuses: this store afresh, drop it
+        # MLflow keeps one engine per URI; its pooled connection would still read that file.
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        engine = getattr(SqlAlchemyStore, "_engine_map", {}).pop(uri, None)
+        if engine is not None:
+            engine.dispose()
+        db.unlink(missing_ok=True)
+        store_template.discard()
+        return MlflowClient(tracking_uri=uri)
+
+
 class MLflowStore:
     def __init__(self, tracking_uri: str) -> None:
         from ganbench.storelock import first_creation_lock
@@ -274,7 +301,7 @@ class MLflowStore:
         # Making the client makes the store (its tables, on a fresh SQLite file); two processes
         # doing that at once race ("table params already exists"): one at a time.
         with first_creation_lock(tracking_uri):
-            self.client = MlflowClient(tracking_uri=tracking_uri)
+            self.client = _open_client(tracking_uri)
 
     def experiment(self, name: str, artifact_root: Path | None = None) -> str:
         exp = _retry(self.client.get_experiment_by_name, name)
