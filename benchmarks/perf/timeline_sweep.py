@@ -119,6 +119,15 @@ def timed_boot(conn) -> None:
     boot(conn)
 
 
+def timed_worker(ctx, env=None) -> None:
+    """A worker forked from the fork server (CPU workers on Linux), each step timed."""
+    patch(WORKER)
+    atexit.register(dump, "worker")  # a worker ends with os._exit, after the atexit handlers
+    from ganbench.sweep.worker import process_main
+
+    process_main(ctx, env)
+
+
 def summary(files: list[Path], t0: float) -> str:
     lines = []
     for f in files:
@@ -163,7 +172,7 @@ def main() -> int:
         import ganbench.cli.sweep as cli_sweep
         import ganbench.sweep.warm as warm
 
-        warm.boot = timed_boot
+        warm.boot = timed_boot  # spawned warm workers (GPUs, other platforms)
         from ganbench.cli import app
 
         EVENTS.append(("controller imports (cli, warm)", t, time.time()))
@@ -175,10 +184,12 @@ def main() -> int:
 
             EVENTS.append(("controller imports (runner)", t, time.time()))
             patch(CONTROLLER)
+            import ganbench.sweep.worker as worker
+
+            worker.process_main = timed_worker  # forked workers (the fork server's imports)
             return inner(*a, **k)
 
         cli_sweep._sweep = timed("_sweep", patched)
-        patch([("ganbench.loaders", "load_sweep_spec")])
         try:
             app(argv, standalone_mode=False)
         finally:

@@ -95,7 +95,7 @@ def sweep(
     # and are stopped unused if the file is refused. A local sweep that has a study already
     # may have nothing left to run: its workers start cold, only when needed.
     early = workers if not dry_run and _new_sweep(spec_file, results, storage) else 0
-    with warm_workers(early) as warm:
+    with warm_workers(early, [device] * early) as warm:
         from ganbench.loaders import load_sweep_spec
 
         use_weights(weights)
@@ -202,7 +202,7 @@ def _train(sw, opts, warm) -> dict[str, int]:
 
         try:
             with second_ctrl_c_ignored():
-                return run_workers(sw, opts, on_event, warm=warm if warm.procs else None)
+                return run_workers(sw, opts, on_event, warm=warm if warm.ready else None)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: finished runs are kept; rerun the same "
                           "command to resume.")

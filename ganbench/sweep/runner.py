@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import multiprocessing as mp
 import multiprocessing.connection as mp_connection
 import os
 import signal
@@ -34,8 +33,8 @@ from ganbench.sweep.storage import Liveness, is_shared
 from ganbench.sweep.sync import SyncReport
 from ganbench.sweep.trials import Recorded
 from ganbench.sweep.tune_space import check_cells, check_unchanged  # tuning
-from ganbench.sweep.warm import WarmWorkers, sigint_ignored
-from ganbench.sweep.worker import EXIT_DISK_FULL, WorkerContext, process_main
+from ganbench.sweep.warm import WarmWorkers, process_context, start, stop_fork_server
+from ganbench.sweep.worker import EXIT_DISK_FULL, WorkerContext
 from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
 from ganbench.tricks.levels import level_label
 
@@ -266,20 +265,16 @@ def run_workers(sw: Sweep, opts: SweepOptions,
     `warm`: workers already started (one per device entry), handed their contexts here."""
     devices = devices if devices is not None else [opts.device] * opts.workers
     contexts = worker_contexts(sw, opts, devices, threads)
-    procs = warm.take(contexts) if warm is not None else [
-        mp.get_context("spawn").Process(target=process_main, args=(ctx,), daemon=False)
-        for ctx in contexts]
     seen: set[int] = set()
-    _preload_report()
+    procs: list = []
     try:
-        for proc in procs:
-            # A worker boots (seconds of imports) with Ctrl-C ignored, so a Ctrl-C then prints
-            # no traceback per worker; worker_main re-arms it, and the loop below re-sends it.
-            if warm is None:
-                with sigint_ignored():
-                    proc.start()
-            if pids is not None:
-                pids.add(str(proc.pid))
+        # A worker boots (seconds of imports) with Ctrl-C ignored, so a Ctrl-C then prints no
+        # traceback per worker; worker_main re-arms it, and the loop below re-sends it.
+        procs = warm.take(contexts) if warm is not None else start(process_context(devices),
+                                                                    contexts)
+        _preload_report()
+        if pids is not None:
+            pids.update(str(proc.pid) for proc in procs)
         seen |= {t.number for t in sw.queue.trials() if t.state.is_finished()}
         tmeta = sw.queue.meta.get("tune")  # tuning: search trials are shown as they end
         searched = tune_summary.finished_trials(sw.queue, tmeta) if tmeta else set()
@@ -309,6 +304,9 @@ def run_workers(sw: Sweep, opts: SweepOptions,
         if sw.plan is not None:  # the controller's own sweep; a worker leaves it open
             sw.store.tracker(sw.parent_run_id).finish("KILLED")
         raise
+    finally:
+        if not any(proc.is_alive() for proc in procs):
+            stop_fork_server()
     counts = sw.queue.counts()
     counts["disk_full"] = sum(1 for proc in procs if proc.exitcode == EXIT_DISK_FULL)
     counts["crashed_workers"] = sum(1 for proc in procs if proc.exitcode not in (0, None)

@@ -396,15 +396,23 @@ def preload() -> None:
     """What a worker's first run would import after the sweep is ready: MLflow's SQL store
     (opened in `work`) and torch._dynamo (imported by the first optimiser; about a second
     each). A warm worker imports them while the controller prepares the sweep."""
-    import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
-    import torch._dynamo  # noqa: F401
+    import importlib
+
+    from ganbench.sweep.warm import PRELOAD
+
+    for name in PRELOAD:
+        importlib.import_module(name)
 
 
-def process_main(ctx: WorkerContext) -> None:
-    """A spawned worker process's target: `worker_main`, then an exit without interpreter
-    teardown (ganbench/procexit.py), which the controller would otherwise wait for."""
+def process_main(ctx: WorkerContext, env: dict[str, str] | None = None) -> None:
+    """A worker process's target: `worker_main`, then an exit without interpreter teardown
+    (ganbench/procexit.py), which the controller would otherwise wait for. `env`: the
+    controller's environment when it started this worker (a fork server's is older)."""
     from ganbench.procexit import run_then_exit
 
+    if env is not None:
+        os.environ.clear()
+        os.environ.update(env)
     run_then_exit(lambda: worker_main(ctx))
 
 
