@@ -24,8 +24,20 @@ def spec_text(base: dict, seeds: int) -> str:
                            "metric": {"name": metric}})
 
 
-def _status(pid: int, key: str) -> int | None:
-    """A /proc/<pid>/status field in kB (VmRSS, VmHWM), None once the process is gone."""
+FORKSERVER = "multiprocessing.forkserver"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            errors="replace")[:200]
+    except OSError:
+        return "?"
+
+
+def _status(pid: int, key: str, kb: bool = True) -> int | None:
+    """A /proc/<pid>/status field (VmRSS, VmHWM in kB; PPid with kb=False), None once the
+    process is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(key + ":"):
@@ -53,6 +65,7 @@ class RssSampler:
         self.samples: list[tuple[float, int, int]] = []  # (time, pid, rss kB)
         self.hwm: dict[int, int] = {}
         self.cmd: dict[int, str] = {}
+        self.ppid: dict[int, int] = {}
         self.root_hwm = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -78,15 +91,22 @@ class RssSampler:
                 rss, hwm = _status(pid, "VmRSS"), _status(pid, "VmHWM")
                 if rss is None or hwm is None or rss < 50_000:  # resource trackers, shells
                     continue
-                self.samples.append((now, pid, rss))
                 if pid not in self.cmd:
-                    try:
-                        self.cmd[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(
-                            b"\0", b" ").decode(errors="replace")[:200]
-                    except OSError:
-                        self.cmd[pid] = "?"
+                    self.cmd[pid] = _cmdline(pid)
+                    self.ppid[pid] = _status(pid, "PPid", kb=False) or 0
+                if self.is_worker(pid):
+                    self.samples.append((now, pid, rss))
                 self.hwm[pid] = max(self.hwm.get(pid, 0), hwm)
             self._stop.wait(self.every)
+
+    def is_worker(self, pid: int) -> bool:
+        """A spawned worker, or one forked by the fork server (whose own command line it
+        shares; the server is the controller's child, a worker the server's)."""
+        cmd = self.cmd.get(pid, "")
+        if "spawn_main" in cmd:
+            return True
+        parent = self.cmd.get(self.ppid.get(pid, 0)) or _cmdline(self.ppid.get(pid, 0))
+        return FORKSERVER in cmd and FORKSERVER in parent
 
     def rss_after(self, t: float) -> int | None:
         """The first sample at or after time t (kB, summed over none: the one worker's)."""
@@ -134,10 +154,9 @@ def run_command(base: dict, seeds: int, workers: int, device: str, rerun: bool =
     first, last = trials[0][0], max(e for _, e in trials)
     return {"wall": t1 - t0, "startup": first - t0, "span": last - first, "tail": t1 - last,
             "durations": [e - s for s, e in trials], "rerun": again,
-            "peak_rss_mb": sorted(v / 1024 for p, v in rss.hwm.items()
-                                  if "spawn_main" in rss.cmd.get(p, "")),
+            "peak_rss_mb": sorted(v / 1024 for p, v in rss.hwm.items() if rss.is_worker(p)),
             "other_rss": {rss.cmd.get(p, "?"): v / 1024 for p, v in rss.hwm.items()
-                          if "spawn_main" not in rss.cmd.get(p, "")},
+                          if not rss.is_worker(p)},
             "controller_rss_mb": rss.root_hwm / 1024}
 
 
@@ -160,7 +179,8 @@ def run_memory(base: dict, runs: int, device: str) -> dict:
     at = {k: rss.rss_after(ends[k - 1]) for k in (1, runs // 2, runs)}
     gaps = [b - a for a, b in zip(ends, ends[1:], strict=False)]
     return {"rss_mb": {k: (v / 1024 if v else float("nan")) for k, v in at.items()},
-            "peak_mb": max(rss.hwm.values(), default=0) / 1024,
+            "peak_mb": max((v for p, v in rss.hwm.items() if rss.is_worker(p)),
+                           default=0) / 1024,
             "seconds_per_run": statistics.median(gaps)}
 
 

@@ -23,7 +23,7 @@ EVENTS: list[tuple[str, float, float]] = []  # (name, start, end), wall clock
 
 # (module, attribute path) of the steps timed in a worker and in the controller
 WORKER = [
-    ("ganbench.sweep.worker", "preload"), ("ganbench.sweep.worker", "work"),
+    ("ganbench.sweep.warm", "preload"), ("ganbench.sweep.worker", "work"),
     ("ganbench.sweep.worker", "run_one"),
     ("ganbench.sweep.worker", "train"),
     ("ganbench.sweep.worker", "_open_record"), ("ganbench.sweep.worker", "_record"),

@@ -32,8 +32,17 @@ if TYPE_CHECKING:
 
     from ganbench.sweep.worker import WorkerContext
 
-# What a worker imports before its first run (sweep/worker.py's `preload` imports the same).
+# What a worker imports before its first run: besides worker.py's own, MLflow's SQL store
+# (opened in `work`) and torch._dynamo (the first optimiser imports it), about a second each.
 PRELOAD = ("ganbench.sweep.worker", "mlflow.store.tracking.sqlalchemy_store", "torch._dynamo")
+
+
+def preload() -> None:
+    """Import PRELOAD (a spawned warm worker, while the controller prepares the sweep)."""
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
 
 
 def start_method(devices: list[str]) -> str:
@@ -100,9 +109,8 @@ def boot(conn: Connection) -> None:
     """The warm worker's body: import what a worker needs (the warm-up), then wait for the
     context. (Imported here, so the controller can start warm workers before it has paid
     for those imports itself.)"""
-    from ganbench.sweep.worker import preload, process_main
-
     preload()
+    from ganbench.sweep.worker import process_main
 
     try:
         ctx = conn.recv()

@@ -392,18 +392,6 @@ def _drop_interrupts(u, _default=sys.unraisablehook) -> None:
         _default(u)
 
 
-def preload() -> None:
-    """What a worker's first run would import after the sweep is ready: MLflow's SQL store
-    (opened in `work`) and torch._dynamo (imported by the first optimiser; about a second
-    each). A warm worker imports them while the controller prepares the sweep."""
-    import importlib
-
-    from ganbench.sweep.warm import PRELOAD
-
-    for name in PRELOAD:
-        importlib.import_module(name)
-
-
 def process_main(ctx: WorkerContext, env: dict[str, str] | None = None) -> None:
     """A worker process's target: `worker_main`, then an exit without interpreter teardown
     (ganbench/procexit.py), which the controller would otherwise wait for. `env`: the

@@ -22,7 +22,8 @@ PACKAGE = "ganbench"
 # matching prefix; "ganbench" itself (the package's __init__) matches only itself.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("ganbench.version", "ganbench.registry", "ganbench.yamlfile", "ganbench.atomic",
-              "ganbench.storelock", "ganbench.wheels", "ganbench.devices", "ganbench.config")),
+              "ganbench.storelock", "ganbench.wheels", "ganbench.devices", "ganbench.config",
+              "ganbench.procexit")),
     ("parts", ("ganbench.data", "ganbench.models", "ganbench.losses", "ganbench.tracking")),
     ("tricks and metrics", ("ganbench.tricks", "ganbench.metrics")),
     # plugins.py imports every built-in family before a plugin (names collide loudly).

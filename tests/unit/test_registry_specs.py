@@ -85,9 +85,10 @@ def _steps_taken(cfg: RunConfig, result) -> dict[str, torch.Tensor]:
 def test_a_stackable_model_really_stacks(name, tmp_path, monkeypatch):
     # The thorough equality tests (every trick, both dtypes, batch norm) are
     # test_vectorised.py's; this holds every model that says it stacks to it: each stacked
-    # seed takes its lone run's steps. 2-D nets in float64; image nets in float32 (float64
-    # convolutions are slow on CPU), where Adam's first steps amplify rounding in a few
-    # elements, so the steps' difference is bounded as a whole.
+    # seed takes its lone run's steps, in float64. (In float32 Adam's first steps are about
+    # lr * sign(gradient), so the rounding of near-zero gradients flips whole steps: on one
+    # Intel CPU 81% of dcgan64's elements differed, 15% of the steps' norm, though both
+    # sides compute the same thing; float64 agrees to 1e-10.)
     spec = MODELS.get(name)
     points = spec.data_kind == "points"
     dataset = probe_pair("points")[0] if points else TINY_IMAGES
@@ -96,10 +97,9 @@ def test_a_stackable_model_really_stacks(name, tmp_path, monkeypatch):
                 **narrow(spec))
     cfgs = [validate(RunConfig(**base, seed=s)) for s in (0, 1)]
     old, sample = torch.get_default_dtype(), Dataset.sample
-    if points:
-        monkeypatch.setattr(Dataset, "sample",
-                            lambda self, n, generator=None: sample(self, n, generator).double())
-        torch.set_default_dtype(torch.float64)
+    monkeypatch.setattr(Dataset, "sample",
+                        lambda self, n, generator=None: sample(self, n, generator).double())
+    torch.set_default_dtype(torch.float64)
     try:
         alone = [train(c, MemoryTracker()) for c in cfgs]
         stacked = train_vectorised(cfgs)
@@ -112,8 +112,7 @@ def test_a_stackable_model_really_stacks(name, tmp_path, monkeypatch):
         a_all = torch.cat([v.flatten() for v in lone.values()])
         b_all = torch.cat([v.flatten() for v in stack.values()])
         assert a_all.norm() > 0
-        bound = 1e-7 if points else 0.05
-        assert (b_all - a_all).norm() <= bound * a_all.norm()
+        assert (b_all - a_all).norm() <= 1e-7 * a_all.norm()
 
 
 def test_the_spec_not_a_name_list_decides_stacking(tmp_path):

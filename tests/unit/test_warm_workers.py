@@ -5,7 +5,6 @@ for CPU workers on Linux)."""
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
