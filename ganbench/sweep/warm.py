@@ -33,8 +33,10 @@ if TYPE_CHECKING:
     from ganbench.sweep.worker import WorkerContext
 
 # What a worker imports before its first run: besides worker.py's own, MLflow's SQL store
-# (opened in `work`) and torch._dynamo (the first optimiser imports it), about a second each.
-PRELOAD = ("ganbench.sweep.worker", "mlflow.store.tracking.sqlalchemy_store", "torch._dynamo")
+# (opened in `work`) and torch._dynamo (the first optimiser imports it), about a second each,
+# and pyplot (the run's samples picture; its backend is chosen, Agg, where it draws).
+PRELOAD = ("ganbench.sweep.worker", "mlflow.store.tracking.sqlalchemy_store", "torch._dynamo",
+           "matplotlib.pyplot")
 
 
 def preload() -> None:
