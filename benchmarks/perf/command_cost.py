@@ -111,7 +111,11 @@ class RssSampler:
     def rss_after(self, t: float) -> int | None:
         """The first sample at or after time t (kB, summed over none: the one worker's)."""
         later = [s for s in self.samples if s[0] >= t]
-        return min(later)[2] if later else None
+        if later:
+            return min(later)[2]
+        # The last run's end: a worker exits at once after it (no teardown), often before
+        # the next sample; its last sample is then its final RSS.
+        return max(self.samples)[2] if self.samples else None
 
 
 def _trial_times(results: Path) -> list[tuple[float, float]]:
