@@ -33,7 +33,13 @@ from ganbench.sweep.storage import Liveness, is_shared
 from ganbench.sweep.sync import SyncReport
 from ganbench.sweep.trials import Recorded
 from ganbench.sweep.tune_space import check_cells, check_unchanged  # tuning
-from ganbench.sweep.warm import WarmWorkers, process_context, start, stop_fork_server
+from ganbench.sweep.warm import (
+    WarmWorkers,
+    process_context,
+    processes,
+    start_all,
+    stop_fork_server,
+)
 from ganbench.sweep.worker import EXIT_DISK_FULL, WorkerContext
 from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
 from ganbench.tricks.levels import level_label
@@ -266,12 +272,12 @@ def run_workers(sw: Sweep, opts: SweepOptions,
     devices = devices if devices is not None else [opts.device] * opts.workers
     contexts = worker_contexts(sw, opts, devices, threads)
     seen: set[int] = set()
-    procs: list = []
+    procs = warm.take(contexts) if warm is not None else processes(process_context(devices),
+                                                                     contexts)
     try:
         # A worker boots (seconds of imports) with Ctrl-C ignored, so a Ctrl-C then prints no
         # traceback per worker; worker_main re-arms it, and the loop below re-sends it.
-        procs = warm.take(contexts) if warm is not None else start(process_context(devices),
-                                                                    contexts)
+        start_all(procs)
         _preload_report()
         if pids is not None:
             pids.update(str(proc.pid) for proc in procs)

@@ -64,18 +64,22 @@ def process_context(devices: list[str]) -> BaseContext:
     if method == "forkserver":
         from multiprocessing import forkserver
 
-        server = forkserver._forkserver
-        before = getattr(server, "_forkserver_pid", None)
+        before = _server_pid()
         ctx.set_forkserver_preload(list(PRELOAD))
         with sigint_ignored():  # the server's forks inherit it
             forkserver.ensure_running()
-        pid = getattr(server, "_forkserver_pid", None)
-        if pid is not None and pid != before:
-            _STARTED.add(pid)
+        if _server_pid() != before:  # ours to stop (not one someone else started)
+            _OURS[:] = [_server_pid()]
     return ctx
 
 
-_STARTED: set[int] = set()  # fork servers this process started for its workers
+_OURS: list[int] = []  # the fork server this process started for its workers, if any
+
+
+def _server_pid() -> int | None:
+    from multiprocessing import forkserver
+
+    return getattr(forkserver._forkserver, "_forkserver_pid", None)
 
 
 def stop_fork_server() -> None:
@@ -84,26 +88,42 @@ def stop_fork_server() -> None:
     command's output open; the next sweep in this process starts a fresh one, with the
     environment and code of then. (Not reaped here: multiprocessing does, when it next
     looks for a running server.)"""
-    from multiprocessing import forkserver
-
-    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
-    if pid in _STARTED:
-        _STARTED.discard(pid)
+    pid = _server_pid()
+    if pid is not None and pid in _OURS:
+        _OURS.clear()
         try:
             os.kill(pid, signal.SIGTERM)
         except OSError:
             pass
 
 
-def start(ctx: BaseContext, contexts: list[WorkerContext]) -> list[BaseProcess]:
-    """One started worker process per context."""
+def processes(ctx: BaseContext, contexts: list[WorkerContext]) -> list[BaseProcess]:
+    """One worker process per context, not started yet (`start_all`)."""
     from ganbench.sweep.worker import process_main
 
     env = dict(os.environ) if ctx.get_start_method() == "forkserver" else None
-    procs = [ctx.Process(target=process_main, args=(c, env), daemon=False) for c in contexts]
-    with sigint_ignored():  # inherited: no traceback per booting worker on Ctrl-C
-        for proc in procs:
+    return [ctx.Process(target=process_main, args=(c, env), daemon=False) for c in contexts]
+
+
+def start_all(procs: list[BaseProcess]) -> None:
+    """Start those not started yet. Spawned ones with Ctrl-C ignored, which they inherit (no
+    traceback per booting worker). A fork server's inherit its own (ignored) disposition,
+    and asking it to fork waits until its imports are done: a Ctrl-C meanwhile is held and
+    raised once every worker has a pid, never in the middle of a request, which would leave
+    a worker forked that no one knows of."""
+    todo = [p for p in procs if p.pid is None]
+    if not todo:
+        return
+    forked = getattr(todo[0], "_start_method", None) == "forkserver"  # its context's name
+    with sigint_deferred() if forked else sigint_ignored():
+        for proc in todo:
             proc.start()
+
+
+def start(ctx: BaseContext, contexts: list[WorkerContext]) -> list[BaseProcess]:
+    """One started worker process per context."""
+    procs = processes(ctx, contexts)
+    start_all(procs)
     return procs
 
 
@@ -149,12 +169,13 @@ class WarmWorkers:
         return self.n > 0
 
     def take(self, contexts: list[WorkerContext]) -> list[BaseProcess]:
-        """Start each worker with its context (as many as there are workers); give them up."""
+        """Each worker with its context (as many as there are workers), given up: spawned
+        ones running, a fork server's still to be started (`start_all`)."""
         if len(contexts) != self.n:
             raise ValueError(f"{len(contexts)} contexts for {self.n} warm workers")
         self.n = 0
-        if not self.procs:  # the fork server's
-            return start(self._ctx, contexts)
+        if not self.procs:  # the fork server's: started by the caller (`start_all`)
+            return processes(self._ctx, contexts)
         for conn, ctx in zip(self._conns, contexts, strict=True):
             conn.send(ctx)
             conn.close()
@@ -177,8 +198,7 @@ class WarmWorkers:
                 proc.terminate()
                 proc.join(timeout=5)
         self.procs, self._conns = [], []
-        if self._ctx is not None and self._ctx.get_start_method() == "forkserver":
-            stop_fork_server()  # whatever it forked has exited by now (run_workers waits)
+        stop_fork_server()  # whatever it forked has exited by now (run_workers waits)
 
 
 @contextmanager
@@ -202,3 +222,20 @@ def sigint_ignored():
         yield
     finally:
         signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
+@contextmanager
+def sigint_deferred():
+    """Ctrl-C held while the body runs and delivered (to the handler of before) after it."""
+    got: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+    if got:
+        signal.raise_signal(signal.SIGINT)
