@@ -407,8 +407,6 @@ def process_main(ctx: WorkerContext, env: dict[str, str] | None = None) -> None:
 def worker_main(ctx: WorkerContext) -> None:
     """A worker's body (in its own process, or in-process): quiet, and a Ctrl-C ends it
     without a traceback."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # booted with it ignored
     sys.unraisablehook = _drop_interrupts
     import logging
     import warnings
@@ -422,6 +420,11 @@ def worker_main(ctx: WorkerContext) -> None:
     warnings.filterwarnings("ignore")
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     try:
+        # Booted with Ctrl-C ignored; re-armed here, inside the try, so that one arriving
+        # right away ends the worker quietly (seen: one in the set-up above printed a
+        # traceback in a fresh-clone run under load).
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         work(ctx)
     except KeyboardInterrupt:
         pass
