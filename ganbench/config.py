@@ -234,7 +234,7 @@ def _suggest(loc: tuple[Any, ...], fields: list[str] | None) -> str:
 
 
 class MetricSpec(Closed):
-    name: str = "modes_hq"  # 2-D mixtures: modes that count only when hq >= 50% (metrics/mog.py)
+    name: str = "mode_score"  # 2-D mixtures: modes + hq, no cliff (metrics/mog.py)
     goal: Literal["min", "max"] = "max"
 
 

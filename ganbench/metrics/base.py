@@ -30,6 +30,11 @@ class MetricSpec:
     counted_by: Literal["fid_samples", "eval_samples"] | None = None
     # Needs ganbench's own classifier for the dataset (DatasetSpec.classifier).
     needs_classifier: bool = False
+    # The range a value can take (None: open on that side) and whether values are whole
+    # numbers: the report keeps intervals inside the range (report/inference.py).
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False
 
     def __post_init__(self) -> None:
         if self.goal not in ("min", "max"):
@@ -41,6 +46,8 @@ class MetricSpec:
             raise ValueError(f"metric {self.name!r}: counted_by must be one of {COUNT_FIELDS}")
         if self.counted_by is not None and self.entry is None:
             raise ValueError(f"metric {self.name!r}: a counted metric needs its entry")
+        if self.low is not None and self.high is not None and not self.low < self.high:
+            raise ValueError(f"metric {self.name!r}: low must be below high")
         if self.name and re.search(r"\d$", self.name):
             # fid10k must parse as fid + 10k: a base name may not end in a digit.
             raise ValueError(f"metric {self.name!r}: a metric name may not end in a digit")

@@ -105,7 +105,7 @@ def _missing(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-POINT_METRICS = ("modes", "modes_hq", "hq", "reverse_kl")
+POINT_METRICS = ("mode_score", "modes", "modes_hq", "hq", "reverse_kl")
 # Shown beside a 2-D mixture's ranking metric, from the same runs: modes alone rewards noise.
 COMPANIONS = ("modes", "hq", "reverse_kl")
 # Cost column -> the metric train/runlog.py logs it as (wall time is `perf/`: wall clock).
@@ -133,16 +133,17 @@ def _records_finals(runs: pd.DataFrame) -> pd.Series:
 def final_values(runs: pd.DataFrame, metric: str) -> pd.Series:
     """Each run's final `metric`: `eval/<metric>/final`; NaN where the run records finals but
     not this one (undefined at the end). Runs recorded before finals existed fall back to
-    the plain key's latest value. `modes_hq` of runs recorded before it existed is derived
-    from their final modes and hq (the same rule as metrics/mog.py)."""
+    the plain key's latest value. `modes_hq` and `mode_score` of runs recorded before they
+    existed are derived from their final modes and hq (the same rules as metrics/mog.py)."""
     value = _col(runs, f"metrics.eval/{metric}/final")
     legacy = ~_records_finals(runs)
     value = value.where(~(value.isna() & legacy), _col(runs, f"metrics.eval/{metric}"))
-    if metric == "modes_hq" and value.isna().any():
-        from ganbench.metrics.mog import gate_modes
+    if metric in ("modes_hq", "mode_score") and value.isna().any():
+        from ganbench.metrics.mog import gate_modes, mode_score
 
+        rule = gate_modes if metric == "modes_hq" else mode_score
         modes, hq = final_values(runs, "modes"), final_values(runs, "hq")
-        derived = pd.Series([gate_modes(m, h) if m == m and h == h else math.nan
+        derived = pd.Series([rule(m, h) if m == m and h == h else math.nan
                              for m, h in zip(modes, hq, strict=True)], index=runs.index)
         value = value.fillna(derived)
     return value

@@ -1,10 +1,11 @@
 """Statistics of a sweep: pure functions of a tidy runs table (report/frame.py, one protocol).
 
-- ranked_table: per cell mean ± std over finished seeds and a Student-t 95% interval of the
-  mean (`t_ci`; its coverage is checked by simulation in tests/unit/test_intervals.py: 95%
-  on normal data at n = 3, 5, 10, within 2 points on moderately skewed data, worse on
-  strongly skewed data — see the README). Rank = 1 + the number of cells whose t-CI lies
-  entirely on the better side; cells without spread (floor / ceiling) are flagged.
+- ranked_table: per cell mean ± std over finished seeds and a 95% interval of the mean
+  (`t_ci`: Student t inside the metric's range, never a point; its coverage is checked by
+  simulation in tests/unit/test_intervals.py). Rank = 1 + the number of cells significantly
+  better than this one by the paired sign-flip test with Holm over every pair of ranked cells
+  (`pairwise`), so the chance of separating any two equal cells is ≤ 5% however many cells
+  there are; cells without spread (floor / ceiling) are flagged.
 - ablations: "baseline + X" and "all − X", paired by seed. One test for every row: the
   exact paired permutation (sign-flip) test on the seed differences (`sign_flip_p`), valid
   for integer metrics with ties; a paired t interval for Δ; Holm over the rows of a table.
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
 from ganbench.report.frame import Factor, companions_of, costs_of, factors_of
@@ -32,10 +32,13 @@ from ganbench.report.inference import (  # noqa: F401  (the names below are impo
     MC_FLIPS,
     MC_SEED,
     MC_TEST_NAME,
+    OPEN,
     TEST_NAME,
+    Bounds,
     holm,
     min_p,
     paired_delta,
+    pairwise,
     seeds_needed,
     sign_flip_p,
     t_ci,
@@ -60,18 +63,33 @@ def _better(goal: str) -> int:
     return 1 if goal == "max" else -1
 
 
-# Bounds a metric cannot pass (None: open); observed extremes count as bounds too.
-BOUNDS = {"modes": (0, None), "modes_hq": (0, None), "hq": (0, 1), "reverse_kl": (0, None)}
+def declared_bounds(metric: str | None) -> tuple[float | None, float | None]:
+    """The range the metric's spec declares (metrics/base.py), counted names included."""
+    from ganbench.metrics.base import METRICS, parse_counted
+
+    name = str(metric)
+    spec = METRICS.get(name) if name in METRICS else (parse_counted(name) or (None,))[0]
+    return (spec.low, spec.high) if spec is not None else (None, None)
+
+
+def metric_bounds(t: pd.DataFrame) -> Bounds:
+    """The range a cell mean can lie in: the metric's declared range, an open side closed by
+    the most extreme value any run of the sweep reached (a mean cannot pass it either)."""
+    lo, hi = declared_bounds(t.attrs.get("metric"))
+    vals = t["value"].dropna()
+    if vals.empty:
+        return OPEN
+    return (float(lo) if lo is not None else float(vals.min()),
+            float(hi) if hi is not None else float(vals.max()))
 
 
 def spread_flags(t: pd.DataFrame) -> dict[str, str]:
     """cell -> 'floor' / 'ceiling' / 'no spread' for cells whose ≥ 2 defined values are all
-    equal: at the metric's bound or the lowest / highest value any run reached, or elsewhere.
-    Such cells add nothing to a pooled residual variance and get point intervals."""
+    equal: at the metric's bound or the lowest / highest value any run reached, or elsewhere."""
     vals = t["value"].dropna()
     if vals.empty:
         return {}
-    lo_b, hi_b = BOUNDS.get(str(t.attrs.get("metric")), (None, None))
+    lo_b, hi_b = declared_bounds(t.attrs.get("metric"))
     out = {}
     for cell, g in t.groupby("cell", sort=False):
         v = g["value"].dropna()
@@ -90,22 +108,23 @@ def spread_flags(t: pd.DataFrame) -> dict[str, str]:
 def ranked_table(t: pd.DataFrame, goal: str, confidence: float = CONFIDENCE) -> pd.DataFrame:
     """One row per cell (plan order kept for equal means), best first.
 
-    rank = 1 + the number of cells whose t-CI lies entirely on the better side of this
-    one's; cells whose intervals overlap share a rank (`tied`). Non-overlap of two 95%
-    intervals is a stricter criterion than a 5% two-sample test (no multiplicity
-    correction is applied). A cell with fewer than 2 values has no interval and no rank.
-    Companion metrics (`<name>_mean`, `<name>_undefined`) and costs (`cost_<name>`) are
-    means over the same finished runs.
+    rank = 1 + the number of cells significantly better than this one (`pairwise`: the
+    paired sign-flip test, Holm over every pair of ranked cells); cells that no test
+    separates share a rank (`tied`). A cell with fewer than 2 values has no interval and no
+    rank. `better_than`: how many cells this one is significantly better than. The pairwise
+    family is on `attrs["pairs"]`. Companion metrics (`<name>_mean`, `<name>_undefined`)
+    and costs (`cost_<name>`) are means over the same finished runs.
     """
     sign = _better(goal)
     flags = spread_flags(t)
+    bounds = metric_bounds(t)
     rows = []
     for cell, g in t.groupby("cell", sort=False):
         fin = g["status"] == "finished"
         vals = g["value"].dropna().to_numpy()
         n_fin = int(fin.sum())
         n_div = int((g["status"] == "diverged").sum())
-        lo, hi = t_ci(vals, confidence)
+        lo, hi = t_ci(vals, confidence, bounds)
         row = {
             "cell": cell, "n_runs": len(g), "n_finished": n_fin, "n_diverged": n_div,
             "n_failed": len(g) - n_fin - n_div,
@@ -126,19 +145,28 @@ def ranked_table(t: pd.DataFrame, goal: str, confidence: float = CONFIDENCE) -> 
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    lo = (table["ci_low"] * sign).to_numpy()
-    hi = (table["ci_high"] * sign).to_numpy()
-    lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
-    ok = table["ci_low"].notna().to_numpy()
-    table["rank"] = [1 + int(np.sum(ok & (lo > hi[i]))) if ok[i] else math.nan
-                     for i in range(len(table))]
+    ranked = list(table.loc[table["ci_low"].notna(), "cell"])
+    wide = t[t["cell"].isin(ranked)].pivot_table(index="seed", columns="cell", values="value",
+                                                 aggfunc="first", dropna=False)
+    pairs = pairwise(wide.reindex(columns=ranked)) if len(ranked) > 1 else pairwise(
+        pd.DataFrame())
+    wins = {c: 0 for c in ranked}
+    losses = {c: 0 for c in ranked}
+    for _, p in pairs[pairs["significant"]].iterrows():  # delta = b − a
+        better, worse = (p["b"], p["a"]) if sign * p["delta"] > 0 else (p["a"], p["b"])
+        wins[better] += 1
+        losses[worse] += 1
+    table["rank"] = [1 + losses[c] if c in losses else math.nan for c in table["cell"]]
+    table["better_than"] = [wins.get(c, 0) for c in table["cell"]]
     counts = table["rank"].value_counts()
     table["tied"] = table["rank"].map(lambda r: bool(counts.get(r, 0) > 1) if r == r else False)
-    table["_key"] = -sign * table["mean"]
-    table = table.sort_values(["_key"], kind="stable", na_position="last").drop(columns="_key")
+    table["_key"] = -sign * table["mean"]  # within a rank, the better mean first
+    table = table.sort_values(["rank", "_key"], kind="stable", na_position="last").drop(
+        columns="_key")
     table = table.reset_index(drop=True)
     table.attrs.update(metric=t.attrs.get("metric"), goal=goal, confidence=confidence,
-                       companions=companions_of(t), costs=costs_of(t))
+                       companions=companions_of(t), costs=costs_of(t), pairs=pairs,
+                       bounds=bounds)
     return table
 
 
@@ -203,7 +231,8 @@ def ablations(t: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def _compare(t: pd.DataFrame, ref: str, trt: str, term: str, context: str) -> dict:
     r, s = t[t["cell"] == ref], t[t["cell"] == trt]
-    res = paired_delta(r.set_index("seed")["value"], s.set_index("seed")["value"])
+    res = paired_delta(r.set_index("seed")["value"], s.set_index("seed")["value"],
+                       metric_bounds(t))
     out = {"term": term, "context": context, "reference": ref, "treated": trt, **res,
            "ref_diverged": int((r["status"] == "diverged").sum()), "ref_n": len(r),
            "trt_diverged": int((s["status"] == "diverged").sum()), "trt_n": len(s)}

@@ -259,22 +259,35 @@ def test_t_ci_is_the_student_interval_and_handles_degenerate_samples():
     lo, hi = t_ci(v)
     half = sps.t.ppf(0.975, 4) * np.std(v, ddof=1) / math.sqrt(5)
     assert (lo, hi) == pytest.approx((np.mean(v) - half, np.mean(v) + half))
-    assert t_ci([8.0, 8.0, 8.0]) == (8.0, 8.0)
+    # No spread: never a point where the range is known; the rule of three's share.
+    q = 1 - 0.05 ** (1 / 3)
+    assert t_ci([8.0, 8.0, 8.0]) == (8.0, 8.0)  # an open range: nothing to widen toward
+    assert t_ci([8.0, 8.0, 8.0], bounds=(0.0, 10.0)) == pytest.approx((8 - 8 * q, 8 + 2 * q))
+    assert t_ci([0.0, 1.0, 2.0], bounds=(0.0, 8.0))[0] == 0.0  # clipped to the range
     assert all(math.isnan(x) for x in t_ci([3.0]))
     assert t_ci([1.0, math.nan, 3.0]) == pytest.approx(t_ci([1.0, 3.0]))
 
 
-def test_ranked_table_shares_a_rank_where_cis_overlap():
+def test_ranked_table_separates_only_what_the_pairwise_tests_separate():
     centre = {"a": 10.0, "b": 10.3, "c": 20.0}
-    offsets = [-0.5, 0.2, 0.4, -0.1, 0.0]
+    offsets = [-0.5, 0.2, 0.4, -0.1, 0.0, 0.3, -0.2, 0.1]
+    noise = np.random.default_rng(1).normal(0, 1.0, (3, 8))
     t = tidy_runs(runs_frame({"a": {}, "b": SN, "c": GP},
-                             lambda c, s: centre[c] + offsets[s]), "fid")
+                             lambda c, s: centre[c] + offsets[s] + noise["abc".index(c), s],
+                             seeds=range(8)), "fid")
     low = ranked_table(t, "min")
     assert list(low["cell"]) == ["a", "b", "c"]
     assert list(low["rank"]) == [1, 1, 3] and list(low["tied"]) == [True, True, False]
     assert (low["ci_low"] <= low["mean"]).all() and (low["mean"] <= low["ci_high"]).all()
+    assert len(low.attrs["pairs"]) == 3  # the family: every pair of ranked cells
     high = ranked_table(t, "max")
     assert list(high["cell"]) == ["c", "b", "a"] and list(high["rank"]) == [1, 2, 2]
+
+
+def test_five_seeds_can_separate_no_cells_and_rank_them_all_first():
+    # The sign-flip test's smallest p at 5 seeds is 0.0625: no pair can be separated.
+    t = tidy_runs(runs_frame({"a": {}, "b": SN}, lambda c, s: 100.0 * (c == "b") + s), "fid")
+    assert list(ranked_table(t, "min")["rank"]) == [1, 1]
 
 
 def test_a_cell_where_every_run_diverged_is_listed_last_without_rank():
