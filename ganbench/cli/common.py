@@ -94,7 +94,7 @@ def print_ranked(rep, out: Console | None = None) -> None:
         t.add_column("cell", overflow="fold", min_width=min(
             max(len(str(c)) for c in g.ranked["cell"]) if len(g.ranked) else 4, 40))
         t.add_column("mean ± std" if narrow else f"{rep.metric} mean ± std", no_wrap=True)
-        t.add_column("95% t-CI", no_wrap=True)
+        t.add_column("95% CI", no_wrap=True)
         counts = ["runs"] if narrow else ["finished", "diverged", "failed"]
         for c in counts:
             t.add_column(c, no_wrap=True)

@@ -21,6 +21,7 @@ from ganbench.report.frame import factors_of, tidy_runs
 from ganbench.report.notes import seed_warnings
 from ganbench.report.records import Group, Report, StoreData
 from ganbench.report.stats import ablations, ranked_table, split_by_protocol
+from ganbench.report.verdict import headline
 from ganbench.tracking.mlflow import MLflowStore
 
 FACTORIAL_DESIGNS = ("full", "fractional")
@@ -156,9 +157,11 @@ def analyse(data: StoreData, command: str, store_uri: str) -> Report:
             else None
         abl = ablations(g)
         ref = " ".join(f"{f.name}={f.reference}" for f in factors_of(g) if f.kind == "axis")
-        groups.append(Group(proto, g, ranked_table(g, data.goal), abl, fx,
-                            effect_sentences(fx, data.metric) if fx else [],
-                            disagreements(fx, abl.get("baseline + X"), ref)))
+        grp = Group(proto, g, ranked_table(g, data.goal), abl, fx,
+                    effect_sentences(fx, data.metric) if fx else [],
+                    disagreements(fx, abl.get("baseline + X"), ref))
+        grp.headline = headline(grp, data.metric, data.goal)
+        groups.append(grp)
     rep = Report(data.name, data.metric, data.goal, data.design, data.seeds,
                  t["cell"].nunique(), len(t), store_uri, t.attrs.get("protocol_column"),
                  groups, command, list(data.notes), seed_warnings(t, data.seeds),
@@ -209,7 +212,7 @@ def _group_plots(rep: Report, data: StoreData, g: Group, folder: Path, sfx: str)
         kind = "effects" if title.startswith("factorial") else \
             "ablation-" + ("plus" if "baseline" in title else "minus")
         path = plots.effects([(title, t)], folder / f"{kind}{sfx}.png",
-                             f"effect on {rep.metric} (95% t-CI; colour: significant after Holm)",
+                             f"effect on {rep.metric} (95% CI; colour: significant after Holm)",
                              label_col=label, value_col=value)
         files.append(path)
         g.plots.append((title[0].upper() + title[1:], path.name))

@@ -25,6 +25,9 @@ from ganbench.report.tables import latest_attempts
 OFF = "off"
 _TRICKS = "params.tricks."
 _PER_TRICK = "params.trick."  # trick.<name> = off/on/label: the UI's copy of the trick factors
+# resolved.<setting>: what a run actually trained with once its tricks were applied (lr per
+# net, batch, D steps per G step, ...): never a factor, compared between cells as confounds.
+_RESOLVED = "params.resolved."
 # Run settings that never define a cell (seed is the replicate; the rest are not in the key).
 _NOT_FACTORS = {"seed", "trick_list", "tricks"} | RunConfig.not_identity()
 
@@ -184,6 +187,9 @@ def tidy_runs(runs: pd.DataFrame, metric: str, order: list[str] | None = None) -
         t[f"metric:{m}"] = final_values(runs, m).where(finished)
     for c in costs:
         t[f"cost:{c}"] = _col(runs, f"metrics.{COSTS[c]}")
+    settings = sorted(c[len(_RESOLVED):] for c in runs.columns if c.startswith(_RESOLVED))
+    for c in settings:
+        t[f"setting:{c}"] = runs[_RESOLVED + c]
     stacked = _col(runs, "tags.vectorised_seeds").fillna(1)
     rank = {c: i for i, c in enumerate(order or [])}
     t["_order"] = t["cell"].map(lambda c: rank.get(c, len(rank)))
@@ -200,7 +206,7 @@ def tidy_runs(runs: pd.DataFrame, metric: str, order: list[str] | None = None) -
             factors.append(Factor(name, "trick", ref, tuple(lv for lv in seen if lv != ref)))
     for c in runs.columns:
         name = c[len("params."):]
-        if (not c.startswith("params.") or c.startswith((_TRICKS, _PER_TRICK))
+        if (not c.startswith("params.") or c.startswith((_TRICKS, _PER_TRICK, _RESOLVED))
                 or name in _NOT_FACTORS):
             continue
         values = runs[c].astype(str)
@@ -209,7 +215,8 @@ def tidy_runs(runs: pd.DataFrame, metric: str, order: list[str] | None = None) -
             t[name] = values
             factors.append(Factor(name, "axis", seen[0], tuple(seen[1:])))
     t.attrs.update(metric=metric, factors=factors, protocol_column=proto,
-                   companions=companions, costs=costs, stacked=int(stacked.max()))
+                   companions=companions, costs=costs, stacked=int(stacked.max()),
+                   settings=settings)
     return t
 
 
@@ -223,3 +230,34 @@ def companions_of(t: pd.DataFrame) -> list[str]:
 
 def costs_of(t: pd.DataFrame) -> list[str]:
     return list(t.attrs.get("costs", []))
+
+
+SETTING_LABELS = {"lr_d": "learning rate of D", "lr_g": "learning rate of G",
+                  "batch_size": "batch size", "d_steps_per_g": "D steps per G step",
+                  "steps": "steps", "eval_every": "evaluation interval",
+                  "eval_samples": "evaluation samples"}
+
+
+def cell_settings(t: pd.DataFrame, cell: str) -> dict[str, str]:
+    """The resolved settings a cell's runs trained with (its first run's; a setting the runs
+    did not record is left out)."""
+    g = t[t["cell"] == cell]
+    out = {}
+    for s in t.attrs.get("settings", []):
+        v = g[f"setting:{s}"].dropna()
+        if len(v):
+            out[s] = str(v.iloc[0])
+    return out
+
+
+def confounds(t: pd.DataFrame, ref: str, trt: str) -> list[str]:
+    """What the treated cell changes besides its own factor level, relative to the reference:
+    'learning rate of D 0.0002 → 0.0004', one phrase per resolved setting that differs."""
+    a, b = cell_settings(t, ref), cell_settings(t, trt)
+    return [f"{SETTING_LABELS.get(k, k)} {_fmt(a[k])} → {_fmt(b[k])}"
+            for k in a if k in b and _num(a[k]) != _num(b[k])]
+
+
+def _fmt(v: str) -> str:
+    n = _num(v)
+    return f"{n:.3g}" if isinstance(n, float) else str(n)

@@ -24,7 +24,7 @@ MC_FLIPS = 20_000
 MC_SEED = 0
 TEST_NAME = "exact paired sign-flip"
 MC_TEST_NAME = f"paired sign-flip (Monte Carlo, {MC_FLIPS:,} flips)"
-INTERVAL = "95% t-CI"
+INTERVAL = "95% CI"
 
 
 def t_interval(values, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:

@@ -12,8 +12,15 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ganbench.report.factorial import model_sentence
-from ganbench.report.markdown import cell_label, companion, cost_num, kind, pval, rank_label
+from ganbench.report.markdown import (
+    cell_label,
+    companion,
+    cost_num,
+    factorial_note,
+    kind,
+    pval,
+    rank_label,
+)
 from ganbench.report.notes import (
     COMPANION_LABELS,
     COST_LABELS,
@@ -64,9 +71,8 @@ def _float(caption: str, label: str, align: str, head: list[str], rows: list[lis
 def ranked_tex(t: pd.DataFrame, metric: str, goal: str, label: str, protocol: str,
                stacked: int = 1) -> str:
     comps, costs = t.attrs.get("companions", []), t.attrs.get("costs", [])
-    best = t["mean"].max() if goal == "max" else t["mean"].min()
     rows = [[escape(rank_label(r)), escape(cell_label(r)),
-             _bold(f"{num(r['mean'])} $\\pm$ {num(r['std'])}", r["mean"] == best),
+             _bold(f"{num(r['mean'])} $\\pm$ {num(r['std'])}", r["rank"] == 1),
              _ci(r["ci_low"], r["ci_high"])] + [escape(companion(r, m)) for m in comps]
             + [str(r["n_finished"]), str(r["n_undefined"]), str(r["n_diverged"]),
                str(r["n_failed"])] + [escape(cost_num(c, r[f"cost_{c}"])) for c in costs]
@@ -74,11 +80,13 @@ def ranked_tex(t: pd.DataFrame, metric: str, goal: str, label: str, protocol: st
     where = f" (protocol {escape(protocol)})" if protocol else ""
     cap = (f"Cells ranked by final {escape(metric)}{where} "
            f"({'higher' if goal == 'max' else 'lower'} is better): mean $\\pm$ std over "
-           "finished seeds, 95\\% Student-$t$ CI of the mean; cells whose CIs overlap share "
-           "a rank (=); Undef.: finished runs whose final metric is undefined (counted, "
-           "not averaged). Best mean in bold. " + escape(ranking_rule(metric)) + " "
+           "finished seeds, 95\\% CI of the mean (Student $t$ inside the metric's range); "
+           "rank = 1 + the cells significantly better by the exact paired sign-flip test, "
+           "Holm over every pair of cells; cells no test separates share a rank (=), and "
+           "every rank-1 cell is in bold; Undef.: finished runs whose final metric is "
+           "undefined (counted, not averaged). " + escape(ranking_rule(metric)) + " "
            + escape(cost_note(t, stacked)))
-    head = (["Rank", "Cell", f"{escape(metric)}", "95\\% $t$-CI"]
+    head = (["Rank", "Cell", f"{escape(metric)}", "95\\% CI"]
             + [escape(COMPANION_LABELS[m]) for m in comps] + ["Fin.", "Undef.", "Div.", "Fail."]
             + [escape(COST_LABELS[c]) for c in costs])
     return _float(cap, label, "ll" + "r" * (len(head) - 2), head, rows)
@@ -98,7 +106,7 @@ def ablation_tex(t: pd.DataFrame, metric: str, name: str, label: str, protocol: 
            "reference, paired by seed; significant effects in bold; diverged runs per cell. "
            + escape(table_note({name: t})))
     head = ((["Setting"] if ctx else []) + ["Trick", f"$\\Delta$ {escape(metric)}",
-                                            "95\\% $t$-CI", "Holm $p$", "Pairs"]
+                                            "95\\% CI", "Holm $p$", "Pairs"]
             + [escape(COMPANION_LABELS[m]) for m in comps] + ["Diverged"])
     return _float(cap, label, ("l" if ctx else "") + "l" + "r" * (len(head) - 1 - ctx),
                   head, rows)
@@ -110,10 +118,10 @@ def factorial_tex(fx, metric: str, label: str, protocol: str) -> str:
              _ci(r["ci_low"], r["ci_high"]), escape(pval(r["p_holm"]))]
             for _, r in t.iterrows()]
     where = f", protocol {escape(protocol)}" if protocol else ""
-    cap = (f"Factorial analysis of {escape(metric)}{where}: OLS. {escape(model_sentence(fx))} "
-           "95\\% $t$-CIs from the pooled residual variance, Holm-corrected $p$; significant "
-           "effects in bold." + "".join(" " + escape(n) + "." for n in fx.notes))
-    return _float(cap, label, "llrrr", ["Effect", "Kind", "Estimate", "95\\% $t$-CI",
+    cap = (f"Factorial analysis of {escape(metric)}{where} (supporting detail). "
+           f"{escape(factorial_note(fx))} Significant effects in bold."
+           + "".join(" " + escape(n) + "." for n in fx.notes))
+    return _float(cap, label, "llrrr", ["Effect", "Kind", "Estimate", "95\\% CI",
                                         "Holm $p$"], rows)
 
 
@@ -121,6 +129,10 @@ def document(rep: Report) -> str:
     slug = re.sub(r"[^A-Za-z0-9]+", "-", rep.name).strip("-")
     out = [f"% ganbench report for sweep {escape(rep.name)}; needs \\usepackage{{booktabs}}",
            f"% produced by: {rep.command}", ""]
+    for g in rep.groups:
+        out += [f"% verdict{f' ({g.protocol})' if g.protocol else ''}: {line}"
+                for line in g.headline]
+    out.append("")
     for i, g in enumerate(rep.groups):
         sfx = f"-{i + 1}" if len(rep.groups) > 1 else ""
         out.append(ranked_tex(g.ranked, rep.metric, rep.goal, f"tab:{slug}-ranked{sfx}",

@@ -20,6 +20,7 @@ from ganbench.report.notes import (
     table_note,
 )
 from ganbench.report.stats import INTERVAL
+from ganbench.report.verdict import primary_table
 
 
 def num(v, digits: int = 3) -> str:
@@ -74,21 +75,24 @@ def cell_label(r: pd.Series) -> str:
 
 def ranked_md(t: pd.DataFrame, metric: str) -> str:
     comps, costs = t.attrs.get("companions", []), t.attrs.get("costs", [])
+    changes = "changes" in t and t["changes"].astype(bool).any()
     rows = [[rank_label(r), cell_label(r), f"{num(r['mean'])} ± {num(r['std'])}",
              ci(r["ci_low"], r["ci_high"])] + [companion(r, m) for m in comps]
             + [str(r["n_finished"]), str(r["n_undefined"]),
                f"{r['n_diverged']} ({num(100 * r['failure_rate'], 2)}%)", str(r["n_failed"])]
             + [cost_num(c, r[f"cost_{c}"]) for c in costs]
+            + ([r["changes"] or "—"] if changes else [])
             for _, r in t.iterrows()]
     head = (["rank", "cell", f"{metric} mean ± std", INTERVAL]
             + [COMPANION_LABELS[m] for m in comps]
             + ["finished", "undefined", "diverged (rate)", "failed"]
-            + [COST_LABELS[c] for c in costs])
+            + [COST_LABELS[c] for c in costs] + (["changes"] if changes else []))
     return _table(head, rows)
 
 
 def ablation_md(t: pd.DataFrame, metric: str) -> str:
     context = t["context"].astype(bool).any()
+    changes = "changes" in t and t["changes"].astype(bool).any()
     comps = t.attrs.get("companions", [])
     rows = []
     for _, r in t.iterrows():
@@ -97,9 +101,11 @@ def ablation_md(t: pd.DataFrame, metric: str) -> str:
                "*" if r["significant"] else "", str(r["n_pairs"])]
         row += [f"{companion(r, m, 'ref_')} → {companion(r, m, 'trt_')}" for m in comps]
         row.append(f"{r['ref_diverged']}/{r['ref_n']} → {r['trt_diverged']}/{r['trt_n']}")
+        row += [r["changes"] or "—"] if changes else []
         rows.append(([r["context"]] if context else []) + row)
     head = (["trick", "cells", f"Δ {metric}", INTERVAL, "p", "Holm p", "sig.", "pairs"]
-            + [f"{COMPANION_LABELS[m]} (ref → trt)" for m in comps] + ["diverged"])
+            + [f"{COMPANION_LABELS[m]} (ref → trt)" for m in comps] + ["diverged"]
+            + (["changes"] if changes else []))
     return _table((["setting"] if context else []) + head, rows)
 
 
@@ -108,6 +114,16 @@ def factorial_md(t: pd.DataFrame) -> str:
              pval(r["p"]), pval(r["p_holm"]), "*" if r["significant"] else ""]
             for _, r in t.iterrows()]
     return _table(["effect", "kind", "estimate", INTERVAL, "p", "Holm p", "sig."], rows)
+
+
+def factorial_note(fx) -> str:
+    """What the factorial table is, said once under it (markdown and LaTeX)."""
+    return (f"{model_sentence(fx)} Each effect: the contrast's mean over the seeds that have "
+            "every cell of it, its 95% CI by the rule of the ranked table on the per-seed "
+            "contrasts, and the exact sign-flip test on them (no variance pooled across cells, "
+            f"so unequal cell variances do not bias it); {fx.n_used} runs with a value; "
+            f"p-values Holm-corrected over the {len(fx.table)} effects. Supporting detail: "
+            "the verdict above comes from the primary analysis.")
 
 
 def kind(r: pd.Series) -> str:
@@ -132,23 +148,25 @@ def document(rep: Report) -> str:
         if len(rep.groups) > 1:
             out += [f"## Protocol `{g.protocol}`", ""]
             h = "###"
+        out += [f"{h} Verdict", ""] + [f"- {s}" for s in g.headline] + [""]
         out += [f"{h} Ranked cells", "", ranked_md(g.ranked, rep.metric), ""]
         out += [rule, ""] if rule else []
-        out += [ranked_note(), "", cost_note(g.ranked, rep.stacked), ""]
+        out += [ranked_note(g.ranked.attrs.get("pairs")), "",
+                cost_note(g.ranked, rep.stacked), ""]
+        prim = primary_table(g)
         for name, t in g.ablations.items():
             what = ("each trick alone vs no trick" if name == "baseline + X"
                     else "every trick vs every trick but X")
-            out += [f"{h} Ablation: {name} ({what})", "", ablation_md(t, rep.metric), "",
+            role = "; the primary analysis" if prim and prim[0] == name else \
+                "; supporting detail"
+            out += [f"{h} Ablation: {name} ({what}{role})", "", ablation_md(t, rep.metric), "",
                     "Δ = treated − reference, paired by seed over seeds where both have a "
                     "value. " + table_note({name: t}) + " Diverged: diverged/runs in "
                     "reference → treated cell.", ""]
         if g.factorial is not None:
             fx = g.factorial
-            out += [f"{h} Factorial analysis", "", factorial_md(fx.table), "",
-                    f"OLS: {model_sentence(fx)} {fx.n_used} runs with a value, "
-                    f"{fx.df_resid:g} residual df; t-based 95% CIs from the residual variance "
-                    f"pooled over all cells; p-values Holm-corrected over the {len(fx.table)} "
-                    "effects.", ""]
+            out += [f"{h} Factorial analysis (supporting detail)", "",
+                    factorial_md(fx.table), "", factorial_note(fx), ""]
             out += [f"- {n}" for n in fx.notes] + ([""] if fx.notes else [])
             out += ([f"- {s}" for s in g.sentences]
                     or ["No effect is significant after correction."]) + [""]

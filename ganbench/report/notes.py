@@ -10,7 +10,6 @@ from ganbench.metrics.mog import HQ_MIN
 from ganbench.report.stats import (
     ALPHA,
     EXACT_MAX_N,
-    INTERVAL,
     MC_FLIPS,
     min_p,
     seeds_needed,
@@ -22,36 +21,60 @@ COMPANION_LABELS = {"hq": "hq %", "reverse_kl": "rKL", "modes": "modes"}
 COST_LABELS = {"seconds": "wall s", "d_steps": "D steps", "g_steps": "G steps"}
 
 
-def ranked_note() -> str:
-    return (f"Mean ± std over finished seeds with a value; {INTERVAL}: mean ± t(0.975, n − 1)"
-            "·s/√n over the seed values (Student t: 95% coverage on normal data at 3–10 "
-            "seeds, close to it on moderately skewed data, less on strongly skewed data; see "
-            "the README). Rank = 1 + the number of cells whose t-CI lies entirely on the "
-            "better side, so cells whose intervals overlap share a rank (shown `=k`); "
-            "non-overlap of two 95% intervals is stricter than a 5% two-sample test, and no "
-            "multiplicity correction is made. Cells with one value are not ranked. (floor) / "
-            "(ceiling) / (no spread): every seed gave the same value, at the lowest / highest "
-            "any run reached or elsewhere; its interval is a point. Diverged runs are "
-            "results: counted (rate = diverged / (finished + diverged)), never averaged in; "
-            "undefined = finished runs whose final metric is undefined (e.g. reverse KL with "
-            "no high-quality sample): counted, never averaged, never replaced by an earlier "
-            "step's value; failed = killed or errored.")
+INTERVAL_RULE = (
+    "95% CI: Student t, mean ± t(0.975, n − 1)·s/√n, kept inside the metric's range (an open "
+    "side is closed at the most extreme value any run reached); where every seed agrees, the "
+    "interval reaches the share q = 1 − 0.05^(1/n) of the way to each end of the range (q = "
+    "63% at 3 seeds, 26% at 10: the largest share of runs n seeds can all miss with 5% "
+    "chance), never a point. Simulated coverage: 95% on normal data, 92–99% where seeds pile "
+    "up at a floor or ceiling, but 78–89% at 3–10 seeds when a minority of seeds is dead at "
+    "the floor and the rest work (no interval built from the seeds' spread reaches 95% "
+    "there); the tests below do not depend on it.")
+
+
+def ranked_note(pairs: pd.DataFrame | None = None) -> str:
+    n = int(pairs["p"].notna().sum()) if pairs is not None and len(pairs) else 0
+    return ("Mean ± std over finished seeds with a value. " + INTERVAL_RULE + " Rank = 1 + "
+            "the number of cells significantly better than this one: the exact paired "
+            "sign-flip test between every two ranked cells on the seeds both have, Holm over "
+            f"all {n} pairs at {ALPHA:g}, so the chance that any two equal cells are ranked "
+            "apart is at most 5% however many cells there are; cells that no test separates "
+            "share a rank (shown `=k`), listed by mean. A comparison decided in the ablation "
+            "(a smaller family) can still share a rank here. Cells with one value are not "
+            "ranked. (floor) / (ceiling) / (no spread): every seed gave the same value, at "
+            "the lowest / highest any run reached or elsewhere. Diverged runs are results: "
+            "counted (rate = diverged / (finished + diverged)), never averaged in; undefined "
+            "= finished runs whose final metric is undefined (e.g. reverse KL with no "
+            "high-quality sample): counted, never averaged, never replaced by an earlier "
+            "step's value; failed = killed or errored. changes: resolved settings (learning "
+            "rates, batch, D steps per G step, steps, evaluation) that differ from the "
+            "baseline cell's.")
 
 
 def ranking_rule(metric: str) -> str:
     """The ranking metric's rule for 2-D mixtures (empty for other metrics)."""
     pct = f"{100 * HQ_MIN:g}%"
+    if metric == "mode_score":
+        return ("Ranked by `mode_score` = modes + hq (hq as a share in [0, 1]): coverage "
+                "first, then quality, with no cliff. A run that covers more modes always "
+                "scores higher, so a dead or collapsed run never ranks above one that covers "
+                "more modes, and a loss of quality at equal coverage still shows. It does not "
+                "hide noise (noise over grid25's square covers ~22 modes at ~2% hq): read hq "
+                f"beside it; cells below {pct} hq are named in the verdict. hq % and reverse "
+                "KL (rKL, a mean over the runs where it is defined, which may differ between "
+                "cells) are means over the same finished runs.")
     if metric == "modes_hq":
-        return (f"Ranked by `modes_hq`: the modes a run covers, counted only when at least "
-                f"{pct} of its samples are high-quality (else 0), so spreading noise over the "
-                "grid cannot score. hq % and reverse KL (rKL) beside it are means over the "
-                "same finished runs.")
+        return (f"Ranked by `modes_hq`, as the sweep file asks: the modes a run covers, "
+                f"counted only when at least {pct} of its samples are high-quality (else 0). "
+                f"It has a cliff at {pct}: a run at 49% hq scores as a dead run, and a "
+                "one-mode collapse at 100% hq outranks every run below it; `mode_score` "
+                "(modes + hq, the default) has no cliff.")
     if metric == "modes":
         return ("Ranked by `modes`, as the sweep file asks. Modes alone rewards noise: "
                 "uniform noise over grid25's square covers about 22 of 25 modes with about "
                 f"2% high-quality samples. Read it beside hq % (below {pct}: not a converged "
-                "distribution), or rank by `modes_hq` (modes counted only when hq ≥ "
-                f"{pct}; the default for 2-D mixtures).")
+                "distribution), or rank by `mode_score` (modes + hq; the default for 2-D "
+                "mixtures).")
     if metric in ("hq", "reverse_kl"):
         return (f"Ranked by `{metric}`; the other 2-D metrics of the same runs are shown "
                 "beside it.")
@@ -116,17 +139,23 @@ def table_note(tables: dict[str, pd.DataFrame], alpha: float = ALPHA) -> str:
             f"the paired permutation (sign-flip) test on the seed differences ({MC_FLIPS:,} "
             f"seeded random flips where n > {EXACT_MAX_N}, else all 2^n)")
     out = (f"One test for every row: {test}, statistic |mean Δ|; it needs no normality and "
-           "is valid for integer metrics with ties. Interval: the 95% paired t-CI of mean Δ "
-           "(it assumes normal differences; the test does not, so a t-CI that excludes 0 "
+           "is valid for integer metrics with ties. Interval: the 95% CI of mean Δ by the "
+           "rule of the ranked table, on the paired differences (a t-CI that excludes 0 "
            "beside p ≥ 0.05 is evidence that rests on normality). p-values Holm-corrected "
-           f"over the rows of each table; * = Holm p ≤ {alpha}.")
-    n = max(ns) if ns else 0
+           f"over the rows of each table; * = Holm p ≤ {alpha}. changes: resolved settings "
+           "that differ between the two cells besides the trick itself (a confound: the Δ "
+           "is theirs too).")
     rows = max(len(df) for df in tables.values())
+    nz = [int(r["n_pairs"] - r.get("n_zero", 0)) for df in tables.values()
+          for _, r in df.iterrows()]
+    n = max(nz) if nz else 0
     best = rows * min_p(n)
-    if n >= 1 and best > alpha:
+    if ns and max(ns) >= 1 and best > alpha:
         need = seeds_needed(rows, alpha)
-        out += (f" With {n} paired seed{'s' if n > 1 else ''} the smallest attainable p is "
-                f"{min_p(n):.3g}"
+        zeros = " (pairs with a zero difference add no evidence and are not counted)" \
+            if n < max(ns) else ""
+        out += (f" With {n} paired seed{'s' if n != 1 else ''} with a nonzero difference"
+                f"{zeros} the smallest attainable p is {min_p(n):.3g}"
                 + (f" ({min(1.0, best):.3g} after Holm over {rows} rows)" if rows > 1 else "")
-                + f": no row can reach {alpha}; that takes at least {need} seeds.")
+                + f": no row can reach {alpha}; that takes at least {need} such seeds.")
     return out

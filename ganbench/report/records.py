@@ -47,6 +47,7 @@ class Group:
     # where the ablation and the factorial judge one comparison differently, and why
     disagreements: list[str] = field(default_factory=list)
     plots: list[tuple[str, str]] = field(default_factory=list)  # (title, file name)
+    headline: list[str] = field(default_factory=list)  # the verdict, report/verdict.py
 
 
 @dataclass

@@ -23,7 +23,7 @@ import math
 
 import pandas as pd
 
-from ganbench.report.frame import Factor, companions_of, costs_of, factors_of
+from ganbench.report.frame import Factor, companions_of, confounds, costs_of, factors_of
 from ganbench.report.inference import (  # noqa: F401  (the names below are importable here too)
     ALPHA,
     CONFIDENCE,
@@ -157,6 +157,9 @@ def ranked_table(t: pd.DataFrame, goal: str, confidence: float = CONFIDENCE) -> 
         wins[better] += 1
         losses[worse] += 1
     table["rank"] = [1 + losses[c] if c in losses else math.nan for c in table["cell"]]
+    base = baseline_cell(t)
+    table["changes"] = ["; ".join(confounds(t, base, c)) if base and c != base else ""
+                        for c in table["cell"]]
     table["better_than"] = [wins.get(c, 0) for c in table["cell"]]
     counts = table["rank"].value_counts()
     table["tied"] = table["rank"].map(lambda r: bool(counts.get(r, 0) > 1) if r == r else False)
@@ -168,6 +171,15 @@ def ranked_table(t: pd.DataFrame, goal: str, confidence: float = CONFIDENCE) -> 
                        companions=companions_of(t), costs=costs_of(t), pairs=pairs,
                        bounds=bounds)
     return table
+
+
+def baseline_cell(t: pd.DataFrame) -> str | None:
+    """The cell with every factor at its reference (no trick, the first axis levels)."""
+    factors = factors_of(t)
+    if not factors:
+        return None
+    ref = tuple(f.reference for f in factors)
+    return _cells_by_levels(t, factors).get(ref)
 
 
 def _cells_by_levels(t: pd.DataFrame, factors: list[Factor]) -> dict[tuple, str]:
@@ -234,6 +246,7 @@ def _compare(t: pd.DataFrame, ref: str, trt: str, term: str, context: str) -> di
     res = paired_delta(r.set_index("seed")["value"], s.set_index("seed")["value"],
                        metric_bounds(t))
     out = {"term": term, "context": context, "reference": ref, "treated": trt, **res,
+           "changes": "; ".join(confounds(t, ref, trt)),
            "ref_diverged": int((r["status"] == "diverged").sum()), "ref_n": len(r),
            "trt_diverged": int((s["status"] == "diverged").sum()), "trt_n": len(s)}
     for m in companions_of(t):  # beside Δ: the companion metric in both cells

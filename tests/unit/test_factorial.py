@@ -49,13 +49,13 @@ THREE = "gradient_penalty × label_smoothing × spectral_norm"
 
 
 def test_full_design_fits_the_saturated_model_with_the_three_way_term():
-    fx = factorial(cube(PLANTED))
+    # 10 seeds: the sign-flip test's smallest p, 2^-9, survives Holm over 7 effects
+    fx = factorial(cube(PLANTED, seeds=10))
     assert fx.saturated and fx.coding == "simple"
     assert list(fx.table["order"]).count(2) == 3 and list(fx.table["order"]).count(3) == 1
-    # 40 runs - (intercept + 7 effects + 4 seed blocks)
-    assert fx.df_resid == 28
-    sn, abc = effect(fx, "spectral_norm"), effect(fx, THREE)
-    assert sn["ci_low"] <= 0.5 <= sn["ci_high"]
+    # every effect is a per-seed contrast over all 10 seeds
+    assert list(fx.table["n_seeds"]) == [10] * 7
+    abc = effect(fx, THREE)  # coverage of every CI: the simulation below
     assert abc["ci_low"] <= 2.0 <= abc["ci_high"] and abc["significant"]
     assert "every interaction up to order 3" in model_sentence(fx)
 
@@ -78,7 +78,7 @@ def test_planted_main_effect_beside_a_three_way_interaction_is_recovered(fast_ho
 
 def test_main_effect_sentences_match_the_observed_cell_differences():
     strong = {**PLANTED, frozenset({"sn"}): 3.0, frozenset({"gp"}): -4.0}
-    t = cube(strong, rng=np.random.default_rng(3))
+    t = cube(strong, seeds=10, rng=np.random.default_rng(3))
     fx = factorial(t)
     means = t.groupby("cell")["value"].mean()
     for short, name in NAMES.items():
@@ -96,7 +96,7 @@ def test_main_effect_sentences_match_the_observed_cell_differences():
         assert "when added to the baseline (with every other factor at its reference" in s
         assert f"by {abs(means[short] - means['baseline']):.3g} [" in s
         said += 1
-    assert said >= 2  # sn (+3) and gp (−4) at σ 0.5 and 5 seeds at least
+    assert said >= 2  # sn (+3) and gp (−4) at σ 0.5 and 10 seeds at least
 
 
 def test_with_a_lost_run_the_observed_difference_is_inside_the_printed_ci():
@@ -111,28 +111,35 @@ def test_with_a_lost_run_the_observed_difference_is_inside_the_printed_ci():
     assert r["ci_low"] <= means["sn"] - means["baseline"] <= r["ci_high"]
 
 
-def test_cells_without_spread_are_named_as_floor_cells():
+def test_cells_without_spread_do_not_narrow_the_other_effects():
+    # No variance is pooled: a floor cell leaves every contrast it is not part of unchanged.
     t = cube(PLANTED, rng=np.random.default_rng(5))
+    before = factorial(t).table.set_index("term")
     lowest = t["value"].min() - 1
     t.loc[t["cell"].isin(["ls", "gp+ls"]), "value"] = lowest
     fx = factorial(t)
     assert fx.flat_cells == {"ls": "floor", "gp+ls": "floor"}
-    note = next(n for n in fx.notes if "no spread" in n)
-    assert note.startswith("2 of 8 cells") and "floor: gp+ls, ls" in note
-    assert "pooled residual variance" in note
+    after = fx.table.set_index("term")
+    for term in ("spectral_norm", "gradient_penalty", "gradient_penalty × spectral_norm"):
+        assert after.loc[term, "ci_low"] == before.loc[term, "ci_low"]
+        assert after.loc[term, "ci_high"] == before.loc[term, "ci_high"]
 
 
-def test_a_disagreement_between_ablation_and_factorial_is_explained():
-    # 3 seeds: the sign-flip test cannot go below p = 0.25; the factorial's pooled t-test can.
-    t = cube({frozenset({"sn"}): -6.0}, seeds=3, sigma=0.3, rng=np.random.default_rng(6))
+def test_factorial_main_effects_are_the_ablation_rows_and_a_family_difference_is_explained():
+    # 7 seeds: sn's p 2^-6 = 0.016 survives Holm over the ablation's 3 rows (0.047) but not
+    # over the factorial's 7 effects (0.11): same contrast, same test, other family.
+    t = cube({frozenset({"sn"}): -6.0}, seeds=7, sigma=0.3, rng=np.random.default_rng(6))
     fx = factorial(t)
-    plus = ablations(t)["baseline + X"]
-    assert effect(fx, "spectral_norm")["significant"]
-    assert not plus.set_index("term").loc["spectral_norm", "significant"]
-    why = disagreements(fx, plus)
+    plus = ablations(t)["baseline + X"].set_index("term")
+    for short, name in NAMES.items():
+        assert effect(fx, name)["estimate"] == pytest.approx(plus.loc[name, "delta"])
+        assert effect(fx, name)["p"] == pytest.approx(plus.loc[name, "p"])
+    assert plus.loc["spectral_norm", "significant"]
+    assert not effect(fx, "spectral_norm")["significant"]
+    why = disagreements(fx, plus.reset_index())
     sn = next(s for s in why if s.startswith("spectral_norm:"))
-    assert "Same comparison, different tests" in sn and "3 paired seeds" in sn
-    assert "smallest attainable p 0.25" in sn and "pooled over all 8 cells" in sn
+    assert "the primary analysis" in sn and "same contrast with the same test" in sn
+    assert "over all 7 effects" in sn and "over 3 rows" in sn
 
 
 def test_a_fraction_is_not_saturated_and_says_what_was_pooled():
@@ -142,12 +149,12 @@ def test_a_fraction_is_not_saturated_and_says_what_was_pooled():
     fx = factorial(t)
     assert not fx.saturated and fx.coding == "averaged"
     assert any("4 of the 8 level combinations" in n for n in fx.notes)
-    assert any("pooled into the residual (assumed 0)" in n for n in fx.notes)
+    assert any("every interaction is assumed 0" in n for n in fx.notes)
     assert "averaged over the other factors' levels" in model_sentence(fx)
 
 
 def test_one_seed_per_cell_gives_no_intervals_instead_of_false_certainty():
     fx = factorial(cube(PLANTED, seeds=1))
-    assert fx.df_resid == 0 and fx.table["p"].isna().all()
+    assert (fx.table["n_seeds"] == 1).all() and fx.table["p"].isna().all()
     assert not fx.table["significant"].any()
     assert math.isnan(effect(fx, "spectral_norm")["ci_low"])
