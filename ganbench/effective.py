@@ -91,6 +91,21 @@ def confounds(baseline: Mapping[str, Any], cell: Mapping[str, Any]) -> list[str]
     return out
 
 
+def describe(settings: Mapping[str, Any]) -> str:
+    """`resolve()`'s dict on one line, e.g. "lr D 4e-3 G 1e-3 · betas (0.5, 0.999) · batch
+    256 · D steps per G 1 · steps 2000 · eval end only, 2500 samples"."""
+    s = _settings(settings)
+    betas = (_show(s["betas_d"], "betas_d") if _same(s["betas_d"], s["betas_g"]) else
+             f"D {_show(s['betas_d'], 'betas_d')} G {_show(s['betas_g'], 'betas_g')}")
+    out = (f"lr D {_show(s['lr_d'], 'lr_d')} G {_show(s['lr_g'], 'lr_g')} · betas {betas} · "
+           f"batch {s['batch_size']} · D steps per G {s['d_steps_per_g']} · steps {s['steps']}"
+           f" · eval {_show(s['eval_every'], 'eval_every')}, {s['eval_samples']} samples")
+    if "fid_samples" in s:
+        out += (f" · FID {s['fid_samples']} vs {_show(s['fid_real_samples'], 'fid_real_samples')}"
+                + (f" ({s['fid_protocol']})" if s.get("fid_protocol") else ""))
+    return out
+
+
 def _settings(d: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in d.items():
@@ -136,5 +151,5 @@ def _show(v: Any, key: str) -> str:
     return "the whole split" if v is None and key == "fid_real_samples" else str(v)
 
 
-__all__ = ["PREFIX", "baseline_config", "cell_confounds", "confounds", "resolve",
+__all__ = ["PREFIX", "baseline_config", "cell_confounds", "confounds", "describe", "resolve",
            "resolved_params"]
