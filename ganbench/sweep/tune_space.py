@@ -3,8 +3,8 @@
 Each cell searches the sweep's space less what the cell does not use: a trick's parameter
 where the trick is off, and a learning rate or betas that a trick of the cell overrides
 (TTUR's absolute form sets its own rates: the cell's optimiser settings are probed through
-its tricks' `optimizers` hook, so no trick is named here). The default configuration of a cell is its
-own value of every searched parameter; it is trial 0 of the cell's study when the space
+its tricks' `optimizers` hook, so no trick is named here). The default configuration of a
+cell is its own value of every searched parameter; it is trial 0 of the cell's study when the space
 holds it, so the untuned ranking comes out of the same budget.
 """
 
