@@ -122,6 +122,7 @@ def run(
 def _mlflow_run(cfg, config: Path, results: Path, uri: str):
     """The run's own MLflow run (experiment `runs`), with its params and provenance tags."""
     from ganbench import plugins
+    from ganbench.effective import resolved_params
     from ganbench.sweep.runner import git_commit, is_local_uri
     from ganbench.tracking.mlflow import MLflowStore
     from ganbench.version import __version__
@@ -133,6 +134,6 @@ def _mlflow_run(cfg, config: Path, results: Path, uri: str):
         "git_commit": git_commit(), "ganbench_version": __version__,
         "run_file": str(config), **({plugins.TAG: plugins.tag(used)} if used else {})})
     # As a sweep's runs: no `name` param when the file sets none (not the string "None").
-    tracker.log_params(cfg.model_dump(mode="json", exclude={"data_root", "plugins"} | (
-        {"name"} if cfg.name is None else set())))
+    tracker.log_params({**cfg.model_dump(mode="json", exclude={"data_root", "plugins"} | (
+        {"name"} if cfg.name is None else set())), **resolved_params(cfg)})
     return tracker

@@ -31,6 +31,7 @@ console = Console()
 
 
 def print_plan(p, full: bool) -> None:
+    from ganbench.effective import cell_confounds, describe, resolve
     from ganbench.validate import caveats
 
     spec = p.spec
@@ -51,11 +52,20 @@ def print_plan(p, full: bool) -> None:
     for f, labels in found.items():
         where = ", ".join(labels) if len(labels) <= 3 else f"{len(labels)} cells"
         console.print(f"  [yellow]caveat[/] ({where}) {f}", highlight=False)
+    # What a cell's tricks change besides themselves, against its all-off cell: its row
+    # measures that change too.
+    for c in p.cells:
+        changed = cell_confounds(c.config, c.tricks)
+        if changed:
+            console.print(f"  [yellow]changes[/] {escape(c.label)}: "
+                          f"{escape('; '.join(changed))} (against its baseline)",
+                          highlight=False)
     if full:
-        t = Table("cell", "cell id", "tricks", "seeds")
+        t = Table("cell", "cell id", "tricks", "seeds", "effective settings")
         for c in p.cells:
             tricks = "; ".join(f"{k} {v}" if v else k for k, v in c.tricks.items()) or "-"
-            t.add_row(c.label, c.cell_id, tricks, ",".join(map(str, spec.seed_list)))
+            t.add_row(c.label, c.cell_id, tricks, ",".join(map(str, spec.seed_list)),
+                      escape(describe(resolve(c.config))))
         console.print(t)
 
 

@@ -18,7 +18,7 @@ from ganbench.config import ConfigError, RunConfig, SweepSpec
 from ganbench.data import data_kind
 from ganbench.metrics import available_metrics, missing_metric_hint
 from ganbench.sweep.designs import PlanError, design_for
-from ganbench.tricks import TRICKS
+from ganbench.tricks import TRICKS, TrickStack
 from ganbench.tricks.levels import OFF, level_label, level_of
 from ganbench.validate import check_run, resolve_defaults, validate
 
@@ -29,9 +29,12 @@ def _short(v: Any) -> str:
 
 def canonical(cfg: RunConfig, with_seed: bool = True) -> dict[str, Any]:
     """The settings that define a run. Fields at their defaults are left out, so a release
-    that adds a setting (with a default) keeps every existing run key, and resume works."""
-    d = resolve_defaults(cfg).identity(exclude_defaults=True)
-    d["tricks"] = dict(sorted(d.get("tricks", {}).items()))
+    that adds a setting (with a default) keeps every existing run key, and resume works.
+    Tricks are in the form their `identity_params` gives (TTUR's ratio as the rates it
+    resolves to: `ttur: on` at lr 2e-4 keeps the key it had when it meant d 4e-4, g 1e-4)."""
+    cfg = resolve_defaults(cfg)
+    d = cfg.identity(exclude_defaults=True)
+    d["tricks"] = TrickStack.from_config(cfg).identity()
     d["seed"] = cfg.seed  # always explicit, even at its default 0
     if not with_seed:
         d.pop("seed")

@@ -2,9 +2,9 @@
 
 Each cell searches the sweep's space less what the cell does not use: a trick's parameter
 where the trick is off, and a learning rate or betas that a trick of the cell overrides
-(TTUR sets its own rates: the cell's optimiser settings are probed through its tricks'
-`optimizers` hook, so no trick is named here). The default configuration of a cell is its
-own value of every searched parameter; it is trial 0 of the cell's study when the space
+(TTUR's absolute form sets its own rates: the cell's optimiser settings are probed through
+its tricks' `optimizers` hook, so no trick is named here). The default configuration of a
+cell is its own value of every searched parameter; it is trial 0 of the cell's study when the space
 holds it, so the untuned ranking comes out of the same budget.
 """
 
@@ -39,11 +39,23 @@ def _optim_fields_used(cfg: RunConfig) -> dict[str, bool]:
     return {"lr": a != b, "betas": a != c}
 
 
+def _probe(spec: SweepSpec, cfg: RunConfig) -> RunConfig:
+    """The cell's config with its searched trick parameters set (to a value of their range):
+    whether lr is used can depend on them (TTUR's d_lr makes its rates absolute)."""
+    values = {k: dom.low if isinstance(dom, ParamRange) else dom[0]
+              for k, dom in spec.tune.space.items()
+              if k.startswith("tricks.") and k.split(".")[1] in cfg.tricks}
+    try:
+        return configure(cfg, values, cfg.seed) if values else cfg
+    except ValueError:  # the values refused together: the trial will say so; probe as is
+        return cfg
+
+
 def cell_space(spec: SweepSpec, cell: Cell) -> dict[str, Domain]:
     """The part of the sweep's space this cell uses, in the file's order."""
     if spec.tune is None:
         return {}
-    used = _optim_fields_used(cell.config)
+    used = _optim_fields_used(_probe(spec, cell.config))
     out = {}
     for key, dom in spec.tune.space.items():
         if key.startswith("tricks."):
@@ -67,7 +79,8 @@ def check_cells(spec: SweepSpec, cells: list[Cell]) -> None:
     if empty:
         raise PlanError(("tune", "space"), f"cell(s) {', '.join(empty)} use none of the "
                         "searched parameters (a trick may set the learning rate itself, as "
-                        "TTUR does: search tricks.ttur.d_lr and tricks.ttur.g_lr there)")
+                        "TTUR's absolute form does: search tricks.ttur.d_lr and "
+                        "tricks.ttur.g_lr there)")
 
 
 def current_value(cfg: RunConfig, key: str) -> Any:
@@ -125,7 +138,12 @@ def decode(value: Any, dom: Domain) -> Any:
 def configure(cfg: RunConfig, params: dict[str, Any], seed: int) -> RunConfig:
     """The cell's config with the sampled values (decoded) and `seed`, validated."""
     raw = cfg.model_dump(mode="json")
-    raw["tricks"] = {k: dict(v) for k, v in raw["tricks"].items()}
+    # A searched trick starts from the parameters its level set (defaults left out), so a
+    # searched parameter may take another form of the trick (TTUR's d_lr: absolute rates).
+    searched = {k.split(".")[1] for k in params if k.startswith("tricks.")}
+    raw["tricks"] = {k: TRICKS.get(k).Params.model_validate(v).model_dump(
+        mode="json", exclude_defaults=True) if k in searched else dict(v)
+        for k, v in raw["tricks"].items()}
     for key, value in params.items():
         if key.startswith("tricks."):
             _, trick, param = key.split(".")

@@ -20,6 +20,7 @@ import optuna
 from optuna.trial import TrialState
 
 from ganbench.atomic import DiskFullError, disk_full
+from ganbench.effective import resolved_params
 from ganbench.sweep.scheduler import Claimed, Queue
 from ganbench.sweep.tune import (
     NOT_COUNTED,
@@ -149,7 +150,7 @@ def _open(ctx, store: MLflowStore, cm: dict, job: Claimed, cfg, params: dict, se
                                     "ganbench_version": __version__})
     drop = {"data_root"} | ({"name"} if cfg.name is None else set())
     tracker.log_params({**cfg.model_dump(mode="json", exclude=drop),
-                        "trick_list": cm["trick_list"],
+                        "trick_list": cm["trick_list"], **resolved_params(cfg),
                         **{f"tuned.{k}": str(v) for k, v in params.items()}})
     return tracker
 

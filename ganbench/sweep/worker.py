@@ -28,6 +28,7 @@ from ganbench import plugins
 from ganbench.atomic import DiskFullError, disk_full
 from ganbench.atomic import disk_full_message as _disk_full_message
 from ganbench.config import RunConfig
+from ganbench.effective import resolved_params
 from ganbench.outputs import write_run_folder
 from ganbench.storelock import sqlite_path
 from ganbench.sweep import tune  # tuning
@@ -134,6 +135,8 @@ def _open_record(ctx: WorkerContext, queue: Queue, store: MLflowStore,
     meta = queue.meta
     levels = meta.get("trick_levels", {}).get(a.cell_id, {})
     params.update({f"trick.{n}": v for n, v in levels.items()})
+    # What it trains with once its tricks' hooks ran (resolved.lr_d, ...): not in the run key.
+    params.update(resolved_params(cfg))
     tracker.log_params(params)
     if "tune" in meta:  # tuning: a tuned sweep's queued runs are its final phase
         tracker.set_tags({PHASE: "final"})

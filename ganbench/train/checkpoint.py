@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import torch
 
 from ganbench.config import RunConfig
+from ganbench.tricks.base import TrickStack
 
 FORMAT_VERSION = 1
 
@@ -114,7 +115,14 @@ def comparable_config(cfg_json: str) -> dict[str, Any]:
         out.pop(key, None)
     # A field added since the checkpoint was written computed what its default computes.
     defaults = json.loads(RunConfig().model_dump_json(exclude=set(RunConfig.not_identity())))
-    return {**{k: v for k, v in defaults.items() if k not in out}, **out}
+    out = {**{k: v for k, v in defaults.items() if k not in out}, **out}
+    # Tricks as run keys see them: a checkpoint of `ttur: {d_lr: 4e-4, g_lr: 1e-4}` (what
+    # `on` was stored as before ratios) resumes `ttur: on` at lr 2e-4, the same rates.
+    try:
+        out["tricks"] = TrickStack.from_config(RunConfig.model_validate(out)).identity()
+    except ValueError:  # a trick or setting this code cannot read: compare as written
+        pass
+    return out
 
 
 def check_compatible(state: dict[str, Any], cfg: RunConfig) -> None:

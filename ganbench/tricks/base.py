@@ -122,6 +122,13 @@ class Trick:
                 f"(flagged above {HORIZON_FRACTION:g} of the run)", tc.suggestion))
         return out
 
+    def identity_params(self) -> dict[str, Any]:
+        """The parameters as they define the run (JSON values), for run keys and checkpoint
+        checks: the typed params by default. A trick whose params are relative to a run
+        setting gives the absolute values they resolve to, so runs that compute the same
+        thing share a key whichever form their file used."""
+        return self.params.model_dump(mode="json")
+
     # --- training hooks (each returns new values) -----------------------------------
     def model_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """Options passed to the model builder (e.g. minibatch_std=True)."""
@@ -221,6 +228,10 @@ class TrickStack:
 
     def check(self, cfg: RunConfig) -> list[Finding]:
         return [f for t in self.tricks for f in t.findings(cfg)]
+
+    def identity(self) -> dict[str, dict[str, Any]]:
+        """Each trick's `identity_params`, by trick name (sorted): the tricks of a run key."""
+        return {t.name: t.identity_params() for t in sorted(self.tricks, key=lambda t: t.name)}
 
     def model_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {}

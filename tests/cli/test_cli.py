@@ -172,6 +172,29 @@ def test_sweep_dry_run_prints_plan_and_touches_nothing(tmp_path):
     assert {p.name for p in tmp_path.iterdir()} == {"sweep.yaml"}
 
 
+def test_sweep_dry_run_names_what_a_trick_level_changes(tmp_path):
+    # TTUR around lr 2e-3: D 2x faster, G 2x slower than its baseline (the row measures that).
+    path = write(tmp_path / "sweep.yaml", """
+        name: t
+        base: {dataset: ring8, model: mlp, lr: 2.0e-3, steps: 50}
+        tricks:
+          ttur: [off, on]
+          spectral_norm: [off, on]
+        seeds: 1
+    """)
+    result = invoke("sweep", path, "--dry-run")
+    assert result.exit_code == 0, result.output
+    changes = [line for line in result.output.splitlines() if "changes" in line]
+    assert changes == [
+        "  changes ttur: learning rate of D 2e-3 → 4e-3 and of G 2e-3 → 1e-3 (against its "
+        "baseline)",
+        "  changes sn+ttur: learning rate of D 2e-3 → 4e-3 and of G 2e-3 → 1e-3 (against its "
+        "baseline)"]
+    rows = {line.split()[1]: line for line in result.output.splitlines() if "lr D" in line}
+    assert "lr D 2e-3 G 2e-3" in rows["baseline"] and "lr D 4e-3 G 1e-3" in rows["ttur"]
+    assert "D steps per G 1" in rows["sn"] and "batch 256" in rows["sn"]
+
+
 @pytest.mark.parametrize("extra", [["--dry-run"], []], ids=["dry-run", "real"])
 def test_sweep_unknown_trick_fails_before_creating_results(tmp_path, extra):
     path = write(tmp_path / "sweep.yaml", """

@@ -227,7 +227,7 @@ def test_list_shorthand_means_paper_defaults(tmp_path):
         tricks: [ttur, spectral_norm]
         """))
     # validation stores every parameter, typed, so '{}' and explicit defaults are one run
-    assert cfg.tricks == {"ttur": {"d_lr": 4e-4, "g_lr": 1e-4},
+    assert cfg.tricks == {"ttur": {"ratio": 4.0},
                           "spectral_norm": {"n_power_iterations": 1, "eps": 1e-12, "on_g": False}}
     stack = TrickStack.from_config(cfg)
     assert sorted(stack.names) == ["spectral_norm", "ttur"]
@@ -241,7 +241,7 @@ def test_bare_trick_key_means_paper_defaults(tmp_path):
           spectral_norm: true
           label_smoothing: false
         """))
-    assert cfg.tricks == {"ttur": {"d_lr": 4e-4, "g_lr": 1e-4},
+    assert cfg.tricks == {"ttur": {"ratio": 4.0},
                           "spectral_norm": {"n_power_iterations": 1, "eps": 1e-12, "on_g": False}}
 
 

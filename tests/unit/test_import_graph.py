@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # plugins.py imports every built-in family before a plugin (names collide loudly).
     ("checks", ("ganbench.validate", "ganbench.validate_tune", "ganbench.validate_sweep",
                 "ganbench.plugins",
-                "ganbench.loaders")),
+                "ganbench.loaders", "ganbench.effective")),
     ("train", ("ganbench.train",)),
     ("store", ("ganbench.tracking.mlflow",)),  # keeps checkpoints in train's format
     ("report", ("ganbench.report",)),

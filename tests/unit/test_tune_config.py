@@ -87,7 +87,9 @@ def test_levels_may_give_a_default_but_not_sweep_a_searched_parameter(tmp_path):
 def test_a_cell_with_nothing_to_search_is_refused(tmp_path):
     from ganbench.sweep.runner import load_plan
 
-    _, p = load(tmp_path, "tune:\n  budget: 2\n  space:\n    lr: [1.0e-3, 2.0e-3]\n")
+    # TTUR's absolute form sets its own rates (its default form scales the base lr).
+    head = HEAD.replace("ttur: [off, on]", "ttur: [off, {d_lr: 4.0e-4, g_lr: 1.0e-4}]")
+    _, p = load(tmp_path, "tune:\n  budget: 2\n  space:\n    lr: [1.0e-3, 2.0e-3]\n", head)
     with pytest.raises(ConfigError, match=r"s\.yaml:9: tune\.space: cell\(s\) ttur, gp\+ttur "
                        "use none"):
         load_plan(p)
@@ -105,7 +107,7 @@ def test_each_cell_searches_only_what_it_uses(tmp_path):
     spaces = {c.label: set(cell_space(spec, c)) for c in p.cells}
     gp = "tricks.gradient_penalty.weight"
     assert spaces["baseline"] == {"lr", "betas"}  # no GP weight, no TTUR rate
-    # TTUR sets its own rates: the base lr does nothing there, so it is not searched.
+    # A searched d_lr makes TTUR's rates absolute: the base lr does nothing there.
     assert spaces["ttur"] == {"betas", "tricks.ttur.d_lr"}
     assert gp in spaces["gp"] and "lr" in spaces["gp"]
     assert spaces["gp+ttur"] == {"betas", gp, "tricks.ttur.d_lr"}
@@ -128,5 +130,14 @@ def test_sampled_values_configure_the_run(tmp_path):
     cfg = configure(cell.config, {"betas": [0.0, 0.9], "tricks.ttur.d_lr": 0.003,
                                   "tricks.gradient_penalty.weight": 3.0}, seed=7)
     assert cfg.betas == (0.0, 0.9) and cfg.seed == 7
-    assert cfg.tricks["ttur"]["d_lr"] == 0.003
+    assert cfg.tricks["ttur"] == {"d_lr": 0.003, "g_lr": 1e-4}  # `on` + d_lr: absolute
     assert cfg.tricks["gradient_penalty"]["weight"] == 3.0
+
+
+def test_ttur_on_searches_the_base_lr(tmp_path):
+    # The default form scales the base lr: searching lr moves both rates, ratio kept.
+    (spec, _), _ = load(tmp_path, "tune:\n  budget: 2\n  space:\n    lr: [1.0e-3, 2.0e-3]\n")
+    cell = next(c for c in plan(spec).cells if c.label == "ttur")
+    assert set(cell_space(spec, cell)) == {"lr"}
+    cfg = configure(cell.config, {"lr": 1e-3}, seed=0)
+    assert cfg.tricks["ttur"] == {"ratio": 4.0} and cfg.lr == 1e-3
