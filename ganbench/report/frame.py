@@ -232,12 +232,6 @@ def costs_of(t: pd.DataFrame) -> list[str]:
     return list(t.attrs.get("costs", []))
 
 
-SETTING_LABELS = {"lr_d": "learning rate of D", "lr_g": "learning rate of G",
-                  "batch_size": "batch size", "d_steps_per_g": "D steps per G step",
-                  "steps": "steps", "eval_every": "evaluation interval",
-                  "eval_samples": "evaluation samples"}
-
-
 def cell_settings(t: pd.DataFrame, cell: str) -> dict[str, str]:
     """The resolved settings a cell's runs trained with (its first run's; a setting the runs
     did not record is left out)."""
@@ -252,12 +246,7 @@ def cell_settings(t: pd.DataFrame, cell: str) -> dict[str, str]:
 
 def confounds(t: pd.DataFrame, ref: str, trt: str) -> list[str]:
     """What the treated cell changes besides its own factor level, relative to the reference:
-    'learning rate of D 0.0002 → 0.0004', one phrase per resolved setting that differs."""
-    a, b = cell_settings(t, ref), cell_settings(t, trt)
-    return [f"{SETTING_LABELS.get(k, k)} {_fmt(a[k])} → {_fmt(b[k])}"
-            for k in a if k in b and _num(a[k]) != _num(b[k])]
+    one phrase per resolved setting that differs (ganbench/effective.py)."""
+    from ganbench.effective import confounds as phrases
 
-
-def _fmt(v: str) -> str:
-    n = _num(v)
-    return f"{n:.3g}" if isinstance(n, float) else str(n)
+    return phrases(cell_settings(t, ref), cell_settings(t, trt))

@@ -99,9 +99,6 @@ def test_cell_confounds_against_the_all_off_cell(tricks, want):
     assert cell_confounds(c, tricks) == want
 
 
-@pytest.mark.xfail(strict=True, reason="report/frame.py (being rewritten elsewhere) reads every "
-                   "varying params.* column as an axis, params.resolved.* included; the "
-                   "rewrite skips them (c.startswith('params.resolved.')) and removes this mark")
 def test_the_report_reads_resolved_settings_as_records_not_axes():
     import pandas as pd
 
@@ -116,5 +113,9 @@ def test_the_report_reads_resolved_settings_as_records_not_axes():
         rows.append({"run_id": str(i), "tags.ganbench.run_key": str(i), "tags.status": "finished",
                      "tags.ganbench.cell": "ttur" if level == "on" else "baseline",
                      "params.seed": "0", "metrics.eval/modes/final": 8.0, **params})
-    names = [f.name for f in factors_of(tidy_runs(pd.DataFrame(rows), "modes"))]
-    assert names == ["ttur"]
+    t = tidy_runs(pd.DataFrame(rows), "modes")
+    assert [f.name for f in factors_of(t)] == ["ttur"]
+    from ganbench.report.frame import confounds
+
+    assert confounds(t, "baseline", "ttur") == [
+        "learning rate of D 2e-3 → 4e-3 and of G 2e-3 → 1e-3"]
