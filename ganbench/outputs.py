@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -18,6 +19,11 @@ from ganbench.train import RunResult
 
 def config_dict(cfg: RunConfig) -> dict:
     return json.loads(cfg.model_dump_json())
+
+
+def _plane(x: torch.Tensor) -> torch.Tensor:
+    """1-D points (the Dirac-GAN's) on the x-axis of the 2-D pictures: (N, 1) -> (N, 2)."""
+    return torch.cat([x, torch.zeros_like(x)], dim=1) if x.dim() == 2 and x.shape[1] == 1 else x
 
 
 def _finite_or_none(v: float) -> float | None:
@@ -39,7 +45,7 @@ def save_samples(result: RunResult, path: Path, n_points: int = 2500, n_images: 
             return save_image_grid(result.g(z[:len(y)]), path)
     samples = result.g(z)
     if data.kind == "points":
-        return save_scatter(samples, data.modes, path, f"{data.name}: generated vs modes",
+        return save_scatter(_plane(samples), _plane(data.modes), path, f"{data.name}: generated vs modes",
                             data.mode_std)
     return save_image_grid(samples, path)
 
@@ -60,5 +66,9 @@ def write_run_folder(cfg: RunConfig, result: RunResult, out: Path) -> Path:
         summary.update(diverged_step=result.diverged_step, diverged_term=result.diverged_term)
     (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     save_samples(result, out / "samples.png")
-    save_snapshots(result.snapshots, result.dataset, out / "samples")
+    data, snaps = result.dataset, result.snapshots
+    if data.kind == "points" and data.modes is not None and data.modes.shape[1] == 1:
+        data = replace(data, modes=_plane(data.modes))
+        snaps = [(at, _plane(x)) for at, x in snaps]
+    save_snapshots(snaps, data, out / "samples")
     return out

@@ -2,6 +2,7 @@
 
 from ganbench.data import (  # noqa: F401  (registration)
     cifar,
+    dirac,
     fashion_mnist,
     folder,
     mnist,

@@ -96,7 +96,8 @@ class Dataset:
     @property
     def shape(self) -> tuple[int, ...]:
         if self.kind == "points":
-            return (2,)
+            assert self.modes is not None
+            return (self.modes.shape[1],)  # (2,) for the mixtures, (1,) for the Dirac
         assert self.images is not None
         c, h, _ = self.images.shape[1:]
         s = self.size or h
@@ -134,7 +135,7 @@ class Dataset:
             assert self.modes is not None and self.mode_std is not None
             dev = self.modes.device
             idx = torch.randint(len(self.modes), (n,), device=dev, generator=generator)
-            noise = torch.randn(n, 2, device=dev, generator=generator)
+            noise = torch.randn(n, self.modes.shape[1], device=dev, generator=generator)
             return self.modes[idx] + self.mode_std * noise
         assert self.images is not None
         idx = torch.randint(len(self.images), (n,), device=self.images.device,

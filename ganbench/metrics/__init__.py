@@ -22,6 +22,7 @@ from ganbench.metrics.base import (
     parse_counted,
     register_metric,
 )
+from ganbench.metrics.dirac import dirac_trend  # noqa: F401  (registration)
 from ganbench.metrics.mog import mode_metrics
 from ganbench.metrics.protocols import generated_count
 
@@ -68,9 +69,16 @@ def label_metric_names(metrics: list[str], n_eval: int) -> dict[str, str]:
 
 def available_metrics(data_kind: str, cfg: Any = None) -> dict[str, str]:
     """Metric name -> goal ('min'/'max') a run of this data kind (and config) logs: the
-    kind's always-logged metrics, and with a config its `image_metrics` entries' names."""
+    kind's always-logged metrics, and with a config its `image_metrics` entries' names. A
+    dataset that has metrics of its own (MetricSpec.datasets) gets those instead of its
+    kind's."""
+    dataset = getattr(cfg, "dataset", None)
+    own = {name: spec.goal for name, spec in METRICS.items()
+           if spec.datasets is not None and dataset in spec.datasets}
+    if own:
+        return own
     out = {name: spec.goal for name, spec in METRICS.items()
-           if spec.data_kind == data_kind and spec.entry is None}
+           if spec.data_kind == data_kind and spec.entry is None and spec.datasets is None}
     if data_kind == "images" and cfg is not None:
         out.update(image_metric_names(cfg.image_metrics, generated_count(cfg)))
         out.update(label_metric_names(cfg.image_metrics, cfg.eval_samples))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ganbench.registry import BUILT_IN, Registry, current_origin, origin
 
@@ -35,6 +36,9 @@ class MetricSpec:
     low: float | None = None
     high: float | None = None
     integer: bool = False
+    # Logged only by runs on these datasets (the Dirac-GAN's distance to its equilibrium);
+    # a run on such a dataset logs these alone. None: every run of its data kind.
+    datasets: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.goal not in ("min", "max"):
@@ -70,6 +74,25 @@ def register_metric(spec: MetricSpec | str, goal: str | None = None,
         with origin(f"module '{caller}'"):
             return METRICS.register(spec)
     return METRICS.register(spec)
+
+
+# Datasets scored by a scorer of their own instead of their kind's metrics: dataset name ->
+# a factory of one run's scorer, `factory()(g, d, z) -> (metrics, tags)`; one per run, so it
+# may keep the run's history (the Dirac-GAN's distance trajectory, metrics/dirac.py).
+Scorer = Callable[[Any, Any, Any], tuple[dict[str, float], dict[str, str]]]
+_SCORERS: dict[str, Callable[[], Scorer]] = {}
+
+
+def register_scorer(dataset: str, factory: Callable[[], Scorer]) -> None:
+    """Score runs on `dataset` with `factory()` (a fresh scorer per run)."""
+    if dataset in _SCORERS:
+        raise ValueError(f"dataset {dataset!r} has a scorer already")
+    _SCORERS[dataset] = factory
+
+
+def dataset_scorer(dataset: str) -> Callable[[], Scorer] | None:
+    """The scorer factory registered for `dataset`, or None (its kind's metrics)."""
+    return _SCORERS.get(dataset)
 
 
 def count_label(n: int) -> str:

@@ -18,6 +18,7 @@ from ganbench.data import Dataset
 from ganbench.data.base import load_dataset
 from ganbench.losses import LOSSES
 from ganbench.metrics import image_outputs, mode_metrics
+from ganbench.metrics.base import dataset_scorer
 from ganbench.metrics.fidelity import FidelityEvaluator
 from ganbench.metrics.labels import LabelEvaluator
 from ganbench.models import MODELS
@@ -95,6 +96,9 @@ class Seed:
                          if images and any(m in image_outputs() for m in cfg.image_metrics)
                          else None)
         self.labels = LabelEvaluator.for_run(cfg, self.data) if images else None
+        # Data scored by its own scorer (the Dirac-GAN's), one per run: it keeps the history.
+        scorer = dataset_scorer(cfg.dataset)
+        self.scorer = scorer() if scorer is not None else None
         self._eval_z: torch.Tensor | None = None
         self._snap_z: torch.Tensor | None = None
 
@@ -104,6 +108,8 @@ class Seed:
         net's own, or seed-stacked ones (Adam is element-wise)."""
         o = self.optim
         lr, betas = (o.g_lr, o.g_betas) if net == "g" else (o.d_lr, o.d_betas)
+        if o.kind == "sgd":  # a trick's (plain gradient descent: the Dirac-GAN's analysis)
+            return torch.optim.SGD(params, lr=lr, momentum=o.momentum)
         return torch.optim.Adam(params, lr=lr, betas=betas)
 
     def z(self, n: int) -> torch.Tensor:
@@ -226,5 +232,7 @@ class Seed:
                 out.update(values)
                 out.tags.update(label_tags)
             return out
+        if self.scorer is not None:
+            return Evaluation(*self.scorer(g, self.d, self.eval_z(self.cfg.eval_samples)))
         samples = g(self.eval_z(self.cfg.eval_samples))
         return Evaluation(mode_metrics(samples, self.data.modes, self.data.mode_std))

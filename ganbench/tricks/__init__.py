@@ -7,7 +7,6 @@ from ganbench.tricks import (  # noqa: F401  (registration)
     dragan,
     ema,
     feature_matching,
-    gradient_penalty,
     instance_noise,
     label_noise,
     label_smoothing,
@@ -16,6 +15,8 @@ from ganbench.tricks import (  # noqa: F401  (registration)
     n_critic,
     pack,
     r1,
+    gradient_descent,
+    gradient_penalty,
     spectral_norm,
     ttur,
 )

@@ -44,6 +44,8 @@ class OptimSpec:
     d_lr: float
     g_betas: tuple[float, float]
     d_betas: tuple[float, float]
+    kind: str = "adam"  # "adam" (betas), or "sgd" (plain gradient descent; momentum)
+    momentum: float = 0.0  # sgd only
 
 
 @dataclass

@@ -165,7 +165,7 @@ def test_dataset_spec_fields_are_valid(name):
         # shape unknown until loaded.
         assert spec.shape is not None and spec.source, "a built-in declares shape and source"
     if spec.shape is not None:
-        assert spec.kind != "points" or spec.shape == (2,)
+        assert spec.kind != "points" or len(spec.shape) == 1  # (2,) mixtures, (1,) dirac
         assert spec.kind != "images" or len(spec.shape) == 3
     assert spec.classes is None or spec.classes >= 1
     assert spec.classifier is None or spec.kind == "images"
@@ -219,8 +219,13 @@ def test_metric_spec_fields_are_valid_and_its_names_resolve(name):
     assert spec.goal in ("min", "max") and spec.data_kind in ("points", "images")
     if spec.counted_by is None:
         assert metric_goal(name) == spec.goal
-        if spec.entry is None:  # logged for every run of its kind
+        if spec.entry is None and spec.datasets is None:  # logged by every run of its kind
             assert available_metrics(spec.data_kind)[name] == spec.goal
+        for dataset in spec.datasets or ():  # by the runs on its datasets, and no others
+            assert DATASETS.get(dataset).kind == spec.data_kind
+            assert available_metrics(spec.data_kind, RunConfig(dataset=dataset))[name] == \
+                spec.goal
+            assert name not in available_metrics(spec.data_kind)
         return
     for n, label in ((10_000, "10k"), (2500, "2500")):
         assert metric_goal(f"{name}{label}") == spec.goal

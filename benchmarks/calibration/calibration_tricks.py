@@ -1,0 +1,55 @@
+"""Calibration plugin tricks for ganbench's statistics (load with `plugins:` in a sweep file,
+or `ganbench tricks verify -p benchmarks/calibration/calibration_tricks.py NAME`).
+
+aa_null        changes nothing (an A/A test): every hook is the base class's no-op, so
+               its cells train exactly as the baseline's; any "significant" difference the
+               report finds between them is a false positive.
+planted_noise  a planted harm of known size: G's output + std * N(0, I), in training (D
+               sees the noisy fakes, G's gradient passes through the addition) and in
+               evaluation (the evaluated G is the wrapped one). On ring8 (modes of std
+               0.01, a sample is high-quality within 3 std = 0.03 of a mode) it lowers the
+               share of high-quality samples `hq` by an amount measure_harm.py computes.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from ganbench.tricks.base import Trick, TrickParams, register
+
+
+@register("aa_null")
+class AANull(Trick):
+    """A/A calibration (ganbench, 2026): a trick that does nothing; no paper."""
+
+    paper = "none: an A/A calibration trick (benchmarks/calibration/)"
+    vectorisable = True
+
+
+class NoisyOutput(nn.Module):
+    """g(z) + std * N(0, I), the noise from the global RNG (the tricks' own stream)."""
+
+    def __init__(self, g: nn.Module, std: float) -> None:
+        super().__init__()
+        self.g, self.std = g, std
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.g(z)
+        return x + self.std * torch.randn_like(x)
+
+
+@register("planted_noise")
+class PlantedNoise(Trick):
+    """Planted harm (ganbench calibration, 2026): Gaussian noise of std `std` added to G's
+    output; its size is measured directly by measure_harm.py."""
+
+    paper = "none: a planted-harm calibration trick (benchmarks/calibration/)"
+    vectorisable = False  # randomness inside vmapped nets is not supported
+
+    class Params(TrickParams):
+        std: float = Field(0.01, gt=0, le=1)
+
+    def build(self, g, d):
+        return NoisyOutput(g, self.params.std), d
