@@ -106,8 +106,8 @@ def print_ranked(rep, out: Console | None = None) -> None:
         if narrow:
             out.print(f"metric: {rep.metric}; runs = finished/diverged/failed",
                       highlight=False)
-        for s in g.sentences:
-            out.print(f"  {s}", highlight=False)
+        for s in g.headline:  # the verdict: the primary analysis, then the ranks
+            out.print("  " + s.replace("**", ""), highlight=False)
     if len(rep.groups) > 1:
         out.print(f"[yellow]note[/]: {len(rep.groups)} metric protocols "
                       f"({rep.protocol_column}); they are ranked separately.")

@@ -74,6 +74,7 @@ class DiracScore:
                  "dirac_trend": float(TRENDS.index(trend))}, {"dirac.trend": trend})
 
 
-register_metric(MetricSpec("dirac_dist", "min", "points", datasets=("dirac",)))
-register_metric(MetricSpec("dirac_trend", "min", "points", datasets=("dirac",)))
+register_metric(MetricSpec("dirac_dist", "min", "points", datasets=("dirac",), low=0))
+register_metric(MetricSpec("dirac_trend", "min", "points", datasets=("dirac",), low=0,
+                           high=len(TRENDS) - 1, integer=True))
 register_scorer("dirac", DiracScore)

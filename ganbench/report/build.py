@@ -147,6 +147,21 @@ def _histories(store: MLflowStore, used: pd.DataFrame, runs: pd.DataFrame,
     return pd.DataFrame(columns=["run_id", "step", "value"]), f"eval/{metric}"
 
 
+def store_label(uri: str, folder: Path) -> str:
+    """How a report names its store: a SQLite file by its path relative to the results folder
+    (the report's folder's parent), so a committed report names no path of the machine that
+    made it; any other URI as it is."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return uri
+    path = Path(uri[len(prefix):])
+    try:
+        rel = path.resolve().relative_to(folder.resolve().parent)
+    except ValueError:
+        return uri
+    return f"{rel.as_posix()} in the results folder (SQLite)"
+
+
 def analyse(data: StoreData, command: str, store_uri: str) -> Report:
     """Pure: the statistics of every protocol group."""
     runs = data.runs if data.tuning is None else tuning.mask_searched(data.runs, data.tuning)
@@ -252,7 +267,7 @@ def report_sweep(store: MLflowStore, name: str, folder: Path, command: str,
     """Read, analyse, write to folder, and attach the files to the sweep's parent run."""
     with tempfile.TemporaryDirectory(prefix="ganbench-report-") as tmp:
         data = read_store(store, name, Path(tmp), keys, order)
-        rep = analyse(data, command, store.uri)
+        rep = analyse(data, command, store_label(store.uri, folder))
         write(rep, data, folder)
     if attach:
         store.attach(store.find_parent(store.find_experiment(name)), rep.files, "report")

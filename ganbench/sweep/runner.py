@@ -395,6 +395,8 @@ def _describe_parent(sw: Sweep, tracker, rep: Report) -> None:
     head = (f"Sweep `{sw.spec.name}`: ranked by final `{sw.spec.metric.name}` "
             f"({'higher' if sw.spec.metric.goal == 'max' else 'lower'} is better); each child "
             f"run's `score` metric is that value. The full report: artifact report.md.")
+    verdict = "\n".join(f"- {s}" for g in rep.groups for s in g.headline)
+    head = f"{head}\n\n**Verdict**\n\n{verdict}" if verdict else head
     sw.store.set_note(sw.parent_run_id, f"{head}\n\n{table}" if table else head)
     if rep.groups:  # every group ranks the same runs (one group per protocol): count one
         g = rep.groups[0].ranked
