@@ -36,6 +36,9 @@ class MetricSpec:
     low: float | None = None
     high: float | None = None
     integer: bool = False
+    # high = the dataset's classes (mixture modes) + this, where `high` is None: a count of
+    # covered modes is at most the modes there are (modes: 0; mode_score = modes + hq: 1).
+    high_over_classes: float | None = None
     # Logged only by runs on these datasets (the Dirac-GAN's distance to its equilibrium);
     # a run on such a dataset logs these alone. None: every run of its data kind.
     datasets: tuple[str, ...] | None = None

@@ -63,8 +63,9 @@ def mode_score(modes: float, hq: float) -> float:
 
 
 # What mode_metrics logs for every 2-D run (no image_metrics entry, no count in the name).
-register_metric(MetricSpec("mode_score", "max", "points", low=0))
-register_metric(MetricSpec("modes", "max", "points", low=0, integer=True))
-register_metric(MetricSpec("modes_hq", "max", "points", low=0, integer=True))
+register_metric(MetricSpec("mode_score", "max", "points", low=0, high_over_classes=1))
+register_metric(MetricSpec("modes", "max", "points", low=0, integer=True, high_over_classes=0))
+register_metric(MetricSpec("modes_hq", "max", "points", low=0, integer=True,
+                           high_over_classes=0))
 register_metric(MetricSpec("hq", "max", "points", low=0, high=1))
 register_metric(MetricSpec("reverse_kl", "min", "points", low=0))

@@ -46,14 +46,16 @@ class Factorial:
         return "simple" if self.saturated else "averaged"
 
 
-def _contrast(wide: pd.DataFrame, coef: dict[str, float], bounds) -> dict:
+def _contrast(wide: pd.DataFrame, coef: dict[str, float], bounds, ends) -> dict:
     """Σ coef·cell per seed over the seeds every cell of the contrast has: estimate, interval
     (inside the range such a contrast can take), sign-flip p."""
     cells = list(coef)
     rows = wide[cells].dropna()
     c = rows.to_numpy(dtype=float) @ np.array([coef[k] for k in cells])
-    width = (bounds[1] - bounds[0]) * sum(v for v in coef.values() if v > 0)
-    lo, hi = t_ci(c, CONFIDENCE, (-width, width)) if len(c) >= 2 else (math.nan, math.nan)
+    pos = sum(v for v in coef.values() if v > 0)
+    clip, end = (bounds[1] - bounds[0]) * pos, (ends[1] - ends[0]) * pos
+    lo, hi = (t_ci(c, CONFIDENCE, (-clip, clip), (-end, end)) if len(c) >= 2
+              else (math.nan, math.nan))
     return {"estimate": c.mean() if len(c) else math.nan, "ci_low": lo, "ci_high": hi,
             "p": sign_flip_p(c) if len(c) >= 2 else math.nan, "n_seeds": len(c)}
 
@@ -61,7 +63,7 @@ def _contrast(wide: pd.DataFrame, coef: dict[str, float], bounds) -> dict:
 def factorial(t: pd.DataFrame) -> Factorial | None:
     """The contrasts described in the module docstring; None when no factor has runs with a
     value on both its reference and another level."""
-    from ganbench.report.stats import metric_bounds, spread_flags
+    from ganbench.report.stats import clip_bounds, metric_bounds, spread_flags
 
     data = t[t["value"].notna()]
     factors = factors_of(t)
@@ -73,7 +75,7 @@ def factorial(t: pd.DataFrame) -> Factorial | None:
     wide = data.pivot_table(index="seed", columns="cell", values="value", aggfunc="first")
     n_full = math.prod(1 + len(f.levels) for f in factors)
     saturated = len(cell_of) == n_full
-    bounds = metric_bounds(t)
+    bounds, ends = clip_bounds(t), metric_bounds(t)
     notes: list[str] = []
     rows = []
     if saturated:
@@ -88,7 +90,7 @@ def factorial(t: pd.DataFrame) -> Factorial | None:
                             coef[cell_of[tuple(lv[n] for n in names)]] = (-1.0) ** (order - k)
                     term = " × ".join(f.term(lv) for f, lv in zip(combo, levels, strict=True))
                     rows.append({"term": term, "kind": "main" if order == 1 else "interaction",
-                                 "order": order, **_contrast(wide, coef, bounds)})
+                                 "order": order, **_contrast(wide, coef, bounds, ends)})
     else:
         notes.append(f"{len(cell_of)} of the {n_full} level combinations have runs with a "
                      "value (a fraction or lost cells): main effects only, each averaged over "
@@ -105,7 +107,7 @@ def factorial(t: pd.DataFrame) -> Factorial | None:
                 coef = {**{c: -1.0 / len(at_ref) for c in at_ref},
                         **{c: 1.0 / len(at_lv) for c in at_lv}}
                 rows.append({"term": f.term(lv), "kind": "main", "order": 1,
-                             **_contrast(wide, coef, bounds)})
+                             **_contrast(wide, coef, bounds, ends)})
     if not rows:
         return None
     table = pd.DataFrame(rows)

@@ -214,9 +214,10 @@ def tidy_runs(runs: pd.DataFrame, metric: str, order: list[str] | None = None) -
         if len(seen) > 1:
             t[name] = values
             factors.append(Factor(name, "axis", seen[0], tuple(seen[1:])))
+    datasets = runs["params.dataset"].dropna().unique() if "params.dataset" in runs else []
     t.attrs.update(metric=metric, factors=factors, protocol_column=proto,
                    companions=companions, costs=costs, stacked=int(stacked.max()),
-                   settings=settings)
+                   settings=settings, dataset=str(datasets[0]) if len(datasets) == 1 else None)
     return t
 
 

@@ -47,19 +47,22 @@ def unseen_share(n: int, confidence: float = CONFIDENCE) -> float:
     return 1.0 - (1.0 - confidence) ** (1.0 / n)
 
 
-def bounded_interval(values, confidence: float = CONFIDENCE, bounds: Bounds = OPEN
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def bounded_interval(values, confidence: float = CONFIDENCE, bounds: Bounds = OPEN,
+                     ends: Bounds | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The report's interval of a mean over the last axis ((R, n) -> two (R,) arrays, so that
     its coverage can be simulated): `t_interval` clipped to `bounds` (a mean cannot leave the
     metric's range). Where every value of a row agrees, the t interval would be a point, yet
     up to `unseen_share(n)` of the distribution may lie elsewhere unseen (at 3 seeds: 63%):
-    the interval then reaches that share of the way to each bound, [x − q(x − lo),
-    x + q(hi − x)] (a point only on an open side)."""
+    the interval then reaches that share of the way to each end of the range, [x − q(x − lo),
+    x + q(hi − x)], `ends` where given (an open side of `bounds` closed at the most extreme
+    value seen), else `bounds` (a point only on an open side)."""
     v = np.asarray(values, dtype=float)
-    lo_b, hi_b = bounds
+    lo, hi = bounds
+    lo_b, hi_b = ends if ends is not None else bounds
+    clip_lo, clip_hi = lo, hi
     with np.errstate(invalid="ignore"):
         lo, hi = t_interval(v, confidence)
-    lo, hi = np.maximum(lo, lo_b), np.minimum(hi, hi_b)
+    lo, hi = np.maximum(lo, clip_lo), np.minimum(hi, clip_hi)
     flat = np.all(v == v[..., :1], axis=-1)
     if np.any(flat):
         x, q = v[..., 0], unseen_share(v.shape[-1], confidence)
@@ -70,14 +73,14 @@ def bounded_interval(values, confidence: float = CONFIDENCE, bounds: Bounds = OP
     return lo, hi
 
 
-def t_ci(values, confidence: float = CONFIDENCE, bounds: Bounds = OPEN
-         ) -> tuple[float, float]:
+def t_ci(values, confidence: float = CONFIDENCE, bounds: Bounds = OPEN,
+         ends: Bounds | None = None) -> tuple[float, float]:
     """`bounded_interval` of one sample, NaN values left out; NaN with fewer than 2 values."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     if len(v) < 2:
         return math.nan, math.nan
-    lo, hi = bounded_interval(v, confidence, bounds)
+    lo, hi = bounded_interval(v, confidence, bounds, ends)
     return float(lo), float(hi)
 
 
@@ -138,7 +141,8 @@ def test_name(n: int) -> str:
     return TEST_NAME if n <= EXACT_MAX_N else MC_TEST_NAME
 
 
-def paired_delta(ref: pd.Series, trt: pd.Series, bounds: Bounds = OPEN) -> dict:
+def paired_delta(ref: pd.Series, trt: pd.Series, bounds: Bounds = OPEN,
+                 ends: Bounds | None = None) -> dict:
     """treated − reference over the seeds both have a value for (Series indexed by seed):
     mean Δ, its paired interval (`t_ci` of the differences, inside the range a difference of
     values in `bounds` can take), and the sign-flip test's p. `p_min` counts only the pairs
@@ -151,7 +155,8 @@ def paired_delta(ref: pd.Series, trt: pd.Series, bounds: Bounds = OPEN) -> dict:
            "test": test_name(n)}
     if n < 2:
         return out
-    lo, hi = t_ci(d, bounds=difference_bounds(bounds))
+    lo, hi = t_ci(d, bounds=difference_bounds(bounds),
+                  ends=difference_bounds(ends) if ends is not None else None)
     return {**out, "ci_low": lo, "ci_high": hi, "p": sign_flip_p(d)}
 
 

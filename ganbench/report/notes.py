@@ -22,9 +22,9 @@ COST_LABELS = {"seconds": "wall s", "d_steps": "D steps", "g_steps": "G steps"}
 
 
 INTERVAL_RULE = (
-    "95% CI: Student t, mean ± t(0.975, n − 1)·s/√n, kept inside the metric's range (an open "
-    "side is closed at the most extreme value any run reached); where every seed agrees, the "
-    "interval reaches the share q = 1 − 0.05^(1/n) of the way to each end of the range (q = "
+    "95% CI: Student t, mean ± t(0.975, n − 1)·s/√n, kept inside the metric's range; where "
+    "every seed agrees, the interval reaches the share q = 1 − 0.05^(1/n) of the way to each "
+    "end of the range (an open end: the most extreme value any run reached) (q = "
     "63% at 3 seeds, 26% at 10: the largest share of runs n seeds can all miss with 5% "
     "chance), never a point. Simulated coverage: 95% on normal data, 92–99% where seeds pile "
     "up at a floor or ceiling, but 78–89% at 3–10 seeds when a minority of seeds is dead at "

@@ -63,24 +63,40 @@ def _better(goal: str) -> int:
     return 1 if goal == "max" else -1
 
 
-def declared_bounds(metric: str | None) -> tuple[float | None, float | None]:
-    """The range the metric's spec declares (metrics/base.py), counted names included."""
+def declared_bounds(metric: str | None, dataset: str | None = None
+                    ) -> tuple[float | None, float | None]:
+    """The range the metric's spec declares (metrics/base.py), counted names included; an
+    upper end set by the dataset's classes (mode counts) where the runs share one dataset."""
+    from ganbench.data import DATASETS
     from ganbench.metrics.base import METRICS, parse_counted
 
     name = str(metric)
     spec = METRICS.get(name) if name in METRICS else (parse_counted(name) or (None,))[0]
-    return (spec.low, spec.high) if spec is not None else (None, None)
+    if spec is None:
+        return None, None
+    high = spec.high
+    if high is None and spec.high_over_classes is not None and dataset in DATASETS:
+        classes = DATASETS.get(dataset).classes
+        high = None if classes is None else classes + spec.high_over_classes
+    return spec.low, high
 
 
 def metric_bounds(t: pd.DataFrame) -> Bounds:
-    """The range a cell mean can lie in: the metric's declared range, an open side closed by
-    the most extreme value any run of the sweep reached (a mean cannot pass it either)."""
-    lo, hi = declared_bounds(t.attrs.get("metric"))
+    """The range a cell mean can lie in: the metric's declared range; an open side (an
+    unbounded metric such as FID) is closed at the most extreme value any run reached, which
+    only the no-spread rule of `t_ci` uses (a t interval is never cut there)."""
+    lo, hi = declared_bounds(t.attrs.get("metric"), t.attrs.get("dataset"))
     vals = t["value"].dropna()
     if vals.empty:
         return OPEN
     return (float(lo) if lo is not None else float(vals.min()),
             float(hi) if hi is not None else float(vals.max()))
+
+
+def clip_bounds(t: pd.DataFrame) -> Bounds:
+    """The declared range alone (±inf where open): where an interval is cut."""
+    lo, hi = declared_bounds(t.attrs.get("metric"), t.attrs.get("dataset"))
+    return (-math.inf if lo is None else float(lo), math.inf if hi is None else float(hi))
 
 
 def spread_flags(t: pd.DataFrame) -> dict[str, str]:
@@ -89,7 +105,7 @@ def spread_flags(t: pd.DataFrame) -> dict[str, str]:
     vals = t["value"].dropna()
     if vals.empty:
         return {}
-    lo_b, hi_b = declared_bounds(t.attrs.get("metric"))
+    lo_b, hi_b = declared_bounds(t.attrs.get("metric"), t.attrs.get("dataset"))
     out = {}
     for cell, g in t.groupby("cell", sort=False):
         v = g["value"].dropna()
@@ -117,14 +133,14 @@ def ranked_table(t: pd.DataFrame, goal: str, confidence: float = CONFIDENCE) -> 
     """
     sign = _better(goal)
     flags = spread_flags(t)
-    bounds = metric_bounds(t)
+    bounds, ends = clip_bounds(t), metric_bounds(t)
     rows = []
     for cell, g in t.groupby("cell", sort=False):
         fin = g["status"] == "finished"
         vals = g["value"].dropna().to_numpy()
         n_fin = int(fin.sum())
         n_div = int((g["status"] == "diverged").sum())
-        lo, hi = t_ci(vals, confidence, bounds)
+        lo, hi = t_ci(vals, confidence, bounds, ends)
         row = {
             "cell": cell, "n_runs": len(g), "n_finished": n_fin, "n_diverged": n_div,
             "n_failed": len(g) - n_fin - n_div,
@@ -244,7 +260,7 @@ def ablations(t: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def _compare(t: pd.DataFrame, ref: str, trt: str, term: str, context: str) -> dict:
     r, s = t[t["cell"] == ref], t[t["cell"] == trt]
     res = paired_delta(r.set_index("seed")["value"], s.set_index("seed")["value"],
-                       metric_bounds(t))
+                       clip_bounds(t), metric_bounds(t))
     out = {"term": term, "context": context, "reference": ref, "treated": trt, **res,
            "changes": "; ".join(confounds(t, ref, trt)),
            "ref_diverged": int((r["status"] == "diverged").sum()), "ref_n": len(r),
