@@ -45,7 +45,8 @@ def save_samples(result: RunResult, path: Path, n_points: int = 2500, n_images: 
             return save_image_grid(result.g(z[:len(y)]), path)
     samples = result.g(z)
     if data.kind == "points":
-        return save_scatter(_plane(samples), _plane(data.modes), path, f"{data.name}: generated vs modes",
+        return save_scatter(_plane(samples), _plane(data.modes), path,
+                            f"{data.name}: generated vs modes",
                             data.mode_std)
     return save_image_grid(samples, path)
 

@@ -86,6 +86,15 @@ class Tuning:
     plot: str | None = None
 
 
+def tied_best(cell: dict[str, Any]) -> int:
+    """How many counted, finished trials share the best trial's value (1: no tie)."""
+    best = cell.get("best")
+    if not best:
+        return 0
+    return sum(1 for t in cell["trials"] if t["counted"] and t["outcome"] == "finished"
+               and t["value"] is not None and abs(t["value"] - best["value"]) <= 1e-12)
+
+
 def analyse(record: dict[str, Any], ranked: pd.DataFrame) -> Tuning:
     goal = record["goal"]
     curves, untuned, notes = {}, {}, []
@@ -100,11 +109,14 @@ def analyse(record: dict[str, Any], ranked: pd.DataFrame) -> Tuning:
             notes.append(f"{c['label']}: no untuned trial ({c['default_note'] or 'none ran'}).")
         elif default[0]["outcome"] != "finished":
             notes.append(f"{c['label']}: its untuned trial ended {default[0]['outcome']}.")
-    tuned = dict(zip(ranked["cell"], ranked["mean"], strict=True)) if not ranked.empty else {}
-    tuned = {c["label"]: tuned.get(c["label"]) for c in record["cells"]}
+    # Equal footing: both sides are search values, on the same search seeds and count (the
+    # untuned trial 0 and the best trial); the final phase's mean is on other seeds.
+    final = dict(zip(ranked["cell"], ranked["mean"], strict=True)) if not ranked.empty else {}
+    tuned = {c["label"]: c["best"]["value"] if c.get("best") else None for c in record["cells"]}
+    ties = {c["label"]: tied_best(c) for c in record["cells"]}
     ur, tr = _order_ranks(untuned, goal), _order_ranks(tuned, goal)
     rows = [{"cell": k, "untuned": untuned[k], "untuned_rank": ur[k], "tuned": tuned[k],
-             "tuned_rank": tr[k],
+             "tuned_rank": tr[k], "final": final.get(k), "tied": ties[k],
              "moved": ur[k] is not None and tr[k] is not None and ur[k] != tr[k]}
             for k in untuned]
     return Tuning(record, curves, stable_from(curves, goal), pd.DataFrame(rows), notes)
@@ -172,15 +184,19 @@ def section(tu: Tuning, metric: str) -> str:
             "every other outcome spends budget, and a diverged trial is never re-run.", ""]
     out += ["### Best configuration per cell", ""]
     rows = [[c["label"], str(c["best"]["number"]) if c["best"] else "–",
-             num(c["best"]["value"]) if c["best"] else "–",
+             num(c["best"]["value"]) if c["best"] else "–", str(tied_best(c)),
              _params(c["best"]["params"]) if c["best"] else "no trial finished"]
             for c in m["cells"]]
-    out += _table(["cell", "trial", f"search {metric}", "values"], rows)
-    out += ["", "Best = the finished trial with the best value; ties go to the earliest trial "
-            "(so where every trial scored the same, the best is trial 0 or the first "
-            "finished)."
+    out += _table(["cell", "trial", f"search {metric}", "trials at that value", "values"],
+                  rows)
+    tied = [c["label"] for c in m["cells"] if tied_best(c) > 1]
+    out += ["", "Best = the finished trial with the best value; ties go to the earliest trial."
             + (" Trial 0 is the cell's default configuration." if any(
-                c["default"] is not None for c in m["cells"]) else ""), ""]
+                c["default"] is not None for c in m["cells"]) else "")
+            + (f" In {len(tied)} cell(s) ({', '.join(tied)}) several trials tied at the best "
+               "value: the search did not separate them, so the configuration chosen there "
+               "is decided by trial order, not by the metric; read its values as one of the "
+               "tied ones." if tied else ""), ""]
     out += _ranks_md(tu, metric)
     out += _curve_md(tu, metric)
     out += ["### Parameter importances (fANOVA)", ""]
@@ -198,15 +214,21 @@ def _ranks_md(tu: Tuning, metric: str) -> list[str]:
     if tu.ranks["untuned"].isna().all():
         return out + ["Unavailable: no cell has a finished untuned trial.", ""]
     rows = [[r.cell, num(r.untuned), _rank(r.untuned_rank), num(r.tuned), _rank(r.tuned_rank),
-             "**moved**" if r.moved else ""] for r in tu.ranks.itertuples()]
-    out += _table(["cell", f"untuned {metric}", "rank", f"tuned {metric}", "rank", ""], rows)
+             "moved" if r.moved else "", num(r.final)] for r in tu.ranks.itertuples()]
+    out += _table(["cell", f"untuned {metric}", "rank", f"tuned {metric}", "rank", "",
+                   f"final-phase {metric}"], rows)
     moved = int(tu.ranks["moved"].sum())
-    out += ["", f"Untuned: each cell's trial 0, its default configuration (one of the "
-            f"{tu.meta['budget']} trials of its budget), over the search seed(s); tuned: the "
-            "final phase's mean. Ranks order the values (equal values share a rank; a rank "
-            "here is not a significance statement, see the ranked table for intervals). "
-            + (f"{moved} cell(s) changed rank after tuning." if moved else
-               "No cell changed rank after tuning."), ""]
+    seeds = ", ".join(map(str, tu.meta["search_seeds"]))
+    out += ["", f"On equal footing: untuned = each cell's trial 0 (its default "
+            f"configuration), tuned = its best trial, both over the same "
+            f"{tu.meta['tune_seeds']} search seed(s) ({seeds}). "
+            "A cell whose best trial is its default has the same value on both sides. The "
+            "tuned side is the best of the cell's trials, so it is optimistic (selection); "
+            "the final phase's mean, on other seeds, is the unbiased estimate and is what the "
+            "ranked table uses. Ranks here order values only (equal values share a rank); "
+            "no test stands behind them, so a changed rank is a description, not a finding: "
+            + (f"{moved} cell(s) ordered differently after tuning." if moved else
+               "no cell is ordered differently after tuning."), ""]
     if tu.meta["tune_seeds"] == 1:
         out += ["The untuned values rest on one seed per cell.", ""]
     return out

@@ -7,6 +7,8 @@ from ganbench.tricks import (  # noqa: F401  (registration)
     dragan,
     ema,
     feature_matching,
+    gradient_descent,
+    gradient_penalty,
     instance_noise,
     label_noise,
     label_smoothing,
@@ -15,8 +17,6 @@ from ganbench.tricks import (  # noqa: F401  (registration)
     n_critic,
     pack,
     r1,
-    gradient_descent,
-    gradient_penalty,
     spectral_norm,
     ttur,
 )

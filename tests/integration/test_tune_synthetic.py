@@ -162,8 +162,8 @@ def test_tuning_reverses_the_untuned_ranking(swept):
     # each cell's own best lr is not a factor of the design: only the trick is
     assert set(g.factorial.table["term"]) == {"label_smoothing"}
     text = (tmp / "runs" / "synth" / "report.md").read_text()
-    assert "## Tuning (budget-fair comparison)" in text and "**moved**" in text
-    assert "2 cell(s) changed rank after tuning." in text
+    assert "## Tuning (budget-fair comparison)" in text and "| moved |" in text
+    assert "2 cell(s) ordered differently after tuning." in text
 
 
 PRUNE_SPEC = """

@@ -116,7 +116,8 @@ def test_dirac_entries_are_registered_as_the_paper_sets_them():
     for seed in range(4):
         torch.manual_seed(seed)
         g, d = MODELS.get("dirac_circle").build(1, (1,), "none")
-        assert math.hypot(float(g.theta.detach()), float(d.psi.detach())) == pytest.approx(math.sqrt(2))
+        radius = math.hypot(float(g.theta.detach()), float(d.psi.detach()))
+        assert radius == pytest.approx(math.sqrt(2))
         starts.add(round(float(g.theta.detach()), 6))
     assert len(starts) == 4  # seeds are initial points
     assert set(available_metrics("points", RunConfig(dataset="dirac"))) == {"dirac_dist",

@@ -131,7 +131,7 @@ def test_factorial_main_effects_are_the_ablation_rows_and_a_family_difference_is
     t = cube({frozenset({"sn"}): -6.0}, seeds=7, sigma=0.3, rng=np.random.default_rng(6))
     fx = factorial(t)
     plus = ablations(t)["baseline + X"].set_index("term")
-    for short, name in NAMES.items():
+    for name in NAMES.values():
         assert effect(fx, name)["estimate"] == pytest.approx(plus.loc[name, "delta"])
         assert effect(fx, name)["p"] == pytest.approx(plus.loc[name, "p"])
     assert plus.loc["spectral_norm", "significant"]

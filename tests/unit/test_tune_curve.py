@@ -63,16 +63,23 @@ def test_stable_from():
     assert stable_from({"a": a}, "max") is None
 
 
-def test_moved_cells_are_marked():
-    rec = {"goal": "max", "budget": 2, "cells": [
-        {"label": "A", "default_note": "", "trials": [
+def test_untuned_and_tuned_are_compared_on_the_same_search_seeds():
+    rec = {"goal": "max", "budget": 3, "cells": [
+        {"label": "A", "default_note": "", "best": {"number": 1, "value": 5.5}, "trials": [
             {"counted": True, "outcome": "finished", "role": "default", "value": 5.0},
             {"counted": True, "outcome": "finished", "role": "search", "value": 5.5}]},
-        {"label": "B", "default_note": "", "trials": [
+        {"label": "B", "default_note": "", "best": {"number": 1, "value": 6.0}, "trials": [
             {"counted": True, "outcome": "finished", "role": "default", "value": 4.0},
+            {"counted": True, "outcome": "finished", "role": "search", "value": 6.0},
+            {"counted": True, "outcome": "finished", "role": "search", "value": 6.0}]},
+        {"label": "C", "default_note": "", "best": {"number": 0, "value": 3.0}, "trials": [
+            {"counted": True, "outcome": "finished", "role": "default", "value": 3.0},
             {"counted": True, "outcome": "pruned", "role": "search", "value": None}]}]}
-    ranked = pd.DataFrame({"cell": ["B", "A"], "mean": [8.0, 5.2]})
-    tu = analyse(rec, ranked)
-    r = tu.ranks.set_index("cell")
+    # the final phase's means (other seeds) do not enter the comparison
+    ranked = pd.DataFrame({"cell": ["C", "A", "B"], "mean": [9.0, 5.2, 1.0]})
+    r = analyse(rec, ranked).ranks.set_index("cell")
     assert r.loc["A", "untuned_rank"] == 1 and r.loc["B", "tuned_rank"] == 1
-    assert r["moved"].all()
+    assert list(r["moved"]) == [True, True, False]
+    # C's best is its default: the same value on both sides, whatever its final mean
+    assert r.loc["C", "untuned"] == r.loc["C", "tuned"] == 3.0 and r.loc["C", "final"] == 9.0
+    assert list(r["tied"]) == [1, 2, 1]  # B's best value was reached by two trials
