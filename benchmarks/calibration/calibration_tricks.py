@@ -1,9 +1,13 @@
 """Calibration plugin tricks for ganbench's statistics (load with `plugins:` in a sweep file,
 or `ganbench tricks verify -p benchmarks/calibration/calibration_tricks.py NAME`).
 
-aa_null        changes nothing (an A/A test): every hook is the base class's no-op, so
-               its cells train exactly as the baseline's; any "significant" difference the
-               report finds between them is a false positive.
+aa_null        changes nothing (an A/A test). `on`: every hook is the base class's no-op, so
+               its cells train exactly as the baseline's (a twin: zero differences);
+               `{reinit: true}`: G and D are initialised afresh from the run's RNG, which
+               also moves every later draw (batches, noise), so its runs follow other
+               trajectories from the same distribution (a re-initialised twin). Any
+               "significant" difference the report finds against either is a false
+               positive.
 planted_noise  a planted harm of known size: G's output + std * N(0, I), in training (D
                sees the noisy fakes, G's gradient passes through the addition) and in
                evaluation (the evaluated G is the wrapped one). On ring8 (modes of std
@@ -22,10 +26,22 @@ from ganbench.tricks.base import Trick, TrickParams, register
 
 @register("aa_null")
 class AANull(Trick):
-    """A/A calibration (ganbench, 2026): a trick that does nothing; no paper."""
+    """A/A calibration (ganbench, 2026): a trick that does nothing, or (`reinit`) draws G's
+    and D's initial weights again from the same distribution; no paper."""
 
     paper = "none: an A/A calibration trick (benchmarks/calibration/)"
-    vectorisable = True
+    vectorisable = False  # reinit draws from the global RNG
+
+    class Params(TrickParams):
+        reinit: bool = False
+
+    def build(self, g, d):
+        if self.params.reinit:
+            for net in (g, d):
+                for m in net.modules():
+                    if m is not net and hasattr(m, "reset_parameters"):
+                        m.reset_parameters()
+        return g, d
 
 
 class NoisyOutput(nn.Module):
