@@ -132,7 +132,8 @@ def headline(g: Group, metric: str, goal: str) -> list[str]:
     if prim is not None:
         name, t = prim
         out.append(f"Primary analysis: the `{name}` ablation (each comparison paired by "
-                   f"seed; exact sign-flip test; Holm over its {len(t)} rows at {ALPHA:g}).")
+                   f"seed; exact sign-flip test; Holm over its {len(t)} "
+                   f"row{'s' if len(t) != 1 else ''} at {ALPHA:g}).")
         dec = decided(t, metric, goal)
         out += dec or ["No trick comparison is decided."]
         out += undecided(t, g, metric)
