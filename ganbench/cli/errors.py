@@ -24,6 +24,13 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     return (ValueError, data.DataUnavailableError) if data else (ValueError,)
 
 
+def _oom_types() -> tuple[type[BaseException], ...]:
+    """torch's out-of-memory error (CUDA, MPS), where torch is loaded."""
+    torch = sys.modules.get("torch")
+    oom = getattr(torch, "OutOfMemoryError", None) if torch else None
+    return (oom,) if oom else ()
+
+
 def user_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -33,6 +40,12 @@ def user_errors(fn: F) -> F:
             # soft_wrap: one line (the terminal wraps it), so it can be grepped and copied
             err_console.print("[bold red]error:[/] " + escape(str(e)), highlight=False,
                               soft_wrap=True)
+            raise typer.Exit(2) from None
+        except (MemoryError, *_oom_types()) as e:  # e.g. a batch far beyond this machine
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            err_console.print("[bold red]error:[/] " + escape(
+                f"out of memory ({first}); lower batch_size, fid_batch_size or the model's "
+                "width, or use a machine with more memory"), highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:  # a command without its own Ctrl-C handling
             err_console.print("[yellow]interrupted[/]", highlight=False)

@@ -1,0 +1,44 @@
+"""Issue 27: numbers that are valid but cannot be run, refused by one check (limits.py)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import typer
+
+from ganbench import limits
+from ganbench.cli.errors import user_errors
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, 1e300, 2**64, -(2**40),
+                                   [1, [2, math.nan]], {"a": {"b": math.inf}}, (0.5, 2**70)])
+def test_sane_refuses_what_cannot_run(value):
+    with pytest.raises(ValueError):
+        limits.sane(value)
+
+
+@pytest.mark.parametrize("value", [0, 1e-8, 2**32 - 1, -1e12, True, "inf", None, [1, 2.5]])
+def test_sane_passes_ordinary_values(value):
+    assert limits.sane(value) is value
+
+
+def test_a_huge_integer_is_not_printed_in_full():
+    with pytest.raises(ValueError, match="a 101-digit number"):
+        limits.sane(10**100)
+
+
+def test_work_message_names_the_size_and_the_option():
+    assert limits.work_message("x", 10, 10) is None
+    assert "11 runs" in limits.work_message("x", 11, 10) and "--max-runs 11" in (
+        limits.work_message("x", 11, 10))
+
+
+def test_running_out_of_memory_is_one_line(capsys):
+    @user_errors
+    def big():
+        raise MemoryError("Unable to allocate 100. TiB for an array")
+
+    with pytest.raises(typer.Exit) as e:
+        big()
+    assert e.value.exit_code == 2
