@@ -225,7 +225,7 @@ def explain(e: ValidationError, path: Path | str, node: yaml.Node | None, prefix
         loc = tuple(prefix) + tuple(err["loc"])
         line = line_of(node, *loc)
         field = ".".join(str(p) for p in loc) or "(top level)"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field" + _suggest(err["loc"], fields)
         elif err["type"].startswith(("greater_than", "less_than")):
@@ -299,8 +299,7 @@ class TuneSpec(Closed):
 class SweepSpec(Closed):
     """A sweep file: base overrides, trick levels, optional non-trick axes, design, seeds."""
 
-    name: str = Field(..., min_length=1, max_length=L.MAX_NAME,
-                      pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str = Field(..., min_length=1, description=L.NAME_RULE)
     base: dict[str, Any] = Field(default_factory=dict)
     # each trick: a list of levels; off / on / {param: value, ...}
     tricks: dict[str, list[Any]] = Field(default_factory=dict)
@@ -317,6 +316,14 @@ class SweepSpec(Closed):
 
     _no_bools = field_validator("resolution", mode="before")(classmethod(
         lambda cls, v: _not_bool(v)))
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, v: str) -> str:
+        problem = L.name_problem(v)  # it names a folder, a journal and an MLflow experiment
+        if problem:
+            raise ValueError(problem)
+        return v
 
     @field_validator("seeds", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ without end. Three kinds of check, each written once:
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 MAX_INT = 2**32 - 1  # any integer setting (numpy's seed range; no count beyond it can run)
@@ -26,6 +27,9 @@ MAX_LR = 10.0  # Adam's learning rate
 MAX_SAMPLES = 1_000_000  # eval_samples, fid_samples, fid_real_samples
 MAX_WIDTH = 16_384  # z_dim, g_width, d_width
 MAX_NAME = 100  # a sweep's name: a folder, a journal file and an MLflow experiment name
+NAME_RULE = (f"letters, digits, '.', '_' and '-', starting with a letter or digit, at most "
+             f"{MAX_NAME} characters")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def sane(value: Any, _depth: int = 0) -> Any:
@@ -61,3 +65,15 @@ def work_message(what: str, n: int, limit: int, option: str = "--max-runs") -> s
         return None
     return (f"{what} = {n:,} runs, over the limit of {limit:,}; raise it with "
             f"{option} {n} if you mean it")
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot be a sweep's name (a folder under --results, a journal, an MLflow
+    experiment), or None. Checked where a name is read: the sweep file and every command
+    that is given one (the file system would answer `File name too long` mid-run)."""
+    if len(name) > MAX_NAME:
+        return (f"a name of {len(name):,} characters is too long for a folder name ("
+                f"{NAME_RULE})")
+    if not _NAME.fullmatch(name):
+        return f"{name!r} cannot be a folder name: use {NAME_RULE}"
+    return None

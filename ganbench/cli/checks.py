@@ -130,3 +130,15 @@ def line_in(path: Path, *loc: str) -> int | str:
     from ganbench.config import line_of, read_yaml
 
     return line_of(read_yaml(Path(path))[1], *loc)
+
+
+def sweep_name(name: str) -> str:
+    """A sweep's name given on the command line, checked with the sweep file's rules before
+    it becomes a path (a 300-character name ended in `OSError: File name too long`)."""
+    from ganbench.limits import name_problem
+
+    problem = name_problem(name)
+    if problem:
+        shown = name if len(name) <= 60 else name[:40] + "..."
+        raise ValueError(f"sweep {shown!r}: {problem}")
+    return name

@@ -73,6 +73,7 @@ def worker(
     if grace_period <= heartbeat_interval:
         raise ValueError(f"--grace-period ({grace_period}) must be longer than "
                          f"--heartbeat-interval ({heartbeat_interval})")
+    checks.sweep_name(sweep_name)
     results = checks.results_dir(results)
     checks.storage(storage)
     checks.tracking_uri(tracking_uri)
@@ -153,6 +154,7 @@ def status(
     """Where a sweep stands: done / running / queued / failed / diverged, and who runs what."""
     from ganbench.sweep.scheduler import Queue, is_shared, lost_reason, status_of
 
+    checks.sweep_name(sweep_name)
     results = checks.results_dir(results)
     checks.storage(storage)
     st = storage or str(results / sweep_name / "study.journal")

@@ -17,13 +17,17 @@ console = Console()
 def sweep_name(arg: str) -> str:
     """A sweep's name, or the name inside a sweep file."""
     path = Path(arg)
-    if path.suffix in (".yaml", ".yml") or path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError:  # e.g. a name too long for the file system: the name's rules say so
+        is_file = False
+    if path.suffix in (".yaml", ".yml") or is_file:
         if not path.is_file():
             raise ValueError(f"{arg}: no such sweep file")
         from ganbench.loaders import load_sweep_spec
 
         return load_sweep_spec(path)[0].name
-    return arg
+    return checks.sweep_name(arg)
 
 
 @user_errors

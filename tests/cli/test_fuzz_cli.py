@@ -101,6 +101,10 @@ def cases(t: Path) -> list[tuple[list, list[str]]]:
         (["status", "fz", *res, "--storage", d], ["is a folder"]),
         (["status", "fz", *res, "--storage", f"postgresql://u@127.0.0.1:{port}/db"],
          ["did not answer"]),
+        # issue 27: a sweep's name given on the command line has the sweep file's rules
+        *[([cmd, "n" * 300, *res], ["too long for a folder name"])
+          for cmd in ("report", "status", "worker")],
+        (["status", "../up", *res], ["cannot be a folder name"]),
         (["tricks", "show", "spectral_nrom"], ["did you mean 'spectral_norm'"]),
         (["weights", "fetch", "--source", "nowhere"], ["--source"]),
     ]

@@ -44,6 +44,7 @@ def assert_short_error(result, seconds: float, *needles: str, path: Path | None 
 def warm(tmp_path_factory):
     """Import what the commands import lazily (torch, mlflow, ...) before anything is timed:
     the limit is for answering, not for a cold interpreter."""
+    import ganbench.report.build  # noqa: F401  (matplotlib: seconds on a loaded machine)
     import ganbench.sweep.runner  # noqa: F401
     import ganbench.train  # noqa: F401
 
