@@ -88,8 +88,11 @@ def use_weights(path) -> None:
 
     from ganbench.metrics.inception_weights import ENV_WEIGHTS
 
-    if not path.is_file():
+    if not path.exists():
         raise ValueError(f"--weights {path}: no such file")
+    from ganbench.safefile import MAX_DATA_BYTES, regular_file
+
+    regular_file(path, "weights file", MAX_DATA_BYTES)  # a FIFO would block torch.load
     from ganbench.metrics.safe_cache import load_tensors
 
     load_tensors(path, "weights")  # a pickle that is more than tensors: refused, never run

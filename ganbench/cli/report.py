@@ -18,11 +18,11 @@ def sweep_name(arg: str) -> str:
     """A sweep's name, or the name inside a sweep file."""
     path = Path(arg)
     try:
-        is_file = path.is_file()
+        exists = path.exists() and not path.is_dir()  # a FIFO is refused as a sweep file
     except OSError:  # e.g. a name too long for the file system: the name's rules say so
-        is_file = False
-    if path.suffix in (".yaml", ".yml") or is_file:
-        if not path.is_file():
+        exists = False
+    if path.suffix in (".yaml", ".yml") or exists:
+        if not exists:
             raise ValueError(f"{arg}: no such sweep file")
         from ganbench.loaders import load_sweep_spec
 

@@ -122,11 +122,15 @@ def _new_sweep(spec_file: Path, results: Path, storage: str | None) -> bool:
         return True
     import yaml
 
-    try:
-        name = yaml.safe_load(Path(spec_file).read_text(encoding="utf-8")).get("name")
+    from ganbench.limits import name_problem
+    from ganbench.yamlfile import read_text
+
+    try:  # read_text: a FIFO or /dev/zero is refused here too, never opened or read whole
+        name = yaml.safe_load(read_text(Path(spec_file))).get("name")
     except Exception:  # noqa: BLE001 - any unreadable file: loading it reports why
         return False
-    return isinstance(name, str) and not (results / name / "study.journal").exists()
+    return (isinstance(name, str) and name_problem(name) is None
+            and not (results / name / "study.journal").exists())
 
 
 def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoint_every,

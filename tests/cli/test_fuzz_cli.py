@@ -41,6 +41,7 @@ def files(tmp_path):
     run.write_text("dataset: ring8\nsteps: 4\n")
     (tmp_path / "a_file").write_text("x")
     (tmp_path / "a_dir").mkdir()
+    os.mkfifo(tmp_path / "pipe.yaml")  # opening it would block forever
     return tmp_path
 
 
@@ -105,6 +106,12 @@ def cases(t: Path) -> list[tuple[list, list[str]]]:
         *[([cmd, "n" * 300, *res], ["too long for a folder name"])
           for cmd in ("report", "status", "worker")],
         (["status", "../up", *res], ["cannot be a folder name"]),
+        # issue 27: not regular files (a FIFO blocked forever, /dev/zero filled memory)
+        *[([cmd, t / "pipe.yaml", *extra], ["named pipe"]) for cmd, extra in
+          (("sweep", []), ("sweep", ["--dry-run"]), ("run", []), ("report", []))],
+        (["sweep", "/dev/zero"], ["character device"]), (["run", "/dev/zero"], ["device"]),
+        (["sweep", sw, *res, "--weights", t / "pipe.yaml"], ["named pipe"]),
+        (["run", run, "--weights", "/dev/zero"], ["character device"]),
         (["tricks", "show", "spectral_nrom"], ["did you mean 'spectral_norm'"]),
         (["weights", "fetch", "--source", "nowhere"], ["--source"]),
     ]
