@@ -82,3 +82,16 @@ def read_capped(path: Path | str, what: str = "file", limit: int = MAX_DATA_BYTE
         raise NotAFileError(f"{path}: cannot read {what} ({e.strerror or e})") from None
     finally:
         os.close(fd)
+
+
+def load_reason(e: BaseException) -> str:
+    """One line saying why torch's weights-only load refused a file: the line naming the
+    global or the damage, not torch's multi-line explanation of weights_only."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    for ln in lines:
+        if ("GLOBAL" in ln or "Unsupported" in ln or "unsupported" in ln) and "weights_only" \
+                not in ln:
+            return ln[:200]
+    keep = [ln for ln in lines if not ln.startswith(("Weights only load failed", "Check the "
+                                                                                "documentation"))]
+    return (keep or lines or [type(e).__name__])[0][:200]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers.fuzz import assert_short_error, timed, warm  # noqa: F401
+from helpers.fuzz import Payload, assert_short_error, signed_checkpoint, timed, warm  # noqa: F401
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,6 +42,8 @@ def files(tmp_path):
     (tmp_path / "a_file").write_text("x")
     (tmp_path / "a_dir").mkdir()
     os.mkfifo(tmp_path / "pipe.yaml")  # opening it would block forever
+    signed_checkpoint(tmp_path / "noconf.pt", {"format": 1, "g": {}})
+    signed_checkpoint(tmp_path / "payload.pt", {"format": 1, "config": "{}", "x": Payload()})
     return tmp_path
 
 
@@ -112,6 +114,10 @@ def cases(t: Path) -> list[tuple[list, list[str]]]:
         (["sweep", "/dev/zero"], ["character device"]), (["run", "/dev/zero"], ["device"]),
         (["sweep", sw, *res, "--weights", t / "pipe.yaml"], ["named pipe"]),
         (["run", run, "--weights", "/dev/zero"], ["character device"]),
+        # issue 27: checkpoints that verify but do not fit
+        (["score", t / "noconf.pt", "--no-mlflow"], ["noconf.pt", "no 'config'"]),
+        (["score", t / "payload.pt", "--no-mlflow"], ["payload.pt", "GLOBAL"]),
+        (["score", t / "pipe.yaml", "--no-mlflow"], ["named pipe"]),
         (["tricks", "show", "spectral_nrom"], ["did you mean 'spectral_norm'"]),
         (["weights", "fetch", "--source", "nowhere"], ["--source"]),
     ]

@@ -52,3 +52,28 @@ def warm(tmp_path_factory):
     p.write_text("steps: 0\n")
     invoke("run", p)
     invoke("sweep", p, "--dry-run")
+
+
+class Payload:
+    """An object whose pickle calls os.system: a payload every loader must refuse unrun."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo PAYLOAD-RAN",))
+
+
+def signed_checkpoint(path: Path, state) -> Path:
+    """A checkpoint file with a valid header and sha256 over whatever torch.save wrote."""
+    import hashlib
+    import io
+
+    import torch
+
+    from ganbench.train.checkpoint import MAGIC
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    payload = buf.getvalue()
+    path.write_bytes(MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    return path
