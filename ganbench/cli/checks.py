@@ -37,6 +37,10 @@ def reachable(uri: str, what: str, option: str) -> None:
         raise ValueError(f"{option}: the {what} at {parts.hostname}:{port} did not answer "
                          f"within {CONNECT_TIMEOUT:g} s ({why}); start it, or check the "
                          "host and port") from None
+    if scheme in ("http", "https"):  # something listens: is it MLflow? (probe.py)
+        from ganbench.cli.probe import mlflow_server
+
+        mlflow_server(uri, _redact(uri), option, CONNECT_TIMEOUT)
 
 
 def _redact(uri: str) -> str:

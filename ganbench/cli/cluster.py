@@ -157,6 +157,7 @@ def status(
     checks.sweep_name(sweep_name)
     results = checks.results_dir(results)
     checks.storage(storage)
+    checks.tracking_uri(tracking_uri)
     st = storage or str(results / sweep_name / "study.journal")
     if not is_shared(st) and not Path(st.removeprefix("journal:")).exists():
         raise ValueError(f"no local sweep {sweep_name!r} (no {st}); pass --storage URL")
@@ -203,10 +204,12 @@ def _disagreements(q, uri: str | None) -> None:
     if not uri:
         return
     try:
+        checks.tracking_uri(uri, "(enqueued) ")  # a server that never answers: not minutes
         lines = disagreements(q, MLflowStore(uri), q.meta.get("metric", "modes"))
     except Exception as e:  # noqa: BLE001 - status still shows the queue
+        why = str(e).splitlines()[0][:200] if isinstance(e, ValueError) else type(e).__name__
         console.print(f"[yellow]note[/]: cannot read the MLflow record at {escape(uri)} "
-                      f"({type(e).__name__}); queue only", highlight=False)
+                      f"({escape(why)}); queue only", highlight=False, soft_wrap=True)
         return
     for line in lines:
         console.print(f"[red]disagreement[/]: {escape(line)}", highlight=False, soft_wrap=True)
