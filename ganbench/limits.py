@@ -26,6 +26,10 @@ MAX_BATCH = 65_536  # batch_size, fid_batch_size
 MAX_LR = 10.0  # Adam's learning rate
 MAX_SAMPLES = 1_000_000  # eval_samples, fid_samples, fid_real_samples
 MAX_WIDTH = 16_384  # z_dim, g_width, d_width
+MAX_RUNS = 10_000_000  # the most --max-runs may allow: runs of one sweep, trials included
+MAX_PROCESSES = 256  # --workers, --processes, --per-gpu
+MAX_THREADS = 1024  # --threads
+MAX_SECONDS = 7 * 86_400  # --heartbeat-interval, --grace-period
 MAX_NAME = 100  # a sweep's name: a folder, a journal file and an MLflow experiment name
 NAME_RULE = (f"letters, digits, '.', '_' and '-', starting with a letter or digit, at most "
              f"{MAX_NAME} characters")

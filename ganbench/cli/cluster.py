@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ganbench import limits as L
 from ganbench.cli import checks
 from ganbench.cli.common import (
     CHECKPOINT_EVERY,
@@ -38,19 +39,20 @@ def worker(
         "enqueued with)."),
     results: Path = RESULTS,
     device: str = DEVICE,
-    per_gpu: int = typer.Option(1, "--per-gpu", min=1,
+    per_gpu: int = typer.Option(1, "--per-gpu", min=1, max=L.MAX_PROCESSES,
                                 help="Worker processes per GPU (packs small runs)."),
-    processes: int = typer.Option(None, "--processes", min=1,
+    processes: int = typer.Option(None, "--processes", min=1, max=L.MAX_PROCESSES,
                                   help="Worker processes on the CPU (default 1; with GPUs the "
                                   "default is one per GPU times --per-gpu)."),
-    threads: int = typer.Option(None, "--threads", min=1,
+    threads: int = typer.Option(None, "--threads", min=1, max=L.MAX_THREADS,
                                 help="Torch threads per process (default: cores / processes)."),
     vectorise: Vectorise = VECTORISE,
     checkpoint_every: int = CHECKPOINT_EVERY,
     heartbeat_interval: int = typer.Option(
-        30, "--heartbeat-interval", min=1, help="Seconds between heartbeats (shared storage)."),
+        30, "--heartbeat-interval", min=1, max=L.MAX_SECONDS,
+        help="Seconds between heartbeats (shared storage)."),
     grace_period: int = typer.Option(
-        120, "--grace-period", min=1,
+        120, "--grace-period", min=1, max=L.MAX_SECONDS,
         help="Seconds without heartbeat after which a run is re-queued for another worker."),
     exit_when_empty: bool = typer.Option(
         False, "--exit-when-empty",
@@ -147,7 +149,8 @@ def status(
     sweep_name: str = typer.Argument(..., metavar="SWEEP", help="The sweep's name."),
     storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
     results: Path = RESULTS,
-    failures: int = typer.Option(5, "--failures", help="How many recent failures to list."),
+    failures: int = typer.Option(5, "--failures", min=0, max=10_000,
+                                 help="How many recent failures to list."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow tracking URI "
                                      "(default: the one the sweep was enqueued with)."),
 ) -> None:

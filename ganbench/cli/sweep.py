@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ganbench import limits as L
 from ganbench.cli import checks
 from ganbench.cli.common import (
     CHECKPOINT_EVERY,
@@ -64,7 +65,7 @@ def sweep(
     spec_file: Path = typer.Argument(..., help="Sweep file (YAML): base, tricks, axes, design."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the full plan and exit."),
     workers: int = typer.Option(
-        1, "--workers", "-w", min=0,
+        1, "--workers", "-w", min=0, max=L.MAX_PROCESSES,
         help="Local worker processes; 0 only enqueues (workers run `ganbench worker`)."),
     storage: str = typer.Option(
         None, "--storage", help="Optuna storage URL (default: <results>/<sweep>/study.journal)."),
@@ -77,7 +78,7 @@ def sweep(
     checkpoint_every: int = CHECKPOINT_EVERY,
     system_metrics: bool = SYSTEM_METRICS,
     max_runs: int = typer.Option(
-        DEFAULT_MAX_RUNS, "--max-runs", min=1,
+        DEFAULT_MAX_RUNS, "--max-runs", min=1, max=L.MAX_RUNS,
         help="Refuse a grid of more runs (cells x seeds) than this, before expanding it."),
 ) -> None:
     """Train every cell of a trick grid over seeds, record each run in MLflow, rank the cells.
