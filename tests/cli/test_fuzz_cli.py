@@ -42,6 +42,7 @@ def files(tmp_path):
     (tmp_path / "a_file").write_text("x")
     (tmp_path / "a_dir").mkdir()
     os.mkfifo(tmp_path / "pipe.yaml")  # opening it would block forever
+    os.mkfifo(tmp_path / "pipe.py")
     signed_checkpoint(tmp_path / "noconf.pt", {"format": 1, "g": {}})
     signed_checkpoint(tmp_path / "payload.pt", {"format": 1, "config": "{}", "x": Payload()})
     return tmp_path
@@ -114,6 +115,8 @@ def cases(t: Path) -> list[tuple[list, list[str]]]:
         (["sweep", "/dev/zero"], ["character device"]), (["run", "/dev/zero"], ["device"]),
         (["sweep", sw, *res, "--weights", t / "pipe.yaml"], ["named pipe"]),
         (["run", run, "--weights", "/dev/zero"], ["character device"]),
+        (["weights", "fetch", "--weights", t / "pipe.yaml"], ["named pipe"]),
+        (["tricks", "verify", "--plugin", t / "pipe.py"], ["named pipe"]),
         # issue 27: checkpoints that verify but do not fit
         (["score", t / "noconf.pt", "--no-mlflow"], ["noconf.pt", "no 'config'"]),
         (["score", t / "payload.pt", "--no-mlflow"], ["payload.pt", "GLOBAL"]),
