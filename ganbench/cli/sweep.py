@@ -26,7 +26,7 @@ from ganbench.cli.common import (
     print_ranked,
     quiet,
 )
-from ganbench.cli.errors import second_ctrl_c_ignored, use_weights, user_errors
+from ganbench.cli.errors import err_console, second_ctrl_c_ignored, use_weights, user_errors
 
 console = Console()
 
@@ -166,10 +166,6 @@ def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoin
     from ganbench.sweep.runner import unfinished  # a tuned sweep counts its searches too
 
     left = unfinished(sw)
-    if left or counts["crashed_workers"]:
-        console.print(f"[yellow]warning[/]: {left} run(s) have no result "
-                      f"({counts['crashed_workers']} worker(s) crashed; errors are tagged on the "
-                      "MLflow runs); rerun the same command to retry them.")
     again = f"ganbench report {sw.spec.name} " + (f"--tracking-uri {tracking_uri}" if tracking_uri
                                                   else f"--results {results}")
     try:
@@ -180,8 +176,23 @@ def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoin
         console.print(f"[yellow]interrupted[/] while writing the report: every run is kept; "
                       f"rebuild it with `{again}`.", highlight=False)
         raise typer.Exit(130) from None
-    print_ranked(rep)
-    console.print("written: " + ", ".join(str(f) for f in rep.files), highlight=False)
+    except ValueError as e:  # e.g. no run finished at all: the missing runs are the error
+        if not (left or counts["crashed_workers"]):
+            raise
+        console.print(f"[yellow]no report[/]: {escape(str(e))}", highlight=False,
+                      soft_wrap=True)
+        rep = None
+    if rep is not None:
+        print_ranked(rep)
+        console.print("written: " + ", ".join(str(f) for f in rep.files), highlight=False)
+    if left or counts["crashed_workers"]:  # the exit code tells the truth: not done
+        resume = "ganbench " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["sweep"] else (
+            f"ganbench sweep {shlex.quote(str(spec_file))} --results {shlex.quote(str(results))}")
+        err_console.print(f"[bold red]error:[/] {left} run(s) have no result ("
+                          f"{counts['crashed_workers']} worker(s) crashed; errors are tagged on "
+                          f"the MLflow runs); the report covers what finished. Resume with "
+                          f"`{escape(resume)}`", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 def _train(sw, opts, warm) -> dict[str, int]:
