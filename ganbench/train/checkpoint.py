@@ -19,6 +19,7 @@ import io
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,6 +31,7 @@ from ganbench.safefile import NotAFileError, load_reason, read_capped
 FORMAT_VERSION = 1
 
 MAGIC = b"GANBENCH-CHECKPOINT sha256="
+STAGING_GRACE = 600  # seconds: a staging file older than this was left by a killed writer
 
 
 class CorruptCheckpointError(ValueError):
@@ -106,6 +108,7 @@ class FileCheckpointer:
         self.corrupt: list[str] = []
 
     def load(self) -> dict[str, Any] | None:
+        self._clear_staging()
         if not self.path.exists():
             return None
         try:
@@ -113,6 +116,17 @@ class FileCheckpointer:
         except (CorruptCheckpointError, NotAFileError) as e:  # no older one: step 0
             self.corrupt.append(str(e))
             return None
+
+    def _clear_staging(self, older_than: float = STAGING_GRACE) -> None:
+        """Remove staging files a killed writer left (a SIGKILL mid-save cannot clean up):
+        this run's own, older than any save takes."""
+        now = time.time()
+        for tmp in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            try:
+                if now - tmp.stat().st_mtime > older_than:
+                    tmp.unlink()
+            except OSError:  # gone meanwhile, or not ours to remove
+                pass
 
     def save(self, state: dict[str, Any], step: int) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

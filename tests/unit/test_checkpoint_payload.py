@@ -73,3 +73,16 @@ def test_a_run_resuming_from_one_restarts_and_says_so(tmp_path, state):
     assert result is not None
     tags = tracker.tags
     assert "checkpoint_corrupt" in tags and "step 0" in tags["checkpoint_corrupt"]
+
+
+def test_a_staging_file_left_by_a_killed_save_is_cleared(tmp_path):
+    ck = FileCheckpointer(tmp_path / "run.pt", every=1)
+    old, fresh = tmp_path / ".run.pt.abc123.tmp", tmp_path / ".run.pt.def456.tmp"
+    old.write_bytes(b"")
+    fresh.write_bytes(b"")
+    os.utime(old, (1, 1))  # left long ago by a SIGKILLed writer
+    other = tmp_path / ".other.pt.x.tmp"
+    other.write_bytes(b"")
+    os.utime(other, (1, 1))
+    assert ck.load() is None
+    assert not old.exists() and fresh.exists() and other.exists()
