@@ -31,6 +31,13 @@ def _oom_types() -> tuple[type[BaseException], ...]:
     return (oom,) if oom else ()
 
 
+def _is_oom(e: BaseException) -> bool:
+    """torch's CPU allocator raises a plain RuntimeError when an allocation fails."""
+    text = str(e).lower()
+    return isinstance(e, tuple(_oom_types())) or "can't allocate memory" in text or (
+        "out of memory" in text)
+
+
 def user_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -41,7 +48,9 @@ def user_errors(fn: F) -> F:
             err_console.print("[bold red]error:[/] " + escape(str(e)), highlight=False,
                               soft_wrap=True)
             raise typer.Exit(2) from None
-        except (MemoryError, *_oom_types()) as e:  # e.g. a batch far beyond this machine
+        except (MemoryError, RuntimeError, *_oom_types()) as e:  # a batch beyond this machine
+            if isinstance(e, RuntimeError) and not _is_oom(e):
+                raise
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
             err_console.print("[bold red]error:[/] " + escape(
                 f"out of memory ({first}); lower batch_size, fid_batch_size or the model's "

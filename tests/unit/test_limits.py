@@ -42,3 +42,20 @@ def test_running_out_of_memory_is_one_line(capsys):
     with pytest.raises(typer.Exit) as e:
         big()
     assert e.value.exit_code == 2
+
+
+def test_torch_cpu_allocation_failure_is_one_line_and_other_errors_pass(capsys):
+    @user_errors
+    def cpu():
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: "
+                           "can't allocate memory: you tried to allocate 1099511627776 bytes")
+
+    with pytest.raises(typer.Exit):
+        cpu()
+
+    @user_errors
+    def bug():
+        raise RuntimeError("a real bug")
+
+    with pytest.raises(RuntimeError, match="a real bug"):
+        bug()
