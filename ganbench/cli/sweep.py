@@ -121,13 +121,11 @@ def _new_sweep(spec_file: Path, results: Path, storage: str | None) -> bool:
     and its error comes when it is loaded)."""
     if storage is not None:
         return True
-    import yaml
-
     from ganbench.limits import name_problem
-    from ganbench.yamlfile import read_text
+    from ganbench.yamlfile import read_yaml
 
-    try:  # read_text: a FIFO or /dev/zero is refused here too, never opened or read whole
-        name = yaml.safe_load(read_text(Path(spec_file))).get("name")
+    try:  # read_yaml: a FIFO, /dev/zero or an alias bomb is refused here too, never read
+        name = read_yaml(Path(spec_file))[0].get("name")
     except Exception:  # noqa: BLE001 - any unreadable file: loading it reports why
         return False
     return (isinstance(name, str) and name_problem(name) is None
