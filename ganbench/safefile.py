@@ -95,3 +95,32 @@ def load_reason(e: BaseException) -> str:
     keep = [ln for ln in lines if not ln.startswith(("Weights only load failed", "Check the "
                                                                                 "documentation"))]
     return (keep or lines or [type(e).__name__])[0][:200]
+
+
+def path_problem(path: Path | str) -> str | None:
+    """Why the file system would refuse `path` as a file or folder to create (a part longer
+    than NAME_MAX, the whole longer than PATH_MAX, a NUL byte), or None. Asked before a
+    command starts work that ends by writing there (it ended in `File name too long`)."""
+    text = os.fsencode(os.fspath(path))
+    if b"\0" in text:
+        return "it contains a NUL byte"
+    anchor = Path(os.path.abspath(path))
+    while anchor != anchor.parent:
+        try:
+            if anchor.exists():
+                break
+        except OSError:  # e.g. the name is too long to even ask about
+            pass
+        anchor = anchor.parent
+    try:
+        name_max = os.pathconf(anchor, "PC_NAME_MAX")
+        path_max = os.pathconf(anchor, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    longest = max((len(part) for part in text.split(b"/")), default=0)
+    if longest > name_max:
+        return (f"a part of it is {longest} bytes long; this file system allows {name_max} "
+                "per file or folder name")
+    if len(os.fsencode(os.path.abspath(path))) >= path_max:
+        return f"it is longer than this file system allows ({path_max} bytes)"
+    return None

@@ -79,6 +79,7 @@ def results_dir(results: Path | None) -> Path:
     from ganbench.cli.common import results_folder
 
     results = results_folder(results)
+    writable_path(results, "--results")
     if results.exists() and not results.is_dir():
         raise ValueError(f"--results {results}: is a file; give a folder (created if missing)")
     return results
@@ -108,6 +109,7 @@ def storage(url: str | None) -> None:
         reachable(url, "storage database", "--storage")
         return
     path = Path(url.removeprefix("journal:"))
+    writable_path(path, "--storage")
     if path.is_dir():
         raise ValueError(f"--storage {url}: is a folder; give the journal file, e.g. "
                          f"{path / 'study.journal'}")
@@ -146,3 +148,14 @@ def sweep_name(name: str) -> str:
         shown = name if len(name) <= 60 else name[:40] + "..."
         raise ValueError(f"sweep {shown!r}: {problem}")
     return name
+
+
+def writable_path(path: Path, option: str) -> None:
+    """A path the file system would refuse (a part over NAME_MAX, say) is one line now, not
+    an OSError after the work is done."""
+    from ganbench.safefile import path_problem
+
+    problem = path_problem(path)
+    if problem:
+        shown = str(path) if len(str(path)) <= 80 else str(path)[:60] + "..."
+        raise ValueError(f"{option} {shown}: cannot be created: {problem}")

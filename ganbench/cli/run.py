@@ -60,6 +60,8 @@ def run(
         checks.tracking_uri(tracking_uri)
     if device is not None:
         checks.device(device)
+    if out is not None:
+        checks.writable_path(out, "--out")  # before training, not after
     cfg = load_run_config(config)
     overrides = {k: v for k, v in {"steps": steps, "seed": seed, "device": device}.items()
                  if v is not None}
@@ -73,7 +75,7 @@ def run(
                   f"tricks: {tricks} / seed {cfg.seed} / {cfg.steps} steps")
     for c in caveats(cfg):
         console.print(f"[yellow]caveat[/] {c}")
-    out = out or Path("runs") / f"{config.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = out or Path("runs") / f"{config.stem[:100]}-{time.strftime('%Y%m%d-%H%M%S')}"
     if mlflow:
         from ganbench.tracking.mlflow import default_tracking_uri
 

@@ -109,6 +109,9 @@ def cases(t: Path) -> list[tuple[list, list[str]]]:
         *[([cmd, "n" * 300, *res], ["too long for a folder name"])
           for cmd in ("report", "status", "worker")],
         (["status", "../up", *res], ["cannot be a folder name"]),
+        (["run", run, "--no-mlflow", "--out", t / ("o" * 300)], ["--out", "255"]),
+        (["sweep", sw, "--results", t / ("r" * 300) / "x"], ["--results", "255"]),
+        (["status", "fz", *res, "--storage", t / ("j" * 300)], ["--storage", "255"]),
         # issue 27: not regular files (a FIFO blocked forever, /dev/zero filled memory)
         *[([cmd, t / "pipe.yaml", *extra], ["named pipe"]) for cmd, extra in
           (("sweep", []), ("sweep", ["--dry-run"]), ("run", []), ("report", []))],

@@ -19,7 +19,7 @@ from PIL import Image
 from ganbench.data import folder
 from ganbench.data.idx import IdxError, read_idx
 from ganbench.data.unpickle import RefusedPickleError, safe_load
-from ganbench.safefile import NotAFileError, read_capped, regular_file
+from ganbench.safefile import NotAFileError, path_problem, read_capped, regular_file
 from ganbench.yamlfile import ConfigError, read_yaml
 
 
@@ -139,3 +139,10 @@ def test_an_npz_cache_claiming_more_than_it_holds_is_not_loaded(tmp_path):
         folder._npz_fits(p)
     with pytest.warns(UserWarning, match="rebuilding"):
         assert folder._read_cache(p, 64) is None
+
+
+def test_path_problem_names_what_the_file_system_refuses(tmp_path):
+    assert path_problem(tmp_path / "a" / "b") is None
+    assert "300 bytes" in path_problem(tmp_path / ("x" * 300) / "y")
+    assert "NUL" in path_problem("a\0b")
+    assert "longer than" in path_problem(tmp_path / "/".join(["d" * 200] * 30))
