@@ -44,7 +44,9 @@ def files(tmp_path):
     os.mkfifo(tmp_path / "pipe.yaml")  # opening it would block forever
     os.mkfifo(tmp_path / "pipe.py")
     signed_checkpoint(tmp_path / "noconf.pt", {"format": 1, "g": {}})
-    signed_checkpoint(tmp_path / "payload.pt", {"format": 1, "config": "{}", "x": Payload()})
+    signed_checkpoint(tmp_path / "payload.pt", {"format": 1, "config": "{}",
+                                                "x": Payload(tmp_path / "MARKER")})
+    torch.save({"x": Payload(tmp_path / "MARKER")}, tmp_path / "payload_weights.pt")
     return tmp_path
 
 
@@ -124,6 +126,8 @@ def cases(t: Path) -> list[tuple[list, list[str]]]:
         (["score", t / "noconf.pt", "--no-mlflow"], ["noconf.pt", "no 'config'"]),
         (["score", t / "payload.pt", "--no-mlflow"], ["payload.pt", "GLOBAL"]),
         (["score", t / "pipe.yaml", "--no-mlflow"], ["named pipe"]),
+        (["sweep", sw, *res, "--weights", t / "payload_weights.pt"], ["GLOBAL"]),
+        (["weights", "fetch", "--weights", t / "payload_weights.pt"], ["GLOBAL"]),
         (["tricks", "show", "spectral_nrom"], ["did you mean 'spectral_norm'"]),
         (["weights", "fetch", "--source", "nowhere"], ["--source"]),
     ]
@@ -142,6 +146,7 @@ def test_cli_mistakes(files):
         except AssertionError as e:
             raise AssertionError(f"ganbench {' '.join(map(str, args))}: {e}") from None
     assert "pw" not in timed(*all_cases[5][0])[0].stderr  # a password is never echoed
+    assert not (files / "MARKER").exists()  # no payload ran
 
 
 def test_cuda_without_a_gpu_is_refused_before_any_run(files):

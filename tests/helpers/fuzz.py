@@ -55,12 +55,16 @@ def warm(tmp_path_factory):
 
 
 class Payload:
-    """An object whose pickle calls os.system: a payload every loader must refuse unrun."""
+    """An object whose pickle calls os.system to create `marker`: a payload every loader
+    must refuse unrun (the marker must never exist)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
 
     def __reduce__(self):
         import os
 
-        return (os.system, ("echo PAYLOAD-RAN",))
+        return (os.system, (f"touch {self.marker}",))
 
 
 def signed_checkpoint(path: Path, state) -> Path:
