@@ -30,8 +30,11 @@ def reachable(uri: str, what: str, option: str) -> None:
     except ValueError:
         raise ValueError(f"{option} {_redact(uri)}: bad port number") from None
     try:
-        with socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT):
-            pass
+        with socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT) as sock:
+            if scheme in ("postgresql", "mysql"):  # something listens: is it that server?
+                from ganbench.cli.probe import database_server
+
+                database_server(sock, scheme, f"{option} {_redact(uri)}", CONNECT_TIMEOUT)
     except OSError as e:
         why = "no answer" if isinstance(e, TimeoutError) else (e.strerror or str(e))
         raise ValueError(f"{option}: the {what} at {parts.hostname}:{port} did not answer "

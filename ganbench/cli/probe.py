@@ -1,9 +1,11 @@
-"""Whether an http(s) --tracking-uri is an MLflow server, asked in one short request.
+"""Whether the server behind a URI is what the URI says, asked in one short request.
 
 A TCP connect only says something listens: a web server that is not MLflow answered 404 and
 the sweep ended in MLflow's traceback; one that accepts and never answers made MLflow retry
 for minutes. One GET of the REST API's cheapest call (experiments/search, max 1) with the
-connect timeout tells them apart, and names the URI and what it answered.
+connect timeout tells them apart, and names the URI and what it answered. Database URLs
+(--storage, --tracking-uri) get the same: PostgreSQL answers an SSLRequest with one byte,
+MySQL greets first; a server that accepts and never answers made psycopg wait a minute.
 """
 
 from __future__ import annotations
@@ -79,3 +81,31 @@ def mlflow_server(uri: str, shown: str, option: str, timeout: float) -> None:
         kind = "HTML" if body.lstrip()[:1] == b"<" else "not MLflow's JSON"
         raise ValueError(f"{where}: not an MLflow tracking server (it answered {status} with "
                          f"{kind} to {API.split('?')[0]}); check the host, port and path")
+
+
+PG_SSL_REQUEST = (8).to_bytes(4, "big") + (80877103).to_bytes(4, "big")
+
+
+def database_server(sock, scheme: str, where: str, timeout: float) -> None:
+    """ValueError (one line) unless the server on `sock` answers as a `scheme` server in
+    `timeout` seconds. No credentials are sent: PostgreSQL answers an SSLRequest with 'S' or
+    'N' before any authentication; MySQL sends its handshake packet first."""
+    sock.settimeout(timeout)
+    try:
+        if scheme == "postgresql":
+            sock.sendall(PG_SSL_REQUEST)
+            answer = sock.recv(1)
+            ok = answer in (b"S", b"N")
+        else:
+            answer = sock.recv(5)  # 3-byte length, sequence 0, protocol version 10
+            ok = len(answer) == 5 and answer[3] == 0 and answer[4] in (9, 10, 0xFF)
+    except TimeoutError:
+        raise ValueError(f"{where}: the server accepted the connection but did not answer "
+                         f"within {timeout:g} s; is it a {scheme} server?") from None
+    except OSError as e:
+        raise ValueError(f"{where}: the connection failed ({e.strerror or e}); is it a "
+                         f"{scheme} server?") from None
+    if not ok:
+        shown = answer[:16].decode("ascii", "replace").strip() or "nothing, and closed"
+        raise ValueError(f"{where}: not a {scheme} server (it answered {shown!r}); check "
+                         "the host and port")

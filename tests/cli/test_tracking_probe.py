@@ -100,3 +100,53 @@ def test_sweep_and_run_probe_it(server, tmp_path):
     assert not (tmp_path / "r" / "fz").exists()  # refused before anything was opened
     assert_user_error(invoke("run", run, "--tracking-uri", uri, "--out", tmp_path / "o"), uri,
                       "answered 404")
+
+
+def _tcp_server(reply):
+    """A one-connection-at-a-time TCP server answering what `reply(first bytes)` returns."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                try:
+                    out = reply(conn.recv(8))
+                    if out:
+                        conn.sendall(out)
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv
+
+
+@pytest.mark.parametrize("reply,ok,needle", [
+    (lambda data: b"N", True, ""),  # PostgreSQL without SSL answers 'N' to an SSLRequest
+    (lambda data: b"HTTP/1.0 400 Bad Request\r\n\r\n", False, "not a postgresql server"),
+])
+def test_a_storage_url_is_asked_whether_it_is_postgresql(reply, ok, needle):
+    srv = _tcp_server(reply)
+    url = f"postgresql://u@127.0.0.1:{srv.getsockname()[1]}/db"
+    try:
+        if ok:
+            checks.storage(url)
+        else:
+            with pytest.raises(ValueError, match=needle):
+                checks.storage(url)
+    finally:
+        srv.close()
+
+
+def test_a_database_that_never_answers_is_named(mute, monkeypatch):
+    monkeypatch.setattr(checks, "CONNECT_TIMEOUT", 0.5)
+    url = mute.replace("http://", "postgresql://u@") + "/db"
+    for check in (checks.storage, checks.tracking_uri):
+        with pytest.raises(ValueError, match="accepted the connection but did not answer"):
+            check(url)
