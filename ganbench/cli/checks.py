@@ -73,6 +73,10 @@ def tracking_uri(uri: str | None, source: str = "") -> None:
         if path and Path(path).is_dir():
             raise ValueError(f"--tracking-uri {uri}: {path} is a folder; name the database "
                              f"file, e.g. sqlite:///{Path(path) / 'mlflow.db'}")
+        if path and Path(path).exists():  # a FIFO would block SQLite's open
+            from ganbench.safefile import regular_file
+
+            regular_file(path, "database file")
     reachable(uri, "MLflow tracking server" if scheme.startswith("http") else "database",
               "--tracking-uri")
 
@@ -116,6 +120,10 @@ def storage(url: str | None) -> None:
     if path.is_dir():
         raise ValueError(f"--storage {url}: is a folder; give the journal file, e.g. "
                          f"{path / 'study.journal'}")
+    if path.exists():  # a FIFO or a device would block or never end the journal's read
+        from ganbench.safefile import regular_file
+
+        regular_file(path, "journal file")
     if path.parent != Path("") and path.parent.exists() and not path.parent.is_dir():
         raise ValueError(f"--storage {url}: {path.parent} is a file, not a folder")
 

@@ -26,6 +26,7 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 from optuna.storages.journal._file import get_lock_file
 
+from ganbench.safefile import regular_file
 from ganbench.storelock import first_creation_lock
 from ganbench.sweep import journal
 
@@ -107,6 +108,8 @@ def clear_dead_lock(path: str, grace: float = LOCK_GRACE) -> bool:
 def open_journal(path: str) -> tuple[JournalStorage, str | None]:
     """A local journal, after cutting off a torn last line (returned note says so)."""
     path = os.path.abspath(path)  # the lock's symlink must resolve from its own folder
+    if os.path.exists(path):  # a FIFO or a device would block the tail check forever
+        regular_file(path, "journal file")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     clear_dead_lock(path)
     lock = JournalFileSymlinkLock(path, grace_period=LOCK_GRACE)

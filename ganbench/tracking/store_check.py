@@ -28,10 +28,14 @@ def check_store_file(db: Path) -> None:
             f"it aside (mv {db} {db}.bad) to start a new record: the next sweep then reruns "
             "every run")
 
+    from ganbench.safefile import NotAFileError, regular_file
+
     try:
-        size = db.stat().st_size
+        size = regular_file(db, "MLflow store")  # a FIFO would block the open below
         with open(db, "rb") as f:
             head = f.read(16)
+    except NotAFileError as e:
+        raise StoreDamagedError(str(e)) from None
     except OSError as e:
         raise StoreDamagedError(f"{db}: cannot read the MLflow store ({e.strerror})") from None
     if size == 0:

@@ -121,6 +121,9 @@ def cases(t: Path) -> list[tuple[list, list[str]]]:
         (["sweep", sw, *res, "--weights", t / "pipe.yaml"], ["named pipe"]),
         (["run", run, "--weights", "/dev/zero"], ["character device"]),
         (["weights", "fetch", "--weights", t / "pipe.yaml"], ["named pipe"]),
+        (["status", "fz", *res, "--storage", t / "pipe.yaml"], ["named pipe"]),
+        (["sweep", sw, *res, "--storage", t / "pipe.yaml"], ["named pipe"]),
+        (["report", "fz", "--tracking-uri", f"sqlite:///{t / 'pipe.yaml'}"], ["named pipe"]),
         (["tricks", "verify", "--plugin", t / "pipe.py"], ["named pipe"]),
         # issue 27: checkpoints that verify but do not fit
         (["score", t / "noconf.pt", "--no-mlflow"], ["noconf.pt", "no 'config'"]),
