@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 import yaml
+from pydantic import ValidationError
 
 from ganbench.config import RunConfig
 from ganbench.safefile import MAX_DATA_BYTES, load_reason, read_capped, regular_file
@@ -152,7 +153,12 @@ def with_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     if bad:
         raise ValueError(f"cannot change {', '.join(bad)} when scoring: only how a run is "
                          f"scored may change ({', '.join(sorted(allowed))})")
-    return RunConfig.model_validate({**cfg.model_dump(), **overrides})
+    try:
+        return RunConfig.model_validate({**cfg.model_dump(), **overrides})
+    except ValidationError as e:  # one line per field, as a file's would be (limits too)
+        err = e.errors()[0]
+        field = ".".join(map(str, err["loc"])) or "(settings)"
+        raise ValueError(f"--set {field}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
 def generator(saved: Saved, cfg: RunConfig) -> tuple[Seed, torch.nn.Module]:

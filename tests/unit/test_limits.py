@@ -59,3 +59,13 @@ def test_torch_cpu_allocation_failure_is_one_line_and_other_errors_pass(capsys):
 
     with pytest.raises(RuntimeError, match="a real bug"):
         bug()
+
+
+def test_score_overrides_get_the_same_limits_in_one_line():
+    from ganbench.config import RunConfig
+    from ganbench.scoring import with_overrides
+
+    for bad in ({"fid_batch_size": 10**9}, {"eval_samples": 10**12}, {"fid_samples": "x"}):
+        with pytest.raises(ValueError) as e:
+            with_overrides(RunConfig(), bad)
+        assert str(e.value).startswith(f"--set {next(iter(bad))}: ") and "\n" not in str(e.value)
