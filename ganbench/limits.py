@@ -26,6 +26,7 @@ MAX_BATCH = 65_536  # batch_size, fid_batch_size
 MAX_LR = 10.0  # Adam's learning rate
 MAX_SAMPLES = 1_000_000  # eval_samples, fid_samples, fid_real_samples
 MAX_WIDTH = 16_384  # z_dim, g_width, d_width
+MAX_EVAL_WORK = 1_000_000_000  # samples one run generates for all its evaluations
 MAX_RUNS = 10_000_000  # the most --max-runs may allow: runs of one sweep, trials included
 MAX_PROCESSES = 256  # --workers, --processes, --per-gpu
 MAX_THREADS = 1024  # --threads
@@ -81,3 +82,10 @@ def name_problem(name: str) -> str | None:
     if not _NAME.fullmatch(name):
         return f"{name!r} cannot be a folder name: use {NAME_RULE}"
     return None
+
+
+def eval_work(steps: int, eval_every: int, per_evaluation: int) -> tuple[int, int]:
+    """(evaluations, samples generated in all of them) of one run: one at every `eval_every`
+    steps and one at the end (eval_every 0: the end only)."""
+    evals = (steps // eval_every + (steps % eval_every > 0)) if eval_every else 1
+    return evals, evals * per_evaluation

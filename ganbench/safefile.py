@@ -45,7 +45,7 @@ def regular_file(path: Path | str, what: str = "file", limit: int | None = None,
     try:
         st = os.stat(path)
     except OSError as e:
-        raise NotAFileError(f"{path}: cannot read {what} ({e.strerror or e})") from None
+        raise NotAFileError(f"{path}: cannot read file ({e.strerror or e})") from None
     if not stat.S_ISREG(st.st_mode):
         raise NotAFileError(f"{path}: is {_kind(st.st_mode)}, not a {what}; give a regular "
                             "file")
@@ -62,7 +62,7 @@ def read_capped(path: Path | str, what: str = "file", limit: int = MAX_DATA_BYTE
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as e:
-        raise NotAFileError(f"{path}: cannot read {what} ({e.strerror or e})") from None
+        raise NotAFileError(f"{path}: cannot read file ({e.strerror or e})") from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):  # swapped for something else since the check
@@ -79,7 +79,7 @@ def read_capped(path: Path | str, what: str = "file", limit: int = MAX_DATA_BYTE
                                     f"(raise the limit with {env})")
         return b"".join(chunks)
     except OSError as e:
-        raise NotAFileError(f"{path}: cannot read {what} ({e.strerror or e})") from None
+        raise NotAFileError(f"{path}: cannot read file ({e.strerror or e})") from None
     finally:
         os.close(fd)
 

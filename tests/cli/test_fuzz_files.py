@@ -129,6 +129,8 @@ RUN_ONLY = [
     ("seeds-in-run", RUN + "seeds: 3\n", ["did you mean 'seed'"], 3),
     ("no-such-gpu", RUN + "device: cuda:99\n", ["not available", "this machine"], 3),
     ("trick-inf", RUN + "tricks:\n  gradient_penalty: {weight: .inf}\n", ["finite"], 4),
+    ("eval-work", RUN.replace("steps: 4", "steps: 10000000") + "eval_every: 1\n",
+     ["10,000,000 evaluations", "over the limit"], 3),
     ("trick-huge", RUN + "tricks:\n  gradient_penalty: {weight: 100000000000000000000}\n",
      ["too large"], 4),
 ]
