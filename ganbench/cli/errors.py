@@ -38,6 +38,14 @@ def _is_oom(e: BaseException) -> bool:
         "out of memory" in text)
 
 
+def _database_damage(e: BaseException) -> bool:
+    """SQLite's words for a damaged file, met mid-query (a store too large for the check
+    before opening it, or damaged while a command runs): one line, not 100+ of traceback."""
+    text = str(e).lower()
+    return ("database disk image is malformed" in text or "file is not a database" in text
+            or "database corruption" in text)
+
+
 def user_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -55,6 +63,15 @@ def user_errors(fn: F) -> F:
             err_console.print("[bold red]error:[/] " + escape(
                 f"out of memory ({first}); lower batch_size, fid_batch_size or the model's "
                 "width, or use a machine with more memory"), highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except Exception as e:  # noqa: BLE001 - only a damaged database is answered here
+            if not _database_damage(e):
+                raise
+            first = str(e).strip().splitlines()[0][:200]
+            err_console.print("[bold red]error:[/] " + escape(
+                f"a database this command reads is damaged ({first}); the MLflow store "
+                "(mlflow.db) or the study's storage: restore it from a backup, or move it "
+                "aside and rerun"), highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:  # a command without its own Ctrl-C handling
             err_console.print("[yellow]interrupted[/]", highlight=False)

@@ -69,3 +69,15 @@ def test_score_overrides_get_the_same_limits_in_one_line():
         with pytest.raises(ValueError) as e:
             with_overrides(RunConfig(), bad)
         assert str(e.value).startswith(f"--set {next(iter(bad))}: ") and "\n" not in str(e.value)
+
+
+def test_a_database_damaged_mid_query_is_one_line():
+    import sqlite3
+
+    @user_errors
+    def read():
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    with pytest.raises(typer.Exit) as e:
+        read()
+    assert e.value.exit_code == 2
