@@ -59,6 +59,20 @@ def write_atomic(path: Path, data: str | bytes) -> None:
             os.fsync(f.fileno())
 
 
+def save_figure(fig, path: Path, **kwargs) -> Path:
+    """`fig.savefig` whole or not at all (a full disk left a 0-byte PNG and an error that
+    did not name it); the figure is closed either way."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", **kwargs)
+    finally:
+        plt.close(fig)
+    return path
+
+
 @contextlib.contextmanager
 def one_line_disk_full() -> Iterator[None]:
     """Turn a full disk met anywhere in the body into a DiskFullError (one line, no traceback)."""

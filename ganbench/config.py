@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ganbench import limits as L
 from ganbench.devices import DEVICE_PATTERN, describe
 from ganbench.yamlfile import MAX_ERRORS, ConfigError, line_of, read_yaml
 
@@ -23,7 +24,12 @@ __all__ = ["DEVICE_PATTERN", "ConfigError", "ParamRange", "PrunerSpec", "RunConf
 
 
 class Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # allow_inf_nan=False and `sane`: every number finite and of a size that can run.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    # (mappings are checked by the model that reads them: trick params, dataset options)
+    _sane = field_validator("*")(classmethod(lambda cls, v: v if isinstance(v, dict) else
+                                             L.sane(v)))
 
 
 def _not_bool(v: Any) -> Any:
@@ -57,30 +63,35 @@ class RunConfig(Closed):
     d_norm: Literal["batch", "layer", "none"] | None = Field(
         None, description="D's normalisation; None = the model's default"
     )
-    z_dim: int | None = Field(None, gt=0, description="latent size; None = the model's default")
-    steps: int = Field(2000, gt=0)
-    batch_size: int = Field(256, gt=0)
-    lr: float = Field(2e-4, gt=0, description="Adam learning rate of G and D")
+    z_dim: int | None = Field(None, gt=0, le=L.MAX_WIDTH,
+                              description="latent size; None = the model's default")
+    steps: int = Field(2000, gt=0, le=L.MAX_STEPS)
+    batch_size: int = Field(256, gt=0, le=L.MAX_BATCH)
+    lr: float = Field(2e-4, gt=0, le=L.MAX_LR, description="Adam learning rate of G and D")
     betas: tuple[float, float] = (0.5, 0.999)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=L.MAX_SEED)
     device: str = Field("auto", json_schema_extra={"identity": False})
-    log_every: int = Field(50, gt=0, description="steps between loss logs")
-    eval_every: int = Field(0, ge=0, description="steps between evaluations; 0 = only at the end")
+    log_every: int = Field(50, gt=0, le=L.MAX_STEPS, description="steps between loss logs")
+    eval_every: int = Field(0, ge=0, le=L.MAX_STEPS,
+                            description="steps between evaluations; 0 = only at the end")
     # evaluation=True: the field only says how a run is scored, so `ganbench score` may change
     # it when scoring a saved generator again.
-    eval_samples: int = Field(2500, gt=0, json_schema_extra={"evaluation": True})
+    eval_samples: int = Field(2500, gt=0, le=L.MAX_SAMPLES, json_schema_extra={"evaluation": True})
     # Image datasets: torch-fidelity metrics at each evaluation (off unless listed: on CPU
     # Inception runs at ~7 images/s, so 10k samples take ~25 min); `labels` (modes, KL to
     # uniform) and `cis` use ganbench's own classifier on `eval_samples` samples, for the
     # datasets it labels (MNIST, Fashion-MNIST, Stacked MNIST).
     image_metrics: list[Literal["fid", "kid", "isc", "prc", "labels", "cis"]] = Field(
         default_factory=list, json_schema_extra={"evaluation": True})
-    fid_samples: int = Field(10000, gt=1, description="generated images per image evaluation",
+    fid_samples: int = Field(10000, gt=1, le=L.MAX_SAMPLES,
+                             description="generated images per image evaluation",
                              json_schema_extra={"evaluation": True})
     fid_real_samples: int | None = Field(
-        None, gt=1, description="real reference images; None = the whole train split",
+        None, gt=1, le=L.MAX_SAMPLES,
+        description="real reference images; None = the whole train split",
         json_schema_extra={"evaluation": True})
-    fid_batch_size: int = Field(200, gt=0, description="batch of G and Inception in evaluation",
+    fid_batch_size: int = Field(200, gt=0, le=L.MAX_BATCH,
+                                description="batch of G and Inception in evaluation",
                                 json_schema_extra={"evaluation": True})
     # A published protocol by name fixes the sample counts and the real split (metrics/
     # fidelity.py, PROTOCOLS; fid_samples / fid_real_samples are then unused); None = those
@@ -92,8 +103,10 @@ class RunConfig(Closed):
     # models whose spec declares widths; None = the paper's. conditional: G with
     # class-conditional batch norm and D with a projection head (Miyato & Koyama 2018),
     # trained on a labelled dataset's labels.
-    g_width: int | None = Field(None, gt=0, description="G's width; None = the paper's")
-    d_width: int | None = Field(None, gt=0, description="D's width; None = the paper's")
+    g_width: int | None = Field(None, gt=0, le=L.MAX_WIDTH,
+                                description="G's width; None = the paper's")
+    d_width: int | None = Field(None, gt=0, le=L.MAX_WIDTH,
+                                description="D's width; None = the paper's")
     conditional: bool = Field(False, description="class-conditional G and D (cGAN-PD)")
 
     _widths_not_bools = field_validator("g_width", "d_width", mode="before")(classmethod(
@@ -212,11 +225,12 @@ def explain(e: ValidationError, path: Path | str, node: yaml.Node | None, prefix
         loc = tuple(prefix) + tuple(err["loc"])
         line = line_of(node, *loc)
         field = ".".join(str(p) for p in loc) or "(top level)"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field" + _suggest(err["loc"], fields)
         elif err["type"].startswith(("greater_than", "less_than")):
-            msg = f"{msg} (got {err.get('input')!r})"
+            got = repr(err.get("input"))
+            msg = f"{msg} (got {got if len(got) <= 40 else got[:20] + '...'})"
         lines.append(f"{path}:{line}: {field}: {msg}")
     if len(errors) > MAX_ERRORS:
         lines.append(f"... and {len(errors) - MAX_ERRORS} more")
@@ -260,7 +274,8 @@ class ParamRange(Closed):
 
 class PrunerSpec(Closed):
     name: Literal["median", "percentile", "none"] = "median"
-    warmup_steps: int = Field(0, ge=0, description="steps before a trial may be pruned")
+    warmup_steps: int = Field(0, ge=0, le=L.MAX_STEPS,
+                              description="steps before a trial may be pruned")
     startup_trials: int = Field(5, ge=0, description="finished trials before pruning starts")
     percentile: float = Field(25.0, gt=0, lt=100, description="percentile pruner only")
 
@@ -268,7 +283,8 @@ class PrunerSpec(Closed):
 class TuneSpec(Closed):
     budget: int = Field(..., gt=0, description="trials per cell, the same for every cell")
     sampler: Literal["tpe", "random", "grid"] = "tpe"
-    seed: int = Field(0, ge=0, description="the sampler's seed, the same for every cell")
+    seed: int = Field(0, ge=0, le=L.MAX_SEED,
+                      description="the sampler's seed, the same for every cell")
     # a setting or tricks.<trick>.<param> -> a range, or a list of values (categorical)
     space: dict[str, ParamRange | list[Any]] = Field(..., min_length=1)
     tune_seeds: int = Field(1, gt=0, le=100, description="seeds per trial while searching")
@@ -283,7 +299,7 @@ class TuneSpec(Closed):
 class SweepSpec(Closed):
     """A sweep file: base overrides, trick levels, optional non-trick axes, design, seeds."""
 
-    name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str = Field(..., min_length=1, description=L.NAME_RULE)
     base: dict[str, Any] = Field(default_factory=dict)
     # each trick: a list of levels; off / on / {param: value, ...}
     tricks: dict[str, list[Any]] = Field(default_factory=dict)
@@ -300,6 +316,14 @@ class SweepSpec(Closed):
 
     _no_bools = field_validator("resolution", mode="before")(classmethod(
         lambda cls, v: _not_bool(v)))
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, v: str) -> str:
+        problem = L.name_problem(v)  # it names a folder, a journal and an MLflow experiment
+        if problem:
+            raise ValueError(problem)
+        return v
 
     @field_validator("seeds", mode="before")
     @classmethod

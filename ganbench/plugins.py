@@ -35,6 +35,7 @@ import ganbench.metrics  # noqa: F401
 import ganbench.models  # noqa: F401
 import ganbench.tricks  # noqa: F401
 from ganbench.registry import DuplicateNameError, origin, registries
+from ganbench.safefile import NotAFileError, regular_file
 
 ENV = "GANBENCH_PLUGINS"
 GROUP = "ganbench.plugins"
@@ -172,8 +173,12 @@ def _as_path(entry: str, base: Path | None) -> Path | None:
 
 
 def _import_file(path: Path, lab: str):
-    if not path.is_file():
+    if not path.exists():
         raise PluginError(f"{lab}: no such file")
+    try:  # a FIFO or a device is refused before import opens it (safefile.py)
+        regular_file(path, "Python file", 16 << 20)
+    except NotAFileError as e:
+        raise PluginError(f"{lab}: {e}") from None
     mod_name = path.stem
     other = sys.modules.get(mod_name)
     if other is not None:

@@ -18,9 +18,11 @@ from typing import Any
 
 import torch
 import yaml
+from pydantic import ValidationError
 
 from ganbench.config import RunConfig
-from ganbench.train.checkpoint import MAGIC, CorruptCheckpointError, loads
+from ganbench.safefile import MAX_DATA_BYTES, load_reason, read_capped, regular_file
+from ganbench.train.checkpoint import MAGIC, CorruptCheckpointError, loads, payload_problem
 from ganbench.train.seed import Seed
 from ganbench.train.state import Evaluation
 
@@ -60,11 +62,12 @@ def _config(text: str, where: str) -> RunConfig:
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:
+    regular_file(path, "generator file", MAX_DATA_BYTES)  # a FIFO would block torch.load
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - one line, never torch's explanation
         raise ValueError(f"{path}: not a generator state dict that loads with "
-                         f"weights_only=True ({type(e).__name__}: {str(e)[:120]})") from None
+                         f"weights_only=True ({load_reason(e)})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
                                               for v in state.values()):
         raise ValueError(f"{path}: not a generator state dict (name -> tensor)")
@@ -77,7 +80,8 @@ def from_folder(folder: Path) -> Saved:
     if missing:
         raise ValueError(f"{folder}: no {' or '.join(missing)}; give a run folder written by "
                          "`ganbench run` (or a checkpoint, or an MLflow run id)")
-    saved = Saved(_config(cfg_file.read_text(), str(cfg_file)), _weights(g_file), str(folder))
+    text = read_capped(cfg_file, "run config", 1 << 20).decode("utf-8", "replace")
+    saved = Saved(_config(text, str(cfg_file)), _weights(g_file), str(folder))
     link = folder / MLFLOW_RUN_FILE
     if link.is_file():
         try:
@@ -91,9 +95,12 @@ def from_folder(folder: Path) -> Saved:
 
 def from_checkpoint(path: Path) -> Saved:
     try:
-        state = loads(path.read_bytes(), str(path))
+        state = loads(read_capped(path, "checkpoint"), str(path))
     except CorruptCheckpointError as e:
         raise ValueError(str(e)) from None
+    problem = payload_problem(state)  # a valid sha256 over a payload without a run config
+    if problem:
+        raise ValueError(f"{path}: {problem}; not a checkpoint written by a ganbench run")
     cfg = _config(state["config"], f"{path} (its config)")
     return Saved(cfg, None, str(path), checkpoint=state)
 
@@ -116,14 +123,19 @@ def from_mlflow(run_id: str, tracking_uri: str) -> Saved:
         return Saved(cfg, _weights(g_file), f"mlflow run {run_id}", run_id, tracking_uri)
 
 
+def _head(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return f.read(len(MAGIC))
+
+
 def locate(source: str, tracking_uri: str | None) -> Saved:
     """A run folder, a checkpoint file, a generator.pt in a run folder, or an MLflow run id."""
     path = Path(source)
     if path.is_dir():
         return from_folder(path)
-    if path.is_file():
-        with path.open("rb") as f:
-            head = f.read(len(MAGIC))
+    if path.exists():  # a FIFO or a device is refused by its kind, never opened
+        regular_file(path, "checkpoint file", MAX_DATA_BYTES)
+        head = _head(path)
         if head == MAGIC:
             return from_checkpoint(path)
         return from_folder(path.parent)  # generator.pt beside its config.yaml
@@ -141,7 +153,12 @@ def with_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     if bad:
         raise ValueError(f"cannot change {', '.join(bad)} when scoring: only how a run is "
                          f"scored may change ({', '.join(sorted(allowed))})")
-    return RunConfig.model_validate({**cfg.model_dump(), **overrides})
+    try:
+        return RunConfig.model_validate({**cfg.model_dump(), **overrides})
+    except ValidationError as e:  # one line per field, as a file's would be (limits too)
+        err = e.errors()[0]
+        field = ".".join(map(str, err["loc"])) or "(settings)"
+        raise ValueError(f"--set {field}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
 def generator(saved: Saved, cfg: RunConfig) -> tuple[Seed, torch.nn.Module]:

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from ganbench import limits
 from ganbench.config import ConfigError, RunConfig, explain, line_of
 from ganbench.data import DATASETS, data_kind
 from ganbench.data.base import dataset_classifier, dataset_info, dataset_options_model
@@ -133,6 +134,18 @@ def data_findings(cfg: RunConfig, image_size: int | None) -> list[Finding]:
     return out
 
 
+def _eval_work(cfg: RunConfig, where: Callable[..., str]) -> list[str]:
+    """Evaluation is work too: evaluations x samples per evaluation against one limit."""
+    per = cfg.eval_samples + (cfg.fid_samples if cfg.image_metrics else 0)
+    evals, total = limits.eval_work(cfg.steps, cfg.eval_every, per)
+    if total <= limits.MAX_EVAL_WORK:
+        return []
+    field = "eval_every" if cfg.eval_every else "eval_samples"
+    return [f"{where(field)}: {field}: {evals:,} evaluations x {per:,} samples = {total:,} "
+            f"samples to generate, over the limit of {limits.MAX_EVAL_WORK:,}; evaluate less "
+            "often (a larger eval_every) or with fewer samples"]
+
+
 def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | None = None,
              prefix: tuple[Any, ...] = (), conflicts: bool = True,
              place: Callable[[str], tuple[Any, ...]] | None = None) -> RunConfig:
@@ -171,6 +184,7 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
         except ValidationError as e:
             problems.append(explain(e, path, node, prefix=(*prefix, "tricks", name),
                                     fields=list(trick_cls.Params.model_fields)))
+    problems += _eval_work(cfg, where)
     if problems:
         raise ConfigError(cap_lines(problems))
     cfg = resolve_defaults(cfg)

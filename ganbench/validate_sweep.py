@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from ganbench.config import ConfigError, RunConfig, SweepSpec, explain, line_of
 from ganbench.data import data_kind
+from ganbench.limits import work_message
 from ganbench.metrics import available_metrics, metric_goal, metric_names
 from ganbench.tricks import TRICKS
 from ganbench.validate import validate
@@ -44,16 +45,25 @@ def grid_size(spec: SweepSpec) -> tuple[int, int]:
 
 
 def check_size(spec: SweepSpec, path: Path, node: yaml.Node | None, max_runs: int) -> None:
+    """Every run the sweep would enqueue (cells x seeds, and a tuned sweep's trials: cells x
+    budget x tune_seeds) against the one limit, with its size and the field that makes it."""
     cells, runs = grid_size(spec)
-    if runs <= max_runs:
+    what = f"the grid has {cells:,} cells x {spec.n_seeds:,} seeds"
+    trials = 0
+    if spec.tune is not None:
+        trials = cells * spec.tune.budget * spec.tune.tune_seeds
+        what += (f" + {cells:,} cells x {spec.tune.budget:,} trials x {spec.tune.tune_seeds} "
+                 "tune_seeds")
+    msg = work_message(what, runs + trials, max_runs)
+    if msg is None:
         return
-    field = ("seeds" if spec.n_seeds > max_runs and "seeds" in spec.model_fields_set
-             else "tricks" if spec.tricks else "axes")
+    at: tuple[str, ...] = (
+        ("tune", "budget") if trials > runs else
+        ("seeds",) if spec.n_seeds > max_runs and "seeds" in spec.model_fields_set else
+        ("tricks",) if spec.tricks else ("axes",))
     raise ConfigError(
-        f"{path}:{line_of(node, field)}: {field}: the grid has {cells:,} cells x "
-        f"{spec.n_seeds:,} seeds = {runs:,} runs, over the limit of {max_runs:,}; raise it "
-        f"with --max-runs {runs} if you mean it, or use fewer levels or seeds (design: "
-        "one-at-a-time or fractional grow linearly)")
+        f"{path}:{line_of(node, *at)}: {'.'.join(at)}: {msg}, or use fewer levels, seeds or "
+        "trials (design: one-at-a-time or fractional grow linearly)")
 
 
 def validate_sweep(spec: SweepSpec, path: Path | str, node: yaml.Node | None,

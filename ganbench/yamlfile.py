@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from ganbench.safefile import NotAFileError, read_capped
+
 MAX_BYTES = int(os.environ.get("GANBENCH_MAX_FILE_BYTES", 1 << 20))  # 1 MiB
 MAX_DEPTH = 50
 MAX_VALUES = 100_000  # scalars + collections after aliases are expanded
@@ -34,17 +36,10 @@ def cap_lines(lines: list[str], limit: int = MAX_ERRORS) -> str:
 
 def read_text(path: Path) -> str:
     """The file as text, or a ConfigError naming it: missing, too big, binary, not UTF-8."""
-    try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise ConfigError(f"{path}: is a folder, not a YAML file")
-        if size > MAX_BYTES:
-            raise ConfigError(f"{path}: {size / 2**20:.1f} MiB is too large for a settings file "
-                              f"(limit {MAX_BYTES / 2**20:.1f} MiB; raise it with "
-                              "GANBENCH_MAX_FILE_BYTES)")
-        data = path.read_bytes()
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read file ({e.strerror})") from None
+    try:  # a FIFO or /dev/zero is refused by its kind before it is opened (safefile.py)
+        data = read_capped(path, "YAML file", MAX_BYTES, "GANBENCH_MAX_FILE_BYTES")
+    except NotAFileError as e:
+        raise ConfigError(str(e)) from None
     if b"\0" in data:
         raise ConfigError(f"{path}: binary file (it contains NUL bytes), not a YAML text file")
     try:

@@ -30,13 +30,20 @@ def reachable(uri: str, what: str, option: str) -> None:
     except ValueError:
         raise ValueError(f"{option} {_redact(uri)}: bad port number") from None
     try:
-        with socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT):
-            pass
+        with socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT) as sock:
+            if scheme in ("postgresql", "mysql"):  # something listens: is it that server?
+                from ganbench.cli.probe import database_server
+
+                database_server(sock, scheme, f"{option} {_redact(uri)}", CONNECT_TIMEOUT)
     except OSError as e:
         why = "no answer" if isinstance(e, TimeoutError) else (e.strerror or str(e))
         raise ValueError(f"{option}: the {what} at {parts.hostname}:{port} did not answer "
                          f"within {CONNECT_TIMEOUT:g} s ({why}); start it, or check the "
                          "host and port") from None
+    if scheme in ("http", "https"):  # something listens: is it MLflow? (probe.py)
+        from ganbench.cli.probe import mlflow_server
+
+        mlflow_server(uri, _redact(uri), option, CONNECT_TIMEOUT)
 
 
 def _redact(uri: str) -> str:
@@ -66,6 +73,10 @@ def tracking_uri(uri: str | None, source: str = "") -> None:
         if path and Path(path).is_dir():
             raise ValueError(f"--tracking-uri {uri}: {path} is a folder; name the database "
                              f"file, e.g. sqlite:///{Path(path) / 'mlflow.db'}")
+        if path and Path(path).exists():  # a FIFO would block SQLite's open
+            from ganbench.safefile import regular_file
+
+            regular_file(path, "database file")
     reachable(uri, "MLflow tracking server" if scheme.startswith("http") else "database",
               "--tracking-uri")
 
@@ -75,6 +86,7 @@ def results_dir(results: Path | None) -> Path:
     from ganbench.cli.common import results_folder
 
     results = results_folder(results)
+    writable_path(results, "--results")
     if results.exists() and not results.is_dir():
         raise ValueError(f"--results {results}: is a file; give a folder (created if missing)")
     return results
@@ -104,9 +116,14 @@ def storage(url: str | None) -> None:
         reachable(url, "storage database", "--storage")
         return
     path = Path(url.removeprefix("journal:"))
+    writable_path(path, "--storage")
     if path.is_dir():
         raise ValueError(f"--storage {url}: is a folder; give the journal file, e.g. "
                          f"{path / 'study.journal'}")
+    if path.exists():  # a FIFO or a device would block or never end the journal's read
+        from ganbench.safefile import regular_file
+
+        regular_file(path, "journal file")
     if path.parent != Path("") and path.parent.exists() and not path.parent.is_dir():
         raise ValueError(f"--storage {url}: {path.parent} is a file, not a folder")
 
@@ -130,3 +147,26 @@ def line_in(path: Path, *loc: str) -> int | str:
     from ganbench.config import line_of, read_yaml
 
     return line_of(read_yaml(Path(path))[1], *loc)
+
+
+def sweep_name(name: str) -> str:
+    """A sweep's name given on the command line, checked with the sweep file's rules before
+    it becomes a path (a 300-character name ended in `OSError: File name too long`)."""
+    from ganbench.limits import name_problem
+
+    problem = name_problem(name)
+    if problem:
+        shown = name if len(name) <= 60 else name[:40] + "..."
+        raise ValueError(f"sweep {shown!r}: {problem}")
+    return name
+
+
+def writable_path(path: Path, option: str) -> None:
+    """A path the file system would refuse (a part over NAME_MAX, say) is one line now, not
+    an OSError after the work is done."""
+    from ganbench.safefile import path_problem
+
+    problem = path_problem(path)
+    if problem:
+        shown = str(path) if len(str(path)) <= 80 else str(path)[:60] + "..."
+        raise ValueError(f"{option} {shown}: cannot be created: {problem}")

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ganbench import limits as L
 from ganbench.cli import checks
 from ganbench.cli.common import (
     CHECKPOINT_EVERY,
@@ -38,19 +39,20 @@ def worker(
         "enqueued with)."),
     results: Path = RESULTS,
     device: str = DEVICE,
-    per_gpu: int = typer.Option(1, "--per-gpu", min=1,
+    per_gpu: int = typer.Option(1, "--per-gpu", min=1, max=L.MAX_PROCESSES,
                                 help="Worker processes per GPU (packs small runs)."),
-    processes: int = typer.Option(None, "--processes", min=1,
+    processes: int = typer.Option(None, "--processes", min=1, max=L.MAX_PROCESSES,
                                   help="Worker processes on the CPU (default 1; with GPUs the "
                                   "default is one per GPU times --per-gpu)."),
-    threads: int = typer.Option(None, "--threads", min=1,
+    threads: int = typer.Option(None, "--threads", min=1, max=L.MAX_THREADS,
                                 help="Torch threads per process (default: cores / processes)."),
     vectorise: Vectorise = VECTORISE,
     checkpoint_every: int = CHECKPOINT_EVERY,
     heartbeat_interval: int = typer.Option(
-        30, "--heartbeat-interval", min=1, help="Seconds between heartbeats (shared storage)."),
+        30, "--heartbeat-interval", min=1, max=L.MAX_SECONDS,
+        help="Seconds between heartbeats (shared storage)."),
     grace_period: int = typer.Option(
-        120, "--grace-period", min=1,
+        120, "--grace-period", min=1, max=L.MAX_SECONDS,
         help="Seconds without heartbeat after which a run is re-queued for another worker."),
     exit_when_empty: bool = typer.Option(
         False, "--exit-when-empty",
@@ -73,6 +75,7 @@ def worker(
     if grace_period <= heartbeat_interval:
         raise ValueError(f"--grace-period ({grace_period}) must be longer than "
                          f"--heartbeat-interval ({heartbeat_interval})")
+    checks.sweep_name(sweep_name)
     results = checks.results_dir(results)
     checks.storage(storage)
     checks.tracking_uri(tracking_uri)
@@ -146,15 +149,18 @@ def status(
     sweep_name: str = typer.Argument(..., metavar="SWEEP", help="The sweep's name."),
     storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
     results: Path = RESULTS,
-    failures: int = typer.Option(5, "--failures", help="How many recent failures to list."),
+    failures: int = typer.Option(5, "--failures", min=0, max=10_000,
+                                 help="How many recent failures to list."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow tracking URI "
                                      "(default: the one the sweep was enqueued with)."),
 ) -> None:
     """Where a sweep stands: done / running / queued / failed / diverged, and who runs what."""
     from ganbench.sweep.scheduler import Queue, is_shared, lost_reason, status_of
 
+    checks.sweep_name(sweep_name)
     results = checks.results_dir(results)
     checks.storage(storage)
+    checks.tracking_uri(tracking_uri)
     st = storage or str(results / sweep_name / "study.journal")
     if not is_shared(st) and not Path(st.removeprefix("journal:")).exists():
         raise ValueError(f"no local sweep {sweep_name!r} (no {st}); pass --storage URL")
@@ -201,10 +207,12 @@ def _disagreements(q, uri: str | None) -> None:
     if not uri:
         return
     try:
+        checks.tracking_uri(uri, "(enqueued) ")  # a server that never answers: not minutes
         lines = disagreements(q, MLflowStore(uri), q.meta.get("metric", "modes"))
     except Exception as e:  # noqa: BLE001 - status still shows the queue
+        why = str(e).splitlines()[0][:200] if isinstance(e, ValueError) else type(e).__name__
         console.print(f"[yellow]note[/]: cannot read the MLflow record at {escape(uri)} "
-                      f"({type(e).__name__}); queue only", highlight=False)
+                      f"({escape(why)}); queue only", highlight=False, soft_wrap=True)
         return
     for line in lines:
         console.print(f"[red]disagreement[/]: {escape(line)}", highlight=False, soft_wrap=True)

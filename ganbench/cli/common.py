@@ -15,6 +15,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from ganbench import limits as L
+
 console = Console()
 # validate_sweep.DEFAULT_MAX_RUNS, spelled out so that `--help` need not import the config
 # models (pydantic, ~0.3 s); tests/cli/test_startup.py checks they agree.
@@ -65,7 +67,7 @@ VECTORISE = typer.Option(Vectorise.off, "--vectorise",
                          help="Train a cell's queued seeds as one stacked model (auto: on GPU "
                          "workers only).")
 CHECKPOINT_EVERY = typer.Option(
-    5000, "--checkpoint-every", min=0,
+    5000, "--checkpoint-every", min=0, max=L.MAX_STEPS,
     help="Save a run's full training state every N steps (0: never); a re-run resumes it.")
 
 

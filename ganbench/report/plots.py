@@ -15,6 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ganbench.atomic import save_figure  # noqa: E402
+
 DPI = 200
 _STYLE = {"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "xtick.labelsize": 8,
           "ytick.labelsize": 8, "legend.fontsize": 8}
@@ -49,8 +51,7 @@ def curves(history: pd.DataFrame, path: Path, ylabel: str,
         fig.supxlabel("training step", fontsize=9)
         fig.supylabel(ylabel, fontsize=9)
         fig.tight_layout()
-        fig.savefig(path, dpi=DPI)
-        plt.close(fig)
+        save_figure(fig, path, dpi=DPI)  # whole or nothing, a full disk named
     return path
 
 
@@ -79,8 +80,7 @@ def effects(tables: list[tuple[str, pd.DataFrame]], path: Path, xlabel: str,
             ax.grid(axis="x", alpha=0.3)
         axes[-1, 0].set_xlabel(xlabel)
         fig.tight_layout()
-        fig.savefig(path, dpi=DPI)
-        plt.close(fig)
+        save_figure(fig, path, dpi=DPI)  # whole or nothing, a full disk named
     return path
 
 
@@ -95,8 +95,7 @@ def sample_panel(images: list[tuple[str, Path]], path: Path) -> Path:
             ax.set_title(title, fontsize=8)
         for ax in axes.flat:
             ax.axis("off")
-        fig.savefig(path, dpi=DPI)
-        plt.close(fig)
+        save_figure(fig, path, dpi=DPI)  # whole or nothing, a full disk named
     return path
 
 
@@ -113,6 +112,5 @@ def sample_strips(rows: list[tuple[str, list[tuple[int, Path]]]], path: Path) ->
                     axes[r, c].set_title(label, fontsize=7, loc="left")
         for ax in axes.flat:
             ax.axis("off")
-        fig.savefig(path, dpi=DPI)
-        plt.close(fig)
+        save_figure(fig, path, dpi=DPI)  # whole or nothing, a full disk named
     return path

@@ -25,8 +25,11 @@ def save_image_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> Path:
     """images (N, C, H, W) in [-1, 1] -> PNG grid."""
     from torchvision.utils import save_image
 
-    save_image(images.detach().cpu().float(), path, nrow=nrow, normalize=True,
-               value_range=(-1, 1), padding=2)
+    from ganbench.atomic import atomic_path
+
+    with atomic_path(Path(path)) as tmp:  # whole or nothing, a full disk named
+        save_image(images.detach().cpu().float(), tmp, format="png", nrow=nrow,
+                   normalize=True, value_range=(-1, 1), padding=2)
     return path
 
 
@@ -78,8 +81,9 @@ def save_scatter(samples: torch.Tensor, modes: torch.Tensor, path: Path, title: 
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    from ganbench.atomic import save_figure
+
+    save_figure(fig, path)  # whole or nothing, a full disk named
     return path
 
 

@@ -14,6 +14,7 @@ import errno
 import json
 import os
 import re
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 from optuna.storages.journal._file import get_lock_file
 
+from ganbench.safefile import regular_file
 from ganbench.storelock import first_creation_lock
 from ganbench.sweep import journal
 
@@ -78,10 +80,39 @@ class SafeJournalBackend(JournalFileBackend):
                 os.close(fd)
 
 
+LOCK_GRACE = 30  # seconds: Optuna's grace period for a lock nobody releases
+
+
+def clear_dead_lock(path: str, grace: float = LOCK_GRACE) -> bool:
+    """Remove `<path>.lock` when it is a symlink that resolves to nothing and is older than
+    `grace` seconds. Optuna's symlink lock points at the journal path it was given; a relative
+    one (`--results runs`) resolves against the lock's own folder, so it dangles: Optuna's
+    stale-lock check then fails on it and retries without sleeping, and every later sweep or
+    status spun at 100% CPU forever after a SIGKILL. Locks are made absolute now; this clears
+    one left by a killed process (or an older ganbench)."""
+    lock = path + ".lock"
+    try:
+        if not os.path.islink(lock) or os.path.exists(lock):
+            return False
+        age = time.time() - os.lstat(lock).st_mtime
+        if age < grace:
+            time.sleep(grace - age)  # a live holder releases it within the grace period
+            if not os.path.islink(lock):
+                return False
+        os.unlink(lock)
+        return True
+    except FileNotFoundError:  # released meanwhile
+        return False
+
+
 def open_journal(path: str) -> tuple[JournalStorage, str | None]:
     """A local journal, after cutting off a torn last line (returned note says so)."""
+    path = os.path.abspath(path)  # the lock's symlink must resolve from its own folder
+    if os.path.exists(path):  # a FIFO or a device would block the tail check forever
+        regular_file(path, "journal file")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    lock = JournalFileSymlinkLock(path)
+    clear_dead_lock(path)
+    lock = JournalFileSymlinkLock(path, grace_period=LOCK_GRACE)
     with get_lock_file(lock):  # no writer is mid-append while we look at the tail
         note = journal.repair(Path(path), journal.rebuild_hint(Path(path)))
     return JournalStorage(SafeJournalBackend(path, lock)), note

@@ -26,6 +26,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ganbench.sweep.orphans import mark_controller
+
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
     from multiprocessing.process import BaseProcess
@@ -101,6 +103,7 @@ def processes(ctx: BaseContext, contexts: list[WorkerContext]) -> list[BaseProce
     """One worker process per context, not started yet (`start_all`)."""
     from ganbench.sweep.worker import process_main
 
+    mark_controller()  # the workers watch this process (sweep/orphans.py)
     env = dict(os.environ) if ctx.get_start_method() == "forkserver" else None
     return [ctx.Process(target=process_main, args=(c, env), daemon=False) for c in contexts]
 
@@ -131,6 +134,9 @@ def boot(conn: Connection) -> None:
     """The warm worker's body: import what a worker needs (the warm-up), then wait for the
     context. (Imported here, so the controller can start warm workers before it has paid
     for those imports itself.)"""
+    from ganbench.sweep.orphans import watch_controller
+
+    watch_controller()  # also while it imports and waits for its context
     preload()
     from ganbench.sweep.worker import process_main
 
@@ -154,6 +160,7 @@ class WarmWorkers:
         self._ctx = process_context(devices or ["auto"]) if n else None
         if self._ctx is None or self._ctx.get_start_method() == "forkserver":
             return
+        mark_controller()  # inherited by the spawned workers, which watch this process
         for _ in range(n):
             ours, theirs = self._ctx.Pipe()
             proc = self._ctx.Process(target=boot, args=(theirs,), daemon=False)

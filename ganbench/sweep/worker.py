@@ -400,10 +400,12 @@ def process_main(ctx: WorkerContext, env: dict[str, str] | None = None) -> None:
     (ganbench/procexit.py), which the controller would otherwise wait for. `env`: the
     controller's environment when it started this worker (a fork server's is older)."""
     from ganbench.procexit import run_then_exit
+    from ganbench.sweep.orphans import watch_controller
 
     if env is not None:
         os.environ.clear()
         os.environ.update(env)
+    watch_controller()  # a SIGKILLed controller must not leave this worker pulling runs
     run_then_exit(lambda: worker_main(ctx))
 
 

@@ -25,6 +25,8 @@ from mlflow.entities import Dataset as MLflowDataset
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
+from ganbench.tracking.store_check import check_store_file
+
 ROLE, SWEEP, RUN_KEY = "ganbench.role", "ganbench.sweep", "ganbench.run_key"
 # The shared runs-table view every sweep's experiment carries (see set_default_view).
 VIEW_TAG, VIEW_KEY = "mlflow.sharedViewState.", "ganbench"
@@ -266,6 +268,30 @@ class MLflowCheckpointer:
         return None
 
 
+def _create_whole(db: Path) -> None:
+    """A new store's migrations run on a temporary file that is renamed in when complete: a
+    full disk mid-migration left a half-migrated mlflow.db that failed every later command."""
+    tmp = db.with_name(f".{db.name}.{os.getpid()}.new")
+    tmp_uri = f"sqlite:///{tmp}"
+    try:
+        MlflowClient(tracking_uri=tmp_uri)
+        _dispose(tmp_uri)
+        os.replace(tmp, db)
+    except BaseException:
+        _dispose(tmp_uri)
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _dispose(uri: str) -> None:
+    """Close MLflow's pooled engine of `uri` (it keeps one per URI, holding the file open)."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    engine = getattr(SqlAlchemyStore, "_engine_map", {}).pop(uri, None)
+    if engine is not None:
+        engine.dispose()
+
+
 def _open_client(uri: str) -> MlflowClient:
     """The client of the store at `uri`; a new local SQLite store starts as a copy of the
     empty template (tracking/store_template.py) rather than by running every migration."""
@@ -273,21 +299,20 @@ def _open_client(uri: str) -> MlflowClient:
     from ganbench.tracking import store_template
 
     db = sqlite_path(uri)
+    if db is not None and db.exists():
+        check_store_file(db)  # damaged: one line naming it, not MLflow's traceback
     if db is None or db.exists():
         return MlflowClient(tracking_uri=uri)
     if not store_template.seed(db):
+        db.parent.mkdir(parents=True, exist_ok=True)
+        _create_whole(db)
         client = MlflowClient(tracking_uri=uri)
         store_template.save(db)
         return client
     try:
         return MlflowClient(tracking_uri=uri)
     except Exception:  # noqa: BLE001 - a template MLflow refuses: this store afresh, drop it
-        # MLflow keeps one engine per URI; its pooled connection would still read that file.
-        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-        engine = getattr(SqlAlchemyStore, "_engine_map", {}).pop(uri, None)
-        if engine is not None:
-            engine.dispose()
+        _dispose(uri)  # its pooled connection would still read that file
         db.unlink(missing_ok=True)
         store_template.discard()
         return MlflowClient(tracking_uri=uri)

@@ -19,17 +19,20 @@ import io
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 
 from ganbench.config import RunConfig
+from ganbench.safefile import NotAFileError, load_reason, read_capped
 from ganbench.tricks.base import TrickStack
 
 FORMAT_VERSION = 1
 
 MAGIC = b"GANBENCH-CHECKPOINT sha256="
+STAGING_GRACE = 600  # seconds: a staging file older than this was left by a killed writer
 
 
 class CorruptCheckpointError(ValueError):
@@ -55,7 +58,28 @@ def loads(data: bytes, name: str) -> dict[str, Any]:
         raise CorruptCheckpointError(f"{name}: sha256 {got[:12]}… does not match the "
                                      f"recorded {want[:12]}… (the file is damaged)")
     # map to CPU because RNG states must be CPU tensors anyway
-    return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - a refused global, a damaged zip: one line each
+        raise CorruptCheckpointError(f"{name}: its payload is refused by the weights-only "
+                                     f"load ({load_reason(e)})") from None
+    if not isinstance(state, dict):
+        raise CorruptCheckpointError(f"{name}: its payload is a {type(state).__name__}, not a "
+                                     "checkpoint mapping")
+    return state
+
+
+def payload_problem(state: Any) -> str | None:
+    """What a verified payload lacks to be a checkpoint (a valid header and sha256 say
+    nothing about what was written under them), or None."""
+    if not isinstance(state, dict):
+        return f"its payload is a {type(state).__name__}, not a checkpoint mapping"
+    missing = [k for k in ("format", "config") if k not in state]
+    if missing:
+        return f"its payload has no {' or '.join(repr(k) for k in missing)}"
+    if not isinstance(state["config"], str):
+        return f"its 'config' is a {type(state['config']).__name__}, not the run config"
+    return None
 
 
 class Checkpointer(Protocol):
@@ -85,13 +109,25 @@ class FileCheckpointer:
         self.corrupt: list[str] = []
 
     def load(self) -> dict[str, Any] | None:
+        self._clear_staging()
         if not self.path.exists():
             return None
         try:
-            return loads(self.path.read_bytes(), str(self.path))
-        except CorruptCheckpointError as e:  # there is no older one: step 0
+            return loads(read_capped(self.path, "checkpoint"), str(self.path))
+        except (CorruptCheckpointError, NotAFileError) as e:  # no older one: step 0
             self.corrupt.append(str(e))
             return None
+
+    def _clear_staging(self, older_than: float = STAGING_GRACE) -> None:
+        """Remove staging files a killed writer left (a SIGKILL mid-save cannot clean up):
+        this run's own, older than any save takes."""
+        now = time.time()
+        for tmp in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            try:
+                if now - tmp.stat().st_mtime > older_than:
+                    tmp.unlink()
+            except OSError:  # gone meanwhile, or not ours to remove
+                pass
 
     def save(self, state: dict[str, Any], step: int) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -128,6 +164,10 @@ def comparable_config(cfg_json: str) -> dict[str, Any]:
 def check_compatible(state: dict[str, Any], cfg: RunConfig) -> None:
     """Raise ValueError unless `state` is a checkpoint this code can resume for `cfg`
     (both resolved: model defaults filled in)."""
+    problem = payload_problem(state)
+    if problem:
+        raise ValueError(f"the checkpoint is damaged ({problem}); delete it to start the run "
+                         "afresh")
     version = state.get("format")
     if version != FORMAT_VERSION:
         raise ValueError(f"checkpoint format {version!r} is not the supported format "

@@ -13,7 +13,7 @@ import torch
 from ganbench.config import RunConfig
 from ganbench.data import Dataset
 from ganbench.tracking import Tracker
-from ganbench.train.checkpoint import Checkpointer
+from ganbench.train.checkpoint import Checkpointer, payload_problem
 from ganbench.train.outer import run_windows
 from ganbench.train.runlog import RunLog
 from ganbench.train.seed import Seed, pick_device
@@ -84,6 +84,11 @@ def train(cfg: RunConfig, tracker: Tracker | None = None,
     run = RunLog(tr.cfg, tr.data.kind, tracker, t0)
     run.start(tr.opening_tags())
     state = checkpoints.load() if checkpoints else None
+    problem = payload_problem(state) if state is not None else None
+    if problem and isinstance(getattr(checkpoints, "corrupt", None), list):
+        # a valid sha256 over a payload that is not a run's checkpoint: damaged, step 0
+        checkpoints.corrupt.append(f"the checkpoint: {problem}")
+        state = None
     if state is not None and state.get("device_type") != tr.device.type:
         # RNG streams do not carry over between device types, so the run could not end where
         # the interrupted one would have: start again (a GPU run retried on a CPU worker).

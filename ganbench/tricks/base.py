@@ -11,8 +11,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
+from ganbench import limits
 from ganbench.models.base import Features, body_features
 from ganbench.registry import Registry
 
@@ -21,7 +22,10 @@ if TYPE_CHECKING:
 
 
 class TrickParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Every parameter finite and of a size that can run (limits.py), plugins' tricks too.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    _sane = field_validator("*")(classmethod(lambda cls, v: limits.sane(v)))
 
 
 @dataclass(frozen=True)

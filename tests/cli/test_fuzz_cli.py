@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers.fuzz import assert_short_error, timed, warm  # noqa: F401
+from helpers.fuzz import Payload, assert_short_error, signed_checkpoint, timed, warm  # noqa: F401
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -41,6 +41,12 @@ def files(tmp_path):
     run.write_text("dataset: ring8\nsteps: 4\n")
     (tmp_path / "a_file").write_text("x")
     (tmp_path / "a_dir").mkdir()
+    os.mkfifo(tmp_path / "pipe.yaml")  # opening it would block forever
+    os.mkfifo(tmp_path / "pipe.py")
+    signed_checkpoint(tmp_path / "noconf.pt", {"format": 1, "g": {}})
+    signed_checkpoint(tmp_path / "payload.pt", {"format": 1, "config": "{}",
+                                                "x": Payload(tmp_path / "MARKER")})
+    torch.save({"x": Payload(tmp_path / "MARKER")}, tmp_path / "payload_weights.pt")
     return tmp_path
 
 
@@ -101,6 +107,30 @@ def cases(t: Path) -> list[tuple[list, list[str]]]:
         (["status", "fz", *res, "--storage", d], ["is a folder"]),
         (["status", "fz", *res, "--storage", f"postgresql://u@127.0.0.1:{port}/db"],
          ["did not answer"]),
+        # issue 27: a sweep's name given on the command line has the sweep file's rules
+        *[([cmd, "n" * 300, *res], ["too long for a folder name"])
+          for cmd in ("report", "status", "worker")],
+        (["status", "../up", *res], ["cannot be a folder name"]),
+        (["run", run, "--no-mlflow", "--out", t / ("o" * 300)], ["--out", "255"]),
+        (["sweep", sw, "--results", t / ("r" * 300) / "x"], ["--results", "255"]),
+        (["status", "fz", *res, "--storage", t / ("j" * 300)], ["--storage", "255"]),
+        # issue 27: not regular files (a FIFO blocked forever, /dev/zero filled memory)
+        *[([cmd, t / "pipe.yaml", *extra], ["named pipe"]) for cmd, extra in
+          (("sweep", []), ("sweep", ["--dry-run"]), ("run", []), ("report", []))],
+        (["sweep", "/dev/zero"], ["character device"]), (["run", "/dev/zero"], ["device"]),
+        (["sweep", sw, *res, "--weights", t / "pipe.yaml"], ["named pipe"]),
+        (["run", run, "--weights", "/dev/zero"], ["character device"]),
+        (["weights", "fetch", "--weights", t / "pipe.yaml"], ["named pipe"]),
+        (["status", "fz", *res, "--storage", t / "pipe.yaml"], ["named pipe"]),
+        (["sweep", sw, *res, "--storage", t / "pipe.yaml"], ["named pipe"]),
+        (["report", "fz", "--tracking-uri", f"sqlite:///{t / 'pipe.yaml'}"], ["named pipe"]),
+        (["tricks", "verify", "--plugin", t / "pipe.py"], ["named pipe"]),
+        # issue 27: checkpoints that verify but do not fit
+        (["score", t / "noconf.pt", "--no-mlflow"], ["noconf.pt", "no 'config'"]),
+        (["score", t / "payload.pt", "--no-mlflow"], ["payload.pt", "GLOBAL"]),
+        (["score", t / "pipe.yaml", "--no-mlflow"], ["named pipe"]),
+        (["sweep", sw, *res, "--weights", t / "payload_weights.pt"], ["GLOBAL"]),
+        (["weights", "fetch", "--weights", t / "payload_weights.pt"], ["GLOBAL"]),
         (["tricks", "show", "spectral_nrom"], ["did you mean 'spectral_norm'"]),
         (["weights", "fetch", "--source", "nowhere"], ["--source"]),
     ]
@@ -119,6 +149,7 @@ def test_cli_mistakes(files):
         except AssertionError as e:
             raise AssertionError(f"ganbench {' '.join(map(str, args))}: {e}") from None
     assert "pw" not in timed(*all_cases[5][0])[0].stderr  # a password is never echoed
+    assert not (files / "MARKER").exists()  # no payload ran
 
 
 def test_cuda_without_a_gpu_is_refused_before_any_run(files):
@@ -214,3 +245,69 @@ def test_installed_command_agrees(tmp_path):
         assert "Traceback" not in out + err and err.strip().startswith("error:"), err
         assert len(err.strip().splitlines()) == 1 and needle in err, err
     assert time.monotonic() - t0 < 300
+
+
+# ------------------------------------------------------------------ issue 27: absurd numbers
+
+
+def assert_refused(result, *needles: str) -> None:
+    """Exit != 0, at most 25 lines, no traceback (click's own usage box is allowed)."""
+    out = result.output
+    assert result.exit_code not in (0, None), out
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        repr(result.exception))
+    assert "Traceback" not in out and len(out.strip().splitlines()) <= 25, out
+    flat = " ".join(out.split()).replace("│", "")
+    for needle in needles:
+        assert needle in flat or needle in " ".join(flat.split()), f"{needle!r} not in {out}"
+
+
+def test_absurd_numbers_on_the_command_line(files):
+    t = files
+    sw, run, res = t / "sw.yaml", t / "run.yaml", ["--results", t / "res"]
+    table = [
+        (["sweep", sw, *res, "--workers", "1000000000"], "--workers"),
+        (["sweep", sw, *res, "--max-runs", "10" * 20], "--max-runs"),
+        (["sweep", sw, *res, "--checkpoint-every", "9" * 30], "--checkpoint-every"),
+        (["run", run, "--steps", "99999999999999999999999"], "--steps"),
+        (["run", run, "--seed", str(2**64)], "--seed"),
+        (["worker", "fz", *res, "--processes", "100000"], "--processes"),
+        (["worker", "fz", *res, "--threads", "1000000"], "--threads"),
+        (["worker", "fz", *res, "--heartbeat-interval", "9" * 25], "--heartbeat-interval"),
+        (["worker", "fz", *res, "--grace-period", "9" * 25], "--grace-period"),
+        (["score", t, "--fid-samples", "1000000000000"], "--fid-samples"),
+        (["score", t, "--eval-samples", "1000000000000"], "--eval-samples"),
+    ]
+    for args, needle in table:
+        r, s = timed(*args)
+        try:
+            assert_refused(r, needle)
+            assert s < 5, f"took {s:.1f} s"
+        except AssertionError as e:
+            raise AssertionError(f"ganbench {' '.join(map(str, args))}: {e}") from None
+
+
+def test_what_could_hang_answers_in_real_processes(tmp_path):
+    """A FIFO, /dev/zero and a server that never answers, in real processes with a timeout:
+    a regression would hang the in-process tests instead of failing them."""
+    os.mkfifo(tmp_path / "pipe.yaml")
+    mute = socket.socket()
+    mute.bind(("127.0.0.1", 0))
+    mute.listen(8)
+    env = {**os.environ, "COLUMNS": "400", "NO_COLOR": "1", "TERM": "dumb",
+           "PYTHONPATH": str(Path(__file__).parents[2])}
+    runs = [["sweep", tmp_path / "pipe.yaml"], ["run", "/dev/zero"],
+            ["report", "fz", "--tracking-uri", f"http://127.0.0.1:{mute.getsockname()[1]}"]]
+    procs = [subprocess.Popen([sys.executable, "-m", "ganbench", *map(str, a)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              cwd=tmp_path) for a in runs]
+    try:
+        for p, args in zip(procs, runs, strict=True):
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 2, (args, out, err)
+            assert "Traceback" not in out + err and len(err.strip().splitlines()) == 1, err
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        mute.close()

@@ -99,6 +99,14 @@ SWEEP_ONLY = [
     ("axis-data", SWEEP + "axes:\n  dataset:\n    - ring8\n    - rign8\n", ["'ring8'"], 8),
     ("axis-model", SWEEP + "axes:\n  model:\n    - mlp\n    - mpl\n", ["'mlp'"], 8),
     ("axis-device", SWEEP + "axes:\n  device:\n    - tpu\n", ["not a device"], 7),
+    ("name-300", SWEEP.replace("name: fz", "name: " + "a" * 300), ["too long for a folder"], 1),
+    ("name-dotdot", SWEEP.replace("name: fz", "name: '..'"), ["cannot be a folder name"], 1),
+    ("name-slash", SWEEP.replace("name: fz", "name: a/b"), ["cannot be a folder name"], 1),
+    ("tune-budget-huge", SWEEP + "tune:\n  budget: 1000000000\n  space:\n    lr: [0.001, 0.01]\n",
+     ["tune.budget", "1,000,000,000 trials", "--max-runs"], 6),
+    ("tune-range-inf", SWEEP + "tune:\n  budget: 2\n  space:\n    lr: {low: 0.001, high: .inf}\n",
+     ["finite"], 8),
+    ("seed-list-huge", SWEEP + "seeds: [1, 99999999999999999999]\n", ["too large"], 5),
     ("sweep-dup-base", "name: fz\nbase:\n  steps: 4\n  steps: 5\ntricks:\n  ttur: [off, on]\n",
      ["duplicate key 'steps'", "first at line 3"], 4),
     ("sweep-dup-trick", "name: fz\ntricks:\n  ttur: [off, on]\n  ttur: [on]\n",
@@ -120,6 +128,11 @@ RUN_ONLY = [
     ("tricks-int", RUN + "tricks: 5\n", ["tricks"], 3),
     ("seeds-in-run", RUN + "seeds: 3\n", ["did you mean 'seed'"], 3),
     ("no-such-gpu", RUN + "device: cuda:99\n", ["not available", "this machine"], 3),
+    ("trick-inf", RUN + "tricks:\n  gradient_penalty: {weight: .inf}\n", ["finite"], 4),
+    ("eval-work", RUN.replace("steps: 4", "steps: 10000000") + "eval_every: 1\n",
+     ["10,000,000 evaluations", "over the limit"], 3),
+    ("trick-huge", RUN + "tricks:\n  gradient_penalty: {weight: 100000000000000000000}\n",
+     ["too large"], 4),
 ]
 
 # Settings wrong in themselves: tried at a run file's top level and in a sweep's base.
@@ -139,6 +152,15 @@ BAD = [
     ("image_metrics", "[fidd]", "image_metrics"), ("fid_samples", "1", "greater than"),
     ("fid_batch_size", "0", "greater than"), ("stpes", "4", "did you mean 'steps'"),
     ("data_root", "[1, 2]", "data_root"), ("name", "[1]", "name"),
+    # issue 27: valid numbers that cannot be run (limits.py)
+    ("lr", ".inf", "finite"), ("lr", "-.inf", "finite"), ("lr", ".nan", "finite"),
+    ("lr", "1000.0", "less than or equal to 10"), ("betas", "[0.5, .nan]", "finite"),
+    ("steps", "100000000000000000000000", "less than or equal to 10000000"),
+    ("steps", "9223372036854775808", "less than or equal"),
+    ("batch_size", "1000000000", "less than or equal to 65536"),
+    ("eval_samples", "10000000000", "less than or equal"),
+    ("fid_batch_size", "100000000", "less than or equal"),
+    ("seed", "18446744073709551616", "less than or equal"), ("z_dim", "1e400", "z_dim"),
 ]
 
 

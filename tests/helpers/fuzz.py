@@ -44,6 +44,7 @@ def assert_short_error(result, seconds: float, *needles: str, path: Path | None 
 def warm(tmp_path_factory):
     """Import what the commands import lazily (torch, mlflow, ...) before anything is timed:
     the limit is for answering, not for a cold interpreter."""
+    import ganbench.report.build  # noqa: F401  (matplotlib: seconds on a loaded machine)
     import ganbench.sweep.runner  # noqa: F401
     import ganbench.train  # noqa: F401
 
@@ -51,3 +52,32 @@ def warm(tmp_path_factory):
     p.write_text("steps: 0\n")
     invoke("run", p)
     invoke("sweep", p, "--dry-run")
+
+
+class Payload:
+    """An object whose pickle calls os.system to create `marker`: a payload every loader
+    must refuse unrun (the marker must never exist)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def signed_checkpoint(path: Path, state) -> Path:
+    """A checkpoint file with a valid header and sha256 over whatever torch.save wrote."""
+    import hashlib
+    import io
+
+    import torch
+
+    from ganbench.train.checkpoint import MAGIC
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    payload = buf.getvalue()
+    path.write_bytes(MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    return path

@@ -22,10 +22,11 @@ class NanAt(Trick):
     class Params(TrickParams):
         at: int = 7
         where: Literal["d", "g"] = "d"
-        value: float = math.nan
+        # named, not a float: a parameter is finite (limits.py); the loss term is what breaks
+        value: Literal["nan", "inf", "-inf"] = "nan"
 
     def _term(self, ctx):
-        bad = torch.tensor(self.params.value if ctx.step == self.params.at else 0.0)
+        bad = torch.tensor(float(self.params.value) if ctx.step == self.params.at else 0.0)
         return {"boom": bad}
 
     def d_terms(self, ctx):

@@ -101,7 +101,7 @@ def test_diverged_step_is_exact_for_any_window(tmp_path, at, log_every):
 
 
 def test_inf_in_a_g_term_is_detected_too(tmp_path):
-    tricks = {"test_nan_at": {"at": 3, "where": "g", "value": math.inf}}
+    tricks = {"test_nan_at": {"at": 3, "where": "g", "value": "inf"}}
     result = train(cfg_of(tmp_path, tricks=tricks))
     assert (result.status, result.diverged_step, result.diverged_term) == ("diverged", 3,
                                                                            "g/boom")
