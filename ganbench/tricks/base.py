@@ -104,6 +104,9 @@ class Trick:
     # True when the trick works only in class-conditional runs (`conditional: true`); its
     # check() says so too, which is what configs and sweep plans go by.
     conditional_only: ClassVar[bool] = False
+    # False for a setting that is not a training trick to be ablated (plain gradient descent
+    # for the Dirac-GAN): the canon sweeps (benchmarks/*-canon.yaml) cover every other trick.
+    canon: ClassVar[bool] = True
 
     def __init__(self, params: TrickParams | None = None, cfg: RunConfig | None = None) -> None:
         self.params = params if params is not None else self.Params()

@@ -17,6 +17,7 @@ class GradientDescent(Trick):
 
     paper = "Mescheder et al. 2018, arXiv:1801.04406"
     vectorisable = True
+    canon = False  # an optimiser for known-answer models, not a trick to ablate
 
     class Params(TrickParams):
         momentum: float = Field(0.0, ge=0, lt=1)
