@@ -67,7 +67,7 @@ def test_plugins_lists_every_name_with_its_origin(tmp_path, isolated_plugins):
     assert any(" spectral_norm " in line and "built-in" in line for line in lines)
     assert any(" ring8 " in line and "dataset" in line for line in lines)
     assert any(" hinge " in line for line in lines) and any(" mlp " in line for line in lines)
-    assert any(" modes_hq " in line and "metric" in line for line in lines)
+    assert any(" mode_score " in line and "metric" in line for line in lines)
     assert f"plugin {path}: module myplug" in r.output
 
 

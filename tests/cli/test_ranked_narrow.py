@@ -20,7 +20,7 @@ def _rep():
         "ci_low": [5.8991, 3.7982, -1.1009], "ci_high": [8.7676, 9.5351, 1.7676],
         "n_finished": [3, 3, 3], "n_diverged": [0, 0, 12], "n_failed": [0, 0, 0]})
     return SimpleNamespace(metric="modes_hq", protocol_column="protocol",
-                           groups=[SimpleNamespace(protocol=None, ranked=ranked, sentences=[])])
+                           groups=[SimpleNamespace(protocol=None, ranked=ranked, headline=[])])
 
 
 def _print(width: int) -> str:

@@ -64,7 +64,7 @@ def test_real_samples_score_as_perfect(name):
     ds = load(name)
     torch.manual_seed(1)
     m = mode_metrics(ds.sample(2500), ds.modes, ds.mode_std)
-    assert set(m) == {"modes", "modes_hq", "hq", "reverse_kl"}
+    assert set(m) == {"modes", "modes_hq", "hq", "reverse_kl", "mode_score"}
     assert m["modes"] == m["modes_hq"] == len(ds.modes)
     assert m["hq"] >= 0.98
     assert 0.0 <= m["reverse_kl"] < 0.05
