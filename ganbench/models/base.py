@@ -36,6 +36,7 @@ class ModelSpec:
     # D takes m samples concatenated along the feature/channel axis, the `pack` trick).
     build: Callable[..., tuple[nn.Module, nn.Module]]
     packs_inputs: bool = False  # build accepts pack=m (PacGAN's packed D)
+    minibatch_std: bool = True  # build accepts minibatch_std=True (the minibatch_std trick)
     # How D exposes its features (feature matching); None: it does not, and asking for
     # feature matching on this model is a config error.
     features: Features | None = body_features

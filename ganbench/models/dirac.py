@@ -67,6 +67,7 @@ def dirac_spec(name: str, theta0: float | None = 1.0, psi0: float | None = 1.0) 
         return DiracGenerator(theta), DiracDiscriminator(psi)
 
     return ModelSpec(name, "points", z_dim=1, image_size=None, d_norm="none", build=build,
+                     minibatch_std=False,
                      features=None)
 
 

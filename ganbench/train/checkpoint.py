@@ -152,8 +152,8 @@ def comparable_config(cfg_json: str) -> dict[str, Any]:
     # A field added since the checkpoint was written computed what its default computes.
     defaults = json.loads(RunConfig().model_dump_json(exclude=set(RunConfig.not_identity())))
     out = {**{k: v for k, v in defaults.items() if k not in out}, **out}
-    # Tricks as run keys see them: a checkpoint of `ttur: {d_lr: 4e-4, g_lr: 1e-4}` (what
-    # `on` was stored as before ratios) resumes `ttur: on` at lr 2e-4, the same rates.
+    # Tricks as run keys see them (TrickStack.identity): a checkpoint that stored a trick's
+    # params in an older form resumes the run whose params resolve to the same values.
     try:
         out["tricks"] = TrickStack.from_config(RunConfig.model_validate(out)).identity()
     except ValueError:  # a trick or setting this code cannot read: compare as written

@@ -108,7 +108,7 @@ class Seed:
         net's own, or seed-stacked ones (Adam is element-wise)."""
         o = self.optim
         lr, betas = (o.g_lr, o.g_betas) if net == "g" else (o.d_lr, o.d_betas)
-        if o.kind == "sgd":  # a trick's (plain gradient descent: the Dirac-GAN's analysis)
+        if o.kind == "sgd":  # asked for by a trick (the Dirac-GAN's plain SGD analysis)
             return torch.optim.SGD(params, lr=lr, momentum=o.momentum)
         return torch.optim.Adam(params, lr=lr, betas=betas)
 

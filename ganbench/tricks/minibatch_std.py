@@ -16,5 +16,13 @@ class MinibatchStd(Trick):
     class Params(TrickParams):
         pass
 
+    def check(self, cfg):
+        from ganbench.models import MODELS
+
+        if cfg.model in MODELS and not MODELS.get(cfg.model).minibatch_std:
+            return [self.conflict(f"model {cfg.model!r} cannot add a minibatch-std feature "
+                                  "to D (its spec has minibatch_std false)")]
+        return []
+
     def model_options(self, options):
         return {**options, "minibatch_std": True}

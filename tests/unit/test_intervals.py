@@ -131,9 +131,16 @@ def test_the_table_note_says_when_no_row_can_be_significant():
     rows = pd.DataFrame([paired_delta(pd.Series([1.0, 2.0, 3.0]), pd.Series([4.0, 6.0, 5.0]))
                          for _ in range(4)])
     note = table_note({"baseline + X": rows})
-    assert "exact paired permutation (sign-flip) test" in note and "95% paired t-CI" in note
-    assert "With 3 paired seeds the smallest attainable p is 0.25" in note
-    assert "no row can reach 0.05" in note and f"at least {seeds_needed(4)} seeds" in note
+    assert "exact paired permutation (sign-flip) test" in note and "95% CI of mean Δ" in note
+    assert ("With 3 paired seeds with a nonzero difference the smallest attainable p is 0.25"
+            in note)
+    assert "no row can reach 0.05" in note and f"at least {seeds_needed(4)} such seeds" in note
+    # Zero differences add no evidence: 8 pairs with 2 zeros reach 2^-5, not 2^-7.
+    zeros = pd.DataFrame([paired_delta(pd.Series(np.zeros(8)),
+                                       pd.Series([0.0, 0.0, 1, 2, 1, 3, 1, 2]))])
+    assert zeros.loc[0, "p_min"] == 2 ** -5 and zeros.loc[0, "n_zero"] == 2
+    note = table_note({"t": pd.concat([zeros, zeros], ignore_index=True)})  # 2 x 2^-5 > 0.05
+    assert "(pairs with a zero difference add no evidence" in note
     assert seeds_needed(4) == 8 and seeds_needed(1) == 6  # 4 * 2^-7 = 0.031; 2^-5 = 0.031
     many = pd.DataFrame([paired_delta(pd.Series(range(10), dtype=float),
                                       pd.Series(range(10), dtype=float) + 1)])
