@@ -31,14 +31,20 @@ from ganbench.metrics.protocols import generated_count
 # channels, with >= 1 generated sample; label_kl: KL(generated label histogram || uniform);
 # cis: classifier IS, ganbench's own classifier, not Inception Score). Registered here, not
 # in their modules, so that naming them needs neither torch-fidelity nor the classifier.
-for _name, _goal, _entry in (("fid", "min", "fid"), ("kid", "min", "kid"),
-                             ("isc", "max", "isc"), ("precision", "max", "prc"),
-                             ("recall", "max", "prc")):
-    register_metric(MetricSpec(_name, _goal, "images", entry=_entry, counted_by="fid_samples"))
-for _name, _goal, _entry in (("label_modes", "max", "labels"), ("label_kl", "min", "labels"),
-                             ("cis", "max", "cis")):
+# Ranges (the report keeps intervals inside them): FID and KID ≥ 0 (KID's unbiased estimate
+# can dip below 0, so it is left open); IS and the classifier score ≥ 1; precision and
+# recall in [0, 1]; label_modes a count ≥ 0, label_kl ≥ 0.
+for _name, _goal, _entry, _low, _high in (
+        ("fid", "min", "fid", 0, None), ("kid", "min", "kid", None, None),
+        ("isc", "max", "isc", 1, None), ("precision", "max", "prc", 0, 1),
+        ("recall", "max", "prc", 0, 1)):
+    register_metric(MetricSpec(_name, _goal, "images", entry=_entry, counted_by="fid_samples",
+                               low=_low, high=_high))
+for _name, _goal, _entry, _low in (("label_modes", "max", "labels", 0),
+                                   ("label_kl", "min", "labels", 0), ("cis", "max", "cis", 1)):
     register_metric(MetricSpec(_name, _goal, "images", entry=_entry, counted_by="eval_samples",
-                               needs_classifier=True))
+                               needs_classifier=True, low=_low,
+                               integer=_name == "label_modes"))
 
 
 def image_outputs() -> dict[str, tuple[str, ...]]:
