@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ganbench.registry import Registry
+from ganbench.safefile import human
 
 
 class DataUnavailableError(RuntimeError):
@@ -34,14 +35,6 @@ def _bytes(text: str) -> int:
     t = text.strip().upper().removesuffix("B")
     mult = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}.get(t[-1:], 1)
     return int(float(t[:-1] if mult > 1 else t) * mult)
-
-
-def human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
 
 
 def memory_limit() -> tuple[int, str]:
