@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import yaml
 
 from ganbench import plugins
@@ -423,13 +422,7 @@ def summarise(sw: Sweep, command: str) -> Report:
     rep = report_sweep(sw.store, sw.spec.name, sw.folder, command=command,
                        keys=set(planned_keys(sw)),
                        order=[c.label for c in sw.plan.cells])
-    ranked = pd.concat([g.ranked.assign(protocol=g.protocol or "") for g in rep.groups],
-                       ignore_index=True) if rep.groups else pd.DataFrame()
-    summary = sw.folder / "summary.csv"
-    write_atomic(summary, ranked.to_csv(index=False))
     tracker = sw.store.tracker(sw.parent_run_id)
-    tracker.log_artifact(summary)
-    rep.files.append(summary)
     _describe_parent(sw, tracker, rep)
     if unfinished(sw) == 0:
         tracker.finish("FINISHED")

@@ -145,6 +145,9 @@ def test_markdown_report_has_every_table_and_embeds_existing_plots(written):
         head = (out / name).read_bytes()[:8]
         assert head == b"\x89PNG\r\n\x1a\n", name
     assert "Produced by: `ganbench report synth`" in md
+    # summary.csv is written by every report, not only by `sweep` (one ranked table per file)
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["cell"]) == list(rep.groups[0].ranked["cell"])
 
 
 def test_runs_csv_lists_every_run_with_its_cell_and_value(written):
