@@ -38,7 +38,8 @@ def test_a_user_trick_that_keeps_the_contract_passes_every_check():
     # Beside every canon trick it can train with (on ring8 all of them; the image-only ones
     # on images), never beside another test trick.
     assert {f"trains beside {p}" for p in partners("test_counted")} <= set(checks)
-    assert len(partners("test_counted")) == 18  # acgan beside it in a conditional run
+    # acgan beside it in a conditional run; gradient_descent too (an optimiser switch)
+    assert len(partners("test_counted")) == 19
     assert not [c for c in checks if c.startswith("trains beside test_")]
     assert checks["state round-trips through a checkpoint"].detail == "1 state entry"
     assert "trains alone on ring8/mlp/ns" in checks
