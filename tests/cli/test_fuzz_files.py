@@ -154,7 +154,7 @@ BAD = [
     ("data_root", "[1, 2]", "data_root"), ("name", "[1]", "name"),
     # issue 27: valid numbers that cannot be run (limits.py)
     ("lr", ".inf", "finite"), ("lr", "-.inf", "finite"), ("lr", ".nan", "finite"),
-    ("lr", "1000.0", "less than or equal to 10"), ("betas", "[0.5, .nan]", "finite"),
+    ("lr", "1.0e7", "less than or equal to 1000000"), ("betas", "[0.5, .nan]", "finite"),
     ("steps", "100000000000000000000000", "less than or equal to 10000000"),
     ("steps", "9223372036854775808", "less than or equal"),
     ("batch_size", "1000000000", "less than or equal to 65536"),
