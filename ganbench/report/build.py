@@ -205,12 +205,20 @@ def write(rep: Report, data: StoreData, folder: Path) -> list[Path]:
     write_atomic(folder / "runs.csv", runs_csv(data.runs, rep).to_csv(index=False))
     # summary.csv: the ranked table(s) in one file with a protocol column, from `sweep` and
     # `report` alike (a rebuilt report never leaves a stale one beside it)
-    ranked = pd.concat([g.ranked.assign(protocol=g.protocol or "") for g in rep.groups],
+    # attrs dropped first: they hold the pairwise tests (DataFrames), which pandas'
+    # concat compares with `==` and cannot turn into one truth value
+    ranked = pd.concat([_bare(g.ranked).assign(protocol=g.protocol or "") for g in rep.groups],
                        ignore_index=True) if rep.groups else pd.DataFrame()
     write_atomic(folder / "summary.csv", ranked.to_csv(index=False))
     rep.files = [folder / "report.md", folder / "report.tex", folder / "runs.csv",
                  folder / "summary.csv", *files]
     return rep.files
+
+
+def _bare(t: pd.DataFrame) -> pd.DataFrame:
+    out = t.copy()
+    out.attrs = {}
+    return out
 
 
 def _group_plots(rep: Report, data: StoreData, g: Group, folder: Path, sfx: str) -> list[Path]:
