@@ -1,62 +1,95 @@
-"""Repeat the A/A sweep (aa.yaml) with several base seeds and count spurious findings.
+"""Repeat the A/A sweep (aa.yaml) with other seeds and count spurious findings end to end.
 
-Each repeat k runs aa.yaml as sweep `calibration-aa-rK` with seeds [8k, ..., 8k+7] (tiny runs
-by default: --steps 500), then reads its results/<name>/summary.csv. A repeat is spurious
-when the report ranks any of its equal cells apart (which it does only for a paired
-difference significant after Holm over every pair). With a 5% family-wise rate, at most about
-1 in 20 repeats may be.
+Repeat k runs aa.yaml as sweep `calibration-aa-rK` on seeds [8k, ..., 8k+7] (shorter runs by
+default: --steps 1000) through `ganbench.sweep`, and reads the report it returns. Every cell
+trains the same way (aa_null changes nothing), so every finding is spurious. Per repeat:
 
-    PYTHONPATH=$PWD python benchmarks/calibration/aa_repeat.py [--repeats 5] [--steps 500]
+- rows: ablation rows called significant (Holm within each ablation table, 0.05),
+- factorial: factorial effects called significant (Holm over its effects),
+- ranks: whether the ranks separate any two cells (Holm over every pair),
+- headline: whether the verdict says anything but "No trick comparison is decided".
+
+Each is a family-wise error (any spurious finding in the sweep), nominally at most 5% a sweep;
+the script prints the counts and a 95% Clopper-Pearson interval for each rate, and writes
+them to --out as Markdown.
+
+    PYTHONPATH=$PWD python benchmarks/calibration/aa_repeat.py [--repeats 20] [--steps 1000]
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import subprocess
-import sys
-import tempfile
+import time
 from pathlib import Path
 
 import yaml
+from scipy.stats import beta
+
+import ganbench
 
 HERE = Path(__file__).parent
+DECIDED_NOTHING = "No trick comparison is decided."
 
 
-def run_repeat(k: int, steps: int, results: Path, workers: int) -> dict[str, dict[str, str]]:
+def spec_for(k: int, steps: int) -> dict:
     spec = yaml.safe_load((HERE / "aa.yaml").read_text())
     spec["name"] = f"calibration-aa-r{k}"
     spec["seeds"] = list(range(8 * k, 8 * k + 8))
     spec["base"].update(steps=steps, eval_every=steps, log_every=min(250, steps))
     spec["plugins"] = [str((HERE / "calibration_tricks.py").resolve())]
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        yaml.safe_dump(spec, f)
-    subprocess.run([sys.executable, "-m", "ganbench", "sweep", f.name, "--workers",
-                    str(workers), "--results", str(results)], check=True)
-    with open(results / spec["name"] / "summary.csv") as fh:
-        return {row["cell"]: row for row in csv.DictReader(fh)}
+    return spec
 
 
-def spurious(rows: dict[str, dict[str, str]]) -> bool:
-    """Whether the report ranks any of the equal cells apart (it ranks two cells apart only
-    when their paired test is significant after Holm over every pair)."""
-    return len({row["rank"] for row in rows.values()}) > 1
+def findings(rep) -> dict[str, int]:
+    """Spurious findings in one A/A report (each cell trains alike: every one is false)."""
+    rows = fx = 0
+    separated = headline = False
+    for g in rep.groups:
+        rows += sum(int(t["significant"].sum()) for t in g.ablations.values() if len(t))
+        if g.factorial is not None and not g.factorial.table.empty:
+            fx += int(g.factorial.table["significant"].sum())
+        separated |= g.ranked["rank"].nunique() > 1
+        headline |= not any(DECIDED_NOTHING in line for line in g.headline)
+    return {"rows": rows, "factorial": fx, "ranks": int(separated), "headline": int(headline)}
+
+
+def cp(k: int, n: int) -> tuple[float, float]:
+    """Clopper-Pearson 95% interval for k events in n."""
+    lo = beta.ppf(0.025, k, n - k + 1) if k else 0.0
+    hi = beta.ppf(0.975, k + 1, n - k) if k < n else 1.0
+    return float(lo), float(hi)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--results", type=Path, default=Path("results/calibration-aa-repeat"))
+    ap.add_argument("--results", type=Path, default=Path("runs/calibration-aa-repeat"))
+    ap.add_argument("--out", type=Path, default=None, help="write the rates here (Markdown)")
     args = ap.parse_args()
-    n_rank = 0
+    per: list[dict[str, int]] = []
+    t0 = time.perf_counter()
     for k in range(args.repeats):
-        r = spurious(run_repeat(k, args.steps, args.results, args.workers))
-        n_rank += r
-        print(f"repeat {k}: equal cells ranked apart: {r}", flush=True)
-    print(f"{args.repeats} A/A repeats of 3 equal cells: {n_rank} with a rank separation "
-          "(the ranks keep the chance of any at most 5% per sweep)")
+        rep = ganbench.sweep(spec_for(k, args.steps), workers=args.workers,
+                             results=args.results)
+        per.append(findings(rep))
+        print(f"repeat {k} (seeds {8 * k}-{8 * k + 7}): {per[-1]}", flush=True)
+    n = len(per)
+    lines = [f"{n} A/A sweeps (aa.yaml at {args.steps} steps, 3 equal cells x 8 seeds, seeds "
+             f"0-{8 * n - 1}), {time.perf_counter() - t0:.0f} s:", "",
+             "| spurious finding (any in a sweep) | sweeps | rate | 95% interval | nominal |",
+             "|---|---|---|---|---|"]
+    what = {"rows": "an ablation row significant", "factorial": "a factorial effect significant",
+            "ranks": "two cells ranked apart", "headline": "a headline that decides something"}
+    for key, words in what.items():
+        k = sum(1 for p in per if p[key])
+        lo, hi = cp(k, n)
+        lines.append(f"| {words} | {k}/{n} | {k / n:.0%} | [{lo:.0%}, {hi:.0%}] | ≤ 5% |")
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
 
 
 if __name__ == "__main__":
