@@ -99,8 +99,15 @@ def rank_sentence(g: Group) -> str:
         return "Ranks: fewer than two cells have values on 2 common seeds; nothing is ranked."
     sep = int(pairs["significant"].sum())
     if sep == 0:
-        return (f"Ranks: no two cells are separated (paired sign-flip tests, Holm over {n} "
-                "pairs): every ranked cell shares rank 1.")
+        out = (f"Ranks: no two cells are separated (paired sign-flip tests, Holm over {n} "
+               "pairs): every ranked cell shares rank 1")
+        ok = pairs["p"].notna()
+        most = int(pairs.loc[ok, "n_pairs"].max())
+        if n * min_p(most) > ALPHA:  # no pair could have been separated at all
+            out += (f"; no pair can be: {most} paired seeds cannot reach {ALPHA:g} after Holm over {n} pairs (at least "
+                    f"{seeds_needed(n)} are needed; the ablation's smaller family can decide "
+                    "with fewer)")
+        return out + "."
     top = list(ranked.loc[ranked["rank"] == 1, "cell"])
     bottom = ranked[ranked["rank"] == ranked["rank"].max()]
     return (f"Ranks: {sep} of {n} pairs of cells are separated (Holm over all pairs); "

@@ -121,3 +121,28 @@ def test_mode_score_has_no_cliff_and_ranks_coverage_first():
     assert mode_score(2, 0.001) > collapsed  # more modes at any quality beats a collapse
     # modes_hq's cliff: 49% hq scores as a dead run, a collapse outranks 7 modes at 20%.
     assert gate_modes(7, 0.49) == gate_modes(0, 0.0) and gate_modes(1, 1.0) > gate_modes(7, 0.2)
+
+
+def test_rank_sentence_says_when_no_pair_could_be_separated():
+    # 15 cells x 10 seeds, every cell far from the next: 105 pairs, the smallest exact p
+    # 2/1024, and 105 * 2/1024 > 0.05, so the ranks cannot separate any pair
+    import numpy as np
+    import pandas as pd
+
+    from ganbench.report.inference import pairwise
+    from ganbench.report.records import Group
+    from ganbench.report.verdict import rank_sentence
+
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame({f"c{i}": 10.0 * i + rng.normal(size=10) for i in range(15)})
+    pairs = pairwise(wide)
+    ranked = pd.DataFrame({"cell": list(wide), "rank": 1.0})
+    ranked.attrs["pairs"] = pairs
+    g = Group("", pd.DataFrame(), ranked, {}, None, [])
+    said = rank_sentence(g)
+    assert "no pair can be: 10 paired seeds cannot reach 0.05 after Holm over 105" in said
+    assert "(at least 13 are needed" in said
+    wide3 = wide.iloc[:, :3]  # 3 pairs: 10 seeds can separate them, and do
+    ranked3 = ranked.iloc[:3].copy()
+    ranked3.attrs["pairs"] = pairwise(wide3)
+    assert "no pair can be" not in rank_sentence(Group("", pd.DataFrame(), ranked3, {}, None, []))
