@@ -23,8 +23,11 @@ from ganbench.cli.common import (
     VECTORISE,
     WEIGHTS,
     Vectorise,
+    absolute_uri,
+    command,
     print_ranked,
     quiet,
+    report_where,
 )
 from ganbench.cli.errors import err_console, second_ctrl_c_ignored, use_weights, user_errors
 
@@ -156,11 +159,15 @@ def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoin
         console.print(f"[yellow]note[/]: {escape(note)}", highlight=False, soft_wrap=True)
     print_plan(sw.plan, full=False)
     console.print(sync_line(sw.sync, workers), highlight=False, soft_wrap=True)
+    # Printed commands name every path absolutely: they must work pasted in another folder.
+    where = ("--results", results) + (("--storage", absolute_uri(sw.storage)) if storage else ())
     if workers == 0:
-        where = f" --storage {shlex.quote(sw.storage)}" if storage else ""
-        console.print(f"enqueued. Start workers with:\n  ganbench worker {sw.spec.name}{where}"
-                      f" --tracking-uri {shlex.quote(sw.store.uri)}\nand follow them with:\n"
-                      f"  ganbench status {sw.spec.name}{where}", highlight=False)
+        console.print("enqueued. Start workers with:\n  " + command(
+            "worker", sw.spec.name, *where, "--tracking-uri", absolute_uri(sw.store.uri))
+            + "\nfollow them with:\n  " + command("status", sw.spec.name, *where)
+            + "\nand write the report once runs have finished with:\n  "
+            + command("report", sw.spec.name, *report_where(results, tracking_uri)),
+            highlight=False, soft_wrap=True)
         return
     if sw.sync.waiting == 0:  # nothing to train: the warm workers stop unused
         warm.close()
@@ -174,12 +181,14 @@ def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoin
     from ganbench.sweep.runner import unfinished  # a tuned sweep counts its searches too
 
     left = unfinished(sw)
-    again = f"ganbench report {sw.spec.name} " + (f"--tracking-uri {tracking_uri}" if tracking_uri
-                                                  else f"--results {results}")
+    again = command("report", sw.spec.name, *report_where(results, tracking_uri))
+    # The report records the command as given (a committed report names no machine's paths).
+    recorded = f"ganbench report {sw.spec.name} " + (
+        f"--tracking-uri {tracking_uri}" if tracking_uri else f"--results {results}")
     try:
         with console.status("writing the report"), one_line_disk_full():
             ran = "ganbench " + shlex.join(sys.argv[1:])  # the command as typed
-            rep = summarise(sw, command=f"{ran} (rebuild: {again})")
+            rep = summarise(sw, command=f"{ran} (rebuild: {recorded})")
     except KeyboardInterrupt:
         console.print(f"[yellow]interrupted[/] while writing the report: every run is kept; "
                       f"rebuild it with `{again}`.", highlight=False)
@@ -194,8 +203,10 @@ def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoin
         print_ranked(rep)
         console.print("written: " + ", ".join(str(f) for f in rep.files), highlight=False)
     if left or counts["crashed_workers"]:  # the exit code tells the truth: not done
-        resume = "ganbench " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["sweep"] else (
-            f"ganbench sweep {shlex.quote(str(spec_file))} --results {shlex.quote(str(results))}")
+        # The command as typed, in the folder it was typed in (its paths may be relative).
+        resume = (f"cd {shlex.quote(str(Path.cwd()))} && ganbench {shlex.join(sys.argv[1:])}"
+                  if sys.argv[1:2] == ["sweep"] else command("sweep", spec_file, "--results",
+                                                              results))
         err_console.print(f"[bold red]error:[/] {left} run(s) have no result ("
                           f"{counts['crashed_workers']} worker(s) crashed; errors are tagged on "
                           f"the MLflow runs); the report covers what finished. Resume with "

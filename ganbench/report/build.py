@@ -27,6 +27,10 @@ from ganbench.tracking.mlflow import MLflowStore
 FACTORIAL_DESIGNS = ("full", "fractional")
 
 
+class NoRunsYet(ValueError):
+    """A sweep with a record but no run in it yet (enqueued, no worker has started)."""
+
+
 def _spec_fields(spec: dict | None, tags: dict[str, str]) -> tuple[str, str, str, list[int]]:
     """metric, goal, design, seeds from the stored spec, else from the parent run's tags."""
     if spec:
@@ -59,8 +63,8 @@ def read_runs(store: MLflowStore, name: str, workdir: Path, keys: set[str] | Non
                          "--results/--tracking-uri if the store lives elsewhere")
     runs = store.runs_frame(exp)
     if runs.empty:
-        raise ValueError(f"sweep {name!r} has no runs in {store.uri} yet; run "
-                         f"`ganbench sweep FILE` first")
+        raise NoRunsYet(f"sweep {name!r} has no runs in {store.uri} yet: start its workers "
+                        f"(`ganbench worker {name}`) or run `ganbench sweep FILE`")
     text = store.read_text_artifact(parent, "spec.yaml", workdir / "parent")
     tags = store.client.get_run(parent).data.tags
     metric, goal, design, seeds = _spec_fields(yaml.safe_load(text) if text else None, tags)
