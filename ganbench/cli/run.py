@@ -28,7 +28,7 @@ def _fmt(metrics: dict[str, float]) -> str:
 def run(
     config: Path = typer.Argument(..., help="Run file (YAML): dataset, model, loss, tricks, ..."),
     out: Path = typer.Option(None, "--out", "-o",
-                             help="Run folder (default: runs/<file stem>-<time>)."),
+                             help="Run folder (default: <results>/<file stem>-<time>)."),
     steps: int = typer.Option(None, "--steps", min=1, max=L.MAX_STEPS,
                               help="Override the file's steps."),
     seed: int = typer.Option(None, "--seed", min=0, max=L.MAX_SEED,
@@ -75,7 +75,9 @@ def run(
                   f"tricks: {tricks} / seed {cfg.seed} / {cfg.steps} steps")
     for c in caveats(cfg):
         console.print(f"[yellow]caveat[/] {c}")
-    out = out or Path("runs") / f"{config.stem[:100]}-{time.strftime('%Y%m%d-%H%M%S')}"
+    # The run folder goes under --results, beside the MLflow record (default runs/).
+    out = out or (checks.results_dir(results) / f"{config.stem[:100]}-"
+                  f"{time.strftime('%Y%m%d-%H%M%S')}")
     if mlflow:
         from ganbench.tracking.mlflow import default_tracking_uri
 
