@@ -114,16 +114,20 @@ def sweep(
 
         use_weights(weights)
         load_sweep_spec(spec_file, max_runs)  # every file error, and the grid's size, first
-        if dry_run:
+        # Refused here, not by every run; enqueue-only (--workers 0) leaves it to the workers.
+        checks.device(device, here=workers > 0)
+        if dry_run:  # the data is checked too: a dry run that passes means the sweep can start
             from ganbench.sweep.runner import load_plan
 
-            print_plan(load_plan(spec_file), full=True)
+            p = load_plan(spec_file, data="note" if workers == 0 else "error")
+            for note in p.notes:
+                console.print(f"[yellow]note[/]: {escape(note)}", highlight=False,
+                              soft_wrap=True)
+            print_plan(p, full=True)
             return
         checks.storage(storage)
         checks.tracking_uri(tracking_uri)
         checks.system_metrics(system_metrics)
-        # Refused here, not by every run; enqueue-only (--workers 0) leaves it to the workers.
-        checks.device(device, here=workers > 0)
         _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoint_every,
                vectorise, warm, system_metrics)
 

@@ -73,6 +73,7 @@ class Plan:
     cells: list[Cell]
     runs: list[PlannedRun]
     dropped: list[tuple[str, str]] = field(default_factory=list)  # (cell label, reason)
+    notes: list[str] = field(default_factory=list)  # found while planning, one line each
 
 
 def _trick_levels(spec: SweepSpec) -> dict[str, list[dict[str, Any] | None]]:
