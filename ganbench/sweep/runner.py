@@ -269,12 +269,16 @@ def worker_devices(device: str, workers: int | None, per_gpu: int = 1) -> list[s
 
 def worker_contexts(sw: Sweep, opts: SweepOptions, devices: list[str],
                     threads: int | None = None) -> list[WorkerContext]:
-    cores = os.cpu_count() or 1
-    threads = threads or max(1, cores // max(len(devices), 1))
+    from ganbench.cores import run_threads
+
+    # Not given: image runs share the free cores (ganbench/cores.py), 2-D runs take one.
+    auto = threads is None
+    threads = threads or run_threads("images", len(devices))
     base = WorkerContext(
         storage=sw.storage, study=sw.spec.name, direction=sw.queue.study.direction.name.lower(),
         tracking_uri=sw.store.uri, experiment_id=sw.experiment_id, parent_run_id=sw.parent_run_id,
-        metric=sw.spec.metric.name, threads=threads, data_root=opts.data_root,
+        metric=sw.spec.metric.name, threads=threads, auto_threads=auto,
+        data_root=opts.data_root,
         git_commit=git_commit(), checkpoint_every=opts.checkpoint_every, liveness=opts.liveness,
         exit_when_empty=opts.exit_when_empty, system_metrics=opts.system_metrics,
     )
