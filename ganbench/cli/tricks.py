@@ -120,7 +120,8 @@ def matrix(
     console.print(table)
 
 
-_MARK = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "skip": "[dim]skip[/]"}
+_MARK = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "skip": "[dim]skip[/]",
+         "warn": "[yellow]warn[/]"}
 
 
 @app.command("verify")
@@ -131,7 +132,8 @@ def verify(
     plugin: list[str] = typer.Option(  # noqa: B008
         None, "--plugin", "-p", help="A plugin module or .py file to load (repeatable)."),
 ) -> None:
-    """Run the trick contract and print a pass/fail table; exit 1 if any check fails.
+    """Run the trick contract and print a pass/fail table; exit 1 if any check fails
+    (a plugin trick without a cited paper and year is a warning, not a failure).
 
     Tiny CPU runs, seconds per trick: 2 steps alone and beside every compatible built-in
     trick, parameters (defaults, round-trip, closed), the check hook, pure input hooks,
@@ -156,7 +158,9 @@ def verify(
                 f"verifying {n}: {r.check} {r.status}"))
         counts = {s: sum(r.status == s for r in results) for s in _MARK}
         table = Table(title=f"{name}: {counts['pass']} passed, {counts['fail']} failed, "
-                            f"{counts['skip']} skipped", title_justify="left")
+                            f"{counts['skip']} skipped"
+                            + (f", {counts['warn']} warned" if counts["warn"] else ""),
+                      title_justify="left")
         for col in ("check", "result", "detail"):
             table.add_column(col, overflow="fold")
         for r in results:
