@@ -173,6 +173,10 @@ def _check_metric(spec: SweepSpec, cells: list[Cell]) -> None:
         if spec.metric.name not in offered:
             names = ", ".join(offered) or "none"
             hint = missing_metric_hint(spec.metric.name, cell.config) if kind == "images" else ""
+            if kind == "images" and not hint:  # e.g. the 2-D default metric on images
+                hint = ("; an image sweep is ranked by an image metric: add image_metrics: "
+                        "[fid] (and fid_samples: N, 10000 by default) to base and metric: "
+                        "{name: fidN, goal: min} (e.g. fid10k)")
             raise PlanError(("metric", "name"), f"dataset {cell.config.dataset!r} does not "
                             f"provide {spec.metric.name!r} (its metrics: {names}){hint}")
 

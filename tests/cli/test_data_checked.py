@@ -121,3 +121,13 @@ def test_runs_that_fail_for_data_make_the_sweep_exit_1_with_a_pasteable_resume(
     resume = shlex.split(err.rsplit("Resume with `", 1)[1].rstrip("`"))
     assert resume[:2] == ["ganbench", "sweep"] and str(s) in resume
     assert str(tmp_path / "res") in resume  # absolute: pasteable from any folder
+
+
+def test_an_image_sweep_without_a_metric_says_to_add_fid(tmp_path):
+    """Issue 31, item 8: it said only "dataset 'folder' does not provide 'mode_score'"."""
+    (tmp_path / "imgs").mkdir()
+    text = SPEC.replace("no_such_dir", "imgs").replace("metric: {name: fid16, goal: min}\n", "")
+    text = text.replace("  image_metrics: [fid]\n  fid_samples: 16\n", "")
+    assert_user_error(invoke("sweep", spec(tmp_path, text), "--dry-run"),
+                      "does not provide 'mode_score'", "image_metrics: [fid]",
+                      "metric: {name: fidN, goal: min}")
