@@ -25,14 +25,3 @@ def test_a_run_setting_at_the_top_of_a_sweep_file_points_to_base(tmp_path):
                             "s.yaml:3: steps: unknown field", "base.steps")
     assert "seeds" not in err
 
-
-def test_a_few_samples_outside_are_counted_not_rounded_to_0_percent():
-    import numpy as np
-
-    from ganbench.report.samples import outside_label
-
-    out = np.zeros(2000, dtype=bool)
-    out[:3] = True
-    assert outside_label(out) == "3 of 2,000"
-    out[:200] = True
-    assert outside_label(out) == "10%"
