@@ -274,6 +274,12 @@ def runs_csv(runs: pd.DataFrame, rep: Report) -> pd.DataFrame:
     front = tidy.rename(columns={"value": rep.metric}).drop(columns=["run_name"])
     out = runs.merge(front, on="run_id", how="left")
     out["used"] = out["run_id"].isin(set(tidy["run_id"]))
+    # Attempts the analysis does not use (killed, superseded, lost) keep their own status:
+    # their tag, else MLflow's (a killed attempt may never have been tagged).
+    own = pd.Series(runs.get("tags.status", pd.Series(index=runs.index, dtype=object)).values)
+    mlflow = pd.Series(runs.get("mlflow_status", pd.Series(index=runs.index, dtype=object)
+                            ).values).str.lower()
+    out["status"] = out["status"].fillna(own).fillna(mlflow).fillna("unknown")
     lead = ["run_id", "run_name", "cell", "seed", "status", "used", rep.metric, "protocol"]
     lead += [c for c in front.columns if c not in lead]
     return out[lead + [c for c in out.columns if c not in lead]]

@@ -161,6 +161,23 @@ def test_runs_csv_lists_every_run_with_its_cell_and_value(written):
     assert set(csv["spectral_norm"]) == {"off", "sn"}
 
 
+def test_runs_csv_names_the_status_of_attempts_the_analysis_leaves_out(tmp_path):
+    """Issue 31, item 9: a killed attempt's row had an empty status."""
+    from ganbench.report.build import runs_csv
+
+    frame = runs_frame({"a": {}, "b": SN}, lambda c, s: 5.0, seeds=range(3))
+    killed = frame.iloc[[0]].assign(run_id="a-0-killed", mlflow_status="KILLED")
+    killed = killed.drop(columns=["tags.status"])
+    lost = frame.iloc[[1]].assign(run_id="a-1-lost", **{"tags.status": "lost"})
+    frame = pd.concat([killed, lost, frame], ignore_index=True)
+    rep = analyse(store_data(frame, tmp_path), "cmd", "store")
+    csv = runs_csv(frame, rep).set_index("run_id")
+    assert csv.loc["a-0-killed", "status"] == "killed"
+    assert csv.loc["a-1-lost", "status"] == "lost"
+    assert not csv.loc["a-0-killed", "used"] and csv.loc["a-0", "status"] == "finished"
+    assert csv["status"].notna().all()
+
+
 def test_runs_under_two_protocols_get_separate_sections(tmp_path):
     def extra(label, seed):
         return {"tags.protocol.fid": "fid10k" if seed < 3 else "fid50k"}
