@@ -82,9 +82,10 @@ class Vectorise(str, Enum):
 # Options that several commands share (one definition, one help text).
 TRACKING_URI = typer.Option(None, "--tracking-uri",
                             help="MLflow tracking URI (default: <results>/mlflow.db).")
+# `\\[`: rich would read [system] as markup and print pip install 'ganbench'.
 SYSTEM_METRICS = typer.Option(False, "--system-metrics",
                               help="Log each run's CPU, memory and GPU use (MLflow system "
-                              "metrics; needs psutil: pip install 'ganbench\\[system]').")  # \\[: not rich markup
+                              "metrics; needs psutil: pip install 'ganbench\\[system]').")
 DEVICE = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto.")
 WEIGHTS = typer.Option(None, "--weights",
                        help="Inception weights file for FID/KID/IS (see `weights`).")
