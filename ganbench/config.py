@@ -215,10 +215,13 @@ class RunConfig(Closed):
 
 
 def explain(e: ValidationError, path: Path | str, node: yaml.Node | None, prefix=(),
-            fields: list[str] | None = None) -> str:
+            fields: list[str] | None = None, nested: tuple[str, list[str]] | None = None
+            ) -> str:
     """Turn a pydantic error into lines of `file:line: field: message` (at most MAX_ERRORS).
 
     `fields`: the validated model's field names, for "did you mean" on unknown keys.
+    `nested`: (key, its fields): an unknown top-level key that belongs under `key` (a run
+    setting at the top of a sweep file) is pointed there.
     """
     lines, errors = [], e.errors()
     for err in errors[:MAX_ERRORS]:  # formatting (line, did-you-mean) costs; 100k keys happen
@@ -227,7 +230,10 @@ def explain(e: ValidationError, path: Path | str, node: yaml.Node | None, prefix
         field = ".".join(str(p) for p in loc) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown field" + _suggest(err["loc"], fields)
+            under = nested and len(err["loc"]) == 1 and str(err["loc"][0]) in nested[1]
+            msg = "unknown field" + (f"; it is a run setting: put it under {nested[0]}: "
+                                     f"({nested[0]}.{err['loc'][0]})" if under
+                                     else _suggest(err["loc"], fields))
         elif err["type"].startswith(("greater_than", "less_than")):
             got = repr(err.get("input"))
             msg = f"{msg} (got {got if len(got) <= 40 else got[:20] + '...'})"

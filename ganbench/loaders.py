@@ -115,7 +115,8 @@ def load_sweep_spec(path: Path | str, max_runs: int | None = None
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(explain(e, path, node, fields=list(SweepSpec.model_fields))) from None
+        raise ConfigError(explain(e, path, node, fields=list(SweepSpec.model_fields),
+                                  nested=("base", list(RunConfig.model_fields)))) from None
     if "plugins" in spec.base:
         raise ConfigError(f"{path}:{line_of(node, 'base', 'plugins')}: base.plugins: a sweep "
                           "lists its plugins at the top of the file (plugins: [...]), for "

@@ -225,7 +225,12 @@ class Registry(Generic[T]):
         close = difflib.get_close_matches(str(name), self.names(), n=1, cutoff=0.5)
         if close:
             msg += f"; did you mean {close[0]!r}?"
-        return msg + f" (known: {', '.join(self.names())})"
+        msg += f" (known: {', '.join(self.names())})"
+        if all(o == BUILT_IN for o in self._origins.values()):  # no plugin has added one
+            msg += (f"; if it is your own {self.kind}, load the module that registers it: "
+                    "`plugins: [its_file.py]` in the run or sweep file, --plugin FILE, or "
+                    "GANBENCH_PLUGINS")
+        return msg
 
     def names(self) -> list[str]:
         return sorted(self._items)

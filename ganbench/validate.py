@@ -271,6 +271,31 @@ def trick_conditions(name: str) -> list[tuple[str, Finding]]:
     return out
 
 
+def pair_findings(name: str, dataset: str | None = None, model: str | None = None,
+                  loss: str = "ns") -> dict[str, list[str]]:
+    """The tricks `name` conflicts (or has a caveat) with as a pair in one setting that it
+    has neither with alone: {"conflict": [...], "caveat": [...]} (what `tricks show` adds to
+    the trick's own findings; the same check() as `pair_matrix`)."""
+    dataset = dataset or probe_pair("points")[0]
+    model = model or probe_pair(data_kind(dataset))[1]
+
+    def kinds(tricks: dict) -> set[str]:
+        cfg = RunConfig(dataset=dataset, model=model, loss=loss, tricks=tricks)
+        return {f.kind for f in check_run(cfg)}
+
+    alone = kinds({name: {}})
+    out: dict[str, list[str]] = {"conflict": [], "caveat": []}
+    for other in TRICKS.names():
+        if other == name:
+            continue
+        both = kinds({name: {}, other: {}}) - alone - kinds({other: {}})
+        for kind in ("conflict", "caveat"):
+            if kind in both:
+                out[kind].append(other)
+                break
+    return out
+
+
 def pair_matrix(dataset: str | None = None, model: str | None = None,
                 loss: str = "ns") -> tuple[list[str], dict[tuple[str, str], str]]:
     """Compatibility of every pair of tricks (and each alone, on the diagonal) in one setting.

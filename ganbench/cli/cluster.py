@@ -45,7 +45,8 @@ def worker(
                                   help="Worker processes on the CPU (default 1; with GPUs the "
                                   "default is one per GPU times --per-gpu)."),
     threads: int = typer.Option(None, "--threads", min=1, max=L.MAX_THREADS,
-                                help="Torch threads per process (default: cores / processes)."),
+                                help="Torch threads per process (default: 1 for 2-D runs, else the "
+                                "free cores this process may use / processes)."),
     vectorise: Vectorise = VECTORISE,
     checkpoint_every: int = CHECKPOINT_EVERY,
     heartbeat_interval: int = typer.Option(

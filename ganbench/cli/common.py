@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import warnings
 from enum import Enum
 from pathlib import Path
@@ -47,6 +48,31 @@ def results_folder(given: Path | None) -> Path:
     return DEFAULT_RESULTS
 
 
+def absolute_uri(uri: str) -> str:
+    """A storage or tracking URI that names a local file, with the file's absolute path (a
+    printed command must work when pasted in another folder); any other URI as it is."""
+    if "://" not in uri and not uri.startswith(("journal:", "file:")):  # a bare file path
+        return str(Path(uri).resolve())
+    for scheme in ("sqlite:///", "journal:", "file:"):
+        rest = uri[len(scheme):]
+        if uri.startswith(scheme) and not rest.startswith("/") and rest != ":memory:":
+            return scheme + str(Path(rest).resolve())
+    return uri
+
+
+def command(*words: str | Path) -> str:
+    """A command to print for pasting: paths made absolute (it works from any folder), every
+    word shell-quoted."""
+    return "ganbench " + " ".join(shlex.quote(str(w.resolve()) if isinstance(w, Path) else w)
+                                  for w in words)
+
+
+def report_where(results: Path, tracking_uri: str | None) -> tuple[str | Path, ...]:
+    """The options that point `ganbench report` at a sweep's store."""
+    return (("--tracking-uri", absolute_uri(tracking_uri)) if tracking_uri
+            else ("--results", results))
+
+
 class Vectorise(str, Enum):
     auto = "auto"
     on = "on"
@@ -56,9 +82,10 @@ class Vectorise(str, Enum):
 # Options that several commands share (one definition, one help text).
 TRACKING_URI = typer.Option(None, "--tracking-uri",
                             help="MLflow tracking URI (default: <results>/mlflow.db).")
+# `\\[`: rich would read [system] as markup and print pip install 'ganbench'.
 SYSTEM_METRICS = typer.Option(False, "--system-metrics",
                               help="Log each run's CPU, memory and GPU use (MLflow system "
-                              "metrics; needs psutil: pip install 'ganbench[system]').")
+                              "metrics; needs psutil: pip install 'ganbench\\[system]').")
 DEVICE = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto.")
 WEIGHTS = typer.Option(None, "--weights",
                        help="Inception weights file for FID/KID/IS (see `weights`).")

@@ -8,7 +8,14 @@ import typer
 from rich.console import Console
 
 from ganbench.cli import checks
-from ganbench.cli.common import RESULTS, print_ranked, quiet
+from ganbench.cli.common import (
+    RESULTS,
+    absolute_uri,
+    command,
+    print_ranked,
+    quiet,
+    report_where,
+)
 from ganbench.cli.errors import user_errors
 
 console = Console()
@@ -44,7 +51,7 @@ def report(
     Writes <results>/<sweep>/report.md, report.tex, runs.csv and PNG plots, and attaches
     them to the sweep's parent MLflow run.
     """
-    from ganbench.report.build import report_sweep
+    from ganbench.report.build import NoRunsYet, report_sweep
     from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
 
     quiet()
@@ -53,13 +60,21 @@ def report(
     checks.tracking_uri(tracking_uri)
     uri = tracking_uri or default_tracking_uri(results)
     checks.store_exists(uri)
+    # Recorded in the report as given (no machine's paths); printed absolute (pasteable).
     cmd = f"ganbench report {name}" + (f" --results {results}" if tracking_uri is None else
                                        f" --tracking-uri {tracking_uri}")
+    again = command("report", name, *report_where(results, tracking_uri))
     try:
         with console.status(f"reading sweep {name} from {uri}"):
             rep = report_sweep(MLflowStore(uri), name, results / name, cmd, attach=attach)
+    except NoRunsYet:
+        worker = command("worker", name, "--results", results, *(
+            ("--tracking-uri", absolute_uri(tracking_uri)) if tracking_uri else ()))
+        raise ValueError(f"sweep {name!r} has no runs yet: start its workers with `{worker}` "
+                         "(add --storage URL if it was enqueued on shared storage), then rerun "
+                         f"`{again}`") from None
     except KeyboardInterrupt:
-        console.print(f"[yellow]interrupted[/]: no report written; rerun `{cmd}`",
+        console.print(f"[yellow]interrupted[/]: no report written; rerun `{again}`",
                       highlight=False)
         raise typer.Exit(130) from None
     print_ranked(rep)

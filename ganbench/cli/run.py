@@ -28,12 +28,15 @@ def _fmt(metrics: dict[str, float]) -> str:
 def run(
     config: Path = typer.Argument(..., help="Run file (YAML): dataset, model, loss, tricks, ..."),
     out: Path = typer.Option(None, "--out", "-o",
-                             help="Run folder (default: runs/<file stem>-<time>)."),
+                             help="Run folder (default: <results>/<file stem>-<time>)."),
     steps: int = typer.Option(None, "--steps", min=1, max=L.MAX_STEPS,
                               help="Override the file's steps."),
     seed: int = typer.Option(None, "--seed", min=0, max=L.MAX_SEED,
                              help="Override the file's seed."),
     device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:1 or auto."),
+    threads: int = typer.Option(None, "--threads", min=1, max=L.MAX_THREADS,
+                                help="Torch threads (default: 1 for 2-D data, else the cores "
+                                "this process may use that other processes leave free)."),
     weights: Path = WEIGHTS,
     mlflow: bool = typer.Option(True, "--mlflow/--no-mlflow",
                                 help="Record the run in the MLflow store (experiment `runs`)."),
@@ -69,13 +72,21 @@ def run(
         cfg = cfg.model_validate({**cfg.model_dump(), **overrides})
     if device is None:
         checks.device(cfg.device, f"{config}:{checks.line_in(config, 'device')}: device")
+    from ganbench.cores import run_threads
+    from ganbench.data import data_kind
+
+    threads = threads or run_threads(data_kind(cfg.dataset))  # why: ganbench/cores.py
+    torch.set_num_threads(threads)
     tricks = ", ".join(cfg.tricks) or "none"
     name = escape(str(config))
     console.print(f"[bold]{name}[/]: {cfg.dataset} / {cfg.model} / loss {cfg.loss} / "
-                  f"tricks: {tricks} / seed {cfg.seed} / {cfg.steps} steps")
+                  f"tricks: {tricks} / seed {cfg.seed} / {cfg.steps} steps / "
+                  f"{threads} thread{'s' if threads > 1 else ''}")
     for c in caveats(cfg):
         console.print(f"[yellow]caveat[/] {c}")
-    out = out or Path("runs") / f"{config.stem[:100]}-{time.strftime('%Y%m%d-%H%M%S')}"
+    # The run folder goes under --results, beside the MLflow record (default runs/).
+    out = out or (checks.results_dir(results) / f"{config.stem[:100]}-"
+                  f"{time.strftime('%Y%m%d-%H%M%S')}")
     if mlflow:
         from ganbench.tracking.mlflow import default_tracking_uri
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -23,8 +24,11 @@ from ganbench.cli.common import (
     VECTORISE,
     WEIGHTS,
     Vectorise,
+    absolute_uri,
+    command,
     print_ranked,
     quiet,
+    report_where,
 )
 from ganbench.cli.errors import err_console, second_ctrl_c_ignored, use_weights, user_errors
 
@@ -75,8 +79,10 @@ def sweep(
     spec_file: Path = typer.Argument(..., help="Sweep file (YAML): base, tricks, axes, design."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the full plan and exit."),
     workers: int = typer.Option(
-        1, "--workers", "-w", min=0, max=L.MAX_PROCESSES,
-        help="Local worker processes; 0 only enqueues (workers run `ganbench worker`)."),
+        None, "--workers", "-w", min=0, max=L.MAX_PROCESSES, show_default=False,
+        help="Local worker processes (default: on a CPU one per free core, at most one per "
+        "run, each image run sharing the rest as threads; 1 on a GPU); 0 only enqueues "
+        "(workers run `ganbench worker`)."),
     storage: str = typer.Option(
         None, "--storage", help="Optuna storage URL (default: <results>/<sweep>/study.journal)."),
     tracking_uri: str = typer.Option(None, "--tracking-uri",
@@ -105,24 +111,64 @@ def sweep(
     # the file, plans and opens the store; they get their contexts once the sweep is ready,
     # and are stopped unused if the file is refused. A local sweep that has a study already
     # may have nothing left to run: its workers start cold, only when needed.
-    early = workers if not dry_run and _new_sweep(spec_file, results, storage) else 0
+    early = (_early_workers(workers, device)
+             if not dry_run and _new_sweep(spec_file, results, storage) else 0)
     with warm_workers(early, [device] * early) as warm:
         from ganbench.loaders import load_sweep_spec
 
         use_weights(weights)
         load_sweep_spec(spec_file, max_runs)  # every file error, and the grid's size, first
-        if dry_run:
+        # Refused here, not by every run; enqueue-only (--workers 0) leaves it to the workers.
+        checks.device(device, here=workers != 0)
+        if dry_run:  # the data is checked too: a dry run that passes means the sweep can start
             from ganbench.sweep.runner import load_plan
 
-            print_plan(load_plan(spec_file), full=True)
+            p = load_plan(spec_file, data="note" if workers == 0 else "error")
+            for note in p.notes:
+                console.print(f"[yellow]note[/]: {escape(note)}", highlight=False,
+                              soft_wrap=True)
+            print_plan(p, full=True)
             return
         checks.storage(storage)
         checks.tracking_uri(tracking_uri)
         checks.system_metrics(system_metrics)
-        # Refused here, not by every run; enqueue-only (--workers 0) leaves it to the workers.
-        checks.device(device, here=workers > 0)
         _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoint_every,
                vectorise, warm, system_metrics)
+
+
+def _gpu_likely(device: str) -> bool:
+    """Whether this sweep may train on a GPU, told without importing torch (the early
+    workers start before it is imported): a cuda device, or auto with an NVIDIA driver."""
+    import os
+
+    if device.startswith("cuda"):
+        return True
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return device == "auto" and visible not in ("", "-1") and Path("/proc/driver/nvidia").exists()
+
+
+def _early_workers(workers: int | None, device: str) -> int:
+    """Workers to start before the plan is known: as given, else one per free core on a CPU
+    (trimmed to the runs waiting once the plan is read), one where a GPU may be used."""
+    if workers is not None:
+        return workers
+    if _gpu_likely(device):
+        return 1
+    from ganbench.cores import cpu_workers
+
+    return cpu_workers(L.MAX_PROCESSES)
+
+
+def _chosen_workers(device: str, waiting: int) -> int:
+    """--workers not given: 1 on a GPU; on a CPU the rule of ganbench/cores.py."""
+    if _gpu_likely(device):
+        import torch
+
+        if device.startswith("cuda") or torch.cuda.is_available():
+            return 1
+    from ganbench.cores import cpu_workers
+
+    return cpu_workers(waiting)
 
 
 def _new_sweep(spec_file: Path, results: Path, storage: str | None) -> bool:
@@ -148,19 +194,29 @@ def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoin
     from ganbench.sweep.runner import SweepOptions, prepare, summarise
 
     opts = SweepOptions(results=results, storage=storage, tracking_uri=tracking_uri,
-                        workers=workers, device=device, checkpoint_every=checkpoint_every,
-                        vectorise=vectorise.value, system_metrics=system_metrics)
+                        workers=1 if workers is None else workers, device=device,
+                        checkpoint_every=checkpoint_every, vectorise=vectorise.value,
+                        system_metrics=system_metrics)
     with console.status("opening the study and the MLflow store"), one_line_disk_full():
         sw = prepare(spec_file, opts)
+    if workers is None:  # chosen for this machine and the runs waiting (ganbench/cores.py)
+        workers = _chosen_workers(device, sw.sync.waiting)
+        opts = replace(opts, workers=workers)
+        if warm.ready and warm.n != workers:
+            warm.close()  # fewer runs than cores: start what is needed, cold
     for note in sw.notes:
         console.print(f"[yellow]note[/]: {escape(note)}", highlight=False, soft_wrap=True)
     print_plan(sw.plan, full=False)
     console.print(sync_line(sw.sync, workers), highlight=False, soft_wrap=True)
+    # Printed commands name every path absolutely: they must work pasted in another folder.
+    where = ("--results", results) + (("--storage", absolute_uri(sw.storage)) if storage else ())
     if workers == 0:
-        where = f" --storage {shlex.quote(sw.storage)}" if storage else ""
-        console.print(f"enqueued. Start workers with:\n  ganbench worker {sw.spec.name}{where}"
-                      f" --tracking-uri {shlex.quote(sw.store.uri)}\nand follow them with:\n"
-                      f"  ganbench status {sw.spec.name}{where}", highlight=False)
+        console.print("enqueued. Start workers with:\n  " + command(
+            "worker", sw.spec.name, *where, "--tracking-uri", absolute_uri(sw.store.uri))
+            + "\nfollow them with:\n  " + command("status", sw.spec.name, *where)
+            + "\nand write the report once runs have finished with:\n  "
+            + command("report", sw.spec.name, *report_where(results, tracking_uri)),
+            highlight=False, soft_wrap=True)
         return
     if sw.sync.waiting == 0:  # nothing to train: the warm workers stop unused
         warm.close()
@@ -174,12 +230,14 @@ def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoin
     from ganbench.sweep.runner import unfinished  # a tuned sweep counts its searches too
 
     left = unfinished(sw)
-    again = f"ganbench report {sw.spec.name} " + (f"--tracking-uri {tracking_uri}" if tracking_uri
-                                                  else f"--results {results}")
+    again = command("report", sw.spec.name, *report_where(results, tracking_uri))
+    # The report records the command as given (a committed report names no machine's paths).
+    recorded = f"ganbench report {sw.spec.name} " + (
+        f"--tracking-uri {tracking_uri}" if tracking_uri else f"--results {results}")
     try:
         with console.status("writing the report"), one_line_disk_full():
             ran = "ganbench " + shlex.join(sys.argv[1:])  # the command as typed
-            rep = summarise(sw, command=f"{ran} (rebuild: {again})")
+            rep = summarise(sw, command=f"{ran} (rebuild: {recorded})")
     except KeyboardInterrupt:
         console.print(f"[yellow]interrupted[/] while writing the report: every run is kept; "
                       f"rebuild it with `{again}`.", highlight=False)
@@ -194,8 +252,10 @@ def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoin
         print_ranked(rep)
         console.print("written: " + ", ".join(str(f) for f in rep.files), highlight=False)
     if left or counts["crashed_workers"]:  # the exit code tells the truth: not done
-        resume = "ganbench " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["sweep"] else (
-            f"ganbench sweep {shlex.quote(str(spec_file))} --results {shlex.quote(str(results))}")
+        # The command as typed, in the folder it was typed in (its paths may be relative).
+        resume = (f"cd {shlex.quote(str(Path.cwd()))} && ganbench {shlex.join(sys.argv[1:])}"
+                  if sys.argv[1:2] == ["sweep"] else command("sweep", spec_file, "--results",
+                                                              results))
         err_console.print(f"[bold red]error:[/] {left} run(s) have no result ("
                           f"{counts['crashed_workers']} worker(s) crashed; errors are tagged on "
                           f"the MLflow runs); the report covers what finished. Resume with "

@@ -40,6 +40,16 @@ def _findings(name: str) -> str:
     return "\n".join(f"{f.kind} ({cond}): {f.message}" for cond, f in trick_conditions(name)) or "-"
 
 
+def _context() -> str:
+    """Where `_findings` looked: said, so "no conflicts" is not read as "none anywhere"."""
+    from ganbench.validate import probe_pair
+
+    dataset, model = probe_pair("points")
+    return (f"the trick alone on {dataset}/{model}, loss ns, no D norm, 100000 steps, with "
+            "one setting changed at a time (in brackets: steps=1000, each loss, each d_norm, "
+            "image data); in pairs with other tricks: `ganbench tricks matrix`")
+
+
 def _plugins(extra: list[str] | None = None) -> None:
     """The plugins of GANBENCH_PLUGINS and the entry points (and any named), so a plugin's
     tricks are listed and verified like the built-ins."""
@@ -65,6 +75,7 @@ def list_tricks() -> None:
         table.add_column(col, overflow="fold")
     for name, cls in TRICKS.items():
         table.add_row(name, cls.paper, _params(cls), _findings(name))
+    table.caption = f"conflicts / caveats: {_context()}"
     console.print(table)
 
 
@@ -87,7 +98,13 @@ def show(name: str = typer.Argument(..., help="Trick name, e.g. spectral_norm.")
         cons = ", ".join(constraint(m) for m in f.metadata) or ""
         table.add_row(k, ann, repr(f.default), cons)
     console.print(table)
-    console.print(f"conflicts / caveats:\n{_findings(name)}", highlight=False)
+    from ganbench.validate import pair_findings, probe_pair
+
+    console.print(f"conflicts / caveats ({_context()}):\n{_findings(name)}", highlight=False)
+    dataset, model = probe_pair("points")
+    pairs = pair_findings(name, dataset, model)
+    said = "; ".join(f"{k} with {', '.join(v)}" for k, v in pairs.items() if v) or "none"
+    console.print(f"in pairs on {dataset}/{model}, loss ns: {said}", highlight=False)
 
 
 @app.command("matrix")
@@ -120,7 +137,8 @@ def matrix(
     console.print(table)
 
 
-_MARK = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "skip": "[dim]skip[/]"}
+_MARK = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "skip": "[dim]skip[/]",
+         "warn": "[yellow]warn[/]"}
 
 
 @app.command("verify")
@@ -131,7 +149,8 @@ def verify(
     plugin: list[str] = typer.Option(  # noqa: B008
         None, "--plugin", "-p", help="A plugin module or .py file to load (repeatable)."),
 ) -> None:
-    """Run the trick contract and print a pass/fail table; exit 1 if any check fails.
+    """Run the trick contract and print a pass/fail table; exit 1 if any check fails
+    (a plugin trick without a cited paper and year is a warning, not a failure).
 
     Tiny CPU runs, seconds per trick: 2 steps alone and beside every compatible built-in
     trick, parameters (defaults, round-trip, closed), the check hook, pure input hooks,
@@ -156,7 +175,9 @@ def verify(
                 f"verifying {n}: {r.check} {r.status}"))
         counts = {s: sum(r.status == s for r in results) for s in _MARK}
         table = Table(title=f"{name}: {counts['pass']} passed, {counts['fail']} failed, "
-                            f"{counts['skip']} skipped", title_justify="left")
+                            f"{counts['skip']} skipped"
+                            + (f", {counts['warn']} warned" if counts["warn"] else ""),
+                      title_justify="left")
         for col in ("check", "result", "detail"):
             table.add_column(col, overflow="fold")
         for r in results:

@@ -38,28 +38,61 @@ def _serve(results: Path, tracking_uri: str | None, host: str, port: int) -> Non
     checks.tracking_uri(tracking_uri)
     uri = tracking_uri or default_tracking_uri(results)
     checks.store_exists(uri)  # MLflow would create an empty store and serve nothing
-    console.print(f"MLflow UI for {uri} at http://{host}:{port}  (Ctrl-C to stop)",
-                  highlight=False)
-    _print_views(uri, f"http://{host}:{port}")
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-           "--host", host, "--port", str(port)]
     # The GenAI job runner (a huey consumer and its workers) serves nothing ganbench records.
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     # Its own process group: mlflow starts uvicorn workers and more, which a plain terminate
     # of mlflow's own process leaves running; the whole group is stopped together.
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    proc = subprocess.Popen(_command(uri, host, port), env=env, start_new_session=True)
 
     def stop(signum, frame):
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
-        proc.wait()
+        with console.status(f"starting the MLflow UI for {uri}"):
+            up = _answers(proc, host, port)
+        if up:  # links printed once they work (the server takes ~25 s on a small machine)
+            console.print(f"MLflow UI for {uri} at http://{host}:{port}  (Ctrl-C to stop)",
+                          highlight=False)
+            _print_views(uri, f"http://{host}:{port}")
+        elif proc.poll() is None:
+            console.print(f"[yellow]note[/]: the MLflow UI has not answered on {host}:{port} "
+                          f"after {WAIT_S} s; still waiting for it (Ctrl-C to stop)",
+                          highlight=False)
+        code = proc.wait()
+        if not up:
+            console.print(f"[red]error:[/] the MLflow UI exited (code {code}) before it "
+                          "answered; its messages are above", highlight=False)
+            raise typer.Exit(1)
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
         _stop_group(proc)
+
+
+WAIT_S = 180  # how long the links wait for the server before a note says it is slow
+
+
+def _command(uri: str, host: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+            "--host", host, "--port", str(port)]
+
+
+def _answers(proc: subprocess.Popen, host: str, port: int) -> bool:
+    """Wait until the server accepts a connection (True), exits, or WAIT_S pass (False)."""
+    import socket
+    import time
+
+    target = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
+    deadline = time.monotonic() + WAIT_S
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            socket.create_connection((target, port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.25)
+    return False
 
 
 def _print_views(uri: str, base: str) -> None:

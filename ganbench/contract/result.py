@@ -9,7 +9,7 @@ from typing import Literal
 
 from ganbench.contract.contexts import contract_data
 
-Status = Literal["pass", "fail", "skip"]
+Status = Literal["pass", "fail", "skip", "warn"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,8 @@ class CheckResult:
 
     @property
     def ok(self) -> bool:
-        """Passed or skipped (a skip is not a failure: the check does not apply)."""
+        """Passed, skipped (the check does not apply) or warned (nothing that changes
+        results: a plugin's trick without a citation)."""
         return self.status != "fail"
 
 
@@ -51,6 +52,8 @@ def check(title: str | Callable[..., str]):
                     detail = fn(name, *args, **kwargs)
             except Skip as e:
                 return CheckResult(name, label, "skip", one_line(str(e)))
+            except Warn as e:
+                return CheckResult(name, label, "warn", one_line(str(e)))
             except Failed as e:
                 return CheckResult(name, label, "fail", one_line(str(e)))
             except Exception as e:  # a check that crashes is a broken part, not a crash
@@ -62,6 +65,10 @@ def check(title: str | Callable[..., str]):
         return wrapper
 
     return deco
+
+
+class Warn(Exception):
+    """Raised inside a check: a flaw that does not change results (the message says it)."""
 
 
 class Skip(Exception):

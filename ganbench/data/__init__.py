@@ -15,9 +15,10 @@ from ganbench.data.base import (
     Dataset,
     DatasetSpec,
     DataUnavailableError,
+    check_available,
     data_kind,
     register_dataset,
 )
 
-__all__ = ["DATASETS", "DataUnavailableError", "Dataset", "DatasetSpec", "data_kind",
-           "register_dataset"]
+__all__ = ["DATASETS", "DataUnavailableError", "Dataset", "DatasetSpec", "check_available",
+           "data_kind", "register_dataset"]

@@ -237,6 +237,10 @@ class DatasetSpec:
     # DataInfo as a function of the options, for datasets whose labels or sides depend on
     # them (a folder); None = the fields above.
     info: Callable[[dict[str, Any]], DataInfo] | None = None
+    # check(root, **options): raise DataUnavailableError (one line: the path and how to get
+    # the data) when loading would fail for want of data, without reading it, so a sweep is
+    # refused while planning rather than failing run by run. None: not checked ahead.
+    check: Callable[..., None] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("points", "images"):
@@ -332,6 +336,13 @@ def dataset_info(name: str, options: dict[str, Any] | None = None) -> DataInfo:
 def dataset_options_model(name: str) -> type | None:
     """The pydantic model a dataset's options are checked with; None = it takes none."""
     return DATASETS.get(name).options
+
+
+def check_available(name: str, root: Path, options: dict[str, Any] | None = None) -> None:
+    """DataUnavailableError when a dataset's data is missing (where its spec can tell ahead)."""
+    spec = DATASETS.get(name)
+    if spec.check is not None:
+        spec.check(Path(root), **(options or {}))
 
 
 def load_dataset(name: str, root: Path, options: dict[str, Any] | None = None) -> Dataset:

@@ -74,16 +74,25 @@ def read_batch(path: Path, lay: Layout) -> tuple[np.ndarray, np.ndarray]:
     return x.reshape(-1, 3, 32, 32), y  # rows are R plane, G plane, B plane (row-major)
 
 
-def download(root: Path, lay: Layout, timeout: float = 30.0) -> str | None:
-    """torchvision's download and extraction into <root>/<folder>; None on success, else a
-    note saying why not (offline, unreachable, failed)."""
+def download_blocked(lay: Layout) -> str | None:
+    """Why a download cannot start (offline, unreachable), or None."""
     if os.environ.get("GANBENCH_OFFLINE", "").strip() == "1":
         return "online download skipped (GANBENCH_OFFLINE=1)"
     import torchvision.datasets as tvd  # ~1 s to import, so only when a download is possible
 
+    url = getattr(tvd, lay.torchvision).url
+    return None if network_reachable(url) else f"online download skipped ({url} unreachable)"
+
+
+def download(root: Path, lay: Layout, timeout: float = 30.0) -> str | None:
+    """torchvision's download and extraction into <root>/<folder>; None on success, else a
+    note saying why not (offline, unreachable, failed)."""
+    blocked = download_blocked(lay)
+    if blocked is not None:
+        return blocked
+    import torchvision.datasets as tvd
+
     cls = getattr(tvd, lay.torchvision)
-    if not network_reachable(cls.url):
-        return f"online download skipped ({cls.url} unreachable)"
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)
     try:
@@ -107,15 +116,18 @@ def _where(root: Path, lay: Layout) -> str:
             f"or run online once (unset GANBENCH_OFFLINE) and torchvision downloads it there")
 
 
-def find_files(root: Path, lay: Layout) -> Path:
-    """<root>/<folder> with every batch present; a download when the folder is absent."""
+def find_files(root: Path, lay: Layout, fetch: bool = True) -> Path:
+    """<root>/<folder> with every batch present; a download when the folder is absent (with
+    fetch=False: only whether one could start)."""
     folder = Path(root) / lay.folder
     names = lay.train + lay.test
     if not folder.is_dir():
-        note = download(root, lay)
+        note = download(root, lay) if fetch else download_blocked(lay)
         if note is not None:
             raise DataUnavailableError(f"{lay.name} not found: no folder {folder} ({note}); "
                                        + _where(root, lay))
+        if not fetch:
+            return folder
     missing = [n for n in names if not (folder / n).is_file()]
     if missing:
         have = [n for n in names if n not in missing]
@@ -168,5 +180,6 @@ def load_cifar100(root: Path) -> Dataset:
 for _lay, _load in ((LAYOUTS["cifar10"], load_cifar10), (LAYOUTS["cifar100"], load_cifar100)):
     register_dataset(DatasetSpec(
         _lay.name, "images", _load, shape=(3, 32, 32), classes=_lay.classes, labelled=True,
+        check=lambda root, _lay=_lay: find_files(root, _lay, fetch=False),
         max_size=32, splits=("train", "test"), test_size=10_000,
         source=f"torchvision's {_lay.folder}/ under the data root, or its download"))

@@ -193,10 +193,16 @@ def _info(options: dict[str, Any]) -> DataInfo:
     return DataInfo(classes=classes, max_size=res)
 
 
-def load_folder(root: Path, path: str | Path | None = None, resolution: int = 64) -> Dataset:
+def check_folder(root: Path, path: str | Path | None = None, resolution: int = 64) -> None:
+    """The folder exists and holds images (listed, not decoded)."""
     if path is None:
         raise DataUnavailableError("dataset folder needs a path: write dataset: {name: folder, "
                                    "path: DIR, resolution: 64}")
+    scan(Path(path).expanduser())
+
+
+def load_folder(root: Path, path: str | Path | None = None, resolution: int = 64) -> Dataset:
+    check_folder(root, path, resolution)
     path = Path(path).expanduser()
     files, labels, names = scan(path)
     check_fits(len(files) * 3 * resolution * resolution,
@@ -227,4 +233,5 @@ def load_folder(root: Path, path: str | Path | None = None, resolution: int = 64
 register_dataset(DatasetSpec(
     # shape at the default resolution; a run's own is its `resolution` option
     "folder", "images", load_folder, shape=(3, 64, 64), options=FolderOptions, info=_info,
+    check=check_folder,
     source="your PNG/JPEG images: dataset: {name: folder, path: DIR, resolution: 64}"))

@@ -87,12 +87,20 @@ def download(root: Path, timeout: float = 30.0) -> str | None:
     return None
 
 
-def load_stl10(root: Path) -> Dataset:
+def find_stl10(root: Path, fetch: bool = True) -> Path:
+    """<root>/stl10_binary with its files; a download when absent (fetch=False: only whether
+    one could start, for planning)."""
     folder = Path(root) / FOLDER
     where = (f"put torchvision's {FOLDER}/ folder ({', '.join(FILES)}) under the data root "
              f"{root} (or point GANBENCH_DATA at a root that has it), or run online once "
              "(unset GANBENCH_OFFLINE) and torchvision downloads it there (2.6 GB)")
     if not folder.is_dir():
+        if not fetch:
+            offline = os.environ.get("GANBENCH_OFFLINE", "").strip() == "1"
+            if offline:
+                raise DataUnavailableError(f"stl10 not found: no folder {folder} (online "
+                                           f"download skipped (GANBENCH_OFFLINE=1)); {where}")
+            return folder
         note = download(root)
         if note is not None:
             raise DataUnavailableError(f"stl10 not found: no folder {folder} ({note}); {where}")
@@ -100,6 +108,11 @@ def load_stl10(root: Path) -> Dataset:
     if missing:
         raise DataUnavailableError(f"stl10 is incomplete: {folder} has no "
                                    f"{', '.join(missing)}; {where}")
+    return folder
+
+
+def load_stl10(root: Path) -> Dataset:
+    folder = find_stl10(root)
     xs = [folder / "unlabeled_X.bin", folder / "train_X.bin"]
     n_unlabeled, n_train = (count_images(p) for p in xs)
     if (folder / "train_y.bin").stat().st_size != n_train:
@@ -115,5 +128,6 @@ def load_stl10(root: Path) -> Dataset:
 
 register_dataset(DatasetSpec(
     "stl10", "images", load_stl10, shape=(3, SIDE, SIDE), max_size=SIDE,
+    check=lambda root: find_stl10(root, fetch=False),
     source=f"STL-10 unlabeled + train: torchvision's {FOLDER}/ under the data root, or its "
     "download"))

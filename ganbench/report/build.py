@@ -27,6 +27,10 @@ from ganbench.tracking.mlflow import MLflowStore
 FACTORIAL_DESIGNS = ("full", "fractional")
 
 
+class NoRunsYet(ValueError):
+    """A sweep with a record but no run in it yet (enqueued, no worker has started)."""
+
+
 def _spec_fields(spec: dict | None, tags: dict[str, str]) -> tuple[str, str, str, list[int]]:
     """metric, goal, design, seeds from the stored spec, else from the parent run's tags."""
     if spec:
@@ -59,8 +63,8 @@ def read_runs(store: MLflowStore, name: str, workdir: Path, keys: set[str] | Non
                          "--results/--tracking-uri if the store lives elsewhere")
     runs = store.runs_frame(exp)
     if runs.empty:
-        raise ValueError(f"sweep {name!r} has no runs in {store.uri} yet; run "
-                         f"`ganbench sweep FILE` first")
+        raise NoRunsYet(f"sweep {name!r} has no runs in {store.uri} yet: start its workers "
+                        f"(`ganbench worker {name}`) or run `ganbench sweep FILE`")
     text = store.read_text_artifact(parent, "spec.yaml", workdir / "parent")
     tags = store.client.get_run(parent).data.tags
     metric, goal, design, seeds = _spec_fields(yaml.safe_load(text) if text else None, tags)
@@ -270,6 +274,12 @@ def runs_csv(runs: pd.DataFrame, rep: Report) -> pd.DataFrame:
     front = tidy.rename(columns={"value": rep.metric}).drop(columns=["run_name"])
     out = runs.merge(front, on="run_id", how="left")
     out["used"] = out["run_id"].isin(set(tidy["run_id"]))
+    # Attempts the analysis does not use (killed, superseded, lost) keep their own status:
+    # their tag, else MLflow's (a killed attempt may never have been tagged).
+    own = pd.Series(runs.get("tags.status", pd.Series(index=runs.index, dtype=object)).values)
+    mlflow = pd.Series(runs.get("mlflow_status", pd.Series(index=runs.index, dtype=object)
+                            ).values).str.lower()
+    out["status"] = out["status"].fillna(own).fillna(mlflow).fillna("unknown")
     lead = ["run_id", "run_name", "cell", "seed", "status", "used", rep.metric, "protocol"]
     lead += [c for c in front.columns if c not in lead]
     return out[lead + [c for c in out.columns if c not in lead]]

@@ -71,8 +71,10 @@ def _float(caption: str, label: str, align: str, head: list[str], rows: list[lis
 def ranked_tex(t: pd.DataFrame, metric: str, goal: str, label: str, protocol: str,
                stacked: int = 1) -> str:
     comps, costs = t.attrs.get("companions", []), t.attrs.get("costs", [])
+    # Bold marks a winner: only a cell ranked first alone (cells sharing rank 1 are tied).
+    alone = int((t["rank"] == 1).sum()) == 1 if len(t) > 1 else False
     rows = [[escape(rank_label(r)), escape(cell_label(r)),
-             _bold(f"{num(r['mean'])} $\\pm$ {num(r['std'])}", r["rank"] == 1),
+             _bold(f"{num(r['mean'])} $\\pm$ {num(r['std'])}", alone and r["rank"] == 1),
              _ci(r["ci_low"], r["ci_high"])] + [escape(companion(r, m)) for m in comps]
             + [str(r["n_finished"]), str(r["n_undefined"]), str(r["n_diverged"]),
                str(r["n_failed"])] + [escape(cost_num(c, r[f"cost_{c}"])) for c in costs]
@@ -83,7 +85,7 @@ def ranked_tex(t: pd.DataFrame, metric: str, goal: str, label: str, protocol: st
            "finished seeds, 95\\% CI of the mean (Student $t$ inside the metric's range); "
            "rank = 1 + the cells significantly better by the exact paired sign-flip test, "
            "Holm over every pair of cells; cells no test separates share a rank (=), and "
-           "every rank-1 cell is in bold; Undef.: finished runs whose final metric is "
+           "a cell ranked first alone is in bold; Undef.: finished runs whose final metric is "
            "undefined (counted, not averaged). " + escape(ranking_rule(metric)) + " "
            + escape(cost_note(t, stacked)))
     head = (["Rank", "Cell", f"{escape(metric)}", "95\\% CI"]

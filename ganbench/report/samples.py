@@ -54,6 +54,13 @@ def outside_data(samples, modes, mode_std: float | None):
     return ((samples < lo) | (samples > hi)).any(axis=1)
 
 
+def outside_label(out) -> str:
+    """The share of samples drawn outside: a count where a percentage would round to 0%
+    (3 of 2,000 printed "0% outside" beside three orange dots)."""
+    n, total = int(out.sum()), len(out)
+    return f"{n / total:.0%}" if n / max(total, 1) >= 0.005 else f"{n} of {total:,}"
+
+
 def save_scatter(samples: torch.Tensor, modes: torch.Tensor, path: Path, title: str = "",
                  mode_std: float | None = None, size: float = 4.5, dpi: int = 120) -> Path:
     """samples (N, 2) as dots, true mode centres as red crosses, equal axes scaled to this
@@ -71,7 +78,7 @@ def save_scatter(samples: torch.Tensor, modes: torch.Tensor, path: Path, title: 
     ax.scatter(s[~out, 0], s[~out, 1], s=2, alpha=0.35, color="#1f77b4", label="generated")
     if out.any():
         ax.scatter(s[out, 0], s[out, 1], s=2, alpha=0.5, color="#ff7f0e",
-                   label=f"outside the data ({out.mean():.0%})")
+                   label=f"outside the data ({outside_label(out)})")
     ax.scatter(m[:, 0], m[:, 1], s=60, marker="x", color="#d62728", label="true modes")
     x0, x1, y0, y1 = scatter_window(s, m, mode_std)
     ax.set_xlim(x0, x1)
@@ -127,7 +134,7 @@ def save_thumbnail(samples: torch.Tensor, modes: torch.Tensor, path: Path, title
     for u, v in px(m):
         draw.line([(u - 3, v - 3), (u + 3, v + 3)], fill=(214, 39, 40), width=1)
         draw.line([(u - 3, v + 3), (u + 3, v - 3)], fill=(214, 39, 40), width=1)
-    label = f"{title}  ({out.mean():.0%} outside)" if out.any() else title
+    label = f"{title}  ({outside_label(out)} outside)" if out.any() else title
     if bad:
         label += f"  {bad} not finite"
     draw.text((3, 1), label, fill=(0, 0, 0))

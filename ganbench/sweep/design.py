@@ -73,6 +73,7 @@ class Plan:
     cells: list[Cell]
     runs: list[PlannedRun]
     dropped: list[tuple[str, str]] = field(default_factory=list)  # (cell label, reason)
+    notes: list[str] = field(default_factory=list)  # found while planning, one line each
 
 
 def _trick_levels(spec: SweepSpec) -> dict[str, list[dict[str, Any] | None]]:
@@ -172,6 +173,10 @@ def _check_metric(spec: SweepSpec, cells: list[Cell]) -> None:
         if spec.metric.name not in offered:
             names = ", ".join(offered) or "none"
             hint = missing_metric_hint(spec.metric.name, cell.config) if kind == "images" else ""
+            if kind == "images" and not hint:  # e.g. the 2-D default metric on images
+                hint = ("; an image sweep is ranked by an image metric: add image_metrics: "
+                        "[fid] (and fid_samples: N, 10000 by default) to base and metric: "
+                        "{name: fidN, goal: min} (e.g. fid10k)")
             raise PlanError(("metric", "name"), f"dataset {cell.config.dataset!r} does not "
                             f"provide {spec.metric.name!r} (its metrics: {names}){hint}")
 

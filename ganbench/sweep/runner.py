@@ -92,16 +92,46 @@ def git_commit() -> str:
         return "unknown"
 
 
-def load_plan(spec_path: Path) -> Plan:
-    """Load and expand a sweep file; every user mistake is a ConfigError/ValueError."""
+def load_plan(spec_path: Path, data_root: str | None = None, data: str = "error") -> Plan:
+    """Load and expand a sweep file; every user mistake is a ConfigError/ValueError. `data`:
+    "error" refuses a plan whose data is missing here, "note" records it in `plan.notes`
+    (workers elsewhere may have it), "skip" does not look."""
     spec, node = load_sweep_spec(spec_path)
     try:
         p = plan(spec)
         check_cells(spec, p.cells)  # tuning: every cell searches something
-        return p
     except PlanError as e:
         where = f"{spec_path}:{line_of(node, *e.loc)}" if e.loc else str(spec_path)
         raise ConfigError(f"{where}: {e}") from None
+    if data != "skip":
+        for problem in missing_data(p, spec_path, node, data_root):
+            if data == "error":
+                raise ConfigError(problem)
+            p.notes.append(problem)
+    return p
+
+
+def missing_data(p: Plan, spec_path: Path, node, data_root: str | None) -> list[str]:
+    """One line per distinct dataset of the plan whose data is missing here (file:line, the
+    dataset, the path and how to get it): found while planning, not by every run."""
+    from ganbench.data import DataUnavailableError, check_available
+
+    out, seen = [], set()
+    for c in p.cells:
+        cfg = c.config
+        root = Path(data_root) if data_root else cfg.data_root
+        key = (cfg.dataset, json.dumps(cfg.dataset_options, sort_keys=True, default=str),
+               str(root))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            check_available(cfg.dataset, root, cfg.dataset_options)
+        except DataUnavailableError as e:
+            loc = ("axes", "dataset") if "dataset" in c.axes else ("base", "dataset")
+            out.append(f"{spec_path}:{line_of(node, *loc)}: {'.'.join(loc)}: dataset "
+                       f"{cfg.dataset!r}: {e}")
+    return out
 
 
 def run_attrs(p: Plan) -> list[dict[str, Any]]:
@@ -122,7 +152,8 @@ def trick_levels(p: Plan) -> dict[str, dict[str, str]]:
 def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
     """Plan, open the study and the MLflow record, reconcile the queue with the record, and
     enqueue what has no result yet."""
-    p = load_plan(spec_path)
+    # Enqueue-only: the workers may run where the data is, so missing data here is a note.
+    p = load_plan(spec_path, opts.data_root, "note" if opts.workers == 0 else "error")
     spec = p.spec
     folder = opts.results / spec.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -176,7 +207,8 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
     write_atomic(folder / "plan.json", json.dumps(rows, indent=1))
     tracker.log_artifact(folder / "spec.yaml")
     tracker.log_artifact(folder / "plan.json")
-    return Sweep(spec, p, folder, queue, store, exp, parent, storage, sync, queue.notes + notes)
+    return Sweep(spec, p, folder, queue, store, exp, parent, storage, sync,
+                 p.notes + queue.notes + notes)
 
 
 def planned_keys(sw: Sweep) -> list[str]:
@@ -237,12 +269,16 @@ def worker_devices(device: str, workers: int | None, per_gpu: int = 1) -> list[s
 
 def worker_contexts(sw: Sweep, opts: SweepOptions, devices: list[str],
                     threads: int | None = None) -> list[WorkerContext]:
-    cores = os.cpu_count() or 1
-    threads = threads or max(1, cores // max(len(devices), 1))
+    from ganbench.cores import run_threads
+
+    # Not given: image runs share the free cores (ganbench/cores.py), 2-D runs take one.
+    auto = threads is None
+    threads = threads or run_threads("images", len(devices))
     base = WorkerContext(
         storage=sw.storage, study=sw.spec.name, direction=sw.queue.study.direction.name.lower(),
         tracking_uri=sw.store.uri, experiment_id=sw.experiment_id, parent_run_id=sw.parent_run_id,
-        metric=sw.spec.metric.name, threads=threads, data_root=opts.data_root,
+        metric=sw.spec.metric.name, threads=threads, auto_threads=auto,
+        data_root=opts.data_root,
         git_commit=git_commit(), checkpoint_every=opts.checkpoint_every, liveness=opts.liveness,
         exit_when_empty=opts.exit_when_empty, system_metrics=opts.system_metrics,
     )

@@ -58,6 +58,7 @@ class WorkerContext:
     parent_run_id: str
     metric: str
     threads: int = 1
+    auto_threads: bool = False  # threads was chosen, not given: a 2-D run takes 1 (cores.py)
     device: str = "auto"
     data_root: str | None = None
     git_commit: str = "unknown"
@@ -114,6 +115,17 @@ def _config(ctx: WorkerContext, job: Claimed) -> RunConfig:
     if ctx.data_root:
         update["data_root"] = Path(ctx.data_root)
     return job.job.run_config().model_copy(update=update)
+
+
+def _use_threads(ctx: WorkerContext, cfg: RunConfig) -> None:
+    """Torch threads for this run: as given, or chosen for its data (ganbench/cores.py)."""
+    if ctx.auto_threads:
+        from ganbench.cores import run_threads
+        from ganbench.data import data_kind
+
+        torch.set_num_threads(run_threads(data_kind(cfg.dataset), cores=ctx.threads))
+    else:
+        torch.set_num_threads(ctx.threads)
 
 
 def _open_record(ctx: WorkerContext, queue: Queue, store: MLflowStore,
@@ -224,6 +236,7 @@ def _record(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed,
 def run_one(ctx: WorkerContext, queue: Queue, store: MLflowStore, job: Claimed) -> str:
     """Train one claimed run (resuming an earlier attempt's checkpoint) and record it."""
     cfg = _config(ctx, job)
+    _use_threads(ctx, cfg)
     tracker = _open_record(ctx, queue, store, job)
     ckpt = store.checkpointer(tracker.run_id, ctx.checkpoint_every, list(job.job.attempts))
     try:
@@ -266,6 +279,7 @@ def run_stacked(ctx: WorkerContext, queue: Queue, store: MLflowStore,
     from ganbench.train.vectorised import train_vectorised
 
     cfgs = [_config(ctx, j) for j in jobs]
+    _use_threads(ctx, cfgs[0])  # one cell: one dataset
     trackers = [_open_record(ctx, queue, store, j) for j in jobs]
     ckpts = [store.checkpointer(t.run_id, ctx.checkpoint_every) for t in trackers]
     try:

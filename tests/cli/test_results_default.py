@@ -40,3 +40,16 @@ def test_the_environment_names_the_default(tmp_path, monkeypatch):
     monkeypatch.setenv("GANBENCH_RESULTS", str(tmp_path / "mine"))
     assert results_folder(None) == tmp_path / "mine"
     assert results_folder(Path("x")) == Path("x")  # --results wins
+
+
+def test_run_puts_its_folder_under_results_beside_its_record(tmp_path, monkeypatch):
+    """Issue 31, item 4: `run --results DIR` put the MLflow record in DIR, the folder in runs/."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GANBENCH_RESULTS")
+    (tmp_path / "r.yaml").write_text("dataset: ring8\nmodel: mlp\nsteps: 2\nbatch_size: 8\n"
+                                     "eval_samples: 64\n")
+    r = invoke("run", "r.yaml", "--results", "mine", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    (folder,) = [p for p in (tmp_path / "mine").iterdir() if p.name.startswith("r-")]
+    assert (folder / "metrics.json").is_file() and (tmp_path / "mine" / "mlflow.db").is_file()
+    assert not (tmp_path / "runs").exists()

@@ -56,3 +56,54 @@ def test_an_unknown_name_is_one_line_with_a_suggestion():
 
 def test_no_name_and_no_all_is_a_user_error():
     assert_user_error(invoke("tricks", "verify"), "name the tricks to verify", "--all")
+
+
+UNCITED = '''
+import torch
+from ganbench.tricks.base import Trick, TrickParams, register
+
+
+@register("my_uncited")
+class MyUncited(Trick):
+    """My own drift penalty, not published yet."""
+
+    short = "myu"
+
+    class Params(TrickParams):
+        weight: float = 0.001
+
+    def d_terms(self, ctx):
+        return {"my_uncited": self.params.weight * ctx.d_real.pow(2).mean()}
+'''
+
+
+@pytest.fixture
+def isolated_plugins(monkeypatch, tmp_path_factory):
+    from helpers.plugins import isolation
+
+    yield from isolation(monkeypatch, tmp_path_factory)
+
+
+def test_a_plugin_trick_without_a_citation_passes_with_a_warning(tmp_path, isolated_plugins):
+    """Issue 31, item 7: a new trick failed verify because "its docstring names no year"."""
+    (tmp_path / "mine.py").write_text(UNCITED)
+    r = invoke("tricks", "verify", "my_uncited", "--plugin", tmp_path / "mine.py")
+    assert r.exit_code == 0, r.output
+    assert re.search(r"my_uncited: \d+ passed, 0 failed, \d skipped, 1 warned", r.output)
+    line = next(x for x in r.output.splitlines() if "documented" in x)
+    assert "warn" in line and "names no year" in line
+
+
+def test_a_builtin_trick_without_a_citation_still_fails(monkeypatch):
+    from ganbench.contract.static import documented
+
+    cls = TRICKS.get("lecam")
+    monkeypatch.setattr(cls, "__doc__", "A regulariser.")
+    r = documented("lecam")
+    assert r.status == "fail" and "names no year" in r.detail
+
+
+def test_an_unknown_trick_hints_at_plugins_when_none_is_loaded(tmp_path):
+    (tmp_path / "r.yaml").write_text("tricks: {my_trick: {}}\n")
+    assert_user_error(invoke("run", tmp_path / "r.yaml"), "unknown trick 'my_trick'",
+                      "plugins: [its_file.py]")

@@ -79,3 +79,35 @@ def test_sigterm_stops_the_ui_and_every_child(tmp_path):
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left, f"{len(left)} of {len(started)} processes left after SIGTERM"
+
+
+# A stand-in for the MLflow server: listens on the port after a delay (or never), then exits.
+FAKE = """
+import socket, sys, time
+port, listen = int(sys.argv[1]), sys.argv[2] == "1"
+time.sleep(1.0)
+if listen:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen()
+    time.sleep(1.0)
+"""
+
+
+@pytest.mark.parametrize("listens", [True, False])
+def test_ui_prints_its_links_only_once_the_server_answers(tmp_path, monkeypatch, listens):
+    """Issue 31, item 9: the links came ~25 s before the server accepted a connection."""
+    from ganbench.cli import ui
+    from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
+
+    res = tmp_path / "results"
+    res.mkdir()
+    MLflowStore(default_tracking_uri(res))
+    port = _free_port()
+    monkeypatch.setattr(ui, "_command", lambda uri, host, p: [
+        sys.executable, "-c", FAKE, str(p), "1" if listens else "0"])
+    r = invoke("ui", "--results", res, "--port", port)
+    assert r.exit_code == (0 if listens else 1), r.output
+    assert (f"at http://127.0.0.1:{port}" in r.output) is listens
+    assert ("exited (code 0) before it answered" in r.output) is not listens

@@ -161,6 +161,23 @@ def test_runs_csv_lists_every_run_with_its_cell_and_value(written):
     assert set(csv["spectral_norm"]) == {"off", "sn"}
 
 
+def test_runs_csv_names_the_status_of_attempts_the_analysis_leaves_out(tmp_path):
+    """Issue 31, item 9: a killed attempt's row had an empty status."""
+    from ganbench.report.build import runs_csv
+
+    frame = runs_frame({"a": {}, "b": SN}, lambda c, s: 5.0, seeds=range(3))
+    killed = frame.iloc[[0]].assign(run_id="a-0-killed", mlflow_status="KILLED")
+    killed = killed.drop(columns=["tags.status"])
+    lost = frame.iloc[[1]].assign(run_id="a-1-lost", **{"tags.status": "lost"})
+    frame = pd.concat([killed, lost, frame], ignore_index=True)
+    rep = analyse(store_data(frame, tmp_path), "cmd", "store")
+    csv = runs_csv(frame, rep).set_index("run_id")
+    assert csv.loc["a-0-killed", "status"] == "killed"
+    assert csv.loc["a-1-lost", "status"] == "lost"
+    assert not csv.loc["a-0-killed", "used"] and csv.loc["a-0", "status"] == "finished"
+    assert csv["status"].notna().all()
+
+
 def test_runs_under_two_protocols_get_separate_sections(tmp_path):
     def extra(label, seed):
         return {"tags.protocol.fid": "fid10k" if seed < 3 else "fid50k"}
@@ -193,7 +210,7 @@ def _tabulars(tex: str) -> list[tuple[str, list[str]]]:
     return [(spec, [r for r in body.split("\\\\") if "&" in r]) for spec, body in found]
 
 
-def test_latex_tables_have_consistent_columns_and_bold_every_first_rank(written):
+def test_latex_tables_have_consistent_columns_and_bold_a_lone_first_rank(written):
     rep, data, out = written
     tex = (out / "report.tex").read_text()
     tabs = _tabulars(tex)
@@ -206,10 +223,23 @@ def test_latex_tables_have_consistent_columns_and_bold_every_first_rank(written)
     plain = tex.replace(r"\{", "").replace(r"\}", "")
     assert plain.count("{") == plain.count("}")
     ranked = tabs[0][1]
-    firsts = rep.groups[0].ranked.query("rank == 1")["mean"]  # every rank-1 cell in bold
-    assert sum(r"\textbf{" in r for r in ranked) == len(firsts)
-    assert latex.num(firsts.iloc[0]) in next(r for r in ranked if r"\textbf{" in r)
+    firsts = rep.groups[0].ranked.query("rank == 1")["mean"]  # bold only when one is first
+    assert sum(r"\textbf{" in r for r in ranked) == (len(firsts) == 1)
     assert "gradient\\_penalty" in tex and "spectral\\_norm" in tex
+
+
+def test_latex_bolds_a_cell_only_when_it_is_first_alone(written):
+    """Issue 31, item 9: with several cells sharing rank 1, one was bold (or all were)."""
+    rep = written[0]
+    t = rep.groups[0].ranked.copy()
+
+    def bold_rows(ranks):
+        t["rank"] = ranks
+        body = latex.ranked_tex(t, rep.metric, "max", "tab:x", "").split(r"\midrule")[1]
+        return [r for r in body.split("\\\\") if "&" in r and r"\textbf{" in r]
+
+    assert len(bold_rows([1] + [2] * (len(t) - 1))) == 1
+    assert bold_rows([1, 1] + [3] * (len(t) - 2)) == []
 
 
 def test_latex_escape_covers_specials_and_unicode():
