@@ -197,7 +197,8 @@ class Trick:
     # (EMA's average, LeCam's anchors, counters). Plain tensors/containers/numbers only:
     # checkpoints are loaded with torch.load(weights_only=True).
     def state_dict(self) -> dict[str, Any]:
-        """The trick's own state for a checkpoint (see the comment above)."""
+        """State that changes across steps and is not in G's or D's state_dict (EMA's
+        average), as plain tensors, containers and numbers."""
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
