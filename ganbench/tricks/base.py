@@ -56,13 +56,13 @@ class OptimSpec:
 class StepContext:
     """What a loss-term hook sees. real/fake are D's inputs (after d_inputs); logits are (B,)."""
 
-    g: torch.nn.Module
-    d: torch.nn.Module
-    real: torch.Tensor
-    fake: torch.Tensor
-    d_real: torch.Tensor | None
-    d_fake: torch.Tensor
-    step: int
+    g: torch.nn.Module  # the generator (one seed's, in a stacked run)
+    d: torch.nn.Module  # the discriminator; ctx.d(x) -> (B,) logits
+    real: torch.Tensor | None  # D's real input of this D step; None in the G step
+    fake: torch.Tensor  # D's fake input: G(z) after d_inputs
+    d_real: torch.Tensor | None  # D's logits on `real`; None in the G step
+    d_fake: torch.Tensor  # D's logits on `fake`
+    step: int  # the training iteration (one G step and its D steps)
     # A fresh real batch on demand (the G step draws none unless a trick asks), clean.
     sample_real: Callable[[], torch.Tensor] | None = None
     # D's input transforms of this step (instance noise, DiffAugment) for a real batch: the
