@@ -352,6 +352,32 @@ def config_page() -> str:
                 "\n".join(body))
 
 
+# ---------------------------------------------------------------- the Python API
+
+
+def api_page() -> str:
+    import ganbench
+    from ganbench import api
+
+    parts = []
+    for name in ganbench._API:  # what `import ganbench` offers, in its own order
+        obj = getattr(api, name)
+        if inspect.isclass(obj):
+            head = f"class {name}"
+        else:
+            head = f"{name}{inspect.signature(obj)}".replace("'", "")
+        doc = obj.__dict__.get("__doc__") if inspect.isclass(obj) else obj.__doc__
+        if not doc:  # the trick classes: their module says what they are
+            doc = (f"{first_para(sys.modules[obj.__module__])} See "
+                   "[the contract](tricks.md#the-contract).")
+        parts.append(f"## `{name}`\n\n```python\n{head}\n```\n\n"
+                     f"{inspect.cleandoc(doc)}\n")
+    return page("Python API reference",
+                "`import ganbench` loads these from `ganbench/api.py` on first use, so the "
+                "command line stays fast. Narrative: [Python API and plugins]"
+                "(../python-api.md).", "\n".join(parts))
+
+
 # ---------------------------------------------------------------- the command line
 
 
@@ -415,7 +441,7 @@ def cli_page() -> str:
 
 PAGES = {"config.md": config_page, "tricks.md": tricks_page, "models.md": models_page,
          "datasets.md": datasets_page, "metrics.md": metrics_page, "losses.md": losses_page,
-         "designs.md": designs_page, "cli.md": cli_page}
+         "designs.md": designs_page, "cli.md": cli_page, "api.md": api_page}
 
 
 def inventory() -> dict[str, list[str]]:
@@ -423,6 +449,7 @@ def inventory() -> dict[str, list[str]]:
     return {"tricks.md": TRICKS.names(), "models.md": MODELS.names(),
             "datasets.md": DATASETS.names(), "metrics.md": METRICS.names(),
             "losses.md": LOSSES.names(), "designs.md": DESIGNS.names(),
+            "api.md": list(__import__("ganbench")._API),
             "config.md": sorted({*RunConfig.model_fields, *SweepSpec.model_fields,
                                  *TuneSpec.model_fields})}
 
