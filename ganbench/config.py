@@ -44,6 +44,7 @@ _INT_FIELDS = ("z_dim", "steps", "batch_size", "lr", "seed", "log_every", "eval_
 
 
 def default_data_root() -> Path:
+    """`$GANBENCH_DATA`, else `~/.cache/ganbench`."""
     return Path(os.environ.get("GANBENCH_DATA", Path.home() / ".cache" / "ganbench"))
 
 
@@ -52,37 +53,47 @@ class RunConfig(Closed):
 
     # identity=False: the field does not change what a run computes (its label, where it
     # runs, where its data lives). Run keys, checkpoints, stacking and the report read this.
-    name: str | None = Field(None, json_schema_extra={"identity": False})
-    dataset: str = "ring8"
+    name: str | None = Field(None, description="a display label (`ganbench run`: the MLflow "
+                             "run's name; None = the file's name and the seed)",
+                             json_schema_extra={"identity": False})
+    dataset: str = Field("ring8", description="a registered dataset, or a mapping "
+                         "{name: folder, path: DIR, resolution: 64} (name plus its options)")
     # `dataset: {name: folder, path: DIR, resolution: 64}` is read as dataset (the name) plus
     # these options; they define the run (another folder is another run). Relative paths are
     # resolved against the YAML file when it is loaded (loaders.py).
-    dataset_options: dict[str, Any] = Field(default_factory=dict)
-    model: str = "mlp"
-    loss: str = "ns"
+    dataset_options: dict[str, Any] = Field(
+        default_factory=dict, description="the dataset's options (DatasetSpec.options), usually "
+        "written inside the dataset mapping")
+    model: str = Field("mlp", description="a registered model family")
+    loss: str = Field("ns", description="a registered adversarial loss")
     d_norm: Literal["batch", "layer", "none"] | None = Field(
         None, description="D's normalisation; None = the model's default"
     )
     z_dim: int | None = Field(None, gt=0, le=L.MAX_WIDTH,
                               description="latent size; None = the model's default")
-    steps: int = Field(2000, gt=0, le=L.MAX_STEPS)
-    batch_size: int = Field(256, gt=0, le=L.MAX_BATCH)
+    steps: int = Field(2000, gt=0, le=L.MAX_STEPS, description="G steps")
+    batch_size: int = Field(256, gt=0, le=L.MAX_BATCH, description="samples per D and G batch")
     lr: float = Field(2e-4, gt=0, le=L.MAX_LR, description="Adam learning rate of G and D")
-    betas: tuple[float, float] = (0.5, 0.999)
-    seed: int = Field(0, ge=0, le=L.MAX_SEED)
-    device: str = Field("auto", json_schema_extra={"identity": False})
+    betas: tuple[float, float] = Field((0.5, 0.999), description="Adam's betas of G and D")
+    seed: int = Field(0, ge=0, le=L.MAX_SEED, description="the run's seed (sweeps set it "
+                      "from `seeds:`)")
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N",
+                        json_schema_extra={"identity": False})
     log_every: int = Field(50, gt=0, le=L.MAX_STEPS, description="steps between loss logs")
     eval_every: int = Field(0, ge=0, le=L.MAX_STEPS,
                             description="steps between evaluations; 0 = only at the end")
     # evaluation=True: the field only says how a run is scored, so `ganbench score` may change
     # it when scoring a saved generator again.
-    eval_samples: int = Field(2500, gt=0, le=L.MAX_SAMPLES, json_schema_extra={"evaluation": True})
+    eval_samples: int = Field(2500, gt=0, le=L.MAX_SAMPLES,
+                              description="samples per evaluation of the 2-D and classifier "
+                              "metrics", json_schema_extra={"evaluation": True})
     # Image datasets: torch-fidelity metrics at each evaluation (off unless listed: on CPU
     # Inception runs at ~7 images/s, so 10k samples take ~25 min); `labels` (modes, KL to
     # uniform) and `cis` use ganbench's own classifier on `eval_samples` samples, for the
     # datasets it labels (MNIST, Fashion-MNIST, Stacked MNIST).
     image_metrics: list[Literal["fid", "kid", "isc", "prc", "labels", "cis"]] = Field(
-        default_factory=list, json_schema_extra={"evaluation": True})
+        default_factory=list, description="image metrics computed at each evaluation; off "
+        "unless listed", json_schema_extra={"evaluation": True})
     fid_samples: int = Field(10000, gt=1, le=L.MAX_SAMPLES,
                              description="generated images per image evaluation",
                              json_schema_extra={"evaluation": True})
@@ -97,7 +108,9 @@ class RunConfig(Closed):
     # fidelity.py, PROTOCOLS; fid_samples / fid_real_samples are then unused); None = those
     # two against the train split.
     fid_protocol: Literal["mimicry", "studiogan", "compare_gan"] | None = Field(
-        None, json_schema_extra={"evaluation": True})
+        None, description="a published FID protocol by name (fixes both counts and the real "
+        "split); None = fid_samples and fid_real_samples against the train split",
+        json_schema_extra={"evaluation": True})
     # --- model widths and class-conditional GANs (models/resnet.py, models/conditional.py).
     # g_width/d_width: the width of G's and D's reference layer (the ResNets' widest), for
     # models whose spec declares widths; None = the paper's. conditional: G with
@@ -112,13 +125,19 @@ class RunConfig(Closed):
     _widths_not_bools = field_validator("g_width", "d_width", mode="before")(classmethod(
         lambda cls, v: _not_bool(v)))
     # --- end of model widths and class-conditional GANs
-    tricks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    tricks: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="trick name -> its parameters ({} = the paper's "
+        "defaults); a list of names is shorthand; a trick not listed is off")
     data_root: Path = Field(default_factory=default_data_root,
+                            description="where datasets, caches and weights are kept",
                             json_schema_extra={"identity": False})
     # --- plugins (ganbench/plugins.py): modules or .py files (relative to the run file)
     # imported before the file's names are checked. identity=False: what a plugin computes
     # is identified by its recorded content hash (the `ganbench.plugins` tag), not its name.
-    plugins: list[str] = Field(default_factory=list, json_schema_extra={"identity": False})
+    plugins: list[str] = Field(default_factory=list,
+                               description="plugin modules or .py files (relative to the file) "
+                               "imported before the file's names are checked",
+                               json_schema_extra={"identity": False})
 
     @classmethod
     def not_identity(cls) -> frozenset[str]:
@@ -254,8 +273,9 @@ def _suggest(loc: tuple[Any, ...], fields: list[str] | None) -> str:
 
 
 class MetricSpec(Closed):
-    name: str = "mode_score"  # 2-D mixtures: modes + hq, no cliff (metrics/mog.py)
-    goal: Literal["min", "max"] = "max"
+    # 2-D mixtures: modes + hq, no cliff (metrics/mog.py)
+    name: str = Field("mode_score", description="the ranking metric as logged (fid10k, not fid)")
+    goal: Literal["min", "max"] = Field("max", description="which direction is better")
 
 
 # ---- tuning (the `tune:` block): budget-fair comparisons, one Optuna study per cell
@@ -266,9 +286,9 @@ class MetricSpec(Closed):
 class ParamRange(Closed):
     """A continuous range to search (integers when low and high are both integers)."""
 
-    low: float | int
-    high: float | int
-    log: bool = False
+    low: float | int = Field(..., description="lowest value searched")
+    high: float | int = Field(..., description="highest value searched")
+    log: bool = Field(False, description="search on a log scale")
 
     _no_bools = field_validator("low", "high", mode="before")(classmethod(
         lambda cls, v: _not_bool(v)))
@@ -279,7 +299,7 @@ class ParamRange(Closed):
 
 
 class PrunerSpec(Closed):
-    name: Literal["median", "percentile", "none"] = "median"
+    name: Literal["median", "percentile", "none"] = Field("median", description="Optuna's pruner")
     warmup_steps: int = Field(0, ge=0, le=L.MAX_STEPS,
                               description="steps before a trial may be pruned")
     startup_trials: int = Field(5, ge=0, description="finished trials before pruning starts")
@@ -288,13 +308,17 @@ class PrunerSpec(Closed):
 
 class TuneSpec(Closed):
     budget: int = Field(..., gt=0, description="trials per cell, the same for every cell")
-    sampler: Literal["tpe", "random", "grid"] = "tpe"
+    sampler: Literal["tpe", "random", "grid"] = Field(
+        "tpe", description="Optuna's sampler (grid: value lists only)")
     seed: int = Field(0, ge=0, le=L.MAX_SEED,
                       description="the sampler's seed, the same for every cell")
     # a setting or tricks.<trick>.<param> -> a range, or a list of values (categorical)
-    space: dict[str, ParamRange | list[Any]] = Field(..., min_length=1)
+    space: dict[str, ParamRange | list[Any]] = Field(
+        ..., min_length=1, description="a run setting or tricks.<trick>.<param> -> a range or "
+        "a list of values")
     tune_seeds: int = Field(1, gt=0, le=100, description="seeds per trial while searching")
-    pruner: PrunerSpec | None = None
+    pruner: PrunerSpec | None = Field(None, description="stop unpromising trials early; None = "
+                                      "no pruning")
 
     _no_bools = field_validator("budget", "seed", "tune_seeds", mode="before")(classmethod(
         lambda cls, v: _not_bool(v)))
@@ -306,19 +330,25 @@ class SweepSpec(Closed):
     """A sweep file: base overrides, trick levels, optional non-trick axes, design, seeds."""
 
     name: str = Field(..., min_length=1, description=L.NAME_RULE)
-    base: dict[str, Any] = Field(default_factory=dict)
+    base: dict[str, Any] = Field(default_factory=dict, description="run settings shared by "
+                                 "every cell (RunConfig fields)")
     # each trick: a list of levels; off / on / {param: value, ...}
-    tricks: dict[str, list[Any]] = Field(default_factory=dict)
-    axes: dict[str, list[Any]] = Field(default_factory=dict)
-    design: Literal["full", "one-at-a-time", "leave-one-out", "fractional"] = "full"
+    tricks: dict[str, list[Any]] = Field(default_factory=dict, description="trick -> its "
+                                         "levels: off, on or {param: value}")
+    axes: dict[str, list[Any]] = Field(default_factory=dict, description="non-trick axes: "
+                                       "a run setting -> its values")
+    design: Literal["full", "one-at-a-time", "leave-one-out", "fractional"] = Field(
+        "full", description="which combinations of trick levels are cells")
     resolution: int = Field(4, ge=3, le=5, description="fractional designs only")
-    seeds: int | list[int] = 3
-    metric: MetricSpec = Field(default_factory=MetricSpec)
+    seeds: int | list[int] = Field(3, description="a count (seeds 0..n-1) or a list of seeds")
+    metric: MetricSpec = Field(default_factory=MetricSpec, description="the ranking metric")
     # --- plugins (ganbench/plugins.py): modules or .py files (relative to the sweep file)
     # imported before the file's names are checked; recorded on the study for the workers.
-    plugins: list[str] = Field(default_factory=list)
+    plugins: list[str] = Field(default_factory=list, description="plugin modules or .py "
+                               "files (relative to the file), loaded by every worker too")
     # tuned sweeps: seeds are the final phase (each cell's best configuration x seeds)
-    tune: TuneSpec | None = None
+    tune: TuneSpec | None = Field(None, description="a search budget per cell before "
+                                  "ranking; None = untuned")
 
     _no_bools = field_validator("resolution", mode="before")(classmethod(
         lambda cls, v: _not_bool(v)))

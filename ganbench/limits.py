@@ -1,4 +1,4 @@
-"""Every limit on a number a user writes, in one place (README, "Input checks and limits").
+"""Every limit on a number a user writes, in one place (docs/limits.md).
 
 A number can be valid and still impossible to run: an infinite learning rate trains NaNs, a
 step count beyond int64 never ends, a tuning budget of 10^9 trials per cell is enqueued

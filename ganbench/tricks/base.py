@@ -56,13 +56,13 @@ class OptimSpec:
 class StepContext:
     """What a loss-term hook sees. real/fake are D's inputs (after d_inputs); logits are (B,)."""
 
-    g: torch.nn.Module
-    d: torch.nn.Module
-    real: torch.Tensor
-    fake: torch.Tensor
-    d_real: torch.Tensor | None
-    d_fake: torch.Tensor
-    step: int
+    g: torch.nn.Module  # the generator (one seed's, in a stacked run)
+    d: torch.nn.Module  # the discriminator; ctx.d(x) -> (B,) logits
+    real: torch.Tensor | None  # D's real input of this D step; None in the G step
+    fake: torch.Tensor  # D's fake input: G(z) after d_inputs
+    d_real: torch.Tensor | None  # D's logits on `real`; None in the G step
+    d_fake: torch.Tensor  # D's logits on `fake`
+    step: int  # the training iteration (one G step and its D steps)
     # A fresh real batch on demand (the G step draws none unless a trick asks), clean.
     sample_real: Callable[[], torch.Tensor] | None = None
     # D's input transforms of this step (instance noise, DiffAugment) for a real batch: the
@@ -114,6 +114,8 @@ class Trick:
 
     # --- read at config load -------------------------------------------------------
     def check(self, cfg: RunConfig) -> list[Finding]:
+        """Conflicts (the config is refused; sweeps drop the cell) and caveats (flagged and
+        tagged) of this trick in `cfg`; build them with `self.conflict` / `self.caveat`."""
         return []
 
     def time_constant(self, cfg: RunConfig) -> TimeConstant | None:
@@ -144,12 +146,16 @@ class Trick:
         return options
 
     def build(self, g, d):
+        """The (G, D) to train, after the model is built (spectral norm wraps D's layers)."""
         return g, d
 
     def optimizers(self, spec: OptimSpec) -> OptimSpec:
+        """The optimisers' settings (TTUR's two learning rates); return a new OptimSpec."""
         return spec
 
     def d_targets(self, real_t, fake_t):
+        """D's targets for real and fake logits, (B,) each (label smoothing, flips); new
+        tensors, never the inputs changed in place."""
         return real_t, fake_t
 
     def d_inputs(self, real, fake, step: int):
@@ -158,15 +164,21 @@ class Trick:
         return real, fake
 
     def d_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """Named scalar terms added to D's loss (gradient penalty, R1), each logged as
+        `train/d/<name>`."""
         return {}
 
     def g_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """Named scalar terms added to G's loss (feature matching), each logged as
+        `train/g/<name>`."""
         return {}
 
     def d_steps(self) -> int:
+        """D steps per G step (n_critic); a stack takes the largest."""
         return 1
 
     def after_step(self, ctx: StepContext) -> None:
+        """Called after each G step (EMA updates its average); returns nothing."""
         return None
 
     def eval_generator(self, g):
@@ -185,16 +197,21 @@ class Trick:
     # (EMA's average, LeCam's anchors, counters). Plain tensors/containers/numbers only:
     # checkpoints are loaded with torch.load(weights_only=True).
     def state_dict(self) -> dict[str, Any]:
+        """State that changes across steps and is not in G's or D's state_dict (EMA's
+        average), as plain tensors, containers and numbers."""
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `state_dict` returned (a resumed run)."""
         return None
 
     # helpers for subclasses
     def conflict(self, message: str, suggestion: str | None = None) -> Finding:
+        """A Finding that makes the configuration invalid."""
         return Finding("conflict", self.name, message, suggestion)
 
     def caveat(self, message: str, suggestion: str | None = None) -> Finding:
+        """A Finding that only flags the configuration (printed and tagged)."""
         return Finding("caveat", self.name, message, suggestion)
 
 

@@ -3,7 +3,8 @@ but the trick registry): no circles, every import points down the layer table, n
 names borrowed across modules, and no trick named under train/.
 
 Every import counts: module level, inside functions (where circles used to hide) and under
-`if TYPE_CHECKING:`. The table is the README's "map of the house"; a new module needs a row.
+`if TYPE_CHECKING:`. The table is the "map of the house" in docs/development.md; a new module
+needs a row.
 """
 
 from __future__ import annotations
@@ -182,7 +183,8 @@ def _where(importer: str, imported: str) -> str:
 
 def test_every_module_has_a_layer():
     missing = [m for m in MODULES if _layer(m) is None]
-    assert not missing, f"add these modules to LAYERS (and the README's map): {missing}"
+    assert not missing, ("add these modules to LAYERS (and the map in docs/development.md): "
+                         f"{missing}")
 
 
 def test_no_import_cycles():
