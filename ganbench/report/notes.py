@@ -114,9 +114,9 @@ def seed_warnings(t: pd.DataFrame, planned: list[int]) -> list[str]:
     out = []
     if planned and len(planned) < MIN_SEEDS:
         out.append(f"Only {len(planned)} seed(s) per cell: fewer than {MIN_SEEDS}. Intervals "
-                   "are very wide or absent, the paired test cannot reach significance "
-                   f"(smallest attainable p {2.0 ** (1 - len(planned)):.3g}), and any "
-                   "factorial verdict rests on a residual variance pooled across cells. "
+                   "are very wide or absent, and the exact paired test (the ablation's and "
+                   "the factorial's alike) cannot reach significance (smallest attainable p "
+                   f"{2.0 ** (1 - len(planned)):.3g}). "
                    f"Treat every ranking here as provisional; run at least {MIN_SEEDS} seeds "
                    "(the exact paired test needs 6 to reach p < 0.05 in one row).")
     vals = t[t["value"].notna()].groupby("cell").size().reindex(t["cell"].unique(), fill_value=0)

@@ -1,6 +1,6 @@
 """Regular two-level fractional factorial designs 2^(k-p) of a stated resolution.
 
-Generator choice (documented in the README): the first m tricks are base factors in a full
+Generator choice (documented in docs/sweep-file.md): the first m tricks are base factors in a full
 2^m design; each further trick is set to the product (XOR in 0/1 coding) of a subset of base
 factors, preferring the largest subsets (highest-order interactions, the classic choice),
 found by a bounded depth-first search so that every word of the defining relation has
