@@ -326,6 +326,80 @@ class TuneSpec(Closed):
 # ---- end of tuning
 
 
+# ---- launching (the `launcher:` block): where the workers of a sweep run
+# (ganbench/sweep/launch.py). The command line's options of the same names win.
+
+SLURM_TIME = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
+
+
+def slurm_minutes(v: Any) -> int:
+    """A time limit as whole minutes: an integer (minutes) or Slurm's own forms: "MM",
+    "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM", "D-HH:MM:SS" (seconds round up)."""
+    if isinstance(v, bool):
+        raise ValueError("not a time limit: give minutes or HH:MM:SS, not a boolean")
+    if isinstance(v, int):
+        minutes = v
+    else:
+        m = SLURM_TIME.match(str(v).strip())
+        if not m:
+            raise ValueError("not a time limit: give minutes (e.g. 90) or Slurm's "
+                             "HH:MM:SS / D-HH:MM:SS (e.g. 24:00:00)")
+        d, a, b, c = (int(x) if x else None for x in m.groups())
+        if d is not None:  # D-HH[:MM[:SS]]
+            secs = d * 86_400 + a * 3600 + (b or 0) * 60 + (c or 0)
+        elif c is not None:  # HH:MM:SS
+            secs = a * 3600 + b * 60 + c
+        elif b is not None:  # MM:SS
+            secs = a * 60 + b
+        else:  # MM
+            secs = a * 60
+        minutes = -(-secs // 60)
+    if not 1 <= minutes <= L.MAX_SECONDS // 60:
+        raise ValueError(f"a time limit between 1 minute and {L.MAX_SECONDS // 86_400} "
+                         "days")
+    return minutes
+
+
+class LauncherSpec(Closed):
+    """Where the sweep's workers run: `local` (processes under this command, the default) or
+    `slurm` (a Slurm job array submitted through submitit, on the shared queue)."""
+
+    name: str = Field("local", pattern=r"^[a-z][a-z0-9_-]*$",
+                      description="the launcher: local or slurm (or one a plugin registers)")
+    cluster: Literal["slurm", "local"] = Field(
+        "slurm", description="slurm only: `local` runs the jobs as processes on this machine "
+        "through submitit's local executor (to try the launch path without Slurm)")
+    partition: str | None = Field(None, min_length=1, description="Slurm partition (default: "
+                                  "the cluster's)")
+    time: int = Field(1440, description="each job's time limit: minutes or HH:MM:SS / "
+                      "D-HH:MM:SS; a job stopped at its limit is requeued")
+    gpus_per_task: int | None = Field(None, ge=0, le=L.MAX_PROCESSES,
+                                      description="GPUs per job (default: none asked for)")
+    cpus_per_task: int | None = Field(None, ge=1, le=L.MAX_THREADS,
+                                      description="CPU cores per job (default: the cluster's)")
+    array_parallelism: int | None = Field(None, ge=1, le=L.MAX_PROCESSES * 16,
+                                          description="at most this many jobs of the array "
+                                          "run at once (default: submitit's, 256)")
+    heartbeat_interval: int = Field(30, ge=1, le=L.MAX_SECONDS,
+                                    description="seconds between a job's heartbeats")
+    grace_period: int = Field(120, ge=2, le=L.MAX_SECONDS,
+                              description="seconds without a heartbeat after which another "
+                              "job takes over a killed job's run (longer than the heartbeat)")
+
+    _minutes = field_validator("time", mode="before")(classmethod(
+        lambda cls, v: slurm_minutes(v)))
+    _no_bools = field_validator("gpus_per_task", "cpus_per_task", "array_parallelism",
+                                "heartbeat_interval", "grace_period", mode="before")(
+        classmethod(lambda cls, v: _not_bool(v)))
+
+    @model_validator(mode="after")
+    def _grace_after_heartbeat(self) -> LauncherSpec:
+        if self.grace_period <= self.heartbeat_interval:
+            raise ValueError(f"grace_period ({self.grace_period}) must be longer than "
+                             f"heartbeat_interval ({self.heartbeat_interval})")
+        return self
+
+
 class SweepSpec(Closed):
     """A sweep file: base overrides, trick levels, optional non-trick axes, design, seeds."""
 
@@ -349,6 +423,8 @@ class SweepSpec(Closed):
     # tuned sweeps: seeds are the final phase (each cell's best configuration x seeds)
     tune: TuneSpec | None = Field(None, description="a search budget per cell before "
                                   "ranking; None = untuned")
+    launcher: LauncherSpec | None = Field(None, description="where the workers run (None: "
+                                          "local processes; or a Slurm job array)")
 
     _no_bools = field_validator("resolution", mode="before")(classmethod(
         lambda cls, v: _not_bool(v)))

@@ -173,6 +173,9 @@ def status(
                   f"{c['running']} running, {c['queued']} queued, [red]{c['diverged']} diverged"
                   f"[/], {c['failed']} failed attempts", highlight=False)
     _disagreements(q, tracking_uri or q.meta.get("tracking_uri"))
+    from ganbench.cli.launch import print_jobs
+
+    print_jobs(results / sweep_name, console)  # jobs a scheduler runs (`--launcher slurm`)
     if "tune" in q.meta:  # tuning: each cell's search against its budget
         from ganbench.sweep.tune_summary import search_counts
 

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from ganbench import limits as L
 from ganbench.cli import checks
+from ganbench.cli import launch as launch_options
 from ganbench.cli.common import (
     CHECKPOINT_EVERY,
     DEFAULT_MAX_RUNS,
@@ -96,12 +97,24 @@ def sweep(
     max_runs: int = typer.Option(
         DEFAULT_MAX_RUNS, "--max-runs", min=1, max=L.MAX_RUNS,
         help="Refuse a grid of more runs (cells x seeds) than this, before expanding it."),
+    launcher: str = launch_options.LAUNCHER,
+    partition: str = launch_options.PARTITION,
+    time: str = launch_options.TIME,
+    gpus_per_task: int = launch_options.GPUS,
+    cpus_per_task: int = launch_options.CPUS,
+    array_parallelism: int = launch_options.PARALLEL,
 ) -> None:
     """Train every cell of a trick grid over seeds, record each run in MLflow, rank the cells.
 
     Rerunning the same command resumes: finished runs are skipped, interrupted ones re-run
     from their last checkpoint, new cells (if the file grew) added. With a shared --storage
     (postgresql://...) and --workers 0 it only enqueues, for `ganbench worker` elsewhere.
+
+    On a Slurm cluster, `--launcher slurm` enqueues on the shared --storage and
+    --tracking-uri and submits --workers jobs as one job array (through submitit), each
+    running `ganbench worker`; it prints the job ids, their log folder and the `ganbench
+    status` / `ganbench report` commands. Preempted or timed-out jobs are requeued and their
+    runs resume from their checkpoints.
     """
     from ganbench.sweep.warm import warm_workers
 
@@ -111,19 +124,25 @@ def sweep(
     # the file, plans and opens the store; they get their contexts once the sweep is ready,
     # and are stopped unused if the file is refused. A local sweep that has a study already
     # may have nothing left to run: its workers start cold, only when needed.
+    local = launch_options.peek(spec_file, launcher) == "local"
     early = (_early_workers(workers, device)
-             if not dry_run and _new_sweep(spec_file, results, storage) else 0)
+             if local and not dry_run and _new_sweep(spec_file, results, storage) else 0)
     with warm_workers(early, [device] * early) as warm:
         from ganbench.loaders import load_sweep_spec
 
         use_weights(weights)
-        load_sweep_spec(spec_file, max_runs)  # every file error, and the grid's size, first
+        spec, _ = load_sweep_spec(spec_file, max_runs)  # every file error, the grid's size
+        cls, lspec = launch_options.resolve(spec, launcher, {
+            "--partition": partition, "--time": time, "--gpus-per-task": gpus_per_task,
+            "--cpus-per-task": cpus_per_task, "--array-parallelism": array_parallelism})
+        launch_options.check(cls, lspec, storage, tracking_uri, workers)
         # Refused here, not by every run; enqueue-only (--workers 0) leaves it to the workers.
-        checks.device(device, here=workers != 0)
+        checks.device(device, here=workers != 0 and not cls.needs_shared)
         if dry_run:  # the data is checked too: a dry run that passes means the sweep can start
             from ganbench.sweep.runner import load_plan
 
-            p = load_plan(spec_file, data="note" if workers == 0 else "error")
+            p = load_plan(spec_file, data="note" if workers == 0 or cls.needs_shared
+                          else "error")
             for note in p.notes:
                 console.print(f"[yellow]note[/]: {escape(note)}", highlight=False,
                               soft_wrap=True)
@@ -132,8 +151,17 @@ def sweep(
         checks.storage(storage)
         checks.tracking_uri(tracking_uri)
         checks.system_metrics(system_metrics)
+        if not cls.blocking:  # a scheduler's jobs: submitted, then this command is done
+            from ganbench.sweep.runner import SweepOptions
+
+            opts = SweepOptions(results=results, storage=storage, tracking_uri=tracking_uri,
+                                device=device, checkpoint_every=checkpoint_every,
+                                vectorise=vectorise.value, system_metrics=system_metrics)
+            launch_options.submit(spec_file, results, opts, workers, cls, lspec, print_plan,
+                                  sync_line)
+            return
         _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoint_every,
-               vectorise, warm, system_metrics)
+               vectorise, warm, system_metrics, cls, lspec)
 
 
 def _gpu_likely(device: str) -> bool:
@@ -189,7 +217,7 @@ def _new_sweep(spec_file: Path, results: Path, storage: str | None) -> bool:
 
 
 def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoint_every,
-           vectorise, warm, system_metrics=False) -> None:
+           vectorise, warm, system_metrics=False, cls=None, lspec=None) -> None:
     from ganbench.atomic import DiskFullError, one_line_disk_full
     from ganbench.sweep.runner import SweepOptions, prepare, summarise
 
@@ -222,7 +250,7 @@ def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoin
         warm.close()
         counts = {"crashed_workers": 0, "disk_full": 0}
     else:
-        counts = _train(sw, opts, warm)
+        counts = _train(sw, opts, warm, cls, lspec)
     if counts["disk_full"]:
         raise DiskFullError(f"disk full: {counts['disk_full']} worker(s) stopped (the path "
                             "is named above); what finished is kept; free some space and "
@@ -263,9 +291,10 @@ def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoin
         raise typer.Exit(1)
 
 
-def _train(sw, opts, warm) -> dict[str, int]:
-    """Start the workers and draw a progress bar until they are done."""
-    from ganbench.sweep.runner import run_workers
+def _train(sw, opts, warm, cls=None, lspec=None) -> dict[str, int]:
+    """Start the workers (the local launcher) and draw a progress bar until they are done."""
+    from ganbench.config import LauncherSpec
+    from ganbench.sweep.launchers import LAUNCHERS
 
     s = sw.sync
     total = len(sw.plan.runs)
@@ -286,7 +315,11 @@ def _train(sw, opts, warm) -> dict[str, int]:
 
         try:
             with second_ctrl_c_ignored():
-                return run_workers(sw, opts, on_event, warm=warm if warm.ready else None)
+                launcher = (cls or LAUNCHERS.get("local"))(
+                    sw, opts, lspec or LauncherSpec(), on_event=on_event,
+                    warm=warm if warm.ready else None)
+                launcher.submit(opts.workers)
+                return launcher.counts
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: finished runs are kept; rerun the same "
                           "command to resume.")

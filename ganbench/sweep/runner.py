@@ -300,10 +300,13 @@ def stack_seeds(mode: str, device: str) -> bool:
 def run_workers(sw: Sweep, opts: SweepOptions,
                 on_event: Callable[[Event], None] | None = None,
                 devices: list[str] | None = None, pids: set[str] | None = None,
-                threads: int | None = None, warm: WarmWorkers | None = None) -> dict[str, int]:
+                threads: int | None = None, warm: WarmWorkers | None = None,
+                on_started: Callable[[], None] | None = None) -> dict[str, int]:
     """Start one process per device entry (default: opts.workers on opts.device) and follow
     the study until they are all done. `pids` (if given) receives the workers' process ids.
-    `warm`: workers already started (one per device entry), handed their contexts here."""
+    `warm`: workers already started (one per device entry), handed their contexts here.
+    `on_started`: called once every worker has a pid (a Slurm job re-arms its preemption
+    signal there, ignored while the workers started: sweep/launchers/slurm.py)."""
     devices = devices if devices is not None else [opts.device] * opts.workers
     contexts = worker_contexts(sw, opts, devices, threads)
     seen: set[int] = set()
@@ -316,6 +319,8 @@ def run_workers(sw: Sweep, opts: SweepOptions,
         _preload_report()
         if pids is not None:
             pids.update(str(proc.pid) for proc in procs)
+        if on_started is not None:
+            on_started()
         seen |= {t.number for t in sw.queue.trials() if t.state.is_finished()}
         tmeta = sw.queue.meta.get("tune")  # tuning: search trials are shown as they end
         searched = tune_summary.finished_trials(sw.queue, tmeta) if tmeta else set()
