@@ -29,8 +29,15 @@ sys.path.insert(0, str(ROOT))
 
 import ganbench.plugins  # noqa: E402,F401  (imports every built-in family)
 import ganbench.sweep.designs  # noqa: E402,F401
+from ganbench.config import (  # noqa: E402
+    LauncherSpec,
+    ParamRange,
+    PrunerSpec,
+    RunConfig,
+    SweepSpec,
+    TuneSpec,
+)
 from ganbench.config import MetricSpec as RankMetric  # noqa: E402
-from ganbench.config import ParamRange, PrunerSpec, RunConfig, SweepSpec, TuneSpec  # noqa: E402
 from ganbench.data.base import DATASETS, DatasetSpec, dataset_info  # noqa: E402
 from ganbench.losses import LOSSES  # noqa: E402
 from ganbench.metrics.base import METRICS, MetricSpec, dataset_scorer  # noqa: E402
@@ -344,7 +351,10 @@ def config_page() -> str:
             "### `tune:` (`TuneSpec`)\n", model_fields_table(TuneSpec),
             "### A range in `tune.space` (`ParamRange`)\n", first_para(ParamRange) + "\n",
             model_fields_table(ParamRange),
-            "### `tune.pruner` (`PrunerSpec`)\n", model_fields_table(PrunerSpec)]
+            "### `tune.pruner` (`PrunerSpec`)\n", model_fields_table(PrunerSpec),
+            "### `launcher:` (`LauncherSpec`)\n", first_para(LauncherSpec) + " The command "
+            "line's options of the same names win; see [many machines](../many-machines.md)."
+            "\n", model_fields_table(LauncherSpec)]
     return page("Configuration reference",
                 "Every field of a run file and a sweep file, from the pydantic schema "
                 "(`ganbench/config.py`). Files are closed: an unknown key is an error with "
@@ -451,7 +461,7 @@ def inventory() -> dict[str, list[str]]:
             "losses.md": LOSSES.names(), "designs.md": DESIGNS.names(),
             "api.md": list(__import__("ganbench")._API),
             "config.md": sorted({*RunConfig.model_fields, *SweepSpec.model_fields,
-                                 *TuneSpec.model_fields})}
+                                 *TuneSpec.model_fields, *LauncherSpec.model_fields})}
 
 
 def write(out: Path) -> list[Path]:
