@@ -152,7 +152,11 @@ def print_jobs(folder: Path, out: Console) -> None:
     from ganbench.sweep.launch import JobState, read_record
     from ganbench.sweep.launchers import LAUNCHERS
 
-    rec = read_record(folder)
+    try:
+        rec = read_record(folder)
+    except ValueError as e:  # the queue's counts above still stand
+        out.print(f"[yellow]note[/]: {escape(str(e))}", highlight=False, soft_wrap=True)
+        return
     if not rec:
         return
     t = Table("submitted", "launcher", "job", "state", title="jobs (launch.json)")
