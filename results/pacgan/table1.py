@@ -1,6 +1,7 @@
 """PacGAN Table 1 beside ours: mean ± standard error over trials of modes, high-quality
 samples (%) and reverse KL per cell, from the sweeps' reports (results/pacgan-*/runs.csv).
-`python results/pacgan/table1.py` (after `ganbench report pacgan-ring` / `pacgan-grid`)."""
+`python results/pacgan/table1.py [SUFFIX]` (after `ganbench report pacgan-ring` /
+`pacgan-grid`; SUFFIX `-long`: the pacgan-ring-long / pacgan-grid-long sweeps)."""
 
 from __future__ import annotations
 
@@ -33,14 +34,16 @@ def mean_se(xs: list[float]) -> str:
     return f"{m:.2f} ± {sd / math.sqrt(len(xs)):.2f}"
 
 
-def rows(kind: str) -> list[str]:
-    path = RESULTS / f"pacgan-{kind}" / "runs.csv"
+def rows(kind: str, suffix: str = "") -> list[str]:
+    path = RESULTS / f"pacgan-{kind}{suffix}" / "runs.csv"
     if not path.is_file():
         return [f"| {kind} | (no {path.relative_to(RESULTS.parent)}) | | | | |"]
     runs = [r for r in csv.DictReader(path.open()) if r["status"] == "finished"]
     out = []
     for cell in CELLS:
         rs = [r for r in runs if r["cell"] == cell]
+        if not rs:
+            continue  # a sweep without this cell (the long reruns have GAN and PacGAN2)
         kl = values(rs, "metrics.eval/reverse_kl/final")
         undefined = len(rs) - len(kl)
         paper = PAPER[kind]["baseline" if cell == "baseline" else "pack"]
@@ -54,8 +57,9 @@ def rows(kind: str) -> list[str]:
 def main() -> None:
     print("| data | cell | trials | modes | hq % | reverse KL | paper (modes · hq · KL) |")
     print("|---|---|---|---|---|---|---|")
+    suffix = sys.argv[1] if len(sys.argv) > 1 else ""
     for kind in ("ring", "grid"):
-        print("\n".join(rows(kind)))
+        print("\n".join(rows(kind, suffix)))
 
 
 if __name__ == "__main__":
