@@ -7,11 +7,14 @@ The rule, from measurements on 2-core CPUs (issue 31; results/perf/sweep_through
   2-core machine: each OpenMP thread waits for a core at every operation.
 - A 2-D (points) run takes 1 thread whatever the cores: its matrices are too small for a
   second thread to pay for the synchronisation (the 5.7 s above was one thread).
-- A CPU sweep without --workers runs one worker per free core at 1 thread each (two 1-thread
-  processes trained 1.96x one: `procs K=2` in sweep_throughput-cpu.md; the quickstart took
-  1 m 51 s with 2 workers against 4 m 30 s with 1 worker of 2 threads), no more workers than
-  runs to train or than memory holds (a worker takes ~0.7 GB: worker_memory-cpu.md, so 1 GiB
-  each); fewer workers than cores share the cores as threads.
+- A CPU sweep without --workers runs one worker per allowed core at 1 thread each (two
+  1-thread processes trained 1.96x one: `procs K=2` in sweep_throughput-cpu.md; the quickstart
+  took 1 m 51 s with 2 workers against 4 m 30 s with 1 worker of 2 threads), no more workers
+  than runs to train or than memory holds (a worker takes ~0.7 GB: worker_memory-cpu.md, so
+  1 GiB each); fewer workers than cores share the cores as threads. Allowed cores, not free
+  ones: how many processes a sweep runs must not depend on the load of the minute it started
+  (the same command would then behave differently from one start to the next); 1-thread
+  workers on a busy machine only share the cores, they do not oversubscribe threads.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ def run_threads(kind: str, processes: int = 1, cores: int | None = None) -> int:
 
 
 def cpu_workers(runs: int, cores: int | None = None, memory: int | None = None) -> int:
-    """Worker processes for a CPU sweep with `runs` to train: one per free core, at most one
-    per run and per WORKER_BYTES of available memory."""
+    """Worker processes for a CPU sweep with `runs` to train: one per allowed core, at most
+    one per run and per WORKER_BYTES of available memory."""
     memory = available_memory() if memory is None else memory
-    return max(1, min(cores or free_cores(), max(1, runs), memory // WORKER_BYTES))
+    return max(1, min(cores or allowed_cores(), max(1, runs), memory // WORKER_BYTES))

@@ -81,8 +81,8 @@ def sweep(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the full plan and exit."),
     workers: int = typer.Option(
         None, "--workers", "-w", min=0, max=L.MAX_PROCESSES, show_default=False,
-        help="Local worker processes (default: on a CPU one per free core, at most one per "
-        "run, each image run sharing the rest as threads; 1 on a GPU); 0 only enqueues "
+        help="Local worker processes (default: on a CPU one per core it may use, at most one "
+        "per run, each image run sharing the rest as threads; 1 on a GPU); 0 only enqueues "
         "(workers run `ganbench worker`)."),
     storage: str = typer.Option(
         None, "--storage", help="Optuna storage URL (default: <results>/<sweep>/study.journal)."),
@@ -176,7 +176,7 @@ def _gpu_likely(device: str) -> bool:
 
 
 def _early_workers(workers: int | None, device: str) -> int:
-    """Workers to start before the plan is known: as given, else one per free core on a CPU
+    """Workers to start before the plan is known: as given, else one per allowed core on a CPU
     (trimmed to the runs waiting once the plan is read), one where a GPU may be used."""
     if workers is not None:
         return workers

@@ -33,8 +33,8 @@ def test_run_takes_threads_and_a_2d_run_defaults_to_one(tmp_path, monkeypatch):
         torch.set_num_threads(old)
 
 
-def test_sweep_without_workers_runs_one_per_free_core_at_one_thread(tmp_path, monkeypatch):
-    monkeypatch.setattr(cores, "free_cores", lambda: 2)
+def test_sweep_without_workers_runs_one_per_allowed_core_at_one_thread(tmp_path, monkeypatch):
+    monkeypatch.setattr(cores, "allowed_cores", lambda: 2)
     monkeypatch.setattr(cores, "available_memory", lambda: 64 * 2**30)
     seen = {}
 
