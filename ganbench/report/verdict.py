@@ -104,7 +104,8 @@ def rank_sentence(g: Group) -> str:
         ok = pairs["p"].notna()
         most = int(pairs.loc[ok, "n_pairs"].max())
         if n * min_p(most) > ALPHA:  # no pair could have been separated at all
-            out += (f"; no pair can be: {most} paired seeds cannot reach {ALPHA:g} after Holm over {n} pairs (at least "
+            out += (f"; no pair can be: {most} paired seeds cannot reach {ALPHA:g} after Holm "
+                    f"over {n} pairs (at least "
                     f"{seeds_needed(n)} are needed; the ablation's smaller family can decide "
                     "with fewer)")
         return out + "."

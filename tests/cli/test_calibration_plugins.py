@@ -33,9 +33,9 @@ def _ring8(tricks: dict, seed: int = 3):
 
 
 def test_planted_noise_harms_only_the_evaluation_and_aa_null_changes_nothing():
-    import torch
-
     import runpy
+
+    import torch
 
     with TRICKS.scoped():
         runpy.run_path(str(PLUGIN))  # registers afresh (a plugin module imports once)
