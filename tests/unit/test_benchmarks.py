@@ -23,7 +23,7 @@ def test_benchmark_file_is_valid_and_states_its_cost(path):
     text = path.read_text()
     assert "cost" in text.lower() or "min" in text.lower() or " s " in text
     if "metric" in yaml.safe_load(text):  # a sweep file
-        p = load_plan(path)
+        p = load_plan(path, data="skip")  # valid as a file; its data may not be here (CIFAR)
         assert p.runs and len(p.runs) == len(p.cells) * len(p.spec.seed_list)
     else:
         assert load_run_config(path).steps > 0
