@@ -1,10 +1,13 @@
-"""Repeat the A/A sweep (aa.yaml) with other seeds and count spurious findings end to end.
+"""Repeat the A/A sweep (aa.yaml) on fresh seeds and count spurious findings end to end.
 
-Repeat k runs aa.yaml as sweep `calibration-aa-rK` on seeds [8k, ..., 8k+7] through
-`ganbench.sweep` (shorter runs by default, --steps 300; by default only the baseline and the
-re-initialised twin, the informative pair: `on` is an exact twin, whose zero differences can
-never be significant; --with-twin keeps it), and reads the report it returns. Every cell
-trains the same way (aa_null changes nothing), so every finding is spurious. Per repeat:
+By default one sweep, `calibration-aa-blocks`, trains aa.yaml's baseline and re-initialised
+twin (the informative pair: `on` is an exact twin whose zero differences can never be
+significant; --with-twin keeps it) on seeds 0 .. 8R-1 through `ganbench.sweep` (shorter runs,
+--steps 300), then reads the runs back from the store as `ganbench report` does and analyses
+each block of 8 seeds [8k, 8k+7] as one A/A sweep, with the report's own analysis (verdict,
+ablation, factorial, ranks). One sweep for all R repeats spares R sweeps' start-up and report
+writing; --separate runs R separate sweeps instead (slower, the same analysis). Every cell
+trains the same way, so every finding is spurious. Per repeat:
 
 - rows: ablation rows called significant (Holm within each ablation table, 0.05),
 - factorial: factorial effects called significant (Holm over its effects),
@@ -15,12 +18,14 @@ Each is a family-wise error (any spurious finding in the sweep), nominally at mo
 the script prints the counts and a 95% Clopper-Pearson interval for each rate, and writes
 them to --out as Markdown.
 
-    PYTHONPATH=$PWD python benchmarks/calibration/aa_repeat.py [--repeats 20] [--steps 300]
+    PYTHONPATH=$PWD python benchmarks/calibration/aa_repeat.py [--repeats 40] [--steps 300]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,12 +38,15 @@ HERE = Path(__file__).parent
 DECIDED_NOTHING = "No trick comparison is decided."
 
 
-def spec_for(k: int, steps: int, twin: bool = False) -> dict:
+def spec_for(k: int, steps: int, twin: bool = False, blocks: int = 0) -> dict:
+    """Repeat k's sweep (seeds 8k .. 8k+7), or with `blocks` one sweep of 8 * blocks seeds."""
     spec = yaml.safe_load((HERE / "aa.yaml").read_text())
     if not twin:
         spec["tricks"]["aa_null"] = ["off", {"reinit": True}]
-    spec["name"] = f"calibration-aa-r{k}"
-    spec["seeds"] = list(range(8 * k, 8 * k + 8))
+    if blocks:
+        spec["name"], spec["seeds"] = "calibration-aa-blocks", list(range(8 * blocks))
+    else:
+        spec["name"], spec["seeds"] = f"calibration-aa-r{k}", list(range(8 * k, 8 * k + 8))
     spec["base"].update(steps=steps, eval_every=steps, log_every=min(100, steps))
     spec["plugins"] = [str((HERE / "calibration_tricks.py").resolve())]
     return spec
@@ -57,6 +65,23 @@ def findings(rep) -> dict[str, int]:
     return {"rows": rows, "factorial": fx, "ranks": int(separated), "headline": int(headline)}
 
 
+def block_reports(results: Path, name: str, repeats: int) -> list:
+    """Each block of 8 seeds of the one sweep, analysed by the report's own code."""
+    from ganbench.report.build import analyse, read_store
+    from ganbench.tracking.mlflow import MLflowStore
+
+    store = MLflowStore(f"sqlite:///{(results / 'mlflow.db').resolve()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = read_store(store, name, Path(tmp))
+    seed = data.runs["params.seed"].astype(int)
+    out = []
+    for k in range(repeats):
+        block = list(range(8 * k, 8 * k + 8))
+        part = dataclasses.replace(data, runs=data.runs[seed.isin(block)], seeds=block)
+        out.append(analyse(part, "aa_repeat", ""))
+    return out
+
+
 def cp(k: int, n: int) -> tuple[float, float]:
     """Clopper-Pearson 95% interval for k events in n."""
     lo = beta.ppf(0.025, k, n - k + 1) if k else 0.0
@@ -66,7 +91,8 @@ def cp(k: int, n: int) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=40)
+    ap.add_argument("--separate", action="store_true", help="one sweep per repeat")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--with-twin", action="store_true", help="keep aa.yaml's exact twin cell")
     ap.add_argument("--workers", type=int, default=2)
@@ -75,15 +101,21 @@ def main() -> None:
     args = ap.parse_args()
     per: list[dict[str, int]] = []
     t0 = time.perf_counter()
-    for k in range(args.repeats):
-        rep = ganbench.sweep(spec_for(k, args.steps, args.with_twin), workers=args.workers,
-                             results=args.results)
+    if args.separate:
+        reps = [ganbench.sweep(spec_for(k, args.steps, args.with_twin), workers=args.workers,
+                               results=args.results) for k in range(args.repeats)]
+    else:
+        ganbench.sweep(spec_for(0, args.steps, args.with_twin, blocks=args.repeats),
+                       workers=args.workers, results=args.results)
+        reps = block_reports(args.results, "calibration-aa-blocks", args.repeats)
+    for k, rep in enumerate(reps):
         per.append(findings(rep))
         print(f"repeat {k} (seeds {8 * k}-{8 * k + 7}): {per[-1]}", flush=True)
     n = len(per)
     cells = 3 if args.with_twin else 2
-    lines = [f"{n} A/A sweeps (aa.yaml at {args.steps} steps, {cells} equal cells x 8 seeds, "
-             f"seeds 0-{8 * n - 1}), {time.perf_counter() - t0:.0f} s:", "",
+    how = "separate sweeps" if args.separate else "blocks of 8 seeds of one sweep"
+    lines = [f"{n} A/A repeats ({how}; aa.yaml at {args.steps} steps, {cells} equal cells x 8 "
+             f"seeds, seeds 0-{8 * n - 1}), {time.perf_counter() - t0:.0f} s:", "",
              "| spurious finding (any in a sweep) | sweeps | rate | 95% interval | nominal |",
              "|---|---|---|---|---|"]
     what = {"rows": "an ablation row significant", "factorial": "a factorial effect significant",
