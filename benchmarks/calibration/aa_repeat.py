@@ -1,6 +1,6 @@
 """Repeat the A/A sweep (aa.yaml) on fresh seeds and count spurious findings end to end.
 
-By default one sweep, `calibration-aa-blocks`, trains aa.yaml's baseline and re-initialised
+By default one sweep, `calibration-aa-blocksR`, trains aa.yaml's baseline and re-initialised
 twin (the informative pair: `on` is an exact twin whose zero differences can never be
 significant; --with-twin keeps it) on seeds 0 .. 8R-1 through `ganbench.sweep` (shorter runs,
 --steps 300), then reads the runs back from the store as `ganbench report` does and analyses
@@ -44,7 +44,7 @@ def spec_for(k: int, steps: int, twin: bool = False, blocks: int = 0) -> dict:
     if not twin:
         spec["tricks"]["aa_null"] = ["off", {"reinit": True}]
     if blocks:
-        spec["name"], spec["seeds"] = "calibration-aa-blocks", list(range(8 * blocks))
+        spec["name"], spec["seeds"] = f"calibration-aa-blocks{blocks}", list(range(8 * blocks))
     else:
         spec["name"], spec["seeds"] = f"calibration-aa-r{k}", list(range(8 * k, 8 * k + 8))
     spec["base"].update(steps=steps, eval_every=steps, log_every=min(100, steps))
@@ -107,7 +107,7 @@ def main() -> None:
     else:
         ganbench.sweep(spec_for(0, args.steps, args.with_twin, blocks=args.repeats),
                        workers=args.workers, results=args.results)
-        reps = block_reports(args.results, "calibration-aa-blocks", args.repeats)
+        reps = block_reports(args.results, f"calibration-aa-blocks{args.repeats}", args.repeats)
     for k, rep in enumerate(reps):
         per.append(findings(rep))
         print(f"repeat {k} (seeds {8 * k}-{8 * k + 7}): {per[-1]}", flush=True)
