@@ -38,13 +38,14 @@ HERE = Path(__file__).parent
 DECIDED_NOTHING = "No trick comparison is decided."
 
 
-def spec_for(k: int, steps: int, twin: bool = False, blocks: int = 0) -> dict:
+def spec_for(k: int, steps: int, twin: bool = False, blocks: int = 0, name: str = "") -> dict:
     """Repeat k's sweep (seeds 8k .. 8k+7), or with `blocks` one sweep of 8 * blocks seeds."""
     spec = yaml.safe_load((HERE / "aa.yaml").read_text())
     if not twin:
         spec["tricks"]["aa_null"] = ["off", {"reinit": True}]
     if blocks:
-        spec["name"], spec["seeds"] = f"calibration-aa-blocks{blocks}", list(range(8 * blocks))
+        spec["name"] = name or f"calibration-aa-blocks{blocks}"
+        spec["seeds"] = list(range(8 * blocks))
     else:
         spec["name"], spec["seeds"] = f"calibration-aa-r{k}", list(range(8 * k, 8 * k + 8))
     spec["base"].update(steps=steps, eval_every=steps, log_every=min(100, steps))
@@ -93,6 +94,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=40)
     ap.add_argument("--separate", action="store_true", help="one sweep per repeat")
+    ap.add_argument("--name", default="", help="the one sweep's name (default: "
+                    "calibration-aa-blocksR); naming an earlier one grows it by seeds, so "
+                    "its finished runs are kept")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--with-twin", action="store_true", help="keep aa.yaml's exact twin cell")
     ap.add_argument("--workers", type=int, default=2)
@@ -105,9 +109,10 @@ def main() -> None:
         reps = [ganbench.sweep(spec_for(k, args.steps, args.with_twin), workers=args.workers,
                                results=args.results) for k in range(args.repeats)]
     else:
-        ganbench.sweep(spec_for(0, args.steps, args.with_twin, blocks=args.repeats),
+        name = args.name or f"calibration-aa-blocks{args.repeats}"
+        ganbench.sweep(spec_for(0, args.steps, args.with_twin, args.repeats, name),
                        workers=args.workers, results=args.results)
-        reps = block_reports(args.results, f"calibration-aa-blocks{args.repeats}", args.repeats)
+        reps = block_reports(args.results, name, args.repeats)
     for k, rep in enumerate(reps):
         per.append(findings(rep))
         print(f"repeat {k} (seeds {8 * k}-{8 * k + 7}): {per[-1]}", flush=True)

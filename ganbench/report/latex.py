@@ -94,6 +94,29 @@ def ranked_tex(t: pd.DataFrame, metric: str, goal: str, label: str, protocol: st
     return _float(cap, label, "ll" + "r" * (len(head) - 2), head, rows)
 
 
+def compact_tex(t: pd.DataFrame, plus: pd.DataFrame | None, metric: str, goal: str,
+                label: str, protocol: str) -> str:
+    """The paste-ready table: one row per ranked cell, five columns, a one-sentence caption.
+    Δ comes from the primary analysis (the baseline + X ablation), so cells it does not test
+    (combinations, the baseline itself) show none."""
+    by_cell = {} if plus is None else {r["treated"]: r for _, r in plus.iterrows()}
+    rows = []
+    for _, r in t.iterrows():
+        a = by_cell.get(r["cell"])
+        delta = ("--" if a is None else
+                 _bold(f"{num(a['delta'])} {_ci(a['ci_low'], a['ci_high'])}",
+                       bool(a["significant"])))
+        rows.append([escape(cell_label(r)), f"{num(r['mean'])} {_ci(r['ci_low'], r['ci_high'])}",
+                     delta, "--" if a is None else escape(pval(a["p_holm"])),
+                     str(r["n_finished"])])
+    where = f" (protocol {escape(protocol)})" if protocol else ""
+    cap = (f"Final {escape(metric)}{where} ({'higher' if goal == 'max' else 'lower'} is "
+           "better), mean [95\\% CI] over seeds, and $\\Delta$ against the baseline paired by "
+           "seed (exact sign-flip test, Holm $p$ over the trick rows; bold: significant).")
+    head = ["Cell", escape(metric), r"$\Delta$ vs baseline", "Holm $p$", "Seeds"]
+    return _float(cap, label, "lrrrr", head, rows)
+
+
 def ablation_tex(t: pd.DataFrame, metric: str, name: str, label: str, protocol: str) -> str:
     ctx = t["context"].astype(bool).any()
     comps = t.attrs.get("companions", [])
@@ -137,6 +160,9 @@ def document(rep: Report) -> str:
     out.append("")
     for i, g in enumerate(rep.groups):
         sfx = f"-{i + 1}" if len(rep.groups) > 1 else ""
+        # first the paste-ready table, then the full ones
+        out.append(compact_tex(g.ranked, g.ablations.get("baseline + X"), rep.metric,
+                               rep.goal, f"tab:{slug}-compact{sfx}", g.protocol))
         out.append(ranked_tex(g.ranked, rep.metric, rep.goal, f"tab:{slug}-ranked{sfx}",
                               g.protocol, rep.stacked))
         for name, t in g.ablations.items():

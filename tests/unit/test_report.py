@@ -214,18 +214,39 @@ def test_latex_tables_have_consistent_columns_and_bold_a_lone_first_rank(written
     rep, data, out = written
     tex = (out / "report.tex").read_text()
     tabs = _tabulars(tex)
-    assert len(tabs) == 4
+    assert len(tabs) == 5  # the compact table, then ranked, two ablations, factorial
     for spec, rows in tabs:
         for row in rows:
             assert row.count("&") - row.count(r"\&") == len(spec) - 1, row
-    assert tex.count(r"\toprule") == tex.count(r"\bottomrule") == 4
+    assert tex.count(r"\toprule") == tex.count(r"\bottomrule") == 5
     # braces balance outside escaped ones
     plain = tex.replace(r"\{", "").replace(r"\}", "")
     assert plain.count("{") == plain.count("}")
-    ranked = tabs[0][1]
+    ranked = tabs[1][1]
     firsts = rep.groups[0].ranked.query("rank == 1")["mean"]  # bold only when one is first
     assert sum(r"\textbf{" in r for r in ranked) == (len(firsts) == 1)
     assert "gradient\\_penalty" in tex and "spectral\\_norm" in tex
+
+
+def test_latex_compact_table_is_paste_ready_and_agrees_with_the_primary_analysis(written):
+    """Issue 31: a paper table of at most 6 columns with a one-sentence caption, Δ from the
+    baseline + X ablation."""
+    rep, _, out = written
+    tex = (out / "report.tex").read_text()
+    spec, rows = _tabulars(tex)[0]
+    rows = [r.replace(r"\midrule", "").strip() for r in rows[1:]]  # the header row first
+    assert len(spec) <= 6 and "tab:synth-compact" in tex.split(r"\end{table}")[0]
+    caption = re.search(r"\\caption\{(.*)\}\n\\label\{tab:synth-compact", tex).group(1)
+    assert caption.count(". ") == 0 and caption.endswith(".")  # one sentence
+    g = rep.groups[0]
+    assert len(rows) == len(g.ranked)
+    plus = g.ablations["baseline + X"]
+    for _, a in plus.iterrows():
+        row = next(r for r in rows if r.startswith(latex.escape(a["treated"]) + " &"))
+        assert latex.num(a["delta"]) in row
+        assert (r"\textbf{" in row) == bool(a["significant"])
+    base = next(r for r in rows if r.startswith("baseline &"))
+    assert base.count("--") >= 2  # the baseline has no Δ against itself
 
 
 def test_latex_bolds_a_cell_only_when_it_is_first_alone(written):
