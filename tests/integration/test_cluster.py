@@ -39,20 +39,10 @@ WORKER_FLAGS = ("--device", "cpu", "--threads", "1", "--checkpoint-every", "200"
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    servers = pytest.importorskip("helpers.servers")
-    try:
-        servers.ensure_postgres()
-    except servers.PostgresUnavailable as e:
-        pytest.skip(str(e))
-    tmp = tmp_path_factory.mktemp("servers")
-    with servers.PostgresCluster() as pg:
-        for db in ("optuna", "mlflow"):
-            pg.create_database(db)
-        # Plain postgresql:// URLs, as a user types them (the driver is SQLAlchemy's default).
-        optuna_url, mlflow_db = pg.url("optuna", driver=None), pg.url("mlflow", driver=None)
-        with servers.MLflowServer(mlflow_db, tmp / "artifacts") as ml:
-            yield optuna_url, ml.uri
+def servers(pg_mlflow):
+    pg, uri = pg_mlflow
+    # Plain postgresql:// URLs, as a user types them (the driver is SQLAlchemy's default).
+    return pg.url("optuna", driver=None), uri
 
 
 def finished_runs(uri: str, name: str) -> pd.DataFrame:

@@ -41,19 +41,9 @@ launcher: {{name: slurm, cluster: local, time: 30, heartbeat_interval: 1, grace_
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    servers = pytest.importorskip("helpers.servers")
-    try:
-        servers.ensure_postgres()
-    except servers.PostgresUnavailable as e:
-        pytest.skip(str(e))
+def servers(pg_mlflow):
     pytest.importorskip("submitit", reason="submitit is not installed (pip install -e '.[dev]')")
-    tmp = tmp_path_factory.mktemp("servers")
-    with servers.PostgresCluster() as pg:
-        for db in ("optuna", "mlflow"):
-            pg.create_database(db)
-        with servers.MLflowServer(pg.url("mlflow", driver=None), tmp / "artifacts") as ml:
-            yield pg, ml.uri
+    return pg_mlflow
 
 
 def _cli(tmp: Path, log: Path, *args: str) -> subprocess.Popen:
