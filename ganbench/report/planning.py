@@ -171,8 +171,8 @@ def summary(plan: pd.DataFrame) -> str:
             f"the report's primary test: the {TEST_NAME} test (two-sided, α = "
             f"{a['alpha']:g}; Monte Carlo above {EXACT_MAX_N} seeds), Holm over its {rows} "
             f"row{'s' if rows != 1 else ''}, counted conservatively as p ≤ α/{rows} "
-            f"(Bonferroni); power simulated on {a['sims']:,} sweeps (normal differences, the "
-            "tie share exactly 0).")
+            f"(Bonferroni); power simulated on {a['sims']:,} sweeps (each pair's difference "
+            "exactly 0 at the tie share, else normal with that mean and sd).")
 
 
 # ------------------------------------------------------------------ which comparisons
