@@ -16,6 +16,7 @@ from rich.table import Table
 from ganbench import limits as L
 from ganbench.cli import checks
 from ganbench.cli import launch as launch_options
+from ganbench.cli import plan as seed_plan
 from ganbench.cli.common import (
     CHECKPOINT_EVERY,
     DEFAULT_MAX_RUNS,
@@ -103,6 +104,12 @@ def sweep(
     gpus_per_task: int = launch_options.GPUS,
     cpus_per_task: int = launch_options.CPUS,
     array_parallelism: int = launch_options.PARALLEL,
+    plan_seeds: bool = seed_plan.PLAN_SEEDS,
+    effect: float = seed_plan.EFFECT,
+    power: float = seed_plan.POWER,
+    sd: float = seed_plan.SD,
+    ties: float = seed_plan.TIES,
+    pilot: str = seed_plan.PILOT,
 ) -> None:
     """Train every cell of a trick grid over seeds, record each run in MLflow, rank the cells.
 
@@ -115,11 +122,18 @@ def sweep(
     running `ganbench worker`; it prints the job ids, their log folder and the `ganbench
     status` / `ganbench report` commands. Preempted or timed-out jobs are requeued and their
     runs resume from their checkpoints.
+
+    `--plan-seeds --effect E --sd S` (or `--pilot NAME`) trains nothing: it prints how many
+    seeds each comparison of the primary analysis needs to find a difference of E.
     """
     from ganbench.sweep.warm import warm_workers
 
     quiet()
     results = checks.results_dir(results)
+    if plan_seeds:  # before any worker starts: a plan trains nothing
+        seed_plan.plan_seeds(spec_file, results, tracking_uri, effect, power, sd, ties, pilot)
+        return
+    seed_plan.refuse_without_flag(effect, sd, ties, pilot, power)
     # A new sweep's workers start first of all and import (seconds) while this process loads
     # the file, plans and opens the store; they get their contexts once the sweep is ready,
     # and are stopped unused if the file is refused. A local sweep that has a study already

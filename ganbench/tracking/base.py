@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -42,3 +43,17 @@ class MemoryTracker:
         if not hist:
             raise KeyError(name)
         return hist[-1][1]
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested params as MLflow stores them: dotted keys, string values (lists and empty dicts
+    as JSON). Here, not in tracking/mlflow.py, so that a planned run's params can be written
+    the same way without importing mlflow (report/planning.py)."""
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = json.dumps(v) if isinstance(v, (dict, list, tuple)) else str(v)
+    return out

@@ -25,6 +25,7 @@ from mlflow.entities import Dataset as MLflowDataset
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
+from ganbench.tracking.base import flatten  # noqa: F401  (MLflow params; importable here too)
 from ganbench.tracking.store_check import check_store_file
 
 ROLE, SWEEP, RUN_KEY = "ganbench.role", "ganbench.sweep", "ganbench.run_key"
@@ -54,17 +55,6 @@ def _retry(fn, *args, attempts: int = 12, **kwargs):
             if not transient or i == attempts - 1:
                 raise
             time.sleep(min(2.0, 0.05 * 2**i) * (0.5 + random.random()))
-
-
-def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
-            out.update(flatten(v, key + "."))
-        else:
-            out[key] = json.dumps(v) if isinstance(v, (dict, list, tuple)) else str(v)
-    return out
 
 
 def _name_full_path(e: BaseException, client: MlflowClient, run_id: str, rel: str) -> None:
