@@ -400,6 +400,32 @@ class LauncherSpec(Closed):
         return self
 
 
+class SequentialSeeds(Closed):
+    """`seeds: {min: 3, max: 12}`: `min` seeds per cell, then `step` more at a time only for
+    the primary comparisons still open, until each is decided or has `max` paired seeds
+    (report/sequential.py: a group-sequential sign-flip test that keeps the 5% level)."""
+
+    min: int = Field(3, ge=2, le=64, description="seeds every cell gets first")
+    max: int = Field(..., ge=2, le=64, description="the most seeds a comparison gets")
+    step: int = Field(1, ge=1, le=64, description="seeds added per round to open comparisons")
+    spending: float = Field(1.0, gt=0, le=10, description="level spent by n seeds: "
+                            "alpha·(n/max)^spending (1: evenly; larger keeps more for max)")
+
+    _no_bools = field_validator("min", "max", "step", mode="before")(classmethod(
+        lambda cls, v: _not_bool(v)))
+
+    @model_validator(mode="after")
+    def _order(self) -> SequentialSeeds:
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) must be at least min ({self.min})")
+        return self
+
+    def rule(self):
+        from ganbench.report.sequential import Rule
+
+        return Rule(self.min, self.max, self.step, self.spending)
+
+
 class SweepSpec(Closed):
     """A sweep file: base overrides, trick levels, optional non-trick axes, design, seeds."""
 
@@ -414,7 +440,9 @@ class SweepSpec(Closed):
     design: Literal["full", "one-at-a-time", "leave-one-out", "fractional"] = Field(
         "full", description="which combinations of trick levels are cells")
     resolution: int = Field(4, ge=3, le=5, description="fractional designs only")
-    seeds: int | list[int] = Field(3, description="a count (seeds 0..n-1) or a list of seeds")
+    seeds: int | list[int] | SequentialSeeds = Field(
+        3, description="a count (seeds 0..n-1), a list of seeds, or {min, max, step}: seeds "
+        "added only where the primary comparison is still open")
     metric: MetricSpec = Field(default_factory=MetricSpec, description="the ranking metric")
     # --- plugins (ganbench/plugins.py): modules or .py files (relative to the sweep file)
     # imported before the file's names are checked; recorded on the study for the workers.
@@ -440,13 +468,23 @@ class SweepSpec(Closed):
     @field_validator("seeds", mode="before")
     @classmethod
     def _seeds_not_bools(cls, v: Any) -> Any:
+        if isinstance(v, dict):  # one clear message, not one per member of the union
+            try:
+                return SequentialSeeds.model_validate(v)
+            except ValidationError as e:
+                err = e.errors()[0]
+                where = ".".join(map(str, err["loc"]))
+                known = ", ".join(SequentialSeeds.model_fields)
+                raise ValueError(f"{where + ': ' if where else ''}{err['msg']} (a sequential "
+                                 f"seeds mapping has {known})") from None
         for s in v if isinstance(v, list) else [v]:
             _not_bool(s)
         return v
 
     @field_validator("seeds")
     @classmethod
-    def _seeds_positive(cls, v: int | list[int]) -> int | list[int]:
+    def _seeds_positive(cls, v: int | list[int] | SequentialSeeds
+                        ) -> int | list[int] | SequentialSeeds:
         if isinstance(v, int) and v <= 0:
             raise ValueError("seeds must be a positive count or a list of seeds")
         if isinstance(v, list) and (not v or any(s < 0 for s in v) or len(set(v)) != len(v)):
@@ -454,9 +492,19 @@ class SweepSpec(Closed):
         return v
 
     @property
+    def sequential(self) -> SequentialSeeds | None:
+        return self.seeds if isinstance(self.seeds, SequentialSeeds) else None
+
+    @property
     def n_seeds(self) -> int:
+        """Seeds per cell (sequential: the most a cell can get)."""
+        if isinstance(self.seeds, SequentialSeeds):
+            return self.seeds.max
         return self.seeds if isinstance(self.seeds, int) else len(self.seeds)
 
     @property
     def seed_list(self) -> list[int]:
+        """Every seed a cell may get (sequential: 0..max−1; the rounds decide how many)."""
+        if isinstance(self.seeds, SequentialSeeds):
+            return list(range(self.seeds.max))
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)

@@ -42,8 +42,13 @@ def print_plan(p, full: bool) -> None:
     from ganbench.validate import caveats
 
     spec = p.spec
-    console.print(f"[bold]sweep {spec.name}[/]: design {spec.design}, {len(p.cells)} cells × "
-                  f"{len(spec.seed_list)} seeds = [bold]{len(p.runs)} runs[/]; "
+    seq = spec.sequential
+    size = (f"{len(p.cells)} cells × {len(spec.seed_list)} seeds = [bold]{len(p.runs)} runs[/]"
+            if seq is None else
+            f"{len(p.cells)} cells × {seq.min}–{seq.max} seeds (sequential: {seq.step} more "
+            f"at a time where a primary comparison is open) = [bold]{len(p.cells) * seq.min}–"
+            f"{len(p.cells) * seq.max} runs[/]")
+    console.print(f"[bold]sweep {spec.name}[/]: design {spec.design}, {size}; "
                   f"ranked by {spec.metric.name} ({spec.metric.goal})")
     if spec.tune is not None:  # tuning
         t = spec.tune
@@ -71,7 +76,9 @@ def print_plan(p, full: bool) -> None:
         t = Table("cell", "cell id", "tricks", "seeds", "effective settings")
         for c in p.cells:
             tricks = "; ".join(f"{k} {v}" if v else k for k, v in c.tricks.items()) or "-"
-            t.add_row(c.label, c.cell_id, tricks, ",".join(map(str, spec.seed_list)),
+            seeds = (",".join(map(str, spec.seed_list)) if seq is None
+                     else f"0–{seq.min - 1}, up to {seq.max - 1}")
+            t.add_row(c.label, c.cell_id, tricks, seeds,
                       escape(describe(resolve(c.config))))
         console.print(t)
 
@@ -260,10 +267,21 @@ def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoin
             + command("report", sw.spec.name, *report_where(results, tracking_uri)),
             highlight=False, soft_wrap=True)
         return
+    print_round(sw)
     if sw.sync.waiting == 0:  # nothing to train: the warm workers stop unused
         warm.close()
         counts = {"crashed_workers": 0, "disk_full": 0}
     else:
+        counts = _train(sw, opts, warm, cls, lspec)
+    # Sequential seeds: the next round is planned from the results so far, until no
+    # comparison wants more seeds (a crash or a full disk stops it: rerun to resume).
+    while sw.round is not None and not (counts["disk_full"] or counts["crashed_workers"]):
+        with console.status("planning the next round of seeds"), one_line_disk_full():
+            sw = prepare(spec_file, opts)
+        print_round(sw)
+        if sw.sync.waiting == 0:
+            break
+        console.print(sync_line(sw.sync, opts.workers), highlight=False, soft_wrap=True)
         counts = _train(sw, opts, warm, cls, lspec)
     if counts["disk_full"]:
         raise DiskFullError(f"disk full: {counts['disk_full']} worker(s) stopped (the path "
@@ -338,6 +356,23 @@ def _train(sw, opts, warm, cls=None, lspec=None) -> dict[str, int]:
             console.print("[yellow]interrupted[/]: finished runs are kept; rerun the same "
                           "command to resume.")
             raise typer.Exit(130) from None
+
+
+def print_round(sw) -> None:
+    """Sequential seeds: each primary comparison's state and the seeds each cell has now."""
+    if sw.round is None:
+        return
+    from ganbench.sweep.rounds import describe
+
+    rnd = sw.round
+    seeds = sorted(set(rnd.targets.values()))
+    console.print(f"sequential seeds ({rnd.table}, looks at "
+                  f"{', '.join(map(str, rnd.rule.looks))}): cells at "
+                  f"{'–'.join(map(str, (seeds[0], seeds[-1]) if len(seeds) > 1 else seeds))} "
+                  f"seeds, {len(rnd.open)} of {len(rnd.rows)} comparison(s) open",
+                  highlight=False, soft_wrap=True)
+    for line in describe(rnd):
+        console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
 
 
 def sync_line(s, workers: int) -> str:

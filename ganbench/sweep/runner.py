@@ -24,7 +24,7 @@ from ganbench import plugins
 from ganbench.atomic import write_atomic
 from ganbench.config import ConfigError, SweepSpec, line_of
 from ganbench.loaders import load_sweep_spec
-from ganbench.sweep import tune, tune_summary  # tuning
+from ganbench.sweep import rounds, tune, tune_summary  # tuning
 from ganbench.sweep.design import Plan, PlanError, plan
 from ganbench.sweep.job import Job
 from ganbench.sweep.scheduler import Queue
@@ -81,6 +81,7 @@ class Sweep:
     storage: str
     sync: SyncReport
     notes: list[str] = field(default_factory=list)  # repairs made on opening, one line each
+    round: Any = None  # sequential seeds: where the primary comparisons stand (rounds.Round)
 
 
 def git_commit() -> str:
@@ -103,6 +104,17 @@ def load_plan(spec_path: Path, data_root: str | None = None, data: str = "error"
     except PlanError as e:
         where = f"{spec_path}:{line_of(node, *e.loc)}" if e.loc else str(spec_path)
         raise ConfigError(f"{where}: {e}") from None
+    if spec.sequential is not None:
+        why = ("a tuned sweep's seeds are its final phase; give it a seed count"
+               if spec.tune is not None else None)
+        if why is None:
+            try:
+                rounds.check(p)
+            except ValueError as e:
+                why = str(e)
+        if why:
+            raise ConfigError(f"{spec_path}:{line_of(node, 'seeds')}: seeds: sequential seeds "
+                              f"need a primary comparison to decide: {why}")
     if data != "skip":
         for problem in missing_data(p, spec_path, node, data_root):
             if data == "error":
@@ -167,6 +179,10 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
     exp = store.experiment(spec.name, opts.results / "mlartifacts" if is_local_uri(uri) else None)
     parent = store.parent_run(exp, spec.name)
     store.set_default_view(exp, spec.metric.name, spec.metric.goal, list(spec.tricks))
+    rnd = None
+    if spec.sequential is not None:  # this round's seeds, from the results recorded so far
+        rnd = rounds.state(p, store.runs_frame(exp))
+        p = rounds.trim(p, rnd)
     shared = is_shared(storage)
     if not shared:
         # One controller per local study: whatever is still RUNNING was left by a dead process.
@@ -208,7 +224,7 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
     tracker.log_artifact(folder / "spec.yaml")
     tracker.log_artifact(folder / "plan.json")
     return Sweep(spec, p, folder, queue, store, exp, parent, storage, sync,
-                 p.notes + queue.notes + notes)
+                 p.notes + queue.notes + notes, rnd)
 
 
 def planned_keys(sw: Sweep) -> list[str]:
