@@ -96,7 +96,7 @@ class RunConfig(Closed):
     eval_repeats: int = Field(1, gt=0, le=L.MAX_EVAL_REPEATS,
                               description="draws of fresh latent samples the final generator "
                               "is scored with; the first is the recorded value, the sd over "
-                              "all is logged as eval/<metric>_eval_sd (1 = one draw, no "
+                              "all is logged as `eval/<metric>_eval_sd` (1 = one draw, no "
                               "evaluation noise measured)", json_schema_extra={"evaluation": True})
     # Image datasets: torch-fidelity metrics at each evaluation (off unless listed: on CPU
     # Inception runs at ~7 images/s, so 10k samples take ~25 min); `labels` (modes, KL to

@@ -86,3 +86,35 @@ def test_eval_repeats_is_checked():
     for bad in (0, -1, True, 10**6):
         with pytest.raises(ValueError):
             RunConfig(eval_repeats=bad)
+
+
+def test_fid_draws_take_fresh_noise_seeds_and_draw_zero_keeps_the_runs(tmp_path, monkeypatch):
+    # torch-fidelity draws G's noise (and KID's subsets) from numpy with rng_seed: each
+    # draw gets its own; draw 0 the run's seed, as before. (Plumbing: no Inception pass.)
+    import torch
+    from test_fidelity import fake_weights, images_ds, noise
+
+    from ganbench.metrics import fidelity as fid
+
+    ev = fid.FidelityEvaluator(images_ds(noise(8)), ["fid"], n_gen=8, root=tmp_path,
+                               weights=fake_weights(tmp_path, head=False), seed=5)
+    seen = []
+    monkeypatch.setattr(ev, "_calculate", lambda inp, n, rng_seed=None: seen.append(rng_seed))
+    g = torch.nn.Linear(4, 28 * 28)
+    for j in range(3):
+        ev(g, 4, draw=j)
+    assert seen[0] == 5 and len(set(seen)) == 3
+    assert seen[1:] == [draw_seed(5, 5, j, "fidelity") for j in (1, 2)]
+
+
+def test_stacked_seeds_record_the_draws_their_lone_runs_record():
+    from ganbench.train.vectorised import train_vectorised
+
+    cfgs = [RunConfig(**{**TINY, "steps": 40, "log_every": 20}, eval_repeats=3, seed=s)
+            for s in (0, 1)]
+    for cfg, stacked in zip(cfgs, train_vectorised(cfgs), strict=True):
+        lone = train(cfg)
+        assert set(stacked.metrics) == set(lone.metrics)
+        assert "mode_score_eval_sd" in lone.metrics
+        # float32 stacking: to rounding (tests/unit/test_vectorised.py's tolerance)
+        assert stacked.metrics == pytest.approx(lone.metrics, rel=1e-4, abs=1e-6, nan_ok=True)
