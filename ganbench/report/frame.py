@@ -157,8 +157,8 @@ def tidy_runs(runs: pd.DataFrame, metric: str, order: list[str] | None = None) -
     status, value (the final `eval/<metric>`, NaN unless finished), undefined (finished but
     the final value is undefined: counted, never averaged), protocol, eval_draws and eval_sd
     (the final evaluation's draws and the metric's sd over them, NaN when not measured),
-    `metric:<name>` for the companion metrics of 2-D mixtures, `cost:<name>` where runs logged costs, and one
-    column per factor holding its level. attrs: factors, companions, costs.
+    `metric:<name>` for the companion metrics of 2-D mixtures, `cost:<name>` where runs
+    logged costs, and one column per factor holding its level. attrs: factors, companions, costs.
 
     `order`: cell labels in plan order; fixes row order and each axis's reference level.
     """

@@ -31,7 +31,8 @@ def test_cells_closer_than_evaluation_noise_are_flagged():
     flags = within_eval_noise(noise)
     assert [(a, b) for a, b, _, _ in flags] == [("a", "b")]  # 0.3 < 0.5; c is 1.7 away
     a, b, diff, bound = flags[0]
-    assert diff == pytest.approx(0.3) and bound == pytest.approx(0.5)  # the larger of the two eval sds
+    # the bound is the larger of the two cells' eval sds
+    assert diff == pytest.approx(0.3) and bound == pytest.approx(0.5)
     text = " ".join(sentences(noise, "fid"))
     assert "Flagged: 1 pair(s)" in text and "a vs b" in text
     assert "Every ± in this report is a seed-to-seed sd" in text
