@@ -25,6 +25,7 @@ MAX_STEPS = 10_000_000  # training steps (and log/eval intervals, pruner warm-up
 MAX_BATCH = 65_536  # batch_size, fid_batch_size
 MAX_LR = 1e6  # a learning rate: finite and bounded; divergence tests train at 1e6
 MAX_SAMPLES = 1_000_000  # eval_samples, fid_samples, fid_real_samples
+MAX_EVAL_REPEATS = 1_000  # eval_repeats, score --repeats: draws of the final evaluation
 MAX_WIDTH = 16_384  # z_dim, g_width, d_width
 MAX_EVAL_WORK = 1_000_000_000  # samples one run generates for all its evaluations
 MAX_RUNS = 10_000_000  # the most --max-runs may allow: runs of one sweep, trials included
@@ -84,8 +85,10 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-def eval_work(steps: int, eval_every: int, per_evaluation: int) -> tuple[int, int]:
+def eval_work(steps: int, eval_every: int, per_evaluation: int, repeats: int = 1
+              ) -> tuple[int, int]:
     """(evaluations, samples generated in all of them) of one run: one at every `eval_every`
-    steps and one at the end (eval_every 0: the end only)."""
+    steps and one at the end (eval_every 0: the end only), the end's drawn `repeats` times."""
     evals = (steps // eval_every + (steps % eval_every > 0)) if eval_every else 1
+    evals += repeats - 1
     return evals, evals * per_evaluation

@@ -24,7 +24,6 @@ from ganbench.config import RunConfig
 from ganbench.safefile import MAX_DATA_BYTES, load_reason, read_capped, regular_file
 from ganbench.train.checkpoint import MAGIC, CorruptCheckpointError, loads, payload_problem
 from ganbench.train.seed import Seed
-from ganbench.train.state import Evaluation
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 # The file a run folder keeps its MLflow run in, so scoring the folder logs to that run.
@@ -49,8 +48,9 @@ class Saved:
 @dataclass
 class Scored:
     cfg: RunConfig
-    metrics: dict[str, float]
+    metrics: dict[str, float]  # the first draw's, with <m>_eval_mean/_eval_sd when k > 1
     tags: dict[str, str] = field(default_factory=dict)
+    draws: list[dict[str, float]] = field(default_factory=list)  # every draw's metrics
 
 
 def _config(text: str, where: str) -> RunConfig:
@@ -182,11 +182,12 @@ def generator(saved: Saved, cfg: RunConfig) -> tuple[Seed, torch.nn.Module]:
 def score(saved: Saved, overrides: dict[str, Any]) -> Scored:
     cfg = with_overrides(saved.cfg, overrides)
     seed, g = generator(saved, cfg)
-    ev: Evaluation = seed.evaluate(g)
+    # eval_repeats draws of fresh latent samples, as a run's final evaluation (1: one draw)
+    ev, draws = seed.evaluate_draws(g)
     if not ev and seed.data.kind != "points":
         raise ValueError("nothing to score: name image metrics with --metrics (fid, kid, isc, "
                          "prc, labels, cis)")
-    return Scored(cfg, dict(ev), dict(ev.tags))
+    return Scored(cfg, dict(ev), dict(ev.tags), draws)
 
 
 def log_to_run(saved: Saved, scored: Scored, step: int | None = None) -> str:

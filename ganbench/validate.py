@@ -137,7 +137,7 @@ def data_findings(cfg: RunConfig, image_size: int | None) -> list[Finding]:
 def _eval_work(cfg: RunConfig, where: Callable[..., str]) -> list[str]:
     """Evaluation is work too: evaluations x samples per evaluation against one limit."""
     per = cfg.eval_samples + (cfg.fid_samples if cfg.image_metrics else 0)
-    evals, total = limits.eval_work(cfg.steps, cfg.eval_every, per)
+    evals, total = limits.eval_work(cfg.steps, cfg.eval_every, per, cfg.eval_repeats)
     if total <= limits.MAX_EVAL_WORK:
         return []
     field = "eval_every" if cfg.eval_every else "eval_samples"

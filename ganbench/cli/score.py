@@ -41,6 +41,11 @@ def score(
                                          help="Real reference images (default: the split)."),
     eval_samples: int = typer.Option(None, "--eval-samples", min=1, max=L.MAX_SAMPLES,
                                      help="Samples for the 2-D and classifier metrics."),
+    repeats: int = typer.Option(None, "--repeats", min=1, max=L.MAX_EVAL_REPEATS,
+                                help="Evaluation draws, each with fresh latent samples: "
+                                "prints each metric's mean and sd over them (evaluation "
+                                "noise); the first draw is the logged value (default: the "
+                                "run's eval_repeats)."),
     sets: list[str] = typer.Option([], "--set", help="FIELD=VALUE for any other evaluation "
                                    "field of the run config (repeatable)."),
     device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
@@ -55,6 +60,7 @@ def score(
     The values are logged to its MLflow run as scored/<metric>, with protocol.scored/<metric>
     tags, beside the run's own metrics."""
     from ganbench import scoring
+    from ganbench.metrics.draws import EVAL_MEAN, EVAL_SD  # lazy: metrics import torch
 
     use_weights(weights)
     checks.device(device)
@@ -81,7 +87,7 @@ def score(
     if wanted and not points:
         overrides["image_metrics"] = wanted
     for key, v in {"fid_samples": fid_samples, "fid_real_samples": fid_real_samples,
-                   "eval_samples": eval_samples}.items():
+                   "eval_samples": eval_samples, "eval_repeats": repeats}.items():
         if v is not None:
             overrides[key] = v
     # Where it runs is not part of what was trained (identity=False), so any device will do.
@@ -93,13 +99,11 @@ def score(
         unknown = sorted(set(wanted) - set(result.metrics))
         if unknown:
             raise ValueError(f"--metrics: {', '.join(unknown)} not a 2-D metric (2-D data is "
-                             f"scored with {', '.join(sorted(result.metrics))})")
-        result.metrics = {k: v for k, v in result.metrics.items() if k in wanted}
-    table = Table("metric", "value", "protocol", box=None)
-    for k, v in result.metrics.items():
-        table.add_row(k, "nan" if math.isnan(v) else f"{v:.5g}",
-                      result.tags.get(f"protocol.{k}", ""))
-    console.print(table)
+                             f"scored with {', '.join(sorted(result.draws[0]))})")
+        result.metrics = {k: v for k, v in result.metrics.items()
+                          if k in wanted or k.removesuffix(EVAL_SD).removesuffix(EVAL_MEAN)
+                          in wanted}
+    console.print(_table(result))
     for k, v in result.tags.items():
         if k.startswith("unavailable."):
             console.print(f"[yellow]unavailable[/] {k.split('.', 1)[1]}: {v}", highlight=False)
@@ -110,6 +114,34 @@ def score(
     elif mlflow:
         console.print("[yellow]note[/]: this generator has no MLflow run; nothing logged",
                       highlight=False)
+
+
+def _fmt(v: float | None) -> str:
+    return "—" if v is None else "nan" if math.isnan(v) else f"{v:.5g}"
+
+
+def _table(result) -> Table:
+    """One row per metric: its value (the first draw: what is logged) and, with several
+    draws, their mean and sd (evaluation noise: fresh latent samples, the same generator)."""
+    from ganbench.metrics.draws import EVAL_MEAN, EVAL_SD
+
+    k = len(result.draws)
+    if k < 2:
+        table = Table("metric", "value", "protocol", box=None)
+        for m, v in result.metrics.items():
+            table.add_row(m, _fmt(v), result.tags.get(f"protocol.{m}", ""))
+        return table
+    table = Table("metric", "value (draw 1)", f"mean over {k} draws", f"sd over {k} draws",
+                  "protocol", box=None, title=f"evaluation noise: {k} draws of fresh latent "
+                  "samples", title_justify="left")
+    for m, v in result.metrics.items():
+        if m.endswith((EVAL_SD, EVAL_MEAN)):
+            continue
+        sd = result.metrics.get(m + EVAL_SD)
+        table.add_row(m, _fmt(v), _fmt(result.metrics.get(m + EVAL_MEAN)),
+                      "not measured" if sd is None else _fmt(sd),
+                      result.tags.get(f"protocol.{m}", ""))
+    return table
 
 
 def _kind(dataset: str) -> str:

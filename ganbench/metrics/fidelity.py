@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from ganbench.data.base import Dataset
 from ganbench.metrics import count_label, image_outputs
+from ganbench.metrics.draws import draw_seed
 from ganbench.metrics.inception import (
     EXTRACTOR,
     SAFE_EXTRACTOR,
@@ -231,7 +232,8 @@ class FidelityEvaluator:
             files.append(Path(f"{stem}-features-logits_unbiased.pt"))
         return files
 
-    def _calculate(self, input1, n_gen: int | None) -> FidelityResult:
+    def _calculate(self, input1, n_gen: int | None, rng_seed: int | None = None
+                   ) -> FidelityResult:
         tf, m = _tf(), self.metrics
         cuda = self.device.type == "cuda"
         kwargs = dict(
@@ -241,7 +243,7 @@ class FidelityEvaluator:
             kid_subset_size=self.kid_subset, prc_batch_size=2000, batch_size=self.batch_size,
             cuda=cuda, cache=True, cache_root=str(self.private().dir), save_cpu_ram=True,
             datasets_root=str(self.cache / "datasets"), datasets_download=False,
-            rng_seed=self.seed, verbose=False,
+            rng_seed=self.seed if rng_seed is None else rng_seed, verbose=False,
         )
         t0, files = time.perf_counter(), self._cache_files()
         self.cache.mkdir(parents=True, exist_ok=True)
@@ -277,16 +279,19 @@ class FidelityEvaluator:
         return FidelityResult(values, protocols, missing, computed,
                               time.perf_counter() - t0, n_in, self.weights.source)
 
-    def __call__(self, g: nn.Module, z_dim: int) -> FidelityResult:
+    def __call__(self, g: nn.Module, z_dim: int, draw: int = 0) -> FidelityResult:
         """Score G on `n_gen` samples of N(0, I) noise, the same at every call (torch-fidelity
         draws it from numpy with `seed`). G is used in the mode it is in: the loop keeps train
-        mode, so BN uses the batch statistics G was trained with."""
+        mode, so BN uses the batch statistics G was trained with. `draw` > 0: an evaluation
+        draw's fresh noise (and KID subsets), seeded from `seed` and the draw
+        (metrics/draws.py); draw 0 is the seed's own."""
         if not self.metrics:
             return FidelityResult({}, {})
         out = self.device if self.device.type == "cuda" else torch.device("cpu")
         wrapped = _tf().GenerativeModelModuleWrapper(_G(g, self.size, out), int(z_dim), "normal",
                                                      0, make_eval=False)
-        return self._calculate(wrapped, self.n_gen)
+        return self._calculate(wrapped, self.n_gen,
+                               draw_seed(self.seed, self.seed, draw, "fidelity"))
 
     def compare(self, images: Tensor) -> FidelityResult:
         """Score a fixed set of uint8 (N, C, H, W) images against the reference; metric names

@@ -16,6 +16,7 @@ import pandas as pd
 import yaml
 
 from ganbench.report import latex, markdown, plots, tuning
+from ganbench.report.evalnoise import cell_noise
 from ganbench.report.factorial import disagreements, effect_sentences, factorial
 from ganbench.report.frame import factors_of, tidy_runs
 from ganbench.report.notes import seed_warnings
@@ -179,6 +180,7 @@ def analyse(data: StoreData, command: str, store_uri: str) -> Report:
         grp = Group(proto, g, ranked_table(g, data.goal), abl, fx,
                     effect_sentences(fx, data.metric) if fx else [],
                     disagreements(fx, abl.get("baseline + X"), ref))
+        grp.noise = cell_noise(g)
         grp.headline = headline(grp, data.metric, data.goal)
         groups.append(grp)
     rep = Report(data.name, data.metric, data.goal, data.design, data.seeds,
@@ -271,7 +273,8 @@ def _group_plots(rep: Report, data: StoreData, g: Group, folder: Path, sfx: str)
 def runs_csv(runs: pd.DataFrame, rep: Report) -> pd.DataFrame:
     """Every run (every attempt), the analysed ones marked `used`, tidy columns first."""
     tidy = pd.concat([g.tidy for g in rep.groups])
-    front = tidy.rename(columns={"value": rep.metric}).drop(columns=["run_name"])
+    front = tidy.rename(columns={"value": rep.metric, "eval_sd": f"{rep.metric}_eval_sd"}
+                        ).drop(columns=["run_name"])
     out = runs.merge(front, on="run_id", how="left")
     out["used"] = out["run_id"].isin(set(tidy["run_id"]))
     # Attempts the analysis does not use (killed, superseded, lost) keep their own status:

@@ -155,15 +155,20 @@ def final_values(runs: pd.DataFrame, metric: str) -> pd.Series:
 def tidy_runs(runs: pd.DataFrame, metric: str, order: list[str] | None = None) -> pd.DataFrame:
     """One row per run key (its result, else its last try): run_id, run_name, cell, seed,
     status, value (the final `eval/<metric>`, NaN unless finished), undefined (finished but
-    the final value is undefined: counted, never averaged), protocol, `metric:<name>` for
-    the companion metrics of 2-D mixtures, `cost:<name>` where runs logged costs, and one
-    column per factor holding its level. attrs: factors, companions, costs.
+    the final value is undefined: counted, never averaged), protocol, eval_draws and eval_sd
+    (the final evaluation's draws and the metric's sd over them, NaN when not measured),
+    `metric:<name>` for the companion metrics of 2-D mixtures, `cost:<name>` where runs
+    logged costs, and one column per factor holding its level. attrs: factors, companions, costs.
 
     `order`: cell labels in plan order; fixes row order and each axis's reference level.
     """
     if runs.empty:
         raise ValueError("no runs to report on")
     runs = latest_attempts(runs).reset_index(drop=True)
+    if "params.eval_repeats" in runs:
+        # Runs recorded before eval_repeats existed were scored with one draw: the same
+        # setting, not another level of an axis.
+        runs["params.eval_repeats"] = runs["params.eval_repeats"].fillna("1")
     value = final_values(runs, metric)
     finished = runs["status"] == "finished"
     companions = [m for m in COMPANIONS if metric in POINT_METRICS and m != metric
@@ -182,6 +187,10 @@ def tidy_runs(runs: pd.DataFrame, metric: str, order: list[str] | None = None) -
         "protocol": runs[proto].fillna("(none recorded)") if proto else "",
         "diverged_step": pd.to_numeric(runs.get("tags.diverged_step"), errors="coerce")
         if "tags.diverged_step" in runs else math.nan,
+        # Evaluation noise (report/evalnoise.py): the final evaluation's draws and the sd of
+        # the metric over them (NaN: not measured, one draw); the value is the first draw.
+        "eval_draws": _col(runs, "params.eval_repeats").fillna(1).astype(int),
+        "eval_sd": _col(runs, f"metrics.eval/{metric}_eval_sd").where(finished),
     })
     for m in companions:
         t[f"metric:{m}"] = final_values(runs, m).where(finished)

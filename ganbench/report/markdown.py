@@ -10,6 +10,8 @@ import pandas as pd
 if TYPE_CHECKING:
     from ganbench.report.records import Report
 
+from ganbench.report.evalnoise import measured
+from ganbench.report.evalnoise import sentences as noise_sentences
 from ganbench.report.factorial import model_sentence
 from ganbench.report.notes import (
     COMPANION_LABELS,
@@ -109,6 +111,21 @@ def ablation_md(t: pd.DataFrame, metric: str) -> str:
     return _table((["setting"] if context else []) + head, rows)
 
 
+def noise_md(noise: pd.DataFrame, metric: str) -> str:
+    """Per cell: evaluation draws, eval sd (mean over runs), seed sd, and their ratio."""
+    rows = []
+    for _, r in noise.iterrows():
+        sd = r["eval_sd"]
+        ratio = num(sd / r["seed_sd"]) if sd == sd and r["seed_sd"] == r["seed_sd"] \
+            and r["seed_sd"] > 0 else "—"
+        rows.append([r["cell"], str(int(r["draws"])),
+                     f"{num(sd)} ({int(r['n_eval'])} runs)" if sd == sd
+                     else "not measured (one draw)" if r["draws"] <= 1 else "not measured",
+                     num(r["seed_sd"]), ratio])
+    return _table(["cell", "draws per run", f"eval sd of {metric} (mean over runs)",
+                   "seed sd", "eval sd / seed sd"], rows)
+
+
 def factorial_md(t: pd.DataFrame) -> str:
     rows = [[r["term"], kind(r), num(r["estimate"]), ci(r["ci_low"], r["ci_high"]),
              pval(r["p"]), pval(r["p_holm"]), "*" if r["significant"] else ""]
@@ -153,6 +170,10 @@ def document(rep: Report) -> str:
         out += [rule, ""] if rule else []
         out += [ranked_note(g.ranked.attrs.get("pairs")), "",
                 cost_note(g.ranked, rep.stacked), ""]
+        if g.noise is not None:
+            out += [f"{h} Evaluation noise beside seed-to-seed noise", ""]
+            out += [noise_md(g.noise, rep.metric), ""] if measured(g.noise) else []
+            out += [s + "\n" for s in noise_sentences(g.noise, rep.metric)]
         prim = primary_table(g)
         for name, t in g.ablations.items():
             what = ("each trick alone vs no trick" if name == "baseline + X"

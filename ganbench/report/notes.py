@@ -34,7 +34,8 @@ INTERVAL_RULE = (
 
 def ranked_note(pairs: pd.DataFrame | None = None) -> str:
     n = int(pairs["p"].notna().sum()) if pairs is not None and len(pairs) else 0
-    return ("Mean ± std over finished seeds with a value. " + INTERVAL_RULE + " Rank = 1 + "
+    return ("Mean ± std over finished seeds with a value (the std is seed-to-seed: over "
+            "the runs' recorded values, not evaluation noise). " + INTERVAL_RULE + " Rank = 1 + "
             "the number of cells significantly better than this one: the exact paired "
             "sign-flip test between every two ranked cells on the seeds both have, Holm over "
             f"all {n} pairs at {ALPHA:g}, so the chance that any two equal cells are ranked "

@@ -48,6 +48,8 @@ class Group:
     disagreements: list[str] = field(default_factory=list)
     plots: list[tuple[str, str]] = field(default_factory=list)  # (title, file name)
     headline: list[str] = field(default_factory=list)  # the verdict, report/verdict.py
+    # evaluation noise beside seed-to-seed noise per cell (report/evalnoise.py)
+    noise: pd.DataFrame | None = None
 
 
 @dataclass

@@ -16,6 +16,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ganbench.metrics.mog import HQ_MIN
+from ganbench.report.evalnoise import headline as eval_noise
 from ganbench.report.inference import ALPHA, min_p, seeds_needed
 from ganbench.report.records import Group
 
@@ -151,4 +152,6 @@ def headline(g: Group, metric: str, goal: str) -> list[str]:
         out.append(f"Every run gave the same {metric} ({vals.iloc[0]:.3g}): nothing can be "
                    "told apart.")
     out += convergence(g, metric)
+    if g.noise is not None:  # what the ± are, and whether evaluation noise was measured
+        out.append(eval_noise(g.noise, metric))
     return out

@@ -57,8 +57,8 @@ class Trainer(Seed):
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
 
-    def evaluate(self, g: torch.nn.Module | None = None) -> Evaluation:
-        ev = super().evaluate(g)
+    def evaluate(self, g: torch.nn.Module | None = None, draw: int = 0) -> Evaluation:
+        ev = super().evaluate(g, draw)
         self._last_tags = ev.tags
         return ev
 

@@ -42,7 +42,9 @@ def run_windows(run: Seeds, logs: list[RunLog], step: int,
         gone, reports = [], []
         for pos, i in enumerate(run.index):
             s = run.seeds[pos]
-            evaluate = s.evaluate if eval_now else None
+            # The last step's evaluation is the final one: scored eval_repeats times.
+            evaluate = (s.evaluate_final if step == cfg.steps else s.evaluate) \
+                if eval_now else None
             p = logs[i].end_window(values[:, :, pos].contiguous(), window, step, evaluate,
                                    s.snapshot if eval_now else None)
             if p is None:

@@ -17,8 +17,9 @@ from ganbench.config import RunConfig
 from ganbench.data import Dataset
 from ganbench.data.base import load_dataset
 from ganbench.losses import LOSSES
-from ganbench.metrics import image_outputs, mode_metrics
+from ganbench.metrics import available_metrics, image_outputs, mode_metrics
 from ganbench.metrics.base import dataset_scorer
+from ganbench.metrics.draws import draw_seed, summarise
 from ganbench.metrics.fidelity import FidelityEvaluator
 from ganbench.metrics.labels import LabelEvaluator
 from ganbench.models import MODELS
@@ -192,9 +193,14 @@ class Seed:
             tags["data.skipped"] = str(self.data.skipped)
         return tags
 
-    def eval_z(self, n: int) -> torch.Tensor:
+    def eval_z(self, n: int, draw: int = 0) -> torch.Tensor:
         """Fixed evaluation noise from its own generator: evaluating never shifts the training
-        RNG stream (results do not depend on eval_every) and every evaluation sees the same z."""
+        RNG stream (results do not depend on eval_every) and every evaluation sees the same z.
+        `draw` > 0: the fresh noise of that evaluation draw (metrics/draws.py), not kept."""
+        if draw:
+            seed = draw_seed(self.cfg.seed + 7919, self.cfg.seed, draw, "z")
+            gen = torch.Generator(device=self.device).manual_seed(seed)
+            return torch.randn(n, self.cfg.z_dim, device=self.device, generator=gen)
         if self._eval_z is None or len(self._eval_z) != n:
             gen = torch.Generator(device=self.device).manual_seed(self.cfg.seed + 7919)
             self._eval_z = torch.randn(n, self.cfg.z_dim, device=self.device, generator=gen)
@@ -216,23 +222,46 @@ class Seed:
         return self.eval_g(z).detach().float().cpu()
 
     @torch.no_grad()
-    def evaluate(self, g: nn.Module | None = None) -> Evaluation:
+    def evaluate(self, g: nn.Module | None = None, draw: int = 0) -> Evaluation:
         """Metrics of `g` (default: eval_g) and their tags (protocol.<metric>,
         unavailable.<metric>). G stays in train mode: its batch statistics are the ones it
-        was trained with."""
+        was trained with. `draw`: which evaluation draw's latent samples (0: the run's own,
+        the same at every evaluation)."""
         g = self.eval_g if g is None else g
         if self.data.kind != "points":
             out = Evaluation()  # stays empty when no image_metrics are asked for
             if self.fidelity is not None:
-                res = self.fidelity(g, self.cfg.z_dim)
+                res = self.fidelity(g, self.cfg.z_dim, draw=draw)
                 out.update(res.metrics)
                 out.tags.update(res.tags())
             if self.labels is not None:
-                values, label_tags = self.labels(g, self.eval_z(self.cfg.eval_samples))
+                values, label_tags = self.labels(g, self.eval_z(self.cfg.eval_samples, draw))
                 out.update(values)
                 out.tags.update(label_tags)
             return out
         if self.scorer is not None:
             return Evaluation(*self.scorer(g, self.d, self.eval_z(self.cfg.eval_samples)))
-        samples = g(self.eval_z(self.cfg.eval_samples))
+        samples = g(self.eval_z(self.cfg.eval_samples, draw))
         return Evaluation(mode_metrics(samples, self.data.modes, self.data.mode_std))
+
+    @torch.no_grad()
+    def evaluate_draws(self, g: nn.Module | None = None, repeats: int | None = None
+                       ) -> tuple[Evaluation, list[dict[str, float]]]:
+        """The final evaluation: `repeats` (default: eval_repeats) draws of fresh latent
+        samples. Returns draw 0's Evaluation (the recorded values, exactly what one draw
+        gives) with `<m>_eval_mean` and `<m>_eval_sd` over the draws added for each metric
+        with a goal, and every draw's metrics. A dataset scored by its own scorer (the
+        Dirac-GAN's: its value does not depend on z, and the scorer keeps a history) is
+        scored once."""
+        k = self.cfg.eval_repeats if repeats is None else repeats
+        first = self.evaluate(g)
+        draws = [dict(first)]
+        if k < 2 or self.scorer is not None:
+            return first, draws
+        draws += [dict(self.evaluate(g, draw=j)) for j in range(1, k)]
+        first.update(summarise(draws, available_metrics(self.data.kind, self.cfg)))
+        return first, draws
+
+    def evaluate_final(self) -> Evaluation:
+        """What the loop logs after the last step: `evaluate_draws()`'s Evaluation."""
+        return self.evaluate_draws()[0]

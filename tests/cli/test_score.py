@@ -162,3 +162,25 @@ def test_load_generator_gives_the_runs_generator(run_folder):
     run_id = json.loads((folder / MLFLOW_RUN_FILE).read_text())["run_id"]
     g2, _ = ganbench.load_generator(run_id, default_tracking_uri(res))
     assert torch.equal(g2(z), g(z))  # the same weights through the MLflow run
+
+
+def test_repeats_print_each_metrics_mean_and_sd_over_the_draws(tmp_path):
+    # Its own small run: the module's EMA generator has no high-quality sample yet, so every
+    # draw would agree; 100 plain steps put a few samples on the modes.
+    res, folder = tmp_path / "res", tmp_path / "out"
+    text = "dataset: ring8\nsteps: 100\nbatch_size: 32\nlog_every: 50\neval_samples: 3000\n"
+    r = invoke("run", write(tmp_path / "r.yaml", text), "-o", folder, "--device", "cpu",
+               "--results", res)
+    assert r.exit_code == 0, r.output
+    r = invoke("score", folder, "--repeats", "3", "--no-mlflow", "--results", res)
+    assert r.exit_code == 0, r.output
+    assert "mean over 3 draws" in r.output and "sd over 3 draws" in r.output
+    got = score(locate(str(folder), None), {"eval_repeats": 3})
+    assert len(got.draws) == 3
+    assert got.metrics["hq_eval_sd"] > 0  # fresh latent samples per draw: a spread
+    assert len({d["hq"] for d in got.draws}) == 3
+    row = next(line for line in r.output.splitlines() if line.split()[:1] == ["hq"])
+    assert f"{got.metrics['hq_eval_sd']:.5g}" in row
+    assert f"{got.metrics['hq_eval_mean']:.5g}" in row
+    # the first draw is the run's own evaluation, the value one draw gives
+    assert got.metrics["hq"] == score(locate(str(folder), None), {}).metrics["hq"]
