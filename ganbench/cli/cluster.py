@@ -184,6 +184,19 @@ def status(
             parts = ", ".join(f"{v} {n}" for n, v in sorted(k.items()))
             console.print(f"  search {escape(label)}: {parts} (budget {budget})",
                           highlight=False)
+    seq = q.meta.get("sequential")
+    if seq:  # sequential seeds: planned by `ganbench sweep` at each round
+        per = ", ".join(f"{escape(c)} {n}" for c, n in seq["seeds"].items())
+        console.print(f"  sequential seeds ({escape(seq['table'])}, looks at "
+                      f"{', '.join(map(str, seq['looks']))}), as of the last round planned: "
+                      f"{seq['open']} of {len(seq['rows'])} comparison(s) open; seeds per "
+                      f"cell: {per}", highlight=False, soft_wrap=True)
+        for line in seq["rows"]:
+            console.print(f"    {escape(line)}", highlight=False, soft_wrap=True)
+        if seq["open"]:
+            console.print("  the next round is planned when `ganbench sweep FILE` runs again "
+                          "(it does so by itself while its own workers run)", highlight=False,
+                          soft_wrap=True)
     running = q.running()
     if running:
         t = Table("run", "worker", "running for", "attempt")

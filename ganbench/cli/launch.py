@@ -143,6 +143,10 @@ def submit(spec_file: Path, results: Path, opts, workers: int | None, cls, lspec
         console.print(f"logs: {entry['log_folder']}", highlight=False, soft_wrap=True)
     console.print(f"follow them with:\n  {follow}\nand write the report once runs have "
                   f"finished with:\n  {report}", highlight=False, soft_wrap=True)
+    if sw.round is not None and sw.round.open:
+        console.print("sequential seeds: once these jobs have finished, run this command again "
+                      "to submit the next round for the comparisons still open.",
+                      highlight=False, soft_wrap=True)
 
 
 def print_jobs(folder: Path, out: Console) -> None:

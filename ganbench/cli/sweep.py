@@ -256,6 +256,7 @@ def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoin
     for note in sw.notes:
         console.print(f"[yellow]note[/]: {escape(note)}", highlight=False, soft_wrap=True)
     print_plan(sw.plan, full=False)
+    print_round(sw)
     console.print(sync_line(sw.sync, workers), highlight=False, soft_wrap=True)
     # Printed commands name every path absolutely: they must work pasted in another folder.
     where = ("--results", results) + (("--storage", absolute_uri(sw.storage)) if storage else ())
@@ -266,8 +267,11 @@ def _sweep(spec_file, results, storage, tracking_uri, workers, device, checkpoin
             + "\nand write the report once runs have finished with:\n  "
             + command("report", sw.spec.name, *report_where(results, tracking_uri)),
             highlight=False, soft_wrap=True)
+        if sw.round is not None and sw.round.open:
+            console.print("sequential seeds: once these runs have finished, run this command "
+                          "again to enqueue the next round for the comparisons still open.",
+                          highlight=False, soft_wrap=True)
         return
-    print_round(sw)
     if sw.sync.waiting == 0:  # nothing to train: the warm workers stop unused
         warm.close()
         counts = {"crashed_workers": 0, "disk_full": 0}

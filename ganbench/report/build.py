@@ -15,14 +15,16 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from ganbench.config import SequentialSeeds
 from ganbench.report import latex, markdown, plots, tuning
 from ganbench.report.evalnoise import cell_noise
 from ganbench.report.factorial import disagreements, effect_sentences, factorial
 from ganbench.report.frame import factors_of, tidy_runs
 from ganbench.report.notes import seed_warnings
 from ganbench.report.records import Group, Report, StoreData
+from ganbench.report.sequential import annotate
 from ganbench.report.stats import ablations, ranked_table, split_by_protocol
-from ganbench.report.verdict import headline
+from ganbench.report.verdict import PRIMARY, headline
 from ganbench.tracking.mlflow import MLflowStore
 
 FACTORIAL_DESIGNS = ("full", "fractional")
@@ -37,7 +39,8 @@ def _spec_fields(spec: dict | None, tags: dict[str, str]) -> tuple[str, str, str
     if spec:
         m = spec.get("metric") or {}
         seeds = spec.get("seeds", 3)
-        seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+        seeds = (list(range(seeds["max"])) if isinstance(seeds, dict)  # sequential
+                 else list(range(seeds)) if isinstance(seeds, int) else list(seeds))
         tagged = tags.get("metric", "").partition(" (")[0]  # what the sweep ranked by
         return (m.get("name", tagged or "modes_hq"), m.get("goal", "max"),
                 spec.get("design", "?"), seeds)
@@ -117,7 +120,16 @@ def read_store(store: MLflowStore, name: str, workdir: Path,
             samples[first["run_id"]] = got
     strips = {rid: _strip(store, rid, workdir / "samples" / rid, STRIP) for rid in samples}
     return StoreData(name, metric, goal, design, seeds, runs, order, history, key,
-                     samples, notes, tuning_rec, strips={k: v for k, v in strips.items() if v})
+                     samples, notes, tuning_rec, strips={k: v for k, v in strips.items() if v},
+                     sequential=_sequential(store, name, workdir))
+
+
+def _sequential(store: MLflowStore, name: str, workdir: Path) -> dict | None:
+    """A sequential sweep's seeds mapping (min, max, step, spending) from its stored spec."""
+    parent = store.find_parent(store.find_experiment(name))
+    text = store.read_text_artifact(parent, "spec.yaml", workdir / "parent")
+    seeds = (yaml.safe_load(text) or {}).get("seeds") if text else None
+    return seeds if isinstance(seeds, dict) else None
 
 
 STRIP = 6  # pictures over training per cell in the report
@@ -176,6 +188,12 @@ def analyse(data: StoreData, command: str, store_uri: str) -> Report:
         fx = factorial(g) if data.design in FACTORIAL_DESIGNS + ("?",) and factors_of(g) \
             else None
         abl = ablations(g)
+        if data.sequential is not None:  # the primary table's decisions are the looks'
+            rule = SequentialSeeds.model_validate(data.sequential).rule()
+            for name in PRIMARY:
+                if name in abl:
+                    abl[name] = annotate(abl[name], g, rule)
+                    break
         ref = " ".join(f"{f.name}={f.reference}" for f in factors_of(g) if f.kind == "axis")
         grp = Group(proto, g, ranked_table(g, data.goal), abl, fx,
                     effect_sentences(fx, data.metric) if fx else [],

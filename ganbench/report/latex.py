@@ -107,15 +107,26 @@ def compact_tex(t: pd.DataFrame, plus: pd.DataFrame | None, metric: str, goal: s
         delta = ("--" if a is None else
                  _bold(f"{num(a['delta'])} {_ci(a['ci_low'], a['ci_high'])}",
                        bool(a["significant"])))
+        seq = plus is not None and "seq_state" in plus
+        test = ("--" if a is None else escape(_seq(a)) if seq else escape(pval(a["p_holm"])))
         rows.append([escape(cell_label(r)), f"{num(r['mean'])} {_ci(r['ci_low'], r['ci_high'])}",
-                     delta, "--" if a is None else escape(pval(a["p_holm"])),
-                     str(r["n_finished"])])
+                     delta, test, str(r["n_finished"])])
     where = f" (protocol {escape(protocol)})" if protocol else ""
+    seq = plus is not None and "seq_state" in plus
+    test = ("group-sequential exact sign-flip test with seeds added while open, Holm with "
+            "level recycling over the trick rows" if seq else
+            "exact sign-flip test, Holm $p$ over the trick rows")
     cap = (f"Final {escape(metric)}{where} ({'higher' if goal == 'max' else 'lower'} is "
            "better), mean [95\\% CI] over seeds, and $\\Delta$ against the baseline paired by "
-           "seed (exact sign-flip test, Holm $p$ over the trick rows; bold: significant).")
-    head = ["Cell", escape(metric), r"$\Delta$ vs baseline", "Holm $p$", "Seeds"]
+           f"seed ({test}; bold: significant).")
+    head = ["Cell", escape(metric), r"$\Delta$ vs baseline",
+            "Decided" if seq else "Holm $p$", "Seeds"]
     return _float(cap, label, "lrrrr", head, rows)
+
+
+def _seq(a: pd.Series) -> str:
+    """A sequential row's outcome: the paired seeds it was decided at, else open."""
+    return f"at {int(a['seq_at'])}" if a["seq_state"] == "decided" else "open"
 
 
 def ablation_tex(t: pd.DataFrame, metric: str, name: str, label: str, protocol: str) -> str:

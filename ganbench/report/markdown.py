@@ -108,7 +108,18 @@ def ablation_md(t: pd.DataFrame, metric: str) -> str:
     head = (["trick", "cells", f"Δ {metric}", INTERVAL, "p", "Holm p", "sig.", "pairs"]
             + [f"{COMPANION_LABELS[m]} (ref → trt)" for m in comps] + ["diverged"]
             + (["changes"] if changes else []))
+    if "seq_state" in t:  # sequential seeds: the looks decide (sig.), p is the final data's
+        head = [h if h != "p" else "fixed-n p" for h in head] + ["sequential"]
+        for row, (_, r) in zip(rows, t.iterrows(), strict=True):
+            row.append(f"decided at {int(r['seq_at'])}" if r["seq_state"] == "decided"
+                       else f"{r['seq_state']} ({r['seq_n']})")
     return _table((["setting"] if context else []) + head, rows)
+
+
+SEQUENTIAL_NOTE = ("Seeds were added sequentially: sig. is the group-sequential test's "
+                   "decision (paired seeds at the decision in `sequential`; open rows with "
+                   "their paired seeds); p and Holm p are fixed-n tests of the final data, not "
+                   "adjusted for the looks, and decide nothing.")
 
 
 def noise_md(noise: pd.DataFrame, metric: str) -> str:
@@ -183,7 +194,8 @@ def document(rep: Report) -> str:
             out += [f"{h} Ablation: {name} ({what}{role})", "", ablation_md(t, rep.metric), "",
                     "Δ = treated − reference, paired by seed over seeds where both have a "
                     "value. " + table_note({name: t}) + " Diverged: diverged/runs in "
-                    "reference → treated cell.", ""]
+                    "reference → treated cell."
+                    + (" " + SEQUENTIAL_NOTE if "seq_state" in t else ""), ""]
         if g.factorial is not None:
             fx = g.factorial
             out += [f"{h} Factorial analysis (supporting detail)", "",

@@ -32,6 +32,7 @@ class StoreData:
     tuning: dict | None = None  # a tuned sweep's search record (tuning.json on the parent)
     # run_id -> its pictures over training, (step, samples/step_N.png), in step order
     strips: dict[str, list[tuple[int, Path]]] = field(default_factory=dict)
+    sequential: dict | None = None  # sequential seeds: the spec's {min, max, step, spending}
 
 
 @dataclass

@@ -158,3 +158,45 @@ def targets(rows: list[Row], cells: list[str], rule: Rule) -> dict[str, int]:
         for c in (r.reference, r.treated):
             want[c] = max(want.get(c, rule.min), n)
     return want
+
+
+RESULT = ("finished", "diverged")  # a run with a result (a failed one is run again)
+
+
+def pairs_from(t, comp, rule: Rule) -> list[tuple[str, str, str, np.ndarray, int]]:
+    """The rows' paired differences from a tidy runs frame (report/frame.py: cell, seed,
+    status, value): for each row of `comp` (reference, treated, term), the seeds 0, 1, …
+    while both cells have a result, their differences where both have a value, and the
+    seeds without (holes)."""
+    done = t[t["status"].isin(RESULT)]
+    value = {(c, s): v for c, s, v in zip(done["cell"], done["seed"], done["value"],
+                                          strict=True)}
+    out = []
+    for ref, trt, term in zip(comp["reference"], comp["treated"], comp["term"], strict=True):
+        d, holes = [], 0
+        for s in range(rule.max):
+            if (ref, s) not in value or (trt, s) not in value:
+                break
+            a, b = value[(ref, s)], value[(trt, s)]
+            if a == a and b == b:  # both have a value (NaN: diverged, or undefined)
+                d.append(b - a)
+            else:
+                holes += 1
+        out.append((ref, trt, term, np.asarray(d, dtype=float), holes))
+    return out
+
+
+def annotate(table, t, rule: Rule):
+    """The primary table with the sequential decisions: seq_at (paired seeds at the
+    decision, NaN while open), seq_state (decided / open / open at max), seq_n (paired
+    seeds with a value so far), seq_next; `significant` becomes the sequential decision (the
+    fixed-n p of the final data would ignore the looks)."""
+    rows = rows_state(pairs_from(t, table, rule), rule)
+    out = table.copy()
+    out["seq_at"] = [math.nan if r.decided_at is None else r.decided_at for r in rows]
+    out["seq_state"] = [r.state for r in rows]
+    out["seq_n"] = [r.n for r in rows]
+    out["seq_next"] = [r.next_n for r in rows]
+    out["significant"] = [r.decided_at is not None for r in rows]
+    out.attrs.update(table.attrs, sequential=rule)
+    return out

@@ -51,10 +51,11 @@ def decided(t: pd.DataFrame, metric: str, goal: str) -> list[str]:
     for _, r in t[t["significant"]].iterrows():
         better = (r["delta"] > 0) == (goal == "max")
         verb = "raises" if r["delta"] > 0 else "lowers"
+        test = (f"decided at {int(r['seq_at'])} paired seeds by the group-sequential test"
+                if "seq_at" in r else f"Holm p {_p(r['p_holm'])}, {r['n_pairs']} paired seeds")
         s = (f"**{r['term']}**{_where(r)} {verb} {metric} by {_size(r['delta'])} "
              f"{_ci(r['ci_low'], r['ci_high'])} against {r['reference']} "
-             f"({'better' if better else 'worse'}; Holm p {_p(r['p_holm'])}, "
-             f"{r['n_pairs']} paired seeds).")
+             f"({'better' if better else 'worse'}; {test}).")
         if r.get("changes"):
             s += (f" It also changes {r['changes']}: the effect is the level's and these "
                   "changes' together.")
@@ -70,7 +71,12 @@ def undecided(t: pd.DataFrame, g: Group, metric: str) -> list[str]:
     out = []
     for _, r in rest.iterrows():
         why = []
-        if r["p"] != r["p"]:
+        if "seq_state" in r:  # sequential: the looks decide, not the final data's fixed-n p
+            why.append(f"open at max: {r['seq_n']} paired seeds did not cross the "
+                       "group-sequential boundary" if r["seq_state"] == "open at max" else
+                       f"open: {r['seq_n']} paired seeds so far, the next look at "
+                       f"{r['seq_next']} has not been run (rerun the sweep to continue)")
+        elif r["p"] != r["p"]:
             why.append("fewer than 2 paired seeds with a value")
         else:
             nz = int(r["n_pairs"] - r.get("n_zero", 0))
@@ -85,8 +91,9 @@ def undecided(t: pd.DataFrame, g: Group, metric: str) -> list[str]:
             why.append(f"confounded: it also changes {r['changes']}")
         delta = ("Δ " + f"{r['delta']:+.3g} {_ci(r['ci_low'], r['ci_high'])}".replace("-", "−")
                  if r["delta"] == r["delta"] else "no Δ")
-        out.append(f"{r['term']}{_where(r)}: not decided ({delta}, Holm p "
-                   f"{_p(r['p_holm']) if r['p_holm'] == r['p_holm'] else 'undefined'})"
+        p = ("" if "seq_state" in r else ", Holm p "
+             + (_p(r["p_holm"]) if r["p_holm"] == r["p_holm"] else "undefined"))
+        out.append(f"{r['term']}{_where(r)}: not decided ({delta}{p})"
                    + (f" — {'; '.join(why)}." if why else "."))
     return out
 
@@ -134,15 +141,31 @@ def convergence(g: Group, metric: str) -> list[str]:
              "it is, not which trick works on a converged GAN.")]
 
 
+def sequential_sentence(name: str, t: pd.DataFrame, g: Group, rule) -> str:
+    """How a sequential sweep's seeds were spent and what that makes of the other tests."""
+    seeds = g.tidy[g.tidy["status"].isin(("finished", "diverged"))].groupby("cell")["seed"] \
+        .nunique()
+    per = ", ".join(f"{c} {int(n)}" for c, n in seeds.items())
+    return (f"Primary analysis: the `{name}` ablation, with seeds added sequentially (each "
+            f"comparison paired by seed; {rule.describe()}; {len(t)} "
+            f"row{'s' if len(t) != 1 else ''}). Seeds per cell: {per}. The ranks' and the "
+            "factorial's tests below are fixed-n tests of the final data, not adjusted for "
+            "the looks: supporting detail only.")
+
+
 def headline(g: Group, metric: str, goal: str) -> list[str]:
     """The verdict sentences of one protocol group, primary analysis first."""
     out = []
     prim = primary_table(g)
     if prim is not None:
         name, t = prim
-        out.append(f"Primary analysis: the `{name}` ablation (each comparison paired by "
-                   f"seed; exact sign-flip test; Holm over its {len(t)} "
-                   f"row{'s' if len(t) != 1 else ''} at {ALPHA:g}).")
+        rule = t.attrs.get("sequential")
+        if rule is None:
+            out.append(f"Primary analysis: the `{name}` ablation (each comparison paired by "
+                       f"seed; exact sign-flip test; Holm over its {len(t)} "
+                       f"row{'s' if len(t) != 1 else ''} at {ALPHA:g}).")
+        else:
+            out.append(sequential_sentence(name, t, g, rule))
         dec = decided(t, metric, goal)
         out += dec or ["No trick comparison is decided."]
         out += undecided(t, g, metric)

@@ -12,16 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from ganbench.sweep.design import Plan
 
 if TYPE_CHECKING:  # the statistics load only for a sequential sweep (scipy, statsmodels)
     from ganbench.report.sequential import Row, Rule
-
-RESULT = ("finished", "diverged")  # a run with a result (a failed one is run again)
-
 
 @dataclass
 class Round:
@@ -49,50 +45,33 @@ def check(p: Plan) -> None:
     comparisons(p)
 
 
-def _results(p: Plan, runs: pd.DataFrame | None) -> pd.DataFrame:
-    """seed × cell: the final value of each run with a result (NaN: a result without a value,
-    e.g. diverged), absent where no result yet."""
-    cols = [c.label for c in p.cells]
+def _tidy(p: Plan, runs: pd.DataFrame | None) -> pd.DataFrame:
+    """The plan's recorded runs as the report reads them (report/frame.py's tidy frame)."""
+    empty = pd.DataFrame(columns=["cell", "seed", "status", "value"])
     if runs is None or runs.empty or "tags.ganbench.run_key" not in runs:
-        return pd.DataFrame(columns=cols, dtype=float)
+        return empty
     from ganbench.report.frame import tidy_runs
 
-    keys = {r.run_key for r in p.runs}
-    runs = runs[runs["tags.ganbench.run_key"].isin(keys)]
+    runs = runs[runs["tags.ganbench.run_key"].isin({r.run_key for r in p.runs})]
     if runs.empty:
-        return pd.DataFrame(columns=cols, dtype=float)
-    t = tidy_runs(runs.reset_index(drop=True), p.spec.metric.name, cols)
-    t = t[t["status"].isin(RESULT)]
-    # A result without a value is kept as a marker (inf), told apart from "no result".
-    v = t["value"].where(t["value"].notna(), np.inf)
-    return t.assign(value=v).pivot_table(index="seed", columns="cell", values="value",
-                                         aggfunc="first")
+        return empty
+    return tidy_runs(runs.reset_index(drop=True), p.spec.metric.name,
+                     [c.label for c in p.cells])
 
 
 def state(p: Plan, runs: pd.DataFrame | None) -> Round:
     """Where the sequential sweep stands: each primary row's state and each cell's seeds."""
-    from ganbench.report.sequential import rows_state, targets
+    from ganbench.report.sequential import RESULT, pairs_from, rows_state, targets
 
     rule = p.spec.sequential.rule()
     table, comp = comparisons(p)
-    wide = _results(p, runs)
-    seeds = p.spec.seed_list
-    pairs = []
-    for _, r in comp.iterrows():
-        d, holes = [], 0
-        for s in seeds:  # the seeds both cells have results for, from the first on
-            a = wide.at[s, r["reference"]] if s in wide.index and r["reference"] in wide else None
-            b = wide.at[s, r["treated"]] if s in wide.index and r["treated"] in wide else None
-            if a is None or b is None or pd.isna(a) or pd.isna(b):
-                break
-            if np.isfinite(a) and np.isfinite(b):
-                d.append(b - a)
-            else:
-                holes += 1
-        pairs.append((r["reference"], r["treated"], r["term"], np.asarray(d, float), holes))
-    rows = rows_state(pairs, rule)
+    t = _tidy(p, runs)
+    rows = rows_state(pairs_from(t, comp, rule), rule)
     want = targets(rows, [c.label for c in p.cells], rule)
-    return Round(rule, table, rows, {c: min(n, rule.max) for c, n in want.items()})
+    # never fewer than a cell already has (a run recorded is kept in the plan and the report)
+    done = t[t["status"].isin(RESULT)].groupby("cell")["seed"].max() + 1
+    return Round(rule, table, rows, {c: min(max(n, int(done.get(c, 0))), rule.max)
+                                     for c, n in want.items()})
 
 
 def trim(p: Plan, rnd: Round) -> Plan:

@@ -207,7 +207,11 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
     queue.set_meta({"metric": spec.metric.name, "tracking_uri": uri,
                     "base": json.loads(json.dumps(spec.base, default=str)),
                     "trick_levels": trick_levels(p), "plugins": [u.record() for u in used],
-                    **({"tune": tmeta} if tmeta else {})})
+                    **({"tune": tmeta} if tmeta else {}),
+                    # for `ganbench status`: where the comparisons stood at this round
+                    **({"sequential": {"table": rnd.table, "looks": rnd.rule.looks,
+                                       "rows": rounds.describe(rnd), "seeds": rnd.targets,
+                                       "open": len(rnd.open)}} if rnd else {})})
     if tmeta is not None:  # tuning: search trials still to run count as work to do
         sync = replace(sync, waiting=sync.waiting + tune_summary.open_trials(queue, tmeta))
     tracker = store.tracker(parent)
