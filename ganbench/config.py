@@ -431,11 +431,6 @@ class SequentialSeeds(Closed):
             raise ValueError(f"max ({self.max}) must be at least min ({self.min})")
         return self
 
-    def rule(self):
-        from ganbench.report.sequential import Rule
-
-        return Rule(self.min, self.max, self.step, self.spending)
-
 
 class SweepSpec(Closed):
     """A sweep file: base overrides, trick levels, optional non-trick axes, design, seeds."""

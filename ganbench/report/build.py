@@ -22,7 +22,7 @@ from ganbench.report.factorial import disagreements, effect_sentences, factorial
 from ganbench.report.frame import factors_of, tidy_runs
 from ganbench.report.notes import seed_warnings
 from ganbench.report.records import Group, Report, StoreData
-from ganbench.report.sequential import annotate
+from ganbench.report.sequential import Rule, annotate
 from ganbench.report.stats import ablations, ranked_table, split_by_protocol
 from ganbench.report.verdict import PRIMARY, headline
 from ganbench.tracking.mlflow import MLflowStore
@@ -189,7 +189,7 @@ def analyse(data: StoreData, command: str, store_uri: str) -> Report:
             else None
         abl = ablations(g)
         if data.sequential is not None:  # the primary table's decisions are the looks'
-            rule = SequentialSeeds.model_validate(data.sequential).rule()
+            rule = Rule.of(SequentialSeeds.model_validate(data.sequential))
             for name in PRIMARY:
                 if name in abl:
                     abl[name] = annotate(abl[name], g, rule)

@@ -90,7 +90,7 @@ def difference_bounds(bounds: Bounds) -> Bounds:
     return lo - hi, hi - lo
 
 
-def _flips(n: int) -> np.ndarray:
+def sign_vectors(n: int) -> np.ndarray:
     """(F, n) signs: every one of the 2^n sign vectors, or MC_FLIPS seeded random ones
     (the identity first, so a Monte Carlo p is never 0)."""
     if n <= EXACT_MAX_N:
@@ -114,7 +114,7 @@ def sign_flip_p(d) -> np.ndarray | float:
     d = np.asarray(d, dtype=float)
     one = d.ndim == 1
     d2 = d[None, :] if one else d
-    signs = _flips(d2.shape[1])
+    signs = sign_vectors(d2.shape[1])
     obs = np.abs(d2.sum(axis=1))
     stat = np.abs(signs @ d2.T)  # (F, R)
     tol = 1e-9 * np.maximum(np.abs(d2).sum(axis=1), 1e-300)  # float round-off in the sums

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ganbench.report.inference import ALPHA, _flips
+from ganbench.report.inference import ALPHA, sign_vectors
 
 RULE_NAME = "group-sequential exact paired sign-flip test"
 
@@ -43,6 +43,13 @@ class Rule:
     step: int = 1
     rho: float = 1.0
     alpha: float = ALPHA
+
+    @classmethod
+    def of(cls, seeds) -> Rule:
+        """From a sweep file's sequential seeds (config.SequentialSeeds, or its dict)."""
+        get = seeds.get if isinstance(seeds, dict) else lambda k, d=None: getattr(seeds, k, d)
+        return cls(int(get("min", 3)), int(get("max")), int(get("step", 1)),
+                   float(get("spending", 1.0)))
 
     @property
     def looks(self) -> list[int]:
@@ -71,7 +78,7 @@ def crossing(d: np.ndarray, rule: Rule, level: float) -> np.ndarray:
     thresholds: list[np.ndarray] = []  # per earlier look: (R,) the (allowed+1)-th largest stat
     tol = 1e-9 * np.maximum(np.abs(d).sum(axis=1), 1e-300)
     for li, nk in enumerate(looks):
-        signs = _flips(nk)  # (F, nk); row 0 is the observed path (all +)
+        signs = sign_vectors(nk)  # (F, nk); row 0 is the observed path (all +)
         F = len(signs)
         earlier = np.zeros((F, R), dtype=bool)
         for lj, thr in enumerate(thresholds):

@@ -61,9 +61,9 @@ def _tidy(p: Plan, runs: pd.DataFrame | None) -> pd.DataFrame:
 
 def state(p: Plan, runs: pd.DataFrame | None) -> Round:
     """Where the sequential sweep stands: each primary row's state and each cell's seeds."""
-    from ganbench.report.sequential import RESULT, pairs_from, rows_state, targets
+    from ganbench.report.sequential import RESULT, Rule, pairs_from, rows_state, targets
 
-    rule = p.spec.sequential.rule()
+    rule = Rule.of(p.spec.sequential)
     table, comp = comparisons(p)
     t = _tidy(p, runs)
     rows = rows_state(pairs_from(t, comp, rule), rule)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ganbench.report.inference import _flips, sign_flip_p
+from ganbench.report.inference import sign_flip_p, sign_vectors
 from ganbench.report.sequential import Rule, crossing, decide, rows_state, targets
 
 ALPHA = 0.05
@@ -22,7 +22,7 @@ def test_the_level_holds_exactly_over_every_sign_vector(rho, kind):
     # that cross at any look is the exact conditional error, whatever the |d|.
     rng = np.random.default_rng(3)
     rule = Rule(3, 10, 1, rho)
-    signs = _flips(10)
+    signs = sign_vectors(10)
     for _ in range(4):
         a = np.abs(rng.normal(size=10))
         if kind == "integer":  # ties and zeros, as a mode count has
