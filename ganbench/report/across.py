@@ -24,9 +24,12 @@ with numpy/scipy rather than adding the package (it pulls arch, seaborn, absl):
   normalised scores pooled over tasks and seeds.
 - **Intervals**: percentile stratified bootstrap (`stratified_bootstrap`; RESAMPLES
   resamples, seeded): runs (or seed pairs) are resampled within each task independently.
-  None (NaN) where a task has fewer than 2 runs or pairs. Per-task effects in the plot use
-  the paired t interval of the mean normalised difference (the report's rule for a mean of
-  3–10 seeds).
+  None (NaN) where a task has fewer than 2 runs or pairs. A percentile bootstrap collapses
+  to a point when every pair is a win (or a loss); P(improvement)'s interval therefore always
+  reaches at least `unseen_share(N)` of the way to each end of [0, 1] (N paired seeds in
+  all; the rule the ranked table uses for cells without spread, inference.py). Per-task
+  effects in the plot use the paired t interval of the mean normalised difference (the
+  report's rule for a mean of 3–10 seeds).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ import pandas as pd
 from scipy import stats
 
 from ganbench.report.frame import Factor, factors_of
-from ganbench.report.inference import CONFIDENCE, t_interval
+from ganbench.report.inference import CONFIDENCE, t_interval, unseen_share
 
 TASK_AXIS = "dataset"
 RESAMPLES = 2000
@@ -111,6 +114,17 @@ def stratified_bootstrap(samples: list[np.ndarray],
     a = (1 - confidence) / 2
     lo, hi = np.quantile(vals, [a, 1 - a])
     return float(lo), float(hi)
+
+
+def poi_interval(diffs: list[np.ndarray], resamples: int = RESAMPLES,
+                 confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """P(improvement)'s interval: the stratified bootstrap's, widened to reach at least
+    `unseen_share(N)` of the way to 0 and to 1 (never a point at 0 or 1 from all wins)."""
+    lo, hi = stratified_bootstrap(diffs, poi_stat, resamples, confidence=confidence)
+    if lo != lo:
+        return lo, hi
+    p, q = prob_improvement(diffs), unseen_share(sum(len(d) for d in diffs), confidence)
+    return min(lo, p - q * p), max(hi, p + q * (1 - p))
 
 
 def poi_stat(draws: list[np.ndarray]) -> np.ndarray:
@@ -198,7 +212,7 @@ def across_tasks(t: pd.DataFrame, goal: str, primary: pd.DataFrame | None = None
                                 "ci_low": float(lo), "ci_high": float(hi), "n": len(z)})
             if not used:
                 continue
-            p_lo, p_hi = stratified_bootstrap(diffs, poi_stat)
+            p_lo, p_hi = poi_interval(diffs)
             t_lo, t_hi = stratified_bootstrap(trt_s, iqm_stat)
             b_lo, b_hi = stratified_bootstrap(base_s, iqm_stat)
             d_lo, d_hi = stratified_bootstrap(zdiffs, mean_stat)
