@@ -141,6 +141,8 @@ def test_report_of_a_two_dataset_sweep_has_the_section_and_the_plot(tmp_path):
     # the primary analysis is unchanged: per-dataset rows of baseline + X
     assert "dataset=ring8" in md and "dataset=grid25" in md
     assert any("across" in f.name for f in rep.files)
+    tex = (tmp_path / "out" / "report.tex").read_text()
+    assert "Across tasks (supporting detail)" in tex and "P(improvement)" in tex
 
 
 def test_a_sweep_without_a_dataset_axis_gets_no_section(tmp_path):
