@@ -17,6 +17,7 @@ import yaml
 
 from ganbench.config import SequentialSeeds
 from ganbench.report import latex, markdown, plots, tuning
+from ganbench.report.across import across_tasks
 from ganbench.report.evalnoise import cell_noise
 from ganbench.report.factorial import disagreements, effect_sentences, factorial
 from ganbench.report.frame import factors_of, tidy_runs
@@ -200,6 +201,8 @@ def analyse(data: StoreData, command: str, store_uri: str) -> Report:
                     disagreements(fx, abl.get("baseline + X"), ref))
         grp.noise = cell_noise(g)
         grp.headline = headline(grp, data.metric, data.goal)
+        # supporting detail, after the verdict: it never feeds the headline
+        grp.across = across_tasks(g, data.goal, abl.get("baseline + X"))
         groups.append(grp)
     rep = Report(data.name, data.metric, data.goal, data.design, data.seeds,
                  t["cell"].nunique(), len(t), store_uri, t.attrs.get("protocol_column"),
@@ -269,6 +272,10 @@ def _group_plots(rep: Report, data: StoreData, g: Group, folder: Path, sfx: str)
                              label_col=label, value_col=value)
         files.append(path)
         g.plots.append((title[0].upper() + title[1:], path.name))
+    if g.across is not None:
+        files.append(plots.across_tasks(g.across, folder / f"across-tasks{sfx}.png"))
+        g.plots.append((f"Across tasks: Δ normalised score vs baseline per "
+                        f"{g.across.axis} (95% CI) and the summary over them", files[-1].name))
     order = {c: i for i, c in enumerate(g.ranked["cell"])}
     shown = g.tidy[g.tidy["run_id"].isin(set(data.samples))]
     shown = shown.assign(_o=shown["cell"].map(order)).sort_values("_o", kind="stable")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ganbench.report.markdown import (
+    across_sentences,
     cell_label,
     companion,
     cost_num,
@@ -162,6 +163,21 @@ def factorial_tex(fx, metric: str, label: str, protocol: str) -> str:
                                         "Holm $p$"], rows)
 
 
+def across_tex(acr, metric: str, label: str, protocol: str) -> str:
+    """report/across.py's summary (supporting detail), its normalisation in the caption."""
+    rows = [[escape(r["term"]), str(r["tasks"]), num(r["p_imp"]), _ci(r["p_low"], r["p_high"]),
+             f"{num(r['iqm_trt'])} {_ci(r['trt_low'], r['trt_high'])}",
+             f"{num(r['iqm_base'])} {_ci(r['base_low'], r['base_high'])}"]
+            for _, r in acr.table.iterrows()]
+    where = f", protocol {escape(protocol)}" if protocol else ""
+    cap = (f"Across tasks{where} (supporting detail): a summary over the "
+           f"{escape(acr.axis)} values, not a test; the within-task ablation decides. "
+           + " ".join(escape(x) for x in across_sentences(acr, metric)[1:3]))
+    return _float(cap, label, "lrrrrr", ["Trick", "Tasks", "P(improvement)", "95\\% CI",
+                                         "IQM treated [95\\% CI]",
+                                         "IQM baseline [95\\% CI]"], rows)
+
+
 def document(rep: Report) -> str:
     slug = re.sub(r"[^A-Za-z0-9]+", "-", rep.name).strip("-")
     out = [f"% ganbench report for sweep {escape(rep.name)}; needs \\usepackage{{booktabs}}",
@@ -183,4 +199,6 @@ def document(rep: Report) -> str:
         if g.factorial is not None:
             out.append(factorial_tex(g.factorial, rep.metric, f"tab:{slug}-factorial{sfx}",
                                      g.protocol))
+        if g.across is not None:
+            out.append(across_tex(g.across, rep.metric, f"tab:{slug}-across{sfx}", g.protocol))
     return "\n".join(out)

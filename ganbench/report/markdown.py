@@ -137,6 +137,62 @@ def noise_md(noise: pd.DataFrame, metric: str) -> str:
                    "seed sd", "eval sd / seed sd"], rows)
 
 
+def across_md(acr) -> str:
+    """report/across.py's table: one row per trick level."""
+    rows = [[r["term"], f"{r['tasks']} ({r['task_names']})",
+             f"{num(r['p_imp'])} {ci(r['p_low'], r['p_high'])}",
+             f"{num(r['iqm_trt'])} {ci(r['trt_low'], r['trt_high'])}",
+             f"{num(r['iqm_base'])} {ci(r['base_low'], r['base_high'])}", r["within"]]
+            for _, r in acr.table.iterrows()]
+    return _table(["trick", "tasks", f"P(improvement) [{INTERVAL}]",
+                   f"IQM treated [{INTERVAL}]", f"IQM baseline [{INTERVAL}]",
+                   "within-task tests (primary)"], rows)
+
+
+def across_sentences(acr, metric: str) -> list[str]:
+    """What the across-task table is, said under it; and where it leans another way than
+    the within-task tests (never silently)."""
+    from ganbench.report.across import RESAMPLES, SEED
+
+    ax = acr.axis
+    best = "lowest" if acr.goal == "min" else "highest"
+    out = [f"Supporting detail: a summary across the {ax} values ({', '.join(acr.tasks)}), "
+           "not a test; the verdict comes from the within-task exact tests (the `baseline + "
+           f"X` rows per {ax}), whose decisions are in the last column.",
+           f"Normalised score: per {ax}, each run's `{metric}` is mapped to [0, 1] by the "
+           f"lowest and highest value any run of that {ax} reached (every cell and seed), 1 "
+           f"being the {best} (the better end), so tasks on different scales can be pooled.",
+           f"P(improvement): per {ax}, the share of seeds at which the treated run beats the "
+           "baseline run of the same seed (ties count 1/2), averaged over the tasks (rliable's "
+           "probability of improvement, Agarwal et al. 2021); 0.5 is no effect. IQM: the "
+           "interquartile mean (middle 50%) of a cell's normalised scores pooled over tasks "
+           f"and seeds. Intervals: percentile stratified bootstrap ({RESAMPLES:,} resamples, "
+           f"seed {SEED}), seed pairs or runs resampled within each {ax} on its own; with "
+           "few seeds they can be narrower than 95%, so P(improvement)'s reaches at least the "
+           "share of outcomes its N paired seeds could miss (about 3/N) towards 0 and 1, "
+           "never a point from all wins. Runs without a value (diverged, "
+           "undefined) are left out."]
+    if acr.held:
+        out.append("Other axes held at their reference level: "
+                   + ", ".join(f"{k}={v}" for k, v in acr.held.items()) + ".")
+    short = [f"{r['term']} ({r['short']})" for _, r in acr.table.iterrows() if r["short"]]
+    if short:
+        out.append("No interval where a task has fewer than 2 seeds in a cell: "
+                   + "; ".join(short) + ".")
+    for _, r in acr.table.iterrows():
+        lean = ("better" if r["p_low"] > 0.5 else "worse" if r["p_high"] < 0.5 else None)
+        decided = {w.rpartition(": ")[2] for w in r["within"].split("; ")}
+        if lean and lean not in decided:
+            out.append(f"{r['term']}: the summary leans {lean} (P(improvement) interval "
+                       f"{'above' if lean == 'better' else 'below'} 0.5), but no within-task "
+                       "test decides it so; the within-task tests are the answer.")
+        elif not lean and decided & {"better", "worse"}:
+            out.append(f"{r['term']}: a within-task test decides it, but the summary's "
+                       "P(improvement) interval includes 0.5: the effect is not the same "
+                       f"on every {ax}.")
+    return out + acr.notes
+
+
 def factorial_md(t: pd.DataFrame) -> str:
     rows = [[r["term"], kind(r), num(r["estimate"]), ci(r["ci_low"], r["ci_high"]),
              pval(r["p"]), pval(r["p_holm"]), "*" if r["significant"] else ""]
@@ -206,6 +262,9 @@ def document(rep: Report) -> str:
         if g.disagreements:
             out += [f"{h} Where the ablation and the factorial disagree", ""]
             out += [f"- {s}" for s in g.disagreements] + [""]
+        if g.across is not None:
+            out += [f"{h} Across tasks (supporting detail)", "", across_md(g.across), ""]
+            out += [s + "\n" for s in across_sentences(g.across, rep.metric)]
         for title, file in g.plots:
             out += [f"{h} {title}", "", f"![{title}]({file})", ""]
     out += [f"_{n}_" for n in rep.notes] + ([""] if rep.notes else [])

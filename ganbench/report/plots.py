@@ -114,3 +114,43 @@ def sample_strips(rows: list[tuple[str, list[tuple[int, Path]]]], path: Path) ->
             ax.axis("off")
         save_figure(fig, path, dpi=DPI)  # whole or nothing, a full disk named
     return path
+
+
+def across_tasks(acr, path: Path) -> Path:
+    """Forest plot of report/across.py's Across: one row per trick level; per task, the mean
+    paired Δ of normalised score (treated − baseline, higher is better) with its t interval;
+    in black, the mean over tasks with its stratified-bootstrap interval."""
+    terms = list(acr.table["term"])
+    colours = plt.get_cmap("tab10")
+    k = len(acr.tasks) + 1
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(6.0, 0.9 + 0.22 * k * len(terms)))
+        for i, term in enumerate(terms):
+            y0 = (len(terms) - 1 - i) * (k + 1)
+            rows = acr.effects[acr.effects["term"] == term]
+            for j, task in enumerate(acr.tasks):
+                r = rows[rows["task"] == task]
+                if r.empty:
+                    continue
+                r = r.iloc[0]
+                y = y0 + k - j
+                ax.errorbar(r["delta"], y, xerr=[[r["delta"] - r["ci_low"]],
+                                                  [r["ci_high"] - r["delta"]]]
+                            if r["ci_low"] == r["ci_low"] else None, fmt="o", ms=4,
+                            color=colours(j % 10), capsize=2, elinewidth=1,
+                            label=task if i == 0 else None)
+            s = acr.table.iloc[i]
+            err = ([[s["delta"] - s["delta_low"]], [s["delta_high"] - s["delta"]]]
+                   if s["delta_low"] == s["delta_low"] else None)
+            ax.errorbar(s["delta"], y0 + k - len(acr.tasks), xerr=err, fmt="D", ms=5,
+                        color="black", capsize=3, elinewidth=1.5,
+                        label="mean over tasks" if i == 0 else None)
+        ticks = [(len(terms) - 1 - i) * (k + 1) + k / 2 + 0.5 for i in range(len(terms))]
+        ax.set_yticks(ticks, terms)
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_xlabel("Δ normalised score vs baseline (higher is better; 95% CI)")
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        fig.tight_layout()
+        save_figure(fig, path, dpi=DPI)  # whole or nothing, a full disk named
+    return path

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from ganbench.report.across import Across
 from ganbench.report.factorial import Factorial
 
 
@@ -51,6 +52,8 @@ class Group:
     headline: list[str] = field(default_factory=list)  # the verdict, report/verdict.py
     # evaluation noise beside seed-to-seed noise per cell (report/evalnoise.py)
     noise: pd.DataFrame | None = None
+    # one trick across the dataset axis's values: supporting detail (report/across.py)
+    across: Across | None = None
 
 
 @dataclass
