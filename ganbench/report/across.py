@@ -208,6 +208,8 @@ def across_tasks(t: pd.DataFrame, goal: str, primary: pd.DataFrame | None = None
                                for k in [a.name for a in factors_of(t) if a.kind == "axis"])
                 within.append(f"{task}: {_decision(primary, term, ctx, goal)}")
                 lo, hi = t_interval(z) if len(z) > 1 else (math.nan, math.nan)
+                # a difference of two scores in [0, 1] lies in [−1, 1]: so does its interval
+                lo, hi = max(float(lo), -1.0), min(float(hi), 1.0)
                 effects.append({"term": term, "task": task, "delta": float(z.mean()),
                                 "ci_low": float(lo), "ci_high": float(hi), "n": len(z)})
             if not used:
