@@ -6,7 +6,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -114,7 +113,10 @@ def plan_seeds(spec_file: Path, results: Path, tracking_uri: str | None, effect,
                 title=f"sweep {spec.name}: the `{table_name}` ablation, {spec.metric.name}")
     for _, r in plan.iterrows():
         label = r["term"] + (f" · {r['context']}" if r["context"] else "")
-        need = f"> {plan.attrs['cap']}" if pd.isna(r["seeds"]) else str(int(r["seeds"]))
+        try:
+            need = str(int(r["seeds"]))
+        except (TypeError, ValueError):  # missing (NA): beyond the cap
+            need = f"> {plan.attrs['cap']}"
         out.add_row(escape(label), f"{r['sd']:.3g} ({r['source']})", f"{r['ties']:.0%}", need,
                     f"{r['power_now']:.2f}")
     console.print(out)

@@ -112,9 +112,13 @@ def spread_flags(t: pd.DataFrame) -> dict[str, str]:
         if len(v) < 2 or v.nunique() > 1:
             continue
         x = v.iloc[0]
-        if x == vals.min() or (lo_b is not None and x <= lo_b):
+        # The declared bounds first: every run at 8 of 8 modes is at the ceiling, even when
+        # it is also the lowest value any run reached.
+        if hi_b is not None and x >= hi_b:
+            out[cell] = "ceiling"
+        elif (lo_b is not None and x <= lo_b) or x == vals.min():
             out[cell] = "floor"
-        elif x == vals.max() or (hi_b is not None and x >= hi_b):
+        elif x == vals.max():
             out[cell] = "ceiling"
         else:
             out[cell] = "no spread"

@@ -16,7 +16,7 @@ PAPER = {
     "ring": {"baseline": "6.3 ± 0.5 · 98.2 % · 0.45", "pack": "7.8–7.9 modes (m = 2–4)"},
     "grid": {"baseline": "17.3 ± 0.8 · 94.8 % · 0.70", "pack": "23.8–24.8 modes (m = 2–4)"},
 }
-CELLS = ["baseline", "pack2", "pack3", "pack4"]
+CELLS = ["baseline", "pack2", "pack3", "pack4", "pack"]  # "pack": a sweep with one level
 
 
 def values(rs: list[dict], key: str) -> list[float]:
@@ -34,6 +34,11 @@ def mean_se(xs: list[float]) -> str:
     return f"{m:.2f} ± {sd / math.sqrt(len(xs)):.2f}"
 
 
+def _m(run: dict) -> str:
+    """The packing degree of a run whose cell label does not carry it (one pack level)."""
+    return run.get("params.tricks.pack.m") or run.get("trick.pack", "?")
+
+
 def rows(kind: str, suffix: str = "") -> list[str]:
     path = RESULTS / f"pacgan-{kind}{suffix}" / "runs.csv"
     if not path.is_file():
@@ -47,7 +52,9 @@ def rows(kind: str, suffix: str = "") -> list[str]:
         kl = values(rs, "metrics.eval/reverse_kl/final")
         undefined = len(rs) - len(kl)
         paper = PAPER[kind]["baseline" if cell == "baseline" else "pack"]
-        out.append(f"| {kind} | {'GAN' if cell == 'baseline' else 'PacGAN' + cell[-1]} | "
+        name = "GAN" if cell == "baseline" else "PacGAN" + (cell[-1] if cell[-1].isdigit()
+                                                             else str(_m(rs[0])))
+        out.append(f"| {kind} | {name} | "
                    f"{len(rs)} | {mean_se(values(rs, 'metrics.eval/modes/final'))} | "
                    f"{mean_se([100 * x for x in values(rs, 'metrics.eval/hq/final')])} | "
                    f"{mean_se(kl)}{f' ({undefined} undefined)' if undefined else ''} | {paper} |")
