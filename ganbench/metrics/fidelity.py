@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from ganbench.data.base import Dataset
 from ganbench.metrics import count_label, image_outputs
 from ganbench.metrics.draws import draw_seed
+from ganbench.metrics.frechet import in_torch_fidelity
 from ganbench.metrics.inception import (
     EXTRACTOR,
     SAFE_EXTRACTOR,
@@ -256,7 +257,7 @@ class FidelityEvaluator:
         rng = torch.random.fork_rng(devices=gpu)
         dev = torch.cuda.device(self.device) if cuda else nullcontext()  # .cuda() lands here
         try:
-            with rng, dev:
+            with rng, dev, in_torch_fidelity(tf):
                 # The first worker computes the reference; the others wait, then read it.
                 computed = not all(f.is_file() for f in files)
                 lock = self.cache / f"{self.ref_name}.lock"

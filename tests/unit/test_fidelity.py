@@ -1,8 +1,9 @@
 """Image metrics through torch-fidelity: names, protocol, weights conversion, cache, FID values.
 
-Inception on CPU is slow (~7 images/s on 2 cores, and every FID costs a 2048x2048 eigvals,
-~10 s), so the counts are tiny and the FID value checks are marked slow. Real weights and
-MNIST come from the data root's cache (fetched with pip when missing; skipped if that fails).
+Inception on CPU is slow (~7 images/s on 2 cores, and every FID costs two 2048x2048
+symmetric eigendecompositions, ~2 s), so the counts are tiny and the FID value checks are
+marked slow. Real weights and MNIST come from the data root's cache (fetched with pip when
+missing; skipped if that fails).
 """
 
 from __future__ import annotations
@@ -312,7 +313,14 @@ def test_inception_score_plumbing_with_a_test_head(tmp_path, weights, cpus):
 
 
 @pytest.mark.slow
-def test_fid_real_halves_small_noise_large_self_zero(tmp_path, weights, mnist, cpus):
+def test_fid_real_halves_small_noise_large_self_zero(tmp_path, weights, mnist, cpus,
+                                                    monkeypatch):
+    from ganbench.metrics import frechet
+
+    formula = []  # FID goes through metrics/frechet.py's exact formula
+    orig = frechet.statistics_to_metric
+    monkeypatch.setattr(frechet, "statistics_to_metric",
+                        lambda *a, **k: formula.append(1) or orig(*a, **k))
     n = 24
     a, b = mnist[:n], mnist[n:2 * n]  # disjoint halves of real MNIST
     ev = fid.FidelityEvaluator(images_ds(b), ["fid", "kid"], n_gen=n, root=tmp_path,
@@ -322,7 +330,7 @@ def test_fid_real_halves_small_noise_large_self_zero(tmp_path, weights, mnist, c
     self_fid = ev.compare(b).metrics["fid24"]
     print(f"n={n}/{n}: FID halves {halves['fid24']:.2f}, noise {vs_noise['fid24']:.2f}, self "
           f"{self_fid:.2e}; KID halves {halves['kid24']:.4f}, noise {vs_noise['kid24']:.4f}")
-    assert abs(self_fid) < 1e-2
+    assert abs(self_fid) < 1e-2 and len(formula) == 3
     assert halves["fid24"] < vs_noise["fid24"] / 3
     assert abs(halves["kid24"]) < 0.02 < 0.3 < vs_noise["kid24"]
 
