@@ -77,3 +77,16 @@ def test_both_of_torch_fidelitys_fid_paths_reach_it(monkeypatch):
         out = torch_fidelity.metrics.fid_statistics_to_metric(a, b, False)
         torch_fidelity.metric_fid.fid_statistics_to_metric(a, b, False)
     assert calls == [1, 1] and np.isfinite(next(iter(out.values())))
+
+
+def test_the_references_root_is_computed_once_and_keyed_by_content(monkeypatch):
+    calls = []
+    orig = frechet.psd_sqrt
+    monkeypatch.setattr(frechet, "psd_sqrt", lambda s: calls.append(1) or orig(s))
+    ref, g1, g2 = stats(50, 24, 7), stats(30, 24, 8), stats(30, 24, 9)
+    first = frechet.statistics_to_metric(g1, ref)
+    frechet.statistics_to_metric(g2, ref)
+    assert len(calls) == 1  # the second evaluation reused the reference's root
+    changed = {"mu": ref["mu"], "sigma": ref["sigma"].copy()}
+    changed["sigma"][0, 0] += 1.0  # same object shape, other content: a new root
+    assert frechet.statistics_to_metric(g1, changed) != first and len(calls) == 2
