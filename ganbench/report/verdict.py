@@ -113,9 +113,14 @@ def rank_sentence(g: Group) -> str:
         most = int(pairs.loc[ok, "n_pairs"].max())
         if n * min_p(most) > ALPHA:  # no pair could have been separated at all
             out += (f"; no pair can be: {most} paired seeds cannot reach {ALPHA:g} after Holm "
-                    f"over {n} pairs (at least "
-                    f"{seeds_needed(n)} are needed; the ablation's smaller family can decide "
-                    "with fewer)")
+                    f"over {n} pairs (at least {seeds_needed(n)} are needed")
+            prim = primary_table(g)
+            rows = len(prim[1]) if prim is not None else 0
+            if 0 < rows < n and seeds_needed(rows) < seeds_needed(n):
+                # only true when the ablation's family is smaller than the pairs'
+                out += (f"; the ablation's {rows} row{'s' if rows != 1 else ''} need "
+                        f"{seeds_needed(rows)}")
+            out += ")"
         return out + "."
     top = list(ranked.loc[ranked["rank"] == 1, "cell"])
     bottom = ranked[ranked["rank"] == ranked["rank"].max()]

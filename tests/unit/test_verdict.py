@@ -146,3 +146,22 @@ def test_rank_sentence_says_when_no_pair_could_be_separated():
     ranked3 = ranked.iloc[:3].copy()
     ranked3.attrs["pairs"] = pairwise(wide3)
     assert "no pair can be" not in rank_sentence(Group("", pd.DataFrame(), ranked3, {}, None, []))
+
+
+def test_rank_sentence_names_the_ablations_smaller_need_only_when_it_is_smaller():
+    """Two cells, 2 seeds: one pair and one ablation row; the ablation is no smaller a
+    family, so the sentence must not say it can decide with fewer seeds."""
+    import pandas as pd
+
+    from ganbench.report.inference import pairwise
+    from ganbench.report.records import Group
+    from ganbench.report.verdict import rank_sentence
+
+    wide = pd.DataFrame({"baseline": [1.0, 2.0], "x": [3.0, 5.0]})
+    ranked = pd.DataFrame({"cell": list(wide), "rank": 1.0})
+    ranked.attrs["pairs"] = pairwise(wide)
+    one_row = pd.DataFrame({"term": ["x"], "reference": ["baseline"], "treated": ["x"]})
+    g = Group("", pd.DataFrame(), ranked, {"baseline + X": one_row}, None, [])
+    said = rank_sentence(g)
+    assert "over 1 pairs (at least 6 are needed)" in said and "ablation" not in said
+    assert "ablation" not in rank_sentence(Group("", pd.DataFrame(), ranked, {}, None, []))
