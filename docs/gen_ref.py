@@ -259,19 +259,25 @@ def tricks_page() -> str:
 
 
 def models_page() -> str:
-    rows = []
+    rows, options = [], []
     for name, s in MODELS.items():
         widths = f"{s.widths[0]} / {s.widths[1]}" if s.widths else "fixed"
         rows.append([f"`{name}`", s.data_kind, str(s.image_size or "the data's"), str(s.z_dim),
                      s.d_norm, yes(s.stackable), yes(s.conditional), yes(s.packs_inputs),
                      yes(s.minibatch_std), yes(s.exposes_features), widths,
+                     ", ".join(s.options.model_fields) if s.options else "—",
                      f"`{s.build.__module__}`"])
+        if s.options is not None:
+            options.append(f"### `{name}` options\n\n" + model_fields_table(s.options))
     return page("Models reference",
                 f"{len(MODELS)} built-in model families (`model:` in a run file). Narrative "
                 "and parameter counts: [models](../models.md).",
                 table(["model", "data", "image side", "z_dim", "D norm", "seed-stacked",
                        "conditional", "pack", "minibatch std", "D features",
-                       "widths G / D (default)", "module"], rows)
+                       "widths G / D (default)", "options", "module"], rows)
+                + "\n## Model options\n\n`model: {name: NAME, key: value}`; see "
+                "[models](../models.md#model-options).\n\n"
+                + ("\n".join(options) if options else "No built-in model takes options.\n")
                 + "\n## `ModelSpec` fields\n\n" + dataclass_table(ModelSpec))
 
 

@@ -27,7 +27,8 @@ class Closed(BaseModel):
     # allow_inf_nan=False and `sane`: every number finite and of a size that can run.
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    # (mappings are checked by the model that reads them: trick params, dataset options)
+    # (mappings are checked by the model that reads them: trick params, dataset and
+    # model options)
     _sane = field_validator("*")(classmethod(lambda cls, v: v if isinstance(v, dict) else
                                              L.sane(v)))
 
@@ -64,7 +65,14 @@ class RunConfig(Closed):
     dataset_options: dict[str, Any] = Field(
         default_factory=dict, description="the dataset's options (DatasetSpec.options), usually "
         "written inside the dataset mapping")
-    model: str = Field("mlp", description="a registered model family")
+    model: str = Field("mlp", description="a registered model family, or a mapping "
+                       "{name: NAME, key: value} (name plus its options)")
+    # `model: {name: mynet, depth: 4}` is read as model (the name) plus these options,
+    # checked against the model's schema (ModelSpec.options) and passed to its build. They
+    # define the run; run keys leave out those at the schema's defaults (sweep/design.py).
+    model_options: dict[str, Any] = Field(
+        default_factory=dict, description="the model's options (ModelSpec.options), usually "
+        "written inside the model mapping")
     loss: str = Field("ns", description="a registered adversarial loss")
     d_norm: Literal["batch", "layer", "none"] | None = Field(
         None, description="D's normalisation; None = the model's default"
@@ -172,18 +180,21 @@ class RunConfig(Closed):
 
     @model_validator(mode="before")
     @classmethod
-    def _dataset_mapping(cls, v: Any) -> Any:
-        # {name: folder, path: ..., resolution: 64} -> dataset: folder + dataset_options.
-        if not isinstance(v, dict) or not isinstance(v.get("dataset"), dict):
-            return v
-        spec = dict(v["dataset"])
-        if "name" not in spec or not isinstance(spec["name"], str):
-            raise ValueError("dataset: a mapping needs `name:` (e.g. dataset: {name: folder, "
-                             "path: DIR, resolution: 64})")
-        if v.get("dataset_options"):
-            raise ValueError("dataset: give the options inside the dataset mapping or as "
-                             "dataset_options, not both")
-        return {**v, "dataset": spec.pop("name"), "dataset_options": spec}
+    def _named_mappings(cls, v: Any) -> Any:
+        # {name: folder, path: ..., resolution: 64} -> dataset: folder + dataset_options;
+        # {name: mynet, depth: 4} -> model: mynet + model_options.
+        for field, example in (("dataset", "{name: folder, path: DIR, resolution: 64}"),
+                               ("model", "{name: mynet, depth: 4}")):
+            if not isinstance(v, dict) or not isinstance(v.get(field), dict):
+                continue
+            spec = dict(v[field])
+            if "name" not in spec or not isinstance(spec["name"], str):
+                raise ValueError(f"{field}: a mapping needs `name:` (e.g. {field}: {example})")
+            if v.get(f"{field}_options"):
+                raise ValueError(f"{field}: give the options inside the {field} mapping or as "
+                                 f"{field}_options, not both")
+            v = {**v, field: spec.pop("name"), f"{field}_options": spec}
+        return v
 
     _numbers_not_bools = field_validator(*_INT_FIELDS, mode="before")(classmethod(
         lambda cls, v: _not_bool(v)))
@@ -245,13 +256,14 @@ class RunConfig(Closed):
 
 
 def explain(e: ValidationError, path: Path | str, node: yaml.Node | None, prefix=(),
-            fields: list[str] | None = None, nested: tuple[str, list[str]] | None = None
-            ) -> str:
+            fields: list[str] | None = None, nested: tuple[str, list[str]] | None = None,
+            unknown: str = "unknown field") -> str:
     """Turn a pydantic error into lines of `file:line: field: message` (at most MAX_ERRORS).
 
     `fields`: the validated model's field names, for "did you mean" on unknown keys.
     `nested`: (key, its fields): an unknown top-level key that belongs under `key` (a run
     setting at the top of a sweep file) is pointed there.
+    `unknown`: what an unknown key is called (a model's options name the model).
     """
     lines, errors = [], e.errors()
     for err in errors[:MAX_ERRORS]:  # formatting (line, did-you-mean) costs; 100k keys happen
@@ -261,7 +273,7 @@ def explain(e: ValidationError, path: Path | str, node: yaml.Node | None, prefix
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             under = nested and len(err["loc"]) == 1 and str(err["loc"][0]) in nested[1]
-            msg = "unknown field" + (f"; it is a run setting: put it under {nested[0]}: "
+            msg = unknown + (f"; it is a run setting: put it under {nested[0]}: "
                                      f"({nested[0]}.{err['loc'][0]})" if under
                                      else _suggest(err["loc"], fields))
         elif err["type"].startswith(("greater_than", "less_than")):

@@ -164,6 +164,8 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
             problems.append(f"{where(field)}: {field}: {e}")
     if cfg.dataset in DATASETS:
         problems += _dataset_options(cfg, path, node, at, where)
+    if cfg.model in MODELS:
+        problems += _model_options(cfg, path, node, at, where)
     if cfg.image_metrics and cfg.dataset in DATASETS and data_kind(cfg.dataset) != "images":
         problems.append(f"{where('image_metrics')}: image_metrics: dataset {cfg.dataset!r} is "
                         f"{data_kind(cfg.dataset)}, and FID/KID/IS/PRC need images; remove "
@@ -212,6 +214,21 @@ def _dataset_options(cfg: RunConfig, path, node, at, where) -> list[str]:
     except ValidationError as e:
         loc = at("dataset")
         return [explain(e, path, node, prefix=loc, fields=list(model.model_fields))]
+    return []
+
+
+def _model_options(cfg: RunConfig, path, node, at, where) -> list[str]:
+    """Check (and fill the defaults of) a model's options, as a dataset's above."""
+    spec = MODELS.get(cfg.model)
+    try:
+        cfg.model_options = spec.checked_options(cfg.model_options)
+    except ValidationError as e:
+        fields = list(spec.options.model_fields)
+        return [explain(e, path, node, prefix=at("model"), fields=fields,
+                        unknown=f"unknown option of model {cfg.model!r} (its options: "
+                        f"{', '.join(fields)})")]
+    except ValueError as e:  # options given to a model that takes none
+        return [f"{where('model')}: {'.'.join(map(str, at('model')))}: {e}"]
     return []
 
 

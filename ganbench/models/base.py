@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
+from pydantic import BaseModel
 from torch import nn
 
 from ganbench.registry import Registry
@@ -15,6 +16,10 @@ DNorm = Literal["batch", "layer", "none"]
 # features(d, x) -> D's intermediate features of a batch x, (B, ...): what feature matching
 # compares. Called on the D that trains (a stacked run's per-seed D included).
 Features = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+# What ganbench itself passes to build (tricks, widths, conditional runs): a model's own
+# options must not take these names, or one would silently override the other.
+BUILD_KEYWORDS = frozenset({"minibatch_std", "pack", "g_width", "d_width", "n_classes",
+                            "projection", "aux_classifier"})
 
 
 def body_features(d: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -53,6 +58,9 @@ class ModelSpec:
     # narrowest layer keeps a whole width).
     widths: tuple[int, int] | None = None
     width_multiple: tuple[int, int] = (1, 1)
+    # `model: {name: ..., key: value}`: the pydantic model (extra="forbid") of the options
+    # build accepts as keywords (its defaults are build's); None = the model takes none.
+    options: type | None = None
 
     @property
     def exposes_features(self) -> bool:
@@ -64,6 +72,43 @@ class ModelSpec:
                              f"not {self.data_kind!r}")
         if not callable(self.build):
             raise ValueError(f"model {self.name!r}: build must be callable")
+        if self.options is not None:
+            self._check_options_schema()
+
+    def _check_options_schema(self) -> None:
+        opts = self.options
+        if not (isinstance(opts, type) and issubclass(opts, BaseModel)):
+            raise ValueError(f"model {self.name!r}: options must be a pydantic model (a "
+                             f"BaseModel subclass) or None, not {opts!r}")
+        if opts.model_config.get("extra") != "forbid":
+            # otherwise a misspelt option would be dropped and the run silently differ
+            raise ValueError(f"model {self.name!r}: options {opts.__name__} needs "
+                             'model_config = ConfigDict(extra="forbid")')
+        for field in opts.model_fields:
+            if field in BUILD_KEYWORDS:
+                raise ValueError(f"model {self.name!r}: option {field!r} is passed to build by "
+                                 "ganbench itself (tricks, widths, conditional runs); name it "
+                                 "otherwise")
+
+    def checked_options(self, options: dict[str, Any] | None) -> dict[str, Any]:
+        """`options` checked against the schema, with its defaults filled (JSON values):
+        what build is given. ValidationError or ValueError for options it does not take."""
+        if self.options is None:
+            if options:
+                raise ValueError(f"model {self.name!r} takes no options (got "
+                                 f"{', '.join(sorted(options))}); write model: {self.name}")
+            return {}
+        return self.options.model_validate(dict(options or {})).model_dump(mode="json")
+
+    def changed_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The options that differ from the schema's defaults: what a run key records, so
+        that a model which gains an option keeps the keys of the runs made before it."""
+        if self.options is None:
+            return dict(options)
+        # (model_construct: a required option has no default and is always recorded)
+        has_default = {k for k, f in self.options.model_fields.items() if not f.is_required()}
+        defaults = self.options.model_construct().model_dump(mode="json", include=has_default)
+        return {k: v for k, v in options.items() if k not in defaults or defaults[k] != v}
 
 
 MODELS: Registry[ModelSpec] = Registry("model", base=ModelSpec)

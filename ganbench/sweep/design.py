@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from ganbench.config import ConfigError, RunConfig, SweepSpec
 from ganbench.data import data_kind
 from ganbench.metrics import available_metrics, missing_metric_hint
+from ganbench.models import MODELS
 from ganbench.sweep.designs import PlanError, design_for
 from ganbench.tricks import TRICKS, TrickStack
 from ganbench.tricks.levels import OFF, level_label, level_of
@@ -27,14 +28,33 @@ def _short(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
+def _axis_value(cfg: RunConfig, axis: str, raw: Any) -> str:
+    """An axis value in a cell's label. A model written with options is labelled with the
+    options written (`model=mynet(depth=3)`): two option sets of one model are two cells,
+    and the report tells cells apart by their label."""
+    value = _short(getattr(cfg, axis))
+    if axis == "model" and isinstance(raw, dict):
+        given = [k for k in raw if k != "name"]
+        if given:
+            value += "(" + ",".join(f"{k}={_short(cfg.model_options[k])}" for k in given) + ")"
+    return value
+
+
 def canonical(cfg: RunConfig, with_seed: bool = True) -> dict[str, Any]:
     """The settings that define a run. Fields at their defaults are left out, so a release
     that adds a setting (with a default) keeps every existing run key, and resume works.
     Tricks are in the form their `identity_params` gives (TTUR's ratio as the rates it
-    resolves to: `ttur: on` at lr 2e-4 keeps the key it had when it meant d 4e-4, g 1e-4)."""
+    resolves to: `ttur: on` at lr 2e-4 keeps the key it had when it meant d 4e-4, g 1e-4).
+    Model options likewise leave out those at their defaults."""
     cfg = resolve_defaults(cfg)
     d = cfg.identity(exclude_defaults=True)
     d["tricks"] = TrickStack.from_config(cfg).identity()
+    # Model options as fields: those at the schema's defaults left out, and none at all
+    # for a model that takes none (every key made before model options existed).
+    d.pop("model_options", None)
+    changed = MODELS.get(cfg.model).changed_options(cfg.model_options)
+    if changed:
+        d["model_options"] = changed
     d["seed"] = cfg.seed  # always explicit, even at its default 0
     if not with_seed:
         d.pop("seed")
@@ -152,7 +172,8 @@ def _cells(spec: SweepSpec, levels, combos) -> tuple[list[Cell], list[tuple[str,
                 where = ("axes",) if err["loc"] and err["loc"][0] in axes else ("base",)
                 raise PlanError((*where, *err["loc"]), f"{err['msg']} (cell {label})") from None
             if axes:  # typed values: YAML 1.1 reads 1.0e6 as a string
-                label += " · " + " ".join(f"{k}={_short(getattr(cfg, k))}" for k in axes)
+                label += " · " + " ".join(f"{k}={_axis_value(cfg, k, v)}"
+                                          for k, v in axes.items())
             conflicts = [f for f in check_run(cfg) if f.kind == "conflict"]
             if conflicts:
                 dropped.append((label, "; ".join(map(str, conflicts))))

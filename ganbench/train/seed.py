@@ -64,6 +64,10 @@ class Seed:
         # (vectorised seeds) draw exactly what they would draw alone.
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         spec = MODELS.get(cfg.model)
+        # The model's own options, checked again (before any data is loaded) for library
+        # callers that built the config without validate(); BUILD_KEYWORDS keeps them
+        # apart from the options tricks and widths pass below.
+        own = spec.checked_options(cfg.model_options)
         if data is None:
             data = load_dataset(cfg.dataset, cfg.data_root, cfg.dataset_options)
         elif data.name != cfg.dataset:
@@ -81,7 +85,7 @@ class Seed:
         if cfg.conditional:
             self.data.check_labelled()
             self.n_classes = options["n_classes"] = self.data.n_classes
-        g, d = spec.build(cfg.z_dim, self.data.shape, cfg.d_norm, **options)
+        g, d = spec.build(cfg.z_dim, self.data.shape, cfg.d_norm, **own, **options)
         self.g, self.d = self.stack.build(g.to(self.device), d.to(self.device))
         self.optim = self.stack.optimizers(OptimSpec(cfg.lr, cfg.lr, cfg.betas, cfg.betas))
         self.loss = LOSSES.get(cfg.loss)()

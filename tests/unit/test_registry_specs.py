@@ -1,7 +1,8 @@
 """The spec contract, parametrised over every registered model, dataset, loss and metric (a
 new entry is picked up with no edit): its fields are valid, a model builds and its D's
-declared features work, a stackable model really stacks, and the checks that used to name
-models and datasets (validate's probes, the vectorised trainer) read the specs instead."""
+declared features work, a model's options are None or a closed schema whose defaults build,
+a stackable model really stacks, and the checks that used to name models and datasets
+(validate's probes, the vectorised trainer) read the specs instead."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from helpers.data import TINY_IMAGES
+from pydantic import BaseModel
 
 from ganbench.config import ConfigError, RunConfig
 from ganbench.data import DATASETS, Dataset, DatasetSpec
@@ -68,6 +70,22 @@ def test_model_builds_and_its_declared_features_work(name):
     assert f.shape[0] == 4 and f.flatten(1).shape[1] > 0
     f.flatten(1).mean(0).square().sum().backward()  # feature matching's gradient reaches G
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in g.parameters())
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_model_options_are_none_or_a_closed_schema_whose_defaults_build(name):
+    spec = MODELS.get(name)
+    if spec.options is None:
+        assert spec.checked_options({}) == {}
+        return
+    assert issubclass(spec.options, BaseModel)
+    assert spec.options.model_config.get("extra") == "forbid"
+    defaults = spec.checked_options({})  # every option has a default
+    assert spec.changed_options(defaults) == {}  # so a plain name keeps its run key
+    shape = data_shape(spec)
+    torch.manual_seed(0)
+    g, d = spec.build(spec.z_dim, shape, spec.d_norm, **defaults, **narrow(spec))
+    assert d(g(torch.randn(4, spec.z_dim))).shape == (4,)
 
 
 def _steps_taken(cfg: RunConfig, result) -> dict[str, torch.Tensor]:
