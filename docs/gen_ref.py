@@ -336,12 +336,14 @@ def losses_page() -> str:
 
 
 def designs_page() -> str:
-    rows = [[f"`{n}`", first_para(c), yes(c.two_level)] for n, c in DESIGNS.items()]
+    rows = [[f"`{n}`", first_para(c), yes(c.two_level), yes(c.factorial)]
+            for n, c in DESIGNS.items()]
     return page("Designs reference",
                 f"{len(DESIGNS)} sweep designs (`design:`). Two-level designs need each trick "
-                "as `[off, on]` or `[off, {params}]`. Narrative: "
+                "as `[off, on]` or `[off, {params}]`; the report fits main effects and "
+                "interactions only to a factorial design's cells. Narrative: "
                 "[the sweep file](../sweep-file.md#designs).",
-                table(["design", "cells", "two-level only"], rows))
+                table(["design", "cells", "two-level only", "factorial"], rows))
 
 
 def config_page() -> str:

@@ -455,8 +455,10 @@ class SweepSpec(Closed):
                                          "levels: off, on or {param: value}")
     axes: dict[str, list[Any]] = Field(default_factory=dict, description="non-trick axes: "
                                        "a run setting -> its values")
-    design: Literal["full", "one-at-a-time", "leave-one-out", "fractional"] = Field(
-        "full", description="which combinations of trick levels are cells")
+    # A registered design (sweep/designs.py, or a plugin's); the name is checked against the
+    # registry once the file's plugins are loaded (validate_sweep.py), not listed here.
+    design: str = Field("full", description="which combinations of trick levels are cells: "
+                        "a registered design")
     resolution: int = Field(4, ge=3, le=5, description="fractional designs only")
     seeds: int | list[int] | SequentialSeeds = Field(
         3, description="a count (seeds 0..n-1), a list of seeds, or {min, max, step}: seeds "

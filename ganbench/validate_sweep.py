@@ -19,6 +19,7 @@ from ganbench.config import ConfigError, RunConfig, SweepSpec, explain, line_of
 from ganbench.data import data_kind
 from ganbench.limits import work_message
 from ganbench.metrics import available_metrics, metric_goal, metric_names
+from ganbench.sweep.designs import DESIGNS
 from ganbench.tricks import TRICKS
 from ganbench.validate import validate
 from ganbench.validate_tune import check_tune  # tuning
@@ -30,16 +31,9 @@ RESERVED_AXES = {"tricks": "tricks: sweeps tricks", "seed": "seeds: sets the see
 
 
 def grid_size(spec: SweepSpec) -> tuple[int, int]:
-    """(cells, runs) before conflicting cells are dropped; pure arithmetic, nothing built."""
-    levels = [len(v) for v in spec.tricks.values()]
-    if spec.design == "full":
-        cells = math.prod(levels)
-    elif spec.design == "one-at-a-time":
-        cells = 1 + sum(levels)
-    elif spec.design == "leave-one-out":
-        cells = 1 + len(levels)
-    else:  # fractional: at most the full two-level design
-        cells = 2 ** len(levels)
+    """(cells, runs) before conflicting cells are dropped; the design counts its own cells
+    (Design.cells), nothing is built."""
+    cells = DESIGNS.get(spec.design)(spec).cells([len(v) for v in spec.tricks.values()])
     cells *= math.prod(len(v) for v in spec.axes.values())
     return cells, cells * spec.n_seeds
 
@@ -66,10 +60,18 @@ def check_size(spec: SweepSpec, path: Path, node: yaml.Node | None, max_runs: in
         "trials (design: one-at-a-time or fractional grow linearly)")
 
 
+def check_design(spec: SweepSpec, path: Path, node: yaml.Node | None) -> None:
+    """`design:` names a registered design (built-in or a plugin's, loaded by now)."""
+    if spec.design not in DESIGNS:
+        raise ConfigError(f"{path}:{line_of(node, 'design')}: design: "
+                          f"{DESIGNS.unknown_message(spec.design)}")
+
+
 def validate_sweep(spec: SweepSpec, path: Path | str, node: yaml.Node | None,
                    max_runs: int | None = None) -> None:
     """Raise one ConfigError listing every problem (capped), each with its file:line."""
     path = Path(path)
+    check_design(spec, path, node)  # first: the size check asks the design
     if max_runs is not None:
         check_size(spec, path, node, max_runs)
     problems = _axes(spec, path, node) + _tricks(spec, path, node)

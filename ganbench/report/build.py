@@ -26,9 +26,19 @@ from ganbench.report.records import Group, Report, StoreData
 from ganbench.report.sequential import Rule, annotate
 from ganbench.report.stats import ablations, ranked_table, split_by_protocol
 from ganbench.report.verdict import PRIMARY, headline
+from ganbench.sweep.designs import DESIGNS
 from ganbench.tracking.mlflow import MLflowStore
 
-FACTORIAL_DESIGNS = ("full", "fractional")
+
+def factorial_design(design: str) -> bool:
+    """Whether the report fits main effects and interactions to a design's cells: the
+    design says (Design.factorial). An old store without a design ("?") gets the fit
+    wherever the cells have factors, as before designs were recorded; a name this process
+    cannot look up (a plugin's design, its plugin not loaded) only the ablation tables,
+    which assume nothing about how the cells cross."""
+    if design == "?":
+        return True
+    return design in DESIGNS and DESIGNS.get(design).factorial
 
 
 class NoRunsYet(ValueError):
@@ -186,8 +196,7 @@ def analyse(data: StoreData, command: str, store_uri: str) -> Report:
     t = tidy_runs(runs, data.metric, data.order)
     groups = []
     for proto, g in split_by_protocol(t):
-        fx = factorial(g) if data.design in FACTORIAL_DESIGNS + ("?",) and factors_of(g) \
-            else None
+        fx = factorial(g) if factorial_design(data.design) and factors_of(g) else None
         abl = ablations(g)
         if data.sequential is not None:  # the primary table's decisions are the looks'
             rule = Rule.of(SequentialSeeds.model_validate(data.sequential))

@@ -2,12 +2,18 @@
 
 A design receives every swept trick's levels in file order (`OFF`, or a parameter mapping)
 and returns the level combinations, in the order the cells are planned. A new design is a new
-`Design` subclass registered in `DESIGNS` (and its name added to `SweepSpec.design`).
+`Design` subclass registered in `DESIGNS`, here or in a plugin: it carries what the rest of
+the code asks of it (whether the report may fit a factorial model to its cells, how many
+cells it makes), so no list of design names exists anywhere else.
+
+Pure (no store, no queue): validate_sweep sizes a grid and the report asks `factorial` from
+here, below sweep/'s other modules (the layer table in docs/development.md).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any, ClassVar
 
 from ganbench.config import SweepSpec
@@ -28,10 +34,14 @@ class PlanError(ValueError):
 
 
 class Design:
-    """The contract: `check` refuses levels the design cannot use, `combinations` expands."""
+    """The contract: `check` refuses levels the design cannot use, `combinations` expands,
+    `cells` counts without expanding."""
 
     # Two-level designs need exactly two levels per trick: off and one setting.
     two_level: ClassVar[bool] = False
+    # Whether the cells cross the tricks (every trick varied against the others' levels), so
+    # the report may fit main effects and interactions to them; else only ablation tables.
+    factorial: ClassVar[bool] = False
 
     def __init__(self, spec: SweepSpec) -> None:
         self.spec = spec
@@ -48,6 +58,15 @@ class Design:
     def combinations(self, levels: dict[str, list[Level]]) -> list[Combo]:
         raise NotImplementedError
 
+    def cells(self, n_levels: list[int]) -> int:
+        """How many cells the tricks make, from each one's number of levels (file order),
+        before conflicting cells are dropped. The size check calls it before any grid is
+        built, so a design that can grow large should count by arithmetic; this default
+        expands placeholder levels instead."""
+        levels = {f"t{i}": [OFF] + [{"level": j} for j in range(1, n)] if n else []
+                  for i, n in enumerate(n_levels)}
+        return len(self.combinations(levels))
+
     @staticmethod
     def on(levels: dict[str, list[Level]]) -> Combo:
         """Each trick's first setting that is not off (its "on" level)."""
@@ -61,6 +80,11 @@ DESIGNS: Registry[type[Design]] = Registry("design")
 class Full(Design):
     """Every combination of every trick's levels."""
 
+    factorial = True
+
+    def cells(self, n_levels):
+        return math.prod(n_levels)
+
     def combinations(self, levels):
         names = list(levels)
         return [dict(zip(names, combo, strict=True))
@@ -70,6 +94,9 @@ class Full(Design):
 @DESIGNS.register("one-at-a-time")
 class OneAtATime(Design):
     """The baseline, then each trick's settings alone."""
+
+    def cells(self, n_levels):
+        return 1 + sum(n_levels)  # an upper bound: a trick's off level adds no cell
 
     def combinations(self, levels):
         off = dict.fromkeys(levels, OFF)
@@ -85,6 +112,9 @@ class LeaveOneOut(Design):
 
     two_level = True
 
+    def cells(self, n_levels):
+        return 1 + len(n_levels)
+
     def combinations(self, levels):
         everything = self.on(levels)
         return [everything] + [{**everything, n: OFF} for n in levels]
@@ -95,6 +125,10 @@ class Fractional(Design):
     """A regular two-level fraction of the given resolution (sweep/fractional.py)."""
 
     two_level = True
+    factorial = True
+
+    def cells(self, n_levels):
+        return 2 ** len(n_levels)  # at most the full two-level design (no generator search)
 
     def combinations(self, levels):
         on = self.on(levels)

@@ -28,7 +28,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("parts", ("ganbench.data", "ganbench.models", "ganbench.losses", "ganbench.tracking")),
     ("tricks and metrics", ("ganbench.tricks", "ganbench.metrics")),
     # plugins.py imports every built-in family before a plugin (names collide loudly).
-    ("checks", ("ganbench.validate", "ganbench.validate_tune", "ganbench.validate_sweep",
+    # sweep/designs.py and fractional.py are pure (spec -> cells): the size check and the
+    # report ask a design what it is, so they sit below the rest of sweep/.
+    ("checks", ("ganbench.sweep.designs", "ganbench.sweep.fractional",
+                "ganbench.validate", "ganbench.validate_tune", "ganbench.validate_sweep",
                 "ganbench.plugins",
                 "ganbench.loaders", "ganbench.effective")),
     ("train", ("ganbench.train",)),

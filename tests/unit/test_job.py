@@ -4,7 +4,6 @@ studies enqueued before `trick_list` was a key still load; designs come from a r
 from __future__ import annotations
 
 import json
-import typing
 
 import pytest
 
@@ -73,9 +72,9 @@ def test_a_worker_reads_a_claimed_trial_of_an_old_study_as_a_job(tmp_path):
 
 
 def test_every_design_a_sweep_file_may_name_is_a_registered_strategy():
-    names = typing.get_args(SweepSpec.model_fields["design"].annotation)
-    assert sorted(names) == DESIGNS.names()
-    for name in names:
+    # `design:` is any registered name (no list of them in the schema)
+    assert SweepSpec.model_fields["design"].default in DESIGNS
+    for name in DESIGNS.names():
         assert issubclass(DESIGNS.get(name), Design)
     with pytest.raises(ValueError, match="unknown design 'ful'; did you mean 'full'"):
         DESIGNS.get("ful")
