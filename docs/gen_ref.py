@@ -41,6 +41,7 @@ from ganbench.config import MetricSpec as RankMetric  # noqa: E402
 from ganbench.data.base import DATASETS, DatasetSpec, dataset_info  # noqa: E402
 from ganbench.losses import LOSSES  # noqa: E402
 from ganbench.metrics.base import METRICS, MetricSpec, dataset_scorer  # noqa: E402
+from ganbench.metrics.protocols import PROTOCOLS  # noqa: E402
 from ganbench.models.base import MODELS, ModelSpec  # noqa: E402
 from ganbench.sweep.designs import DESIGNS  # noqa: E402
 from ganbench.tricks.base import TRICKS, OptimSpec, StepContext, Trick  # noqa: E402
@@ -304,6 +305,10 @@ def datasets_page() -> str:
                 + "\n## `DatasetSpec` fields\n\n" + dataclass_table(DatasetSpec))
 
 
+def count(n: int | None, none: str) -> str:
+    return none if n is None else f"{n:,}"
+
+
 def metrics_page() -> str:
     def rng(s: MetricSpec) -> str:
         lo = "−∞" if s.low is None else f"{s.low:g}"
@@ -323,7 +328,12 @@ def metrics_page() -> str:
                 "be. Narrative: [metrics and FID protocols](../metrics.md).",
                 table(["metric", "goal", "data", "image_metrics entry", "count from", "range",
                        "integer", "needs classifier", "datasets"], rows)
-                + "\n## `MetricSpec` fields\n\n" + dataclass_table(MetricSpec))
+                + "\n## `MetricSpec` fields\n\n" + dataclass_table(MetricSpec)
+                + "\n## FID protocols (`fid_protocol:`)\n\n"
+                + table(["protocol", "real split", "generated", "real", "reported by"],
+                        [[f"`{n}`", p.split, count(p.n_gen, "the split's size"),
+                          count(p.n_real, "all of the split"), p.reported_by]
+                         for n, p in PROTOCOLS.items()]))
 
 
 def losses_page() -> str:

@@ -123,10 +123,11 @@ class RunConfig(Closed):
     fid_batch_size: int = Field(200, gt=0, le=L.MAX_BATCH,
                                 description="batch of G and Inception in evaluation",
                                 json_schema_extra={"evaluation": True})
-    # A published protocol by name fixes the sample counts and the real split (metrics/
-    # fidelity.py, PROTOCOLS; fid_samples / fid_real_samples are then unused); None = those
-    # two against the train split.
-    fid_protocol: Literal["mimicry", "studiogan", "compare_gan"] | None = Field(
+    # A published protocol by name fixes the sample counts and the real split (the PROTOCOLS
+    # registry, metrics/protocols.py, or a plugin's; checked against it in validate.py;
+    # fid_samples / fid_real_samples are then unused); None = those two against the train
+    # split.
+    fid_protocol: str | None = Field(
         None, description="a published FID protocol by name (fixes both counts and the real "
         "split); None = fid_samples and fid_real_samples against the train split",
         json_schema_extra={"evaluation": True})

@@ -208,6 +208,10 @@ class Registry(Generic[T]):
         except (KeyError, TypeError):
             raise UnknownNameError(self.unknown_message(name)) from None
 
+    def __getitem__(self, name: str) -> T:
+        """`REG[name]`, as `get` (for callers that held a plain dict before)."""
+        return self.get(name)
+
     def origin_of(self, name: str) -> str:
         """Where `name` was registered from: "built-in" or the label of `origin(...)`."""
         self.get(name)

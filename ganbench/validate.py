@@ -19,6 +19,7 @@ from ganbench.data import DATASETS, data_kind
 from ganbench.data.base import dataset_classifier, dataset_info, dataset_options_model
 from ganbench.losses import LOSSES
 from ganbench.metrics import label_outputs
+from ganbench.metrics.protocols import PROTOCOLS
 from ganbench.models import MODELS
 from ganbench.registry import BUILT_IN, UnknownNameError
 from ganbench.tricks import TRICKS, Finding, TrickStack
@@ -124,13 +125,16 @@ def data_findings(cfg: RunConfig, image_size: int | None) -> list[Finding]:
                            f"{info.max_size} (upsampling is refused: it would score blur)",
                            "use a model of that resolution or less, or, for a folder, "
                            f"resolution: {image_size} or more"))
-    if cfg.fid_protocol in ("studiogan", "compare_gan") and "test" not in info.splits:
-        with_test = [n for n in DATASETS.names() if "test" in dataset_info(n).splits]
+    protocol = PROTOCOLS.get(cfg.fid_protocol) if cfg.fid_protocol in PROTOCOLS else None
+    if protocol is not None and protocol.split not in info.splits:
+        with_split = [n for n in DATASETS.names() if protocol.split in dataset_info(n).splits]
+        others = [n for n, p in PROTOCOLS.items() if p.split in info.splits]
         out.append(Finding("conflict", "fid_protocol",
-                           f"fid_protocol {cfg.fid_protocol!r} scores against the test split, "
-                           f"and dataset {cfg.dataset!r} has none",
-                           f"use it with {', '.join(with_test)}, or fid_protocol: mimicry "
-                           "(the train split)"))
+                           f"fid_protocol {cfg.fid_protocol!r} scores against the "
+                           f"{protocol.split} split, and dataset {cfg.dataset!r} has none",
+                           f"use it with {', '.join(with_split)}"
+                           + (f", or fid_protocol: {' or '.join(others)} (the "
+                              f"{'/'.join(info.splits)} split)" if others else "")))
     return out
 
 
@@ -162,6 +166,9 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
             reg.get(getattr(cfg, field))
         except UnknownNameError as e:
             problems.append(f"{where(field)}: {field}: {e}")
+    if cfg.fid_protocol is not None and cfg.fid_protocol not in PROTOCOLS:
+        problems.append(f"{where('fid_protocol')}: fid_protocol: "
+                        f"{PROTOCOLS.unknown_message(cfg.fid_protocol)}")
     if cfg.dataset in DATASETS:
         problems += _dataset_options(cfg, path, node, at, where)
     if cfg.model in MODELS:

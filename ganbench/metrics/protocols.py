@@ -1,7 +1,9 @@
 """Published FID protocols by name (`fid_protocol`): which real split, how many images.
 
 Known without loading anything, so configs, sweeps and the run log name a run's metrics
-(`fid50k` under mimicry) before training; metrics/fidelity.py applies them.
+(`fid50k` under mimicry) before training; metrics/fidelity.py applies them. A registry like
+every other family: a plugin adds a protocol with `register_protocol(FidProtocol(...))`,
+and `fid_protocol:` accepts it with no edit to ganbench.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ganbench.data.base import dataset_info
+from ganbench.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -22,14 +25,30 @@ class FidProtocol:
     n_real: int | None  # real images (a fixed subset when fewer than the split); None = all
     reported_by: str
 
+    def __post_init__(self) -> None:
+        if self.split not in ("train", "test"):
+            raise ValueError(f"FID protocol {self.name!r}: split must be 'train' or 'test', "
+                             f"not {self.split!r}")
+        for field in ("n_gen", "n_real"):
+            n = getattr(self, field)
+            if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 2):
+                raise ValueError(f"FID protocol {self.name!r}: {field} must be None or a "
+                                 f"count of at least 2, not {n!r}")
 
-PROTOCOLS = {
-    "mimicry": FidProtocol("mimicry", "train", 50_000, 50_000, "Lee & Town 2020 (Mimicry)"),
-    "studiogan": FidProtocol("studiogan", "test", 10_000, 10_000,
-                             "Kang et al. 2023 (PyTorch-StudioGAN)"),
-    "compare_gan": FidProtocol("compare_gan", "test", None, None,
-                               "Lucic et al. 2018; Kurach et al. 2019 (compare_gan)"),
-}
+
+PROTOCOLS: Registry[FidProtocol] = Registry("FID protocol", base=FidProtocol)
+
+
+def register_protocol(spec: FidProtocol) -> FidProtocol:
+    """Register a published protocol (the spec's `name` is its name in `fid_protocol:`)."""
+    return PROTOCOLS.register(spec)
+
+
+register_protocol(FidProtocol("mimicry", "train", 50_000, 50_000, "Lee & Town 2020 (Mimicry)"))
+register_protocol(FidProtocol("studiogan", "test", 10_000, 10_000,
+                              "Kang et al. 2023 (PyTorch-StudioGAN)"))
+register_protocol(FidProtocol("compare_gan", "test", None, None,
+                              "Lucic et al. 2018; Kurach et al. 2019 (compare_gan)"))
 
 
 def generated_count(cfg: Any) -> int:

@@ -57,7 +57,8 @@ def test_cifar_files_score_under_a_named_protocol_against_their_test_split(tmp_p
                                                                           monkeypatch):
     root = cifar10_root(tmp_path, per_batch=4)  # 20 train, 4 test images
     # studiogan's 10k vs 10k test images, scaled to this copy's 4 test images
-    monkeypatch.setitem(PROTOCOLS, "studiogan", FidProtocol("studiogan", "test", 4, 4, ""))
+    monkeypatch.setitem(PROTOCOLS._items, "studiogan",
+                        FidProtocol("studiogan", "test", 4, 4, ""))
     cfg = validate(RunConfig(dataset="cifar10", model="dcgan28", steps=1, batch_size=4,
                              device="cpu", data_root=root, image_metrics=["fid"],
                              fid_protocol="studiogan", fid_batch_size=4))

@@ -40,8 +40,9 @@ def evaluator(tmp_path, protocol, data=None, metrics=("fid", "kid", "isc"), head
 
 def test_each_protocol_fixes_split_and_counts(tmp_path, monkeypatch):
     # Small stand-ins for 50k/10k, so the caps and "the whole split" are both exercised.
-    monkeypatch.setitem(fid.PROTOCOLS, "mimicry", fid.FidProtocol("mimicry", "train", 50, 50, ""))
-    monkeypatch.setitem(fid.PROTOCOLS, "studiogan",
+    monkeypatch.setitem(fid.PROTOCOLS._items, "mimicry",
+                        fid.FidProtocol("mimicry", "train", 50, 50, ""))
+    monkeypatch.setitem(fid.PROTOCOLS._items, "studiogan",
                         fid.FidProtocol("studiogan", "test", 10, 10, ""))
     data = cifar_like(60, 20)
     m = evaluator(tmp_path, "mimicry", data)
@@ -91,7 +92,7 @@ def test_a_protocol_on_the_test_split_needs_one(tmp_path):
 
 def test_same_counts_different_names_never_share_a_protocol(tmp_path, monkeypatch):
     # On CIFAR both studiogan and compare_gan mean 10k fakes against the 10k test images.
-    monkeypatch.setitem(fid.PROTOCOLS, "studiogan",
+    monkeypatch.setitem(fid.PROTOCOLS._items, "studiogan",
                         fid.FidProtocol("studiogan", "test", 20, 20, ""))
     s = evaluator(tmp_path, "studiogan").protocols()[0]["fid20"]
     c = evaluator(tmp_path, "compare_gan").protocols()[0]["fid20"]
@@ -120,7 +121,8 @@ def test_yaml_protocol_with_explicit_counts_is_refused(tmp_path):
     f.write_text("dataset: cifar10\nmodel: dcgan28\nfid_protocol: mimicry\n")
     assert load_run_config(f).fid_protocol == "mimicry"
     f.write_text("dataset: cifar10\nmodel: dcgan28\nfid_protocol: fancy\n")
-    with pytest.raises(ConfigError, match="fid_protocol"):
+    with pytest.raises(ConfigError, match=r"run.yaml:3: fid_protocol: unknown FID protocol "
+                       r"'fancy' \(known: compare_gan, mimicry, studiogan\)"):
         load_run_config(f)
 
 
@@ -150,3 +152,17 @@ def test_a_sweep_ranked_under_mimicry_plans(tmp_path):
     f.write_text(f.read_text().replace("fid50k", "fid10k"))
     with pytest.raises(PlanError, match="fid50k"):  # what it does provide
         plan(load_sweep_spec(f)[0])
+
+
+def test_protocols_are_a_registry_of_checked_specs():
+    from ganbench.metrics.protocols import register_protocol
+    from ganbench.registry import DuplicateNameError
+
+    assert fid.PROTOCOLS.names() == ["compare_gan", "mimicry", "studiogan"]
+    assert fid.PROTOCOLS["mimicry"] is fid.PROTOCOLS.get("mimicry")
+    with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
+        fid.FidProtocol("mine", "val", 10, 10, "")
+    with pytest.raises(ValueError, match="n_gen must be None or a count"):
+        fid.FidProtocol("mine", "test", 0, 10, "")
+    with pytest.raises(DuplicateNameError, match="FID protocol 'mimicry'"):
+        register_protocol(fid.FidProtocol("mimicry", "train", 10, 10, ""))
