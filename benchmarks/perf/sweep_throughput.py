@@ -239,7 +239,7 @@ def same_work_check(args) -> str:
                              for a, b in zip(alone.g.parameters(), res.g.parameters(),
                                              strict=True)))
     return (f"max |dG| = {diff:.2g} after 20 steps (float rounding amplified by training; "
-            "tests/unit/test_vectorised.py)")
+            "tests/unit/train/test_vectorised.py)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ R S2 R, R = S1^(1/2) (similar matrices). R belongs to the real reference, the sa
 evaluation of a run, so it is computed once per process (keyed by the covariance's content);
 each evaluation then costs two matrix products and one symmetric eigenvalue solve: 1.0 s
 against torch-fidelity's 3.6 s on one 2-core machine (benchmarks/perf/fid_formula.py).
-tests/unit/test_frechet.py checks the value against torch-fidelity's own formula.
+tests/unit/metrics/test_frechet.py checks the value against torch-fidelity's own formula.
 """
 
 from __future__ import annotations

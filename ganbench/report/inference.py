@@ -2,7 +2,7 @@
 
 - `t_ci`: Student-t 95% interval of a mean, kept inside the metric's range, and never a point:
   a sample without spread gets the "rule of three" interval (coverage simulated in
-  tests/unit/test_intervals.py);
+  tests/unit/report/test_intervals.py);
 - `sign_flip_p`: the exact paired permutation (sign-flip) test, valid for integer metrics with
   ties; `paired_delta` puts the two together for one comparison; `holm` adjusts a family's p;
   `pairwise` runs the test over every pair of cells (the ranks' family).

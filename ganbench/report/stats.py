@@ -2,7 +2,7 @@
 
 - ranked_table: per cell mean ± std over finished seeds and a 95% interval of the mean
   (`t_ci`: Student t inside the metric's range, never a point; its coverage is checked by
-  simulation in tests/unit/test_intervals.py). Rank = 1 + the number of cells significantly
+  simulation in tests/unit/report/test_intervals.py). Rank = 1 + the number of cells significantly
   better than this one by the paired sign-flip test with Holm over every pair of ranked cells
   (`pairwise`), so the chance of separating any two equal cells is ≤ 5% however many cells
   there are; cells without spread (floor / ceiling) are flagged.

@@ -80,7 +80,7 @@ def test_builtin_double_registration_is_rejected():
     class Other(Loss):
         """Test only."""
 
-    with pytest.raises(DuplicateNameError, match="loss 'ns' from module 'test_registry' is "
+    with pytest.raises(DuplicateNameError, match=f"loss 'ns' from module '{__name__}' is "
                        "already registered by built-in"):
         LOSSES.register("ns")(Other)
     assert LOSSES.get("ns").__name__ == "NonSaturating"

@@ -8,13 +8,14 @@ import math
 
 import pandas as pd
 import pytest
-from test_report import _md_tables, store_data
-from test_stats import GP, SN, runs_frame
 
 from ganbench.report import latex, markdown
 from ganbench.report.build import analyse
 from ganbench.report.frame import tidy_runs
 from ganbench.report.stats import ranked_table
+
+from .test_report import _md_tables, store_data
+from .test_stats import GP, SN, runs_frame
 
 CELLS = {"baseline": {}, "sn": SN, "gp": GP, "gp+sn": {**SN, **GP}}
 # (modes, hq, reverse_kl) per cell; sn: a noise cloud (many modes, no quality)

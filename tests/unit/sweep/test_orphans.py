@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ganbench.sweep.orphans import CONTROLLER_ENV, EXIT_CODE, alive, watch_controller
 
-ROOT = str(Path(__file__).parents[2])
+ROOT = str(Path(__file__).parents[3])
 
 
 def test_a_worker_ends_when_its_controller_is_killed():

@@ -7,12 +7,13 @@ import math
 
 import pandas as pd
 import pytest
-from test_report import store_data
-from test_stats import GP, SN, runs_frame, two_by_two
 
 from ganbench.report.build import analyse, write
 from ganbench.report.evalnoise import cell_noise, headline, sentences, within_eval_noise
 from ganbench.report.frame import factors_of, tidy_runs
+
+from .test_report import store_data
+from .test_stats import GP, SN, runs_frame, two_by_two
 
 
 def _tidy(means: dict[str, float], eval_sd: dict[str, float], draws: int = 3) -> pd.DataFrame:

@@ -10,8 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from test_report import store_data
-from test_stats import SN, runs_frame
 
 from ganbench.report.across import (
     across_tasks,
@@ -24,6 +22,9 @@ from ganbench.report.across import (
 )
 from ganbench.report.build import analyse, write
 from ganbench.report.frame import tidy_runs
+
+from .test_report import store_data
+from .test_stats import SN, runs_frame
 
 TASKS = ("ring8", "grid25")
 

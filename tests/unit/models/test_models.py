@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 import torch
 from helpers.data import TINY_IMAGES, TINY_LABELLED
-from test_vectorised import cfgs_of, check_equal  # the vectorised-equality harness
 from torch import nn
 from torch.nn.utils import parametrize
 
@@ -20,6 +19,8 @@ from ganbench.train import train
 from ganbench.train.vectorised import can_vectorise
 from ganbench.tricks import TRICKS
 from ganbench.validate import validate
+
+from ..train.test_vectorised import cfgs_of, check_equal  # the vectorised-equality harness
 
 B = 4
 NEW = ["sngan32", "sndcgan32", "resnet48", "resnet64"]

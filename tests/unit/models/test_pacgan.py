@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_vectorised import cfgs_of, check_equal  # the vectorised-equality harness
 
 from ganbench.models import MODELS
 from ganbench.models.pacgan import Maxout, PacGANDiscriminator, PacGANGenerator
 from ganbench.train.vectorised import can_vectorise
+
+from ..train.test_vectorised import cfgs_of, check_equal  # the vectorised-equality harness
 
 
 def build(pack: int = 1, minibatch_std: bool = False):

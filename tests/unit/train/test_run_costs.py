@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 
-from test_loop import cfg_of
-
 from ganbench.tracking import MemoryTracker
 from ganbench.train import Trainer, train
+
+from .test_loop import cfg_of
 
 
 def test_a_run_logs_its_cost_once_at_the_end(tmp_path):

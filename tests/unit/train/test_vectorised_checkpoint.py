@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 import torch
 from helpers.resume import Crash, RecordingCheckpointer
-from test_vectorised import (
+
+from ganbench.config import RunConfig
+from ganbench.tracking import MemoryTracker
+from ganbench.train import Progress, Trainer, train
+from ganbench.train.checkpoint import FileCheckpointer
+from ganbench.train.vectorised import train_vectorised
+
+from .test_vectorised import (
     DTYPES,
     FLOAT64,
     IMAGES,
@@ -21,12 +28,6 @@ from test_vectorised import (
     default_dtype,
     tolerance,
 )
-
-from ganbench.config import RunConfig
-from ganbench.tracking import MemoryTracker
-from ganbench.train import Progress, Trainer, train
-from ganbench.train.checkpoint import FileCheckpointer
-from ganbench.train.vectorised import train_vectorised
 
 # test_nan_for_seed (helpers/stub_tricks.py), registered for each test.
 pytestmark = pytest.mark.usefixtures("scoped_test_tricks")

@@ -16,7 +16,7 @@ from ganbench.train.vectorised import VectorisedTrainer
 from ganbench.tricks import TRICKS, TrickStack
 from ganbench.tricks.base import Trick
 
-TRAIN = Path(__file__).resolve().parents[2] / "ganbench" / "train"
+TRAIN = Path(__file__).resolve().parents[3] / "ganbench" / "train"
 
 
 class Recorder(Trick):

@@ -92,9 +92,10 @@ def test_fid_draws_take_fresh_noise_seeds_and_draw_zero_keeps_the_runs(tmp_path,
     # torch-fidelity draws G's noise (and KID's subsets) from numpy with rng_seed: each
     # draw gets its own; draw 0 the run's seed, as before. (Plumbing: no Inception pass.)
     import torch
-    from test_fidelity import fake_weights, images_ds, noise
 
     from ganbench.metrics import fidelity as fid
+
+    from .test_fidelity import fake_weights, images_ds, noise
 
     ev = fid.FidelityEvaluator(images_ds(noise(8)), ["fid"], n_gen=8, root=tmp_path,
                                weights=fake_weights(tmp_path, head=False), seed=5)
@@ -116,5 +117,5 @@ def test_stacked_seeds_record_the_draws_their_lone_runs_record():
         lone = train(cfg)
         assert set(stacked.metrics) == set(lone.metrics)
         assert "mode_score_eval_sd" in lone.metrics
-        # float32 stacking: to rounding (tests/unit/test_vectorised.py's tolerance)
+        # float32 stacking: to rounding (tests/unit/train/test_vectorised.py's tolerance)
         assert stacked.metrics == pytest.approx(lone.metrics, rel=1e-4, abs=1e-6, nan_ok=True)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_report import store_data
-from test_stats import GP, SN, runs_frame
 
 from ganbench.config import ConfigError, RunConfig
 from ganbench.data import Dataset
@@ -17,6 +15,9 @@ from ganbench.metrics import inception_weights as iw
 from ganbench.report.build import analyse
 from ganbench.sweep.design import PlanError, plan
 from ganbench.validate import check_run
+
+from ..report.test_report import store_data
+from ..report.test_stats import GP, SN, runs_frame
 
 
 def cifar_like(n_train: int = 60, n_test: int = 20) -> Dataset:

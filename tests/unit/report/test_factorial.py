@@ -9,11 +9,12 @@ import math
 
 import numpy as np
 import pytest
-from test_stats import GP, LS, SN, effect, runs_frame
 
 from ganbench.report.factorial import disagreements, effect_sentences, factorial, model_sentence
 from ganbench.report.frame import tidy_runs
 from ganbench.report.stats import ablations
+
+from .test_stats import GP, LS, SN, effect, runs_frame
 
 
 @pytest.fixture

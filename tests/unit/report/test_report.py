@@ -14,12 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_stats import GP, SN, runs_frame, two_by_two
 
 from ganbench.report import latex
 from ganbench.report.build import StoreData, analyse, write
 from ganbench.report.frame import OFF, factors_of, protocol_column, tidy_runs
 from ganbench.report.samples import save_scatter
+
+from .test_stats import GP, SN, runs_frame, two_by_two
 
 
 def store_data(runs: pd.DataFrame, tmp_path, design: str = "full", steps=(100, 200, 300),
