@@ -11,12 +11,13 @@ import textwrap
 import pytest
 from helpers.cli import invoke
 from helpers.plugins import isolation
-from test_report import store_data
-from test_stats import GP, SN, runs_frame
 
 from ganbench.config import ConfigError
 from ganbench.loaders import load_run_config, load_sweep_spec
 from ganbench.report.build import analyse, factorial_design
+
+from .report.test_report import store_data
+from .report.test_stats import GP, SN, runs_frame
 
 PLUGIN = '''
 """A test plugin: two sweep designs and a FID protocol."""
