@@ -3,12 +3,12 @@ cost of a general eigen-solver.
 
 FID = |mu1 - mu2|^2 + tr S1 + tr S2 - 2 tr sqrt(S1 S2). torch-fidelity takes
 tr sqrt(S1 S2) from `numpy.linalg.eigvals` of the non-symmetric product: on 2048-d
-Inception features that is 8 s on one core, paid at every evaluation whatever the sample
+Inception features that is 3.6 s on a 2-core CPU, paid at every evaluation whatever the sample
 count. The product's eigenvalues are those of the symmetric positive semi-definite
 R S2 R, R = S1^(1/2) (similar matrices). R belongs to the real reference, the same at every
 evaluation of a run, so it is computed once per process (keyed by the covariance's content);
-each evaluation then costs two matrix products and one symmetric eigenvalue solve: 1.0 s
-against torch-fidelity's 3.6 s on one 2-core machine (benchmarks/perf/fid_formula.py).
+each evaluation then costs two matrix products and one symmetric eigenvalue solve: 1.1 s
+against torch-fidelity's 3.6 s on a 2-core machine (results/perf/fid_formula-cpu.md).
 tests/unit/metrics/test_frechet.py checks the value against torch-fidelity's own formula.
 """
 
