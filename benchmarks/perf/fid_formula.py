@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from perf_common import device_name
+from perf_common import device_name, emit, load_line
 from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
 
 from ganbench.metrics import frechet
@@ -74,11 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         f"once) | {cold:.2f} |", "",
         f"ratio ganbench / torch-fidelity: {gb_s / tf_s:.3f}; largest relative difference in "
         f"FID {max(r[2] for r in rows):.1e}  ",
-        f"1-min load average {load0:.2f} at start, {os.getloadavg()[0]:.2f} at end "
-        f"({os.cpu_count()} CPUs)", ""])
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+        load_line(load0), ""])
+    emit(text, args.out)
     return 0
 
 

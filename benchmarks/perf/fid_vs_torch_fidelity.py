@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import torch
-from perf_common import device_name
+from perf_common import device_name, emit, load_line
 
 from ganbench.config import default_data_root
 from ganbench.data.base import Dataset
@@ -125,11 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         f"time ratio ganbench / torch-fidelity (median of per-repeat ratios): {ratio:.3f} "
         f"({'PASS' if ratio <= TARGET else 'FAIL'}: goal <= {TARGET}); largest |FID "
         f"difference| {max(abs(r[2] - r[3]) for r in rows):.2e}  ",
-        f"1-min load average {load0:.2f} at start, {os.getloadavg()[0]:.2f} at end "
-        f"({os.cpu_count()} CPUs)", ""])
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+        load_line(load0), ""])
+    emit(text, args.out)
     return 0
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from perf_common import device_name, open_device
+from perf_common import device_name, emit, load_line, open_device
 
 from ganbench.config import RunConfig
 from ganbench.data.base import DATASETS, Dataset, DatasetSpec, register_dataset
@@ -173,7 +173,7 @@ def measure(args: argparse.Namespace, model: str, device: torch.device) -> dict:
     return out
 
 
-def render(args: argparse.Namespace, device: torch.device, rows: list[dict], load: tuple,
+def render(args: argparse.Namespace, device: torch.device, rows: list[dict], load0: float,
            command: str) -> str:
     lines = ["# Image runs against a plain loop", "", f"`{command}`", "",
              f"device: {device} ({device_name(device)}), torch {torch.__version__}, threads "
@@ -200,8 +200,7 @@ def render(args: argparse.Namespace, device: torch.device, rows: list[dict], loa
                 lines.append(f"| {r['model']} | {e:.2f} | {every} ({recipe}) | "
                              f"{100 * share:.2f}% |")
     med = statistics.median(statistics.median(r["ratios"]) for r in rows)
-    lines += ["", f"1-min load average {load[0]:.2f} at start, {load[1]:.2f} at end "
-              f"({os.cpu_count()} CPUs)  ",
+    lines += ["", load_line(load0) + "  ",
               f"{'PASS' if all(statistics.median(r['ratios']) >= TARGET for r in rows) else 'FAIL'}"
               f": every model's median ratio >= {TARGET} (median over models {med:.3f})", ""]
     return "\n".join(lines)
@@ -231,10 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     load0 = os.getloadavg()[0]
     rows = [measure(args, m, device) for m in args.models]
     command = "python benchmarks/perf/image_loop.py " + " ".join(argv or sys.argv[1:])
-    text = render(args, device, rows, (load0, os.getloadavg()[0]), command.strip())
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    emit(render(args, device, rows, load0, command.strip()), args.out)
     return 0
 
 

@@ -31,3 +31,16 @@ def device_name(device: torch.device) -> str:
     except OSError:
         pass
     return f"{platform.processor() or platform.machine()} ({os.cpu_count()} CPUs)"
+
+
+def load_line(load0: float) -> str:
+    """The 1-minute load average at the start and now: how quiet the measurement was."""
+    return (f"1-min load average {load0:.2f} at start, {os.getloadavg()[0]:.2f} at end "
+            f"({os.cpu_count()} CPUs)")
+
+
+def emit(text: str, out: Path | None) -> None:
+    """Print a report, and write it to `out` when given (the committed results/perf file)."""
+    print(text)
+    if out:
+        Path(out).write_text(text)
