@@ -27,7 +27,7 @@ from ganbench.data.base import (
     check_fits,
     register_dataset,
 )
-from ganbench.data.mnist import network_reachable
+from ganbench.data.mnist import torchvision_blocked
 from ganbench.data.unpickle import safe_load
 
 
@@ -74,20 +74,10 @@ def read_batch(path: Path, lay: Layout) -> tuple[np.ndarray, np.ndarray]:
     return x.reshape(-1, 3, 32, 32), y  # rows are R plane, G plane, B plane (row-major)
 
 
-def download_blocked(lay: Layout) -> str | None:
-    """Why a download cannot start (offline, unreachable), or None."""
-    if os.environ.get("GANBENCH_OFFLINE", "").strip() == "1":
-        return "online download skipped (GANBENCH_OFFLINE=1)"
-    import torchvision.datasets as tvd  # ~1 s to import, so only when a download is possible
-
-    url = getattr(tvd, lay.torchvision).url
-    return None if network_reachable(url) else f"online download skipped ({url} unreachable)"
-
-
 def download(root: Path, lay: Layout, timeout: float = 30.0) -> str | None:
     """torchvision's download and extraction into <root>/<folder>; None on success, else a
     note saying why not (offline, unreachable, failed)."""
-    blocked = download_blocked(lay)
+    blocked = torchvision_blocked(lay.torchvision)
     if blocked is not None:
         return blocked
     import torchvision.datasets as tvd
@@ -122,7 +112,7 @@ def find_files(root: Path, lay: Layout, fetch: bool = True) -> Path:
     folder = Path(root) / lay.folder
     names = lay.train + lay.test
     if not folder.is_dir():
-        note = download(root, lay) if fetch else download_blocked(lay)
+        note = download(root, lay) if fetch else torchvision_blocked(lay.torchvision)
         if note is not None:
             raise DataUnavailableError(f"{lay.name} not found: no folder {folder} ({note}); "
                                        + _where(root, lay))

@@ -40,13 +40,15 @@ def find_torchvision_files(root: Path, folder: str = "MNIST") -> Path | None:
     return find_train_images(Path(root) / folder / "raw")
 
 
-def torchvision_blocked(folder: str) -> str | None:
-    """Why torchvision's download of `folder` cannot start (offline, unreachable), or None."""
+def torchvision_blocked(name: str) -> str | None:
+    """Why a download by torchvision's dataset class `name` (MNIST, CIFAR10, STL10, ...)
+    cannot start (offline, unreachable), or None: every loader's one probe."""
     if os.environ.get("GANBENCH_OFFLINE", "").strip() == "1":
         return "online download skipped (GANBENCH_OFFLINE=1)"
     import torchvision.datasets as tvd  # ~1 s to import, so only when a download is possible
 
-    url = getattr(tvd, folder).mirrors[0]
+    cls = getattr(tvd, name)
+    url = cls.mirrors[0] if hasattr(cls, "mirrors") else cls.url
     return None if network_reachable(url) else f"online download skipped ({url} unreachable)"
 
 

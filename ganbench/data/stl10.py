@@ -29,7 +29,7 @@ from ganbench.data.base import (
     check_fits,
     register_dataset,
 )
-from ganbench.data.mnist import network_reachable
+from ganbench.data.mnist import torchvision_blocked
 from ganbench.safefile import MAX_DATA_BYTES, NotAFileError, regular_file
 
 FOLDER = "stl10_binary"
@@ -66,12 +66,11 @@ def write_images(path: Path, images: np.ndarray) -> None:
 
 
 def download(root: Path, timeout: float = 30.0) -> str | None:
-    if os.environ.get("GANBENCH_OFFLINE", "").strip() == "1":
-        return "online download skipped (GANBENCH_OFFLINE=1)"
+    blocked = torchvision_blocked("STL10")
+    if blocked is not None:
+        return blocked
     import torchvision.datasets as tvd
 
-    if not network_reachable(tvd.STL10.url):
-        return f"online download skipped ({tvd.STL10.url} unreachable)"
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)
     try:
