@@ -32,6 +32,8 @@ from ganbench.data.base import register_dataset
 from ganbench.loaders import load_run_config
 from ganbench.losses import LOSSES, register_loss
 from ganbench.metrics import register_metric
+from ganbench.metrics.base import METRICS
+from ganbench.metrics.protocols import PROTOCOLS
 from ganbench.models import MODELS
 from ganbench.models.base import register_model
 from ganbench.registry import defined_in
@@ -40,6 +42,7 @@ from ganbench.report.frame import tidy_runs
 from ganbench.report.records import Report
 from ganbench.report.tables import latest_attempts
 from ganbench.sweep.design import Plan
+from ganbench.sweep.designs import DESIGNS
 from ganbench.sweep.runner import SweepOptions, load_plan, prepare, run_workers, summarise
 from ganbench.sweep.runner import worker_contexts as _contexts
 from ganbench.tracking import MemoryTracker
@@ -50,9 +53,35 @@ from ganbench.tricks import TRICKS, Trick, TrickParams
 from ganbench.tricks.base import register as register_trick
 from ganbench.validate import validate
 
-__all__ = ["Trick", "TrickParams", "load_generator", "load_runs", "register_dataset",
-           "register_loss", "register_metric", "register_model", "register_trick", "report",
-           "sweep", "train"]
+__all__ = ["Trick", "TrickParams", "list_datasets", "list_designs", "list_losses",
+           "list_metrics", "list_models", "list_protocols", "list_tricks", "load_generator",
+           "load_runs", "register_dataset", "register_loss", "register_metric",
+           "register_model", "register_trick", "report", "sweep", "train"]
+
+
+def _lister(reg, family: str, example: str):
+    """`list_<family>(...)`: the registry's names, filtered as `Registry.names` does."""
+    def lister(filter: str | list[str] | None = None, *, exclude: str | list[str] | None = None,
+               origin: str | None = None, **where: Any) -> list[str]:
+        return reg.names(filter, exclude=exclude, origin=origin, **where)
+
+    lister.__name__ = lister.__qualname__ = f"list_{family}"
+    lister.__doc__ = (
+        f"The registered {family}' names, sorted, that match every condition given: "
+        "`filter`/`exclude`, shell-style patterns on the name (or lists of them); `origin`, "
+        "\"built-in\", \"plugin\" (a plugin's or a user module's) or one plugin's label; "
+        "and `attribute=value` on the entries (a callable value tests the attribute), e.g. "
+        f"`{example}`.")
+    return lister
+
+
+list_tricks = _lister(TRICKS, "tricks", 'list_tricks("*norm*", origin="built-in")')
+list_models = _lister(MODELS, "models", 'list_models(data_kind="images", conditional=True)')
+list_datasets = _lister(DATASETS, "datasets", 'list_datasets(kind="points")')
+list_losses = _lister(LOSSES, "losses", 'list_losses(uses_targets=False)')
+list_metrics = _lister(METRICS, "metrics", 'list_metrics(data_kind="images", goal="min")')
+list_designs = _lister(DESIGNS, "designs", 'list_designs(factorial=True)')
+list_protocols = _lister(PROTOCOLS, "protocols", 'list_protocols(split="test")')
 
 
 def load_generator(source: str | Path, tracking_uri: str | None = None):

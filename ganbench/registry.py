@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import fnmatch
 import inspect
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
@@ -83,6 +84,20 @@ def origin_for(obj: object) -> str:
 def registries() -> list[Registry[Any]]:
     """Every registry (the plugin loader undoes a failed plugin in each)."""
     return sorted(_ALL, key=lambda r: r.kind)
+
+
+_MISSING = object()
+
+
+def _patterns(p: str | Iterable[str] | None) -> list[str]:
+    return [p] if isinstance(p, str) else list(p or [])
+
+
+def _attr_matches(entry: Any, attr: str, want: Any) -> bool:
+    got = getattr(entry, attr, _MISSING)
+    if got is _MISSING:
+        return False
+    return bool(want(got)) if callable(want) else got == want
 
 
 def describe_origin(label: str) -> str:
@@ -236,8 +251,35 @@ class Registry(Generic[T]):
                     "GANBENCH_PLUGINS")
         return msg
 
-    def names(self) -> list[str]:
-        return sorted(self._items)
+    def names(self, filter: str | Iterable[str] | None = None, *,
+              exclude: str | Iterable[str] | None = None, origin: str | None = None,
+              **where: Any) -> list[str]:
+        """The registered names, sorted; with conditions, those matching every one (timm's
+        `list_models`): `filter`/`exclude`, shell-style patterns on the name ("sn*", or a
+        list of them: any may match); `origin`, "built-in", "plugin" (anything a plugin or a
+        user's module registered) or one origin label; and `attr=value` pairs on the
+        entries (`kind="images"`, `conditional=True`; a callable value is a test of the
+        attribute). An attribute the entry lacks matches nothing."""
+        if filter is None and exclude is None and origin is None and not where:
+            return sorted(self._items)
+        keep, drop = _patterns(filter), _patterns(exclude)
+        out = []
+        for name, entry in sorted(self._items.items()):
+            if keep and not any(fnmatch.fnmatchcase(name, p) for p in keep):
+                continue
+            if any(fnmatch.fnmatchcase(name, p) for p in drop):
+                continue
+            if origin is not None and not self._origin_matches(name, origin):
+                continue
+            if all(_attr_matches(entry, k, v) for k, v in where.items()):
+                out.append(name)
+        return out
+
+    def _origin_matches(self, name: str, wanted: str) -> bool:
+        got = self._origins.get(name, BUILT_IN)
+        if wanted == "plugin":
+            return got != BUILT_IN
+        return got == wanted or describe_origin(got) == wanted
 
     def items(self) -> Iterator[tuple[str, T]]:
         return iter(sorted(self._items.items()))

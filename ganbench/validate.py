@@ -28,7 +28,7 @@ from ganbench.yamlfile import cap_lines
 
 def models_for(kind: str) -> list[str]:
     """The registered models for a data kind, by name."""
-    return [name for name, spec in MODELS.items() if spec.data_kind == kind]
+    return MODELS.names(data_kind=kind)
 
 
 def _first(reg, names: list[str], preferred: str) -> str:
@@ -43,7 +43,7 @@ def probe_pair(kind: str) -> tuple[str, str]:
     """A registered (dataset, model) pair of data kind `kind` that checks can probe with: the
     config's defaults where they fit, else the first built-in of the kind by name. ValueError
     when no dataset or model of that kind is registered."""
-    datasets = [n for n, spec in DATASETS.items() if spec.kind == kind]
+    datasets = DATASETS.names(kind=kind)
     models = models_for(kind)
     if not datasets or not models:
         raise ValueError(f"no registered dataset and model for {kind} data")
@@ -85,7 +85,7 @@ def model_findings(cfg: RunConfig) -> list[Finding]:
     """Widths the model cannot take; `conditional` without a labelled dataset or a
     conditional variant of the model."""
     model, out = MODELS.get(cfg.model), []
-    with_widths = [n for n in MODELS.names() if MODELS.get(n).widths]
+    with_widths = MODELS.names(widths=bool)
     for i, field in enumerate(("g_width", "d_width")):
         width = getattr(cfg, field)
         if width is None:
@@ -100,7 +100,7 @@ def model_findings(cfg: RunConfig) -> list[Finding]:
                                f"{field}: {max(m, width // m * m)}"))
     if cfg.conditional:
         if not model.conditional:
-            have = [n for n in MODELS.names() if MODELS.get(n).conditional]
+            have = MODELS.names(conditional=True)
             out.append(Finding("conflict", "conditional", f"model {cfg.model!r} has no "
                                "class-conditional variant", f"use {', '.join(have)}"))
         if dataset_info(cfg.dataset, cfg.dataset_options).classes is None:
@@ -128,7 +128,7 @@ def data_findings(cfg: RunConfig, image_size: int | None) -> list[Finding]:
     protocol = PROTOCOLS.get(cfg.fid_protocol) if cfg.fid_protocol in PROTOCOLS else None
     if protocol is not None and protocol.split not in info.splits:
         with_split = [n for n in DATASETS.names() if protocol.split in dataset_info(n).splits]
-        others = [n for n, p in PROTOCOLS.items() if p.split in info.splits]
+        others = PROTOCOLS.names(split=lambda s: s in info.splits)
         out.append(Finding("conflict", "fid_protocol",
                            f"fid_protocol {cfg.fid_protocol!r} scores against the "
                            f"{protocol.split} split, and dataset {cfg.dataset!r} has none",

@@ -95,7 +95,7 @@ def contract_data() -> Iterator[None]:
 
 def canon() -> list[str]:
     """The built-in tricks (a plugin's or a test's are verified against these)."""
-    return [n for n, cls in TRICKS.items() if cls.__module__.startswith("ganbench.")]
+    return TRICKS.names(origin="built-in")
 
 
 def run_config(ctx: Context, loss: str, tricks: dict[str, dict], **over: Any) -> RunConfig:

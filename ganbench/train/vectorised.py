@@ -63,7 +63,7 @@ __all__ = ["SeedProgress", "VectorisedTrainer", "can_vectorise", "check_cell",
 
 def stackable_models() -> list[str]:
     """The registered models whose spec says they can be seed-stacked."""
-    return [name for name, spec in MODELS.items() if spec.stackable]
+    return MODELS.names(stackable=True)
 
 
 def can_vectorise(cfg: RunConfig) -> str | None:

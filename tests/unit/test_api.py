@@ -92,3 +92,25 @@ def test_sweep_and_report_refuse_what_is_not_there(tmp_path):
         ganbench.load_runs("x", results=tmp_path)
     with pytest.raises(ValueError, match="workers"):
         ganbench.sweep({"name": "x"}, workers=-1)
+
+
+def test_list_queries_cover_every_family_and_see_a_users_entry():
+    from ganbench.data import DATASETS
+    from ganbench.losses import LOSSES, Loss, register_loss
+
+    assert ganbench.list_datasets(kind="points") == DATASETS.names(kind="points")
+    assert "ring8" in ganbench.list_datasets(kind="points")
+    assert "mnist" not in ganbench.list_datasets(kind="points")
+    assert ganbench.list_designs(factorial=True) == ["fractional", "full"]
+    assert "fid" in ganbench.list_metrics(data_kind="images", goal="min")
+    assert "modes" not in ganbench.list_metrics(data_kind="images")
+    assert "spectral_norm" in ganbench.list_tricks("spectral*", origin="built-in")
+    assert ganbench.list_protocols(split="test")  # a protocol scored on the test split
+    with LOSSES.scoped():
+        @register_loss("zz_user_loss")
+        class UserLoss(Loss):
+            uses_targets = False
+
+        assert "zz_user_loss" in ganbench.list_losses(origin="plugin", uses_targets=False)
+        assert "zz_user_loss" not in ganbench.list_losses(origin="built-in")
+    assert "zz_user_loss" not in ganbench.list_losses()

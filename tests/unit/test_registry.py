@@ -262,3 +262,59 @@ def test_scoped_restores_origins():
         assert reg.origin_of("temp") == "plug.in"
     reg.register("temp")(3)  # free again, and now built-in: no stale plugin origin
     assert reg.origin_of("temp") == "built-in" and reg.origin_of("kept") == "built-in"
+
+
+# ---------------------------------------------------------------- queries (timm's list_models)
+
+
+@pytest.fixture
+def shapes() -> Registry:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Shape:
+        name: str
+        sides: int
+        filled: bool = False
+
+    reg: Registry = Registry("shape", base=Shape)
+    for name, sides, filled in (("square", 4, True), ("triangle", 3, False),
+                                ("square_big", 4, False)):
+        reg.register(Shape(name, sides, filled))
+    with origin("shapes_plugin"):
+        reg.register(Shape("star", 10, True))
+    return reg
+
+
+def test_names_without_conditions_are_all_sorted(shapes):
+    assert shapes.names() == ["square", "square_big", "star", "triangle"]
+
+
+def test_names_filter_by_pattern_and_exclude(shapes):
+    assert shapes.names("squ*") == ["square", "square_big"]
+    assert shapes.names(["tri*", "st*"]) == ["star", "triangle"]
+    assert shapes.names("s*", exclude="*_big") == ["square", "star"]
+    assert shapes.names("nothing*") == []
+
+
+def test_names_filter_by_attribute_value_or_test(shapes):
+    assert shapes.names(sides=4) == ["square", "square_big"]
+    assert shapes.names(sides=4, filled=True) == ["square"]
+    assert shapes.names(sides=lambda n: n > 3) == ["square", "square_big", "star"]
+    assert shapes.names(colour="red") == []  # an attribute no entry has matches nothing
+
+
+def test_names_filter_by_origin(shapes):
+    assert shapes.names(origin="built-in") == ["square", "square_big", "triangle"]
+    assert shapes.names(origin="plugin") == ["star"]
+    assert shapes.names(origin="shapes_plugin") == ["star"]
+    assert shapes.names(origin="plugin 'shapes_plugin'") == ["star"]
+    assert shapes.names(origin="other_plugin") == []
+
+
+def test_builtin_registries_answer_queries():
+    assert "spectral_norm" in TRICKS.names(origin="built-in")
+    images = DATASETS.names(kind="images")
+    assert "mnist" in images and "ring8" not in images
+    assert set(MODELS.names(conditional=True)) <= set(MODELS.names())
+    assert MODELS.names(conditional=True)  # at least one conditional model is built in
