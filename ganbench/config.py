@@ -49,6 +49,11 @@ def default_data_root() -> Path:
     return Path(os.environ.get("GANBENCH_DATA", Path.home() / ".cache" / "ganbench"))
 
 
+# The order of `image_metrics` in run keys made before plugins could add an entry; it keeps
+# those keys (and resume) unchanged. Not a list of what may be asked for.
+_KEYED_METRIC_ORDER = ("fid", "kid", "isc", "prc", "labels", "cis")
+
+
 class RunConfig(Closed):
     """One training run. Experiment files hold only overrides of these defaults."""
 
@@ -110,9 +115,12 @@ class RunConfig(Closed):
     # Inception runs at ~7 images/s, so 10k samples take ~25 min); `labels` (modes, KL to
     # uniform) and `cis` use ganbench's own classifier on `eval_samples` samples, for the
     # datasets it labels (MNIST, Fashion-MNIST, Stacked MNIST).
-    image_metrics: list[Literal["fid", "kid", "isc", "prc", "labels", "cis"]] = Field(
-        default_factory=list, description="image metrics computed at each evaluation; off "
-        "unless listed", json_schema_extra={"evaluation": True})
+    # Entries are the metric registry's `entry` names (a plugin may add one), checked
+    # against it in validate.py.
+    image_metrics: list[str] = Field(
+        default_factory=list, description="image metrics computed at each evaluation (fid, "
+        "kid, isc, prc, labels, cis, or a plugin's); off unless listed",
+        json_schema_extra={"evaluation": True})
     fid_samples: int = Field(10000, gt=1, le=L.MAX_SAMPLES,
                              description="generated images per image evaluation",
                              json_schema_extra={"evaluation": True})
@@ -227,8 +235,11 @@ class RunConfig(Closed):
     @field_validator("image_metrics")
     @classmethod
     def _metrics_canonical(cls, v: list[str]) -> list[str]:
-        # [kid, fid] and [fid, kid, fid] are the same run (and the same run key).
-        return [m for m in ("fid", "kid", "isc", "prc", "labels", "cis") if m in v]
+        # [kid, fid] and [fid, kid, fid] are the same run (and the same run key): the
+        # built-in entries in the order keys were made with before plugins could add one,
+        # then any other in name order. Which names exist is the registry's to say.
+        first = [m for m in _KEYED_METRIC_ORDER if m in v]
+        return first + sorted(set(v) - set(first))
 
     @model_validator(mode="after")
     def _prc_needs_neighbours(self) -> RunConfig:

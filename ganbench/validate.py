@@ -18,7 +18,7 @@ from ganbench.config import ConfigError, RunConfig, explain, line_of
 from ganbench.data import DATASETS, data_kind
 from ganbench.data.base import dataset_classifier, dataset_info, dataset_options_model
 from ganbench.losses import LOSSES
-from ganbench.metrics import label_outputs
+from ganbench.metrics import image_metric_entries, label_outputs, unknown_entry_message
 from ganbench.metrics.protocols import PROTOCOLS
 from ganbench.models import MODELS
 from ganbench.registry import BUILT_IN, UnknownNameError
@@ -173,6 +173,10 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
         problems += _dataset_options(cfg, path, node, at, where)
     if cfg.model in MODELS:
         problems += _model_options(cfg, path, node, at, where)
+    for m in cfg.image_metrics:  # by name: the list is in canonical order, not the file's
+        if m not in image_metric_entries():
+            problems.append(f"{where('image_metrics')}: image_metrics: "
+                            f"{unknown_entry_message(m)}")
     if cfg.image_metrics and cfg.dataset in DATASETS and data_kind(cfg.dataset) != "images":
         problems.append(f"{where('image_metrics')}: image_metrics: dataset {cfg.dataset!r} is "
                         f"{data_kind(cfg.dataset)}, and FID/KID/IS/PRC need images; remove "

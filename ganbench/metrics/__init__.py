@@ -11,6 +11,7 @@ count `eval_samples` (26000 gives `label_modes26k`).
 
 from __future__ import annotations
 
+import difflib
 import math
 from typing import Any
 
@@ -55,6 +56,21 @@ def image_outputs() -> dict[str, tuple[str, ...]]:
 def label_outputs() -> dict[str, tuple[str, ...]]:
     """`image_metrics:` entries scored by ganbench's classifier -> their metric names."""
     return entry_outputs(needs_classifier=True)
+
+
+def image_metric_entries() -> list[str]:
+    """Every name `image_metrics:` accepts (each metric spec's `entry`), sorted."""
+    return sorted({*image_outputs(), *label_outputs()})
+
+
+def unknown_entry_message(entry: object) -> str:
+    """What to say of an `image_metrics:` entry no metric is registered for."""
+    known = image_metric_entries()
+    msg = f"unknown image metric {entry!r}"
+    close = difflib.get_close_matches(str(entry), known, n=1, cutoff=0.5)
+    if close:
+        msg += f"; did you mean {close[0]!r}?"
+    return msg + f" (known: {', '.join(known)}; a plugin may register more)"
 
 
 def _counted_names(metrics: list[str], n: int, classifier: bool) -> dict[str, str]:

@@ -73,6 +73,12 @@ def register_metric(spec: MetricSpec | str, goal: str | None = None,
     # A spec has no code of its own to tell where it came from: the caller's module does.
     caller = sys._getframe(1).f_globals.get("__name__", "")
     ours = caller == "ganbench" or caller.startswith("ganbench.")
+    if spec.entry is not None and not (ours and current_origin() == BUILT_IN):
+        # The evaluators compute the built-in entries only (metrics/fidelity.py, labels.py):
+        # an entry nothing computes would pass the config check and fail mid-run.
+        raise ValueError(f"metric {spec.name!r}: `entry` names an image_metrics entry that "
+                         "ganbench computes; a plugin's metric leaves it unset, and its run "
+                         f"logs eval/{spec.name} itself (from a trick's hook)")
     if current_origin() == BUILT_IN and caller and not ours:
         with origin(f"module '{caller}'"):
             return METRICS.register(spec)

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from ganbench.config import ConfigError, RunConfig
 from ganbench.data import DATASETS, Dataset, DatasetSpec
 from ganbench.losses import LOSSES, Loss
-from ganbench.metrics import METRICS, MetricSpec, available_metrics, metric_goal
+from ganbench.metrics import METRICS, MetricSpec, available_metrics, metric_goal, register_metric
 from ganbench.models import MODELS, ModelSpec, register_model
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train
@@ -299,3 +299,41 @@ def test_probing_helpers_still_work_from_the_registries():
     assert verdicts[("consistency", "consistency")] == "conflict"  # 2-D probe: images only
     conds = dict((c, str(f)) for c, f in trick_conditions("diffaugment"))
     assert "'ring8' is 2-D points" in conds["always"]
+
+
+# ------------------------------------------------------------------ image_metrics entries
+
+
+def test_image_metrics_are_checked_against_the_metric_registry(tmp_path):
+    from ganbench.loaders import load_run_config
+
+    f = tmp_path / "run.yaml"
+    f.write_text(f"dataset: {TINY_IMAGES}\nmodel: dcgan28\nsteps: 2\n"
+                 "image_metrics:\n  - kid\n  - fdi\n")
+    with pytest.raises(ConfigError) as info:
+        load_run_config(f)
+    msg = str(info.value)
+    assert f"{f}:4: image_metrics: unknown image metric 'fdi'; did you mean 'fid'?" in msg
+    for entry in ("cis", "fid", "isc", "kid", "labels", "prc"):
+        assert entry in msg  # the known entries come from the registry's specs
+
+
+def test_image_metrics_order_and_repeats_do_not_change_the_run():
+    from ganbench.sweep.design import canonical
+
+    a = RunConfig(dataset=TINY_IMAGES, model="dcgan28", image_metrics=["cis", "kid", "fid"])
+    b = RunConfig(dataset=TINY_IMAGES, model="dcgan28", image_metrics=["fid", "cis", "kid",
+                                                                       "fid"])
+    assert a.image_metrics == b.image_metrics == ["fid", "kid", "cis"]
+    assert canonical(a) == canonical(b)
+
+
+def test_a_plugin_metric_may_not_claim_an_image_metrics_entry():
+    # Nothing would compute it: the config check would pass and the run fail mid-way.
+    with METRICS.scoped():
+        with pytest.raises(ValueError, match="leaves it unset"):
+            register_metric(MetricSpec("myfd", "min", "images", entry="myfd",
+                                       counted_by="fid_samples"))
+        assert "myfd" not in METRICS
+        register_metric(MetricSpec("myfd", "min", "images"))  # logged by its own hook
+        assert METRICS.origin_of("myfd") != "built-in"

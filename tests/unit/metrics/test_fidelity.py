@@ -84,8 +84,11 @@ def test_metric_names_carry_the_generated_count():
 def test_image_metrics_config_is_canonical_and_checked():
     assert RunConfig(image_metrics=["kid", "fid", "kid"]).image_metrics == ["fid", "kid"]
     assert RunConfig().image_metrics == []  # off unless asked for: Inception is slow on CPU
-    with pytest.raises(ValueError, match="image_metrics"):
-        RunConfig(image_metrics=["fid50k"])
+    from ganbench.validate import validate
+
+    with pytest.raises(ValueError, match="image_metrics: unknown image metric 'fid50k'; did "
+                       "you mean 'fid'"):  # the metric registry says which names exist
+        validate(RunConfig(dataset="mnist", image_metrics=["fid50k"]))
     with pytest.raises(ValueError, match="at least 5"):
         RunConfig(image_metrics=["prc"], fid_samples=100, fid_real_samples=3)
 
