@@ -8,7 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ganbench.config import ConfigError, RunConfig
 from ganbench.losses import LOSSES
+from ganbench.validate import validate
 
 ALL = LOSSES.names()
 LOG2 = math.log(2.0)
@@ -222,3 +224,11 @@ def test_rpgan_refuses_unpaired_logits():
         fn.g_loss(torch.zeros(4), torch.zeros(1))  # would broadcast silently
     with pytest.raises(ValueError, match="one shape"):
         fn.d_loss(torch.zeros(2), torch.zeros(4), *targets(4))
+
+
+@pytest.mark.parametrize("trick", ["label_smoothing", "label_noise"])
+def test_rpgan_refuses_target_tricks_at_config_check(trick):
+    # Its pairs have no real/fake targets to smooth or flip.
+    with pytest.raises(ConfigError) as e:
+        validate(RunConfig(loss="rpgan", tricks={trick: {}}))
+    assert trick in str(e.value) and "'rpgan'" in str(e.value)
