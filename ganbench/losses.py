@@ -112,13 +112,15 @@ def _paired(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 @register_loss("rpgan")
 class RelativisticPairing(Loss):
-    """Relativistic pairing GAN, RpGAN (Jolicoeur-Martineau 2018, "The relativistic
-    discriminator: a key element missing from standard GAN"): D judges real x_i against the
-    fake G(z_i) at the same batch position. D: mean softplus(D(fake_i) - D(real_i));
-    G: mean softplus(D(real_i) - D(fake_i)). Huang et al. 2024 ("The GAN is dead; long live
-    the GAN! A Modern GAN Baseline", R3GAN) train it with R1 + R2. The form follows their
-    code, brownvc/R3GAN, R3GAN/Trainer.py (AdversarialTraining): G's step scores a fresh
-    real batch with D, through D's input path, as a constant (D is not trained there)."""
+    """Jolicoeur-Martineau 2018, relativistic pairing (RpGAN): each real is judged against
+    the fake at its batch position; R3GAN (Huang et al. 2024) pairs it with R1 + R2.
+
+    D: mean softplus(D(fake_i) - D(real_i)); G: mean softplus(D(real_i) - D(fake_i)). The
+    form follows R3GAN's code, brownvc/R3GAN, R3GAN/Trainer.py (AdversarialTraining): G's
+    step scores a fresh real batch with D, through D's input path, as a constant (D is not
+    trained there). Papers: "The relativistic discriminator: a key element missing from
+    standard GAN" (arXiv:1807.00734); "The GAN is dead; long live the GAN! A Modern GAN
+    Baseline" (arXiv:2501.05441)."""
 
     uses_targets = False
     g_uses_real = True
