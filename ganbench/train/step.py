@@ -105,6 +105,11 @@ class Seeds:
     def cfg(self) -> RunConfig:
         return self.seeds[0].cfg
 
+    @property
+    def g_uses_real(self) -> bool:
+        """Whether the loss scores G's fakes against D on reals (`Loss.g_uses_real`)."""
+        return self.seeds[0].loss.g_uses_real
+
     def uses(self, hook: str) -> bool:
         """Whether some trick overrides `hook` (the seeds share their tricks); a hook none
         overrides is skipped, which changes nothing."""
@@ -198,18 +203,33 @@ def _d_step(run: Seeds, step: int, real: torch.Tensor) -> Terms:
 
 def g_step(run: Seeds, step: int) -> Terms:
     """One G step of every seed (then the tricks' `after_step`); in a conditional run with
-    uniform labels drawn first and bound to G and D for the step."""
+    uniform labels drawn first and bound to G and D for the step. A loss that pairs fakes
+    with reals (`Loss.g_uses_real`) gets a fresh real batch, drawn as a D step draws one
+    (R3GAN draws one per G step); its labels are then the ones bound, so pairs share a class."""
+    if run.g_uses_real:
+        real, y = run.real_labelled()
+        with run.bound(y):
+            return _g_step(run, step, real)
     with run.bound(run.fake_labels()):
-        return _g_step(run, step)
+        return _g_step(run, step, None)
 
 
-def _g_step(run: Seeds, step: int) -> Terms:
+def _g_step(run: Seeds, step: int, real: torch.Tensor | None) -> Terms:
     fake = run.g(run.z())
     if run.uses("d_inputs"):
-        fake = run.join(run.each(
-            lambda s, seed: seed.stack.d_inputs(None, run.part(fake, s), step)[1]))
+        # Reals (when drawn) take the path D's input takes in a D step: same hooks, one call.
+        out = run.each(lambda s, seed: seed.stack.d_inputs(
+            None if real is None else run.part(real, s), run.part(fake, s), step))
+        fake = run.join([o[1] for o in out])
+        real = None if real is None else run.join([o[0] for o in out])
     d_fake = run.d(fake)
-    terms = {"adv": run.g_loss(d_fake)}
+    if real is None:
+        terms = {"adv": run.g_loss(d_fake)}
+    else:
+        # A constant for G, as in R3GAN (D is frozen in its G phase): no graph to build.
+        with torch.no_grad():
+            d_real = run.d(real)
+        terms = {"adv": run.g_loss(d_fake, d_real)}
     ctxs = [StepContext(seed.g, seed.d, None, run.part(fake, s), None, run.part(d_fake, s),
                         step, sample_real=partial(seed.real, seed.cfg.batch_size),
                         features=seed.features)

@@ -115,7 +115,7 @@ def test_contains_and_len(widgets):
 
 
 def test_builtin_losses_and_models_are_registered():
-    assert LOSSES.names() == ["hinge", "lsgan", "minimax", "ns", "wasserstein"]
+    assert LOSSES.names() == ["hinge", "lsgan", "minimax", "ns", "rpgan", "wasserstein"]
     assert {"mlp", "dcgan28", "dcgan64"} <= set(MODELS.names())
 
 

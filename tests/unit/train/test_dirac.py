@@ -69,6 +69,9 @@ def ganbench_dirac(loss: str, tricks: dict | None = None, steps: int = STEPS,
     ("minimax", {}, "minimax"),
     ("wasserstein", {}, "wasserstein"),
     ("minimax", {"r1": {"gamma": 0.3}}, "r1"),
+    # Real data at 0 gives D(real) = 0: rpgan's D loss softplus(psi*theta - 0) has the ns D
+    # loss's gradient and its G loss softplus(0 - psi*theta) is ns's, so ns's dynamics.
+    ("rpgan", {}, "ns"),
 ])
 def test_ganbench_runs_match_a_closed_form_simulation(loss, tricks, numpy_name):
     ours, trend, result = ganbench_dirac(loss, tricks)

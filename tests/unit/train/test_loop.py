@@ -186,8 +186,9 @@ def test_step_returns_detached_prefixed_terms(tmp_path):
     assert all(v.ndim == 0 and not v.requires_grad for v in out.values())
 
 
-def test_d_step_changes_only_d_and_g_step_only_g(tmp_path):
-    tr = Trainer(cfg_of(tmp_path))
+@pytest.mark.parametrize("loss", ["ns", "rpgan"])  # rpgan's G step calls D on reals too
+def test_d_step_changes_only_d_and_g_step_only_g(tmp_path, loss):
+    tr = Trainer(cfg_of(tmp_path, loss=loss))
     g0 = [p.detach().clone() for p in tr.g.parameters()]
     d0 = [p.detach().clone() for p in tr.d.parameters()]
     tr.d_step(0)
@@ -216,3 +217,16 @@ def test_lazy_penalty_logs_the_window_mean_of_its_scaled_steps(tmp_path, trick):
     assert res.status == "finished"
     logged = [v for s, k, v in tracker.metrics if k == f"train/d/{trick}"]
     assert len(logged) == 1 and logged[0] > 0
+
+
+@pytest.mark.parametrize("tricks", [{}, {"r1": {}, "r2": {}}], ids=["plain", "r1_r2"])
+def test_rpgan_trains_ring8_to_finite_metrics(tmp_path, tricks):
+    # R3GAN's baseline is rpgan + R1 + R2; alone or with them, a short run must finish.
+    tracker = MemoryTracker()
+    res = train(cfg_of(tmp_path, loss="rpgan", steps=40, log_every=10, eval_every=20,
+                       tricks=tricks), tracker)
+    assert res.status == "finished" and res.steps_done == 40
+    assert math.isfinite(res.metrics["modes"]) and math.isfinite(res.metrics["hq"])
+    logged = {k for _, k, _ in train_metrics(tracker) if k.startswith("train/")}
+    assert logged >= {"train/d/adv", "train/g/adv"} | {f"train/d/{t}" for t in tricks}
+    assert all(math.isfinite(v) for _, k, v in train_metrics(tracker) if k.startswith("train/"))

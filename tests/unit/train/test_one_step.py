@@ -7,11 +7,16 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
 import torch
+import torch.nn.functional as F
 
 from ganbench.config import RunConfig
+from ganbench.contract.contexts import CONTRACT_LABELLED, contract_data
+from ganbench.data.base import Dataset
+from ganbench.models.conditional import bound_labels
 from ganbench.train import Trainer
-from ganbench.train.step import train_step
+from ganbench.train.step import g_step, train_step
 from ganbench.train.vectorised import VectorisedTrainer
 from ganbench.tricks import TRICKS, TrickStack
 from ganbench.tricks.base import Trick
@@ -72,9 +77,9 @@ def _recorded(run, seeds) -> list[str]:
     return [e for i, e in enumerate(log) if i == 0 or log[i - 1] != e]
 
 
-def _cfg(tmp_path, seed: int) -> RunConfig:
-    return RunConfig(dataset="ring8", model="mlp", steps=1, batch_size=8, device="cpu",
-                     data_root=tmp_path, seed=seed)
+def _cfg(tmp_path, seed: int, **over) -> RunConfig:
+    return RunConfig(**{**dict(dataset="ring8", model="mlp", steps=1, batch_size=8,
+                               device="cpu", data_root=tmp_path, seed=seed), **over})
 
 
 def test_hooks_and_d_forwards_run_in_one_order_alone_and_stacked(tmp_path):
@@ -123,16 +128,101 @@ def test_train_modules_import_no_circle():
     assert [m for m in mods if reaches(m, m, set())] == []
 
 
-def test_the_stacked_loss_is_the_lone_loss_per_seed(tmp_path):
+@pytest.mark.parametrize("loss", ["ns", "rpgan"])
+def test_the_stacked_loss_is_the_lone_loss_per_seed(tmp_path, loss):
     """S = 1 stacked and the lone run give the same first-step terms (float64)."""
     with _float64():
-        alone = Trainer(_cfg(tmp_path, 3)).step(0)
-        vt = VectorisedTrainer([_cfg(tmp_path, 3)])
+        alone = Trainer(_cfg(tmp_path, 3, loss=loss)).step(0)
+        vt = VectorisedTrainer([_cfg(tmp_path, 3, loss=loss)])
         stacked = train_step(vt, 0)
         vt.finish()
     assert list(alone) == list(stacked)
     for k in alone:
         assert torch.allclose(alone[k], stacked[k][0], rtol=1e-12, atol=1e-12)
+
+
+# ------------------------------------------------------------------ G's real batch (rpgan)
+
+
+class _Calls:
+    """D as a step calls it, recording each input, output and the labels bound then."""
+
+    def __init__(self, net) -> None:
+        self.net, self.calls = net, []
+
+    def __call__(self, x):
+        out = self.net(x)
+        y = bound_labels(self.net) if getattr(self.net, "n_classes", 0) else None
+        self.calls.append((x, out, y))
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self.net, name)
+
+
+class Shift(Trick):
+    """Test only: D's real inputs shifted by 100, so a real seen through d_inputs shows."""
+
+    name = "shift"
+
+    def d_inputs(self, real, fake, step):
+        return (None if real is None else real + 100.0), fake
+
+
+def _draws(monkeypatch) -> list[torch.Tensor]:
+    """Every real batch the data sampler hands out from now on (plain or labelled)."""
+    out: list = []
+    sample, labelled = Dataset.sample, Dataset.sample_labelled
+
+    def counted(fn):
+        return lambda self, n, generator=None: out.append(fn(self, n, generator)) or out[-1]
+
+    monkeypatch.setattr(Dataset, "sample", counted(sample))
+    monkeypatch.setattr(Dataset, "sample_labelled", counted(labelled))
+    return out
+
+
+def _one_g_step(tr: Trainer, monkeypatch):
+    """(real batches drawn, D calls, terms) of one G step of `tr`."""
+    draws = _draws(monkeypatch)
+    run = tr.as_seeds
+    run.d = _Calls(run.d)
+    terms = g_step(run, 0)
+    return draws, run.d.calls, terms
+
+
+def test_an_rpgan_g_step_scores_a_fresh_real_batch(tmp_path, monkeypatch):
+    draws, calls, terms = _one_g_step(Trainer(_cfg(tmp_path, 0, loss="rpgan")), monkeypatch)
+    assert len(draws) == 1 and draws[0].shape == (8, 2)
+    (x_fake, d_fake, _), (x_real, d_real, _) = calls
+    assert x_real is draws[0]  # no input trick: D sees the batch as drawn
+    assert not d_real.requires_grad  # a constant for G, as in R3GAN
+    assert terms["adv"].item() == pytest.approx(F.softplus(d_real - d_fake).mean().item())
+
+
+def test_other_g_steps_draw_no_real_batch(tmp_path, monkeypatch):
+    draws, calls, _ = _one_g_step(Trainer(_cfg(tmp_path, 0, loss="ns")), monkeypatch)
+    assert draws == [] and len(calls) == 1  # ns costs what it did: one D forward, no data
+
+
+def test_rpgan_g_step_reals_take_d_input_path(tmp_path, monkeypatch):
+    tr = Trainer(_cfg(tmp_path, 0, loss="rpgan"))
+    tr.stack = TrickStack([Shift()])
+    draws, calls, _ = _one_g_step(tr, monkeypatch)
+    (x_fake, _, _), (x_real, _, _) = calls
+    assert torch.equal(x_real, draws[0] + 100.0)
+    assert x_fake.abs().max() < 50  # fakes untouched
+
+
+def test_conditional_rpgan_g_step_pairs_fakes_with_the_reals_classes(tmp_path, monkeypatch):
+    with contract_data():
+        tr = Trainer(_cfg(tmp_path, 0, loss="rpgan", dataset=CONTRACT_LABELLED,
+                          model="sngan32", conditional=True, g_width=2, d_width=4))
+        draws, calls, terms = _one_g_step(tr, monkeypatch)
+    (_, y), = draws
+    # Fakes were generated for the real batch's classes, and D read them for both inputs.
+    assert [c[2] is y for c in calls] == [True, True]
+    assert torch.isfinite(terms["adv"])
 
 
 class _float64:

@@ -192,6 +192,14 @@ def test_other_settings_match(tmp_path):
     check_equal(cfgs_of(tmp_path, seeds=(0, 1), **{**IMAGES, "d_norm": "layer"}), torch.float64)
 
 
+@DTYPES
+def test_rpgan_matches_lone_runs(tmp_path, dtype):
+    # rpgan's G step draws its own real batch from each seed's stream and sends it through
+    # D's input path (instance noise's draws: each seed's global RNG); R3GAN's R1 + R2.
+    check_equal(cfgs_of(tmp_path, loss="rpgan", tricks={"r1": {}, "r2": {},
+                                                        "instance_noise": {}}), dtype)
+
+
 # ------------------------------------------------------------------ divergence
 
 
