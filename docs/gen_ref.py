@@ -265,7 +265,7 @@ def models_page() -> str:
         widths = f"{s.widths[0]} / {s.widths[1]}" if s.widths else "fixed"
         rows.append([f"`{name}`", s.data_kind, str(s.image_size or "the data's"), str(s.z_dim),
                      s.d_norm, yes(s.stackable), yes(s.conditional), yes(s.packs_inputs),
-                     yes(s.minibatch_std), yes(s.exposes_features), widths,
+                     yes(s.minibatch_std), yes(s.features is not None), widths,
                      ", ".join(s.options.model_fields) if s.options else "—",
                      f"`{s.build.__module__}`"])
         if s.options is not None:

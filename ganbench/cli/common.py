@@ -27,24 +27,17 @@ DEFAULT_MAX_RUNS = 10_000
 # Where sweeps write by default: a git-ignored folder, so a sweep (or `make demo`) run inside a
 # clone never rewrites the committed reports in results/.
 DEFAULT_RESULTS = Path("runs")
-LEGACY_RESULTS = Path("results")  # the default before 0.2: its stores are still found
 RESULTS = typer.Option(None, "--results", show_default=False,
                        help="Results folder: MLflow store, study journals, reports "
                        "(default: $GANBENCH_RESULTS, else runs/).")
 
 
 def results_folder(given: Path | None) -> Path:
-    """--results, else $GANBENCH_RESULTS, else the default; a store only the old default
-    holds is used, with a note."""
+    """--results, else $GANBENCH_RESULTS, else the default."""
     if given is not None:
         return given
     if os.environ.get("GANBENCH_RESULTS"):
         return Path(os.environ["GANBENCH_RESULTS"])
-    if not (DEFAULT_RESULTS / "mlflow.db").exists() and (LEGACY_RESULTS / "mlflow.db").exists():
-        console.print(f"[yellow]note[/]: using {LEGACY_RESULTS}/, whose MLflow store predates "
-                      f"the default {DEFAULT_RESULTS}/ (pass --results to choose)",
-                      highlight=False)
-        return LEGACY_RESULTS
     return DEFAULT_RESULTS
 
 

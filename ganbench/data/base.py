@@ -349,9 +349,3 @@ def load_dataset(name: str, root: Path, options: dict[str, Any] | None = None) -
     """Load a registered dataset with its options (a config's `dataset_options`)."""
     return DATASETS.get(name)(root, **(options or {}))
 
-
-def dataset_labelled(name: str) -> bool:
-    """Whether a dataset's loaded images carry their class labels (`DatasetSpec.labelled`),
-    known without loading: what `conditional: true` needs."""
-    spec = DATASETS.get(name)
-    return spec.labelled or bool(getattr(spec.load, "labelled", False))

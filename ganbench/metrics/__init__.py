@@ -134,21 +134,6 @@ def missing_metric_hint(name: str, cfg: Any) -> str:
     return f"; {name} needs {' and '.join(fixes)} in base" if fixes else ""
 
 
-def __getattr__(name: str) -> Any:
-    # Old names, kept for callers on other branches: views of the registry, built on access
-    # so that metrics registered later (plugins) are in them.
-    if name == "METRICS_BY_KIND":
-        out: dict[str, dict[str, str]] = {"points": {}, "images": {}}
-        for n, spec in METRICS.items():
-            out.setdefault(spec.data_kind, {})[n] = spec.goal
-        return out
-    if name == "IMAGE_OUTPUTS":
-        return image_outputs()
-    if name == "LABEL_OUTPUTS":
-        return label_outputs()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def update_best(best: dict[str, tuple[float, int]], metrics: dict[str, float],
                 goals: dict[str, str], step: int) -> None:
     """Keep the best finite value of each goal-bearing metric with its step (first on ties)."""

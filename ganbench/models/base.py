@@ -62,10 +62,6 @@ class ModelSpec:
     # build accepts as keywords (its defaults are build's); None = the model takes none.
     options: type | None = None
 
-    @property
-    def exposes_features(self) -> bool:
-        return self.features is not None
-
     def __post_init__(self) -> None:
         if self.data_kind not in ("points", "images"):
             raise ValueError(f"model {self.name!r}: data_kind must be 'points' or 'images', "

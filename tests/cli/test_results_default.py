@@ -1,4 +1,4 @@
-"""Sweeps write to the git-ignored runs/ by default; an old default results/ store is found."""
+"""Sweeps write to the git-ignored runs/ by default, or where --results or GANBENCH_RESULTS say."""
 
 from __future__ import annotations
 
@@ -16,16 +16,13 @@ def test_default_is_runs(tmp_path, monkeypatch):
     assert results_folder(tmp_path / "mine") == tmp_path / "mine"
 
 
-def test_a_store_only_the_old_default_holds_is_used_with_a_note(tmp_path, monkeypatch, capsys):
+def test_a_store_under_the_old_default_is_not_picked_up(tmp_path, monkeypatch):
+    # results/ was the default before 0.2; it is no longer searched (pass --results results).
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GANBENCH_RESULTS")
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "mlflow.db").write_bytes(b"")
-    assert results_folder(None) == Path("results")
-    assert "predates the default runs/" in capsys.readouterr().out
-    (tmp_path / "runs").mkdir()
-    (tmp_path / "runs" / "mlflow.db").write_bytes(b"")
-    assert results_folder(None) == Path("runs")  # once runs/ has a store, it wins
+    assert results_folder(None) == Path("runs")
 
 
 def test_report_without_results_looks_in_runs(tmp_path, monkeypatch):

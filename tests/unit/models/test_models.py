@@ -67,7 +67,7 @@ def test_g_maps_noise_to_data_and_d_to_one_logit_each(name):
         assert x.min() >= -1 and x.max() <= 1  # tanh: the data's range
     out = d(x)
     assert out.shape == (B,) and torch.isfinite(out).all()
-    if spec.exposes_features:
+    if spec.features is not None:
         assert d.body(x).shape[0] == B
 
 
