@@ -93,6 +93,21 @@ class TimeConstant:
 
 
 class Trick:
+    """A training trick: override the hooks it needs; the rest change nothing.
+
+    Call order (ganbench/train/seed.py and step.py; tests/tricks/test_call_order.py holds
+    the code to these lines):
+
+    - config check: `check` (its `findings` read `time_constant`); a sweep's run keys
+      read `identity_params`.
+    - build, once per run: `model_options`, `build`, `optimizers`, `d_steps`; a resumed
+      run then gets `load_state_dict`, and seed-stacked runs read `stacked_template`.
+    - each training step: `d_steps()` D steps of `d_inputs`, `d_targets`, `d_terms`; then
+      one G step of `d_inputs`, `g_terms`, `after_step`.
+    - each evaluation (and the samples): `eval_generator`; each checkpoint: `state_dict`.
+
+    Within a stack, tricks are called in `order`, ties by name."""
+
     name: ClassVar[str] = ""
     short: ClassVar[str] = ""  # for readable cell labels ("sn+gp10"); defaults to the name
     paper: ClassVar[str] = ""
