@@ -339,6 +339,23 @@ def test_fid_real_halves_small_noise_large_self_zero(tmp_path, weights, mnist, c
 
 
 @pytest.mark.slow
+def test_precision_and_recall_point_the_right_way(tmp_path, weights, mnist, cpus):
+    # A known answer (Kynkäänniemi et al. 2019): a generator that draws one real digit over
+    # and over has every sample on the data (precision high) and covers almost none of it
+    # (recall low); one that draws fresh real digits covers it. torch-fidelity before 0.4.0
+    # had the two swapped, which this would catch.
+    n = 24
+    ev = fid.FidelityEvaluator(images_ds(mnist[n:2 * n]), ["prc"], n_gen=n, root=tmp_path,
+                               weights=weights)
+    collapsed = ev.compare(mnist[:1].repeat(n, 1, 1, 1)).metrics
+    diverse = ev.compare(mnist[:n]).metrics
+    print(f"collapsed P {collapsed['precision24']:.2f} R {collapsed['recall24']:.2f}; "
+          f"diverse P {diverse['precision24']:.2f} R {diverse['recall24']:.2f}")
+    assert collapsed["precision24"] >= 0.9 and collapsed["recall24"] <= 0.1
+    assert diverse["recall24"] >= 0.5
+
+
+@pytest.mark.slow
 def test_training_logs_image_metrics_protocol_final_and_best(tmp_path, weights, cpus,
                                                               monkeypatch):
     monkeypatch.setenv(iw.ENV_WEIGHTS, str(weights.path))  # a user file: the env route
