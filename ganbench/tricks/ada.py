@@ -45,7 +45,8 @@ class ADA(Trick):
         interval: int = Field(4, ge=1, description="D steps between adjustments of p")
         kimg: float = Field(500, gt=0, description="thousands of reals for p to move by 1")
         p: float = Field(0.0, ge=0, le=1, description="augmentation probability at the start")
-        pipeline: str = "flip,translation,color"
+        pipeline: str = Field("flip,translation,color",
+                              description="augment.py's augmentations, each on its own coin")
 
         @field_validator("pipeline")
         @classmethod
