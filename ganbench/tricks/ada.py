@@ -21,9 +21,9 @@ class ADA(Trick):
     `adjust = sign(r_t - ada_target) * (batch_size * ada_interval) / (ada_kimg * 1000)`,
     p <- max(p + adjust, 0), with r_t the mean of training/loss.py's `Loss/signs/real`
     (sign of D's logits on the augmented reals of its D steps) over those minibatches. Here
-    the interval counts D steps (each a minibatch of reals, as there) and p is also capped at
-    1 (the reference lets p pass 1, where every augmentation is already always applied, so
-    the cap only shortens the way back down).
+    the interval counts D steps (each a minibatch of reals, as there). As there, p is not
+    capped at 1: above 1 every augmentation is always applied, and p has that much further
+    to come back down.
 
     A reduced pipeline: ADA's default 'bgc' is blit (x-flip, 90-degree rotations, integer
     translation), geometric (scale, rotation, anisotropy, fractional translation) and colour
@@ -114,7 +114,7 @@ class ADA(Trick):
         batch = self.cfg.batch_size if self.cfg is not None else self._count / self._steps
         step = batch * self.params.interval / (self.params.kimg * 1000)
         sign = (r_t > self.params.target) - (r_t < self.params.target)
-        self.p = min(max(self.p + sign * step, 0.0), 1.0)
+        self.p = max(self.p + sign * step, 0.0)  # the reference's clamp: at 0 only
         self._signs, self._count, self._steps = 0.0, 0, 0
 
     def state_dict(self) -> dict:
