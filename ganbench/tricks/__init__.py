@@ -2,6 +2,7 @@
 
 from ganbench.tricks import (  # noqa: F401  (registration)
     acgan,
+    ada,
     consistency,
     diffaugment,
     dragan,

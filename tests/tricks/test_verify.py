@@ -39,7 +39,7 @@ def test_a_user_trick_that_keeps_the_contract_passes_every_check():
     # on images), never beside another test trick.
     assert {f"trains beside {p}" for p in partners("test_counted")} <= set(checks)
     # acgan beside it in a conditional run; gradient_descent too (an optimiser switch)
-    assert len(partners("test_counted")) == 19
+    assert len(partners("test_counted")) == 20
     assert not [c for c in checks if c.startswith("trains beside test_")]
     assert checks["state round-trips through a checkpoint"].detail == "1 state entry"
     assert "trains alone on ring8/mlp/ns" in checks
