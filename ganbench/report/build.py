@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 
 from ganbench.config import SequentialSeeds
-from ganbench.report import latex, markdown, plots, tuning
+from ganbench.report import latex, markdown, plots, published, tuning
 from ganbench.report.across import across_tasks
 from ganbench.report.evalnoise import cell_noise
 from ganbench.report.factorial import disagreements, effect_sentences, factorial
@@ -212,6 +212,7 @@ def analyse(data: StoreData, command: str, store_uri: str) -> Report:
         grp.headline = headline(grp, data.metric, data.goal)
         # supporting detail, after the verdict: it never feeds the headline
         grp.across = across_tasks(g, data.goal, abl.get("baseline + X"))
+        grp.published = published.sentences(proto, g, runs, data.metric)
         groups.append(grp)
     rep = Report(data.name, data.metric, data.goal, data.design, data.seeds,
                  t["cell"].nunique(), len(t), store_uri, t.attrs.get("protocol_column"),

@@ -70,7 +70,7 @@ def _float(caption: str, label: str, align: str, head: list[str], rows: list[lis
 
 
 def ranked_tex(t: pd.DataFrame, metric: str, goal: str, label: str, protocol: str,
-               stacked: int = 1) -> str:
+               stacked: int = 1, published: list[str] | None = None) -> str:
     comps, costs = t.attrs.get("companions", []), t.attrs.get("costs", [])
     # Bold marks a winner: only a cell ranked first alone (cells sharing rank 1 are tied).
     alone = int((t["rank"] == 1).sum()) == 1 if len(t) > 1 else False
@@ -89,7 +89,8 @@ def ranked_tex(t: pd.DataFrame, metric: str, goal: str, label: str, protocol: st
            "Holm over every pair of cells; cells no test separates share a rank (=), and "
            "a cell ranked first alone is in bold; Undef.: finished runs whose final metric is "
            "undefined (counted, not averaged). " + escape(ranking_rule(metric)) + " "
-           + escape(cost_note(t, stacked)))
+           + escape(cost_note(t, stacked))
+           + "".join(" " + escape(s) for s in published or []))
     head = (["Rank", "Cell", f"{escape(metric)}", "95\\% CI"]
             + [escape(COMPANION_LABELS[m]) for m in comps] + ["Fin.", "Undef.", "Div.", "Fail."]
             + [escape(COST_LABELS[c]) for c in costs])
@@ -192,7 +193,7 @@ def document(rep: Report) -> str:
         out.append(compact_tex(g.ranked, g.ablations.get("baseline + X"), rep.metric,
                                rep.goal, f"tab:{slug}-compact{sfx}", g.protocol))
         out.append(ranked_tex(g.ranked, rep.metric, rep.goal, f"tab:{slug}-ranked{sfx}",
-                              g.protocol, rep.stacked))
+                              g.protocol, rep.stacked, g.published))
         for name, t in g.ablations.items():
             kind = "plus" if name.startswith("baseline") else "minus"
             out.append(ablation_tex(t, rep.metric, name, f"tab:{slug}-{kind}{sfx}", g.protocol))

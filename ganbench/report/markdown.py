@@ -237,6 +237,7 @@ def document(rep: Report) -> str:
         out += [rule, ""] if rule else []
         out += [ranked_note(g.ranked.attrs.get("pairs")), "",
                 cost_note(g.ranked, rep.stacked), ""]
+        out += [s + "\n" for s in g.published]
         if g.noise is not None:
             out += [f"{h} Evaluation noise beside seed-to-seed noise", ""]
             out += [noise_md(g.noise, rep.metric), ""] if measured(g.noise) else []

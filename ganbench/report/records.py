@@ -54,6 +54,9 @@ class Group:
     noise: pd.DataFrame | None = None
     # one trick across the dataset axis's values: supporting detail (report/across.py)
     across: Across | None = None
+    # published numbers for the dataset and metric, shown or marked not comparable
+    # (report/published.py); empty where none is registered
+    published: list[str] = field(default_factory=list)
 
 
 @dataclass

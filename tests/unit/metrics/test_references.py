@@ -1,5 +1,6 @@
 """Published reference numbers: the registry, matching a run's recorded protocol against a
-reference tag by tag (no Inception is run: protocol strings only)."""
+reference tag by tag, and the report showing a number only where every tag agrees (no
+Inception is run: protocol strings only)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ import pytest
 from ganbench.metrics import fidelity as fid
 from ganbench.metrics import references as refs
 from ganbench.registry import DuplicateNameError, origin
+from ganbench.report import latex, markdown
+from ganbench.report.build import analyse
 
+from ..report.test_report import store_data
+from ..report.test_stats import SN, runs_frame
 from .test_fid_protocols import cifar_like, weights
 
 SHA = "ab" * 32
@@ -114,3 +119,55 @@ def test_the_string_the_evaluator_records_parses_to_its_settings(tmp_path, monke
     assert refs.run_tags(text) == {"n_gen": 50, "n_real": 50, "resolution": 32,
                                    "dataset": "cifar10", "split": "train",
                                    "features": refs.TF_INCEPTION, "resize": refs.TF_RESIZE}
+
+
+# ------------------------------------------------------------------ the report
+
+
+def report(tmp_path, protocols, metric="fid50k", dataset="cifar10"):
+    def extra(label, seed):
+        return {f"tags.protocol.{metric}": protocols(seed), "params.dataset": dataset}
+
+    frame = runs_frame({"baseline": {}, "sn": SN}, lambda c, s: 20.0 + s + (c == "sn"),
+                       extra=extra, metric=metric)
+    rep = analyse(store_data(frame, tmp_path, metric=metric), "cmd", "uri")
+    return rep, markdown.document(rep), latex.document(rep)
+
+
+def test_the_report_of_a_mimicry_run_shows_mimicrys_number(tmp_path):
+    rep, md, tex = report(tmp_path, lambda s: MIMICRY)
+    line = ("Published: Mimicry SNGAN-32 (cifar10), FID 16.77 ± 0.04 (± = evaluation noise, "
+            "std over 3 evaluation seeds of one checkpoint")
+    assert rep.groups[0].published[0].startswith(line)
+    assert line in md and "100k iterations" in md and "kwotsin/mimicry README.md" in md
+    assert "Not comparable" not in md
+    assert "FID 16.77 $\\pm$ 0.04" in tex
+
+
+def test_another_protocol_shows_not_comparable_with_the_tags(tmp_path):
+    _, md, tex = report(tmp_path, lambda s: COMPARE_GAN if s % 2 else MIMICRY)
+    assert md.count("Published: Mimicry SNGAN-32") == 1  # the mimicry group only
+    assert ("Not comparable: Mimicry SNGAN-32 (cifar10) FID 16.77 (differs in: n_gen 10000 vs "
+            "50000, n_real 10000 vs 50000, split test vs train).") in md
+    assert md.index("## Protocol `protocol=compare_gan") < md.index("Not comparable")
+    assert "Not comparable: Mimicry SNGAN-32" in tex
+
+
+def test_a_2d_sweep_report_is_unchanged(tmp_path):
+    runs = runs_frame({"baseline": {}, "sn": SN}, lambda c, s: 5.0 + s, metric="modes",
+                      extra=lambda c, s: {"params.dataset": "ring8"})
+    rep = analyse(store_data(runs, tmp_path, metric="modes"), "cmd", "uri")
+    assert rep.groups[0].published == []
+    text = markdown.document(rep) + latex.document(rep)
+    assert "Published" not in text and "Not comparable" not in text
+
+
+def test_a_metric_without_references_renders_as_with_none_registered(tmp_path, monkeypatch):
+    """KID on cifar10 under mimicry: no KID reference, so byte for byte the report that an
+    empty registry gives."""
+    rep, md, tex = report(tmp_path, lambda s: MIMICRY, metric="kid50k")
+    assert rep.groups[0].published == []
+    monkeypatch.setattr(refs.REFERENCES, "_items", {})
+    _, md0, tex0 = report(tmp_path, lambda s: MIMICRY, metric="fid50k")
+    _, md1, tex1 = report(tmp_path, lambda s: MIMICRY, metric="kid50k")
+    assert (md, tex) == (md1, tex1) and "Published" not in md0 + tex0
