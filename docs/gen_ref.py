@@ -42,6 +42,7 @@ from ganbench.data.base import DATASETS, DatasetSpec, dataset_info  # noqa: E402
 from ganbench.losses import LOSSES  # noqa: E402
 from ganbench.metrics.base import METRICS, MetricSpec, dataset_scorer  # noqa: E402
 from ganbench.metrics.protocols import PROTOCOLS  # noqa: E402
+from ganbench.metrics.references import REFERENCES  # noqa: E402
 from ganbench.models.base import MODELS, ModelSpec  # noqa: E402
 from ganbench.sweep.designs import DESIGNS  # noqa: E402
 from ganbench.tricks.base import TRICKS, OptimSpec, StepContext, Trick  # noqa: E402
@@ -333,7 +334,16 @@ def metrics_page() -> str:
                 + table(["protocol", "real split", "generated", "real", "reported by"],
                         [[f"`{n}`", p.split, count(p.n_gen, "the split's size"),
                           count(p.n_real, "all of the split"), p.reported_by]
-                         for n, p in PROTOCOLS.items()]))
+                         for n, p in PROTOCOLS.items()])
+                + "\n## Published references (`REFERENCES`)\n\n"
+                + "Shown in a report only where a run's protocol agrees in every tag: "
+                "[published references](../metrics.md#published-references).\n\n"
+                + table(["reference", "dataset", "metric", "value", "± is", "generated",
+                         "real", "split", "features", "resize", "res.", "source"],
+                        [[f"`{n}`", r.dataset, r.metric, r.value_text().split(" ", 1)[1],
+                          r.pm_means, count(r.n_gen, "—"), count(r.n_real, "—"),
+                          r.split or "—", r.features, r.resize, str(r.resolution), r.source]
+                         for n, r in REFERENCES.items()]))
 
 
 def losses_page() -> str:
