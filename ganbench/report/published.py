@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ganbench.metrics.references import (
+    TF_INCEPTION,
     Match,
     compare,
     metric_base,
@@ -50,8 +51,11 @@ def sentence(m: Match) -> str:
     if m.comparable:
         means = r.pm_means + (f", {r.pm_detail}" if r.pm_detail else "")
         pm = f"± = {means}; " if r.pm is not None else ""
+        # Same network and resize, not the same code: say so where the number is shown.
+        port = ("; measured with TF's Inception, ours with torch-fidelity's PyTorch port of it"
+                if r.features == TF_INCEPTION else "")
         return (f"Published: {r.label} ({r.dataset}), {r.value_text()} ({pm}{r.training}; "
-                f"{r.source}).")
+                f"{r.source}{port}).")
     return (f"Not comparable: {r.label} ({r.dataset}) {r.metric.upper()} {r.value:g} "
             f"(differs in: {m.differences()}).")
 
