@@ -4,7 +4,7 @@ import torch
 from pydantic import Field, field_validator
 
 from ganbench.data import data_kind
-from ganbench.tricks.augment import AUGMENTS
+from ganbench.tricks.augment import AUGMENTS, augment_list
 from ganbench.tricks.base import StepContext, TimeConstant, Trick, TrickParams, register
 
 
@@ -51,12 +51,7 @@ class ADA(Trick):
         @field_validator("pipeline")
         @classmethod
         def _known(cls, v: str) -> str:
-            names = [p.strip() for p in v.split(",") if p.strip()]
-            bad = [p for p in names if p not in AUGMENTS]
-            if not names or bad:
-                raise ValueError(f"unknown augmentation(s) {bad or v!r}; "
-                                 f"choose from {', '.join(AUGMENTS)}")
-            return ",".join(names)
+            return augment_list(v)
 
     def __init__(self, params=None, cfg=None) -> None:
         super().__init__(params, cfg)

@@ -60,3 +60,14 @@ def hflip(x: torch.Tensor) -> torch.Tensor:
 
 
 AUGMENTS = {"color": color, "translation": translation, "cutout": cutout, "flip": hflip}
+
+
+def augment_list(v: str) -> str:
+    """A comma-separated list of AUGMENTS names, checked and tidied (DiffAugment's policy,
+    ADA's pipeline)."""
+    names = [p.strip() for p in v.split(",") if p.strip()]
+    bad = [p for p in names if p not in AUGMENTS]
+    if not names or bad:
+        raise ValueError(f"unknown augmentation(s) {bad or v!r}; "
+                         f"choose from {', '.join(AUGMENTS)}")
+    return ",".join(names)

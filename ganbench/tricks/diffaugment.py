@@ -3,7 +3,7 @@ from __future__ import annotations
 from pydantic import field_validator
 
 from ganbench.data import data_kind
-from ganbench.tricks.augment import AUGMENTS
+from ganbench.tricks.augment import AUGMENTS, augment_list
 from ganbench.tricks.base import Trick, TrickParams, register
 
 
@@ -24,12 +24,7 @@ class DiffAugment(Trick):
         @field_validator("policy")
         @classmethod
         def _known(cls, v: str) -> str:
-            names = [p.strip() for p in v.split(",") if p.strip()]
-            bad = [p for p in names if p not in AUGMENTS]
-            if not names or bad:
-                raise ValueError(f"unknown augmentation(s) {bad or v!r}; "
-                                 f"choose from {', '.join(AUGMENTS)}")
-            return ",".join(names)
+            return augment_list(v)
 
     def check(self, cfg):
         if data_kind(cfg.dataset) != "images":
