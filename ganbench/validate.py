@@ -173,8 +173,9 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
         problems += _dataset_options(cfg, path, node, at, where)
     if cfg.model in MODELS:
         problems += _model_options(cfg, path, node, at, where)
+    known = image_metric_entries()
     for m in cfg.image_metrics:  # by name: the list is in canonical order, not the file's
-        if m not in image_metric_entries():
+        if m not in known:
             problems.append(f"{where('image_metrics')}: image_metrics: "
                             f"{unknown_entry_message(m)}")
     if cfg.image_metrics and cfg.dataset in DATASETS and data_kind(cfg.dataset) != "images":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 
+from ganbench.metrics.base import parse_counted
 from ganbench.metrics.inception import EXTRACTOR
 from ganbench.registry import Registry
 
@@ -79,19 +80,19 @@ def register_reference(ref: Reference) -> Reference:
 
 def references_for(dataset: str, metric: str) -> list[Reference]:
     """Every registered reference on `dataset` for the metric base name `metric` ('fid')."""
-    return [r for _, r in REFERENCES.items() if r.dataset == dataset and r.metric == metric]
+    return [REFERENCES.get(n) for n in REFERENCES.names(dataset=dataset, metric=metric)]
 
 
 # ------------------------------------------------------------------ a run's side
 
 _REF = re.compile(r"^(?P<dataset>[^/]+)/(?P<split>[^\[]+)\[")
-_BASE = re.compile(r"^[a-z_]+?(?=\d|$)")
 
 
 def metric_base(name: str) -> str:
-    """'fid50k' -> 'fid', 'isc10000' -> 'isc', 'fid' -> 'fid'."""
-    m = _BASE.match(name)
-    return m.group(0) if m else name
+    """'fid50k' -> 'fid', 'isc10000' -> 'isc', 'fid' -> 'fid' (the metric registry's own
+    parse of counted names)."""
+    counted = parse_counted(name)
+    return counted[0].name if counted else name
 
 
 def parse_protocol(text: str) -> dict[str, str]:

@@ -19,20 +19,23 @@ from ganbench.metrics.references import (
 )
 
 
+def _values(tidy: pd.DataFrame, runs: pd.DataFrame, col: str) -> set[str]:
+    """The values of one store column over the group's runs (none if the column is absent)."""
+    if col not in runs.columns:
+        return set()
+    return set(runs.loc[runs["run_id"].isin(set(tidy["run_id"])), col].dropna().astype(str))
+
+
 def _datasets(tidy: pd.DataFrame, runs: pd.DataFrame, tags: dict) -> list[str]:
     """The group's datasets: each run's `params.dataset`, else the protocol's `ref=`."""
-    if "params.dataset" in runs.columns:
-        got = runs.loc[runs["run_id"].isin(set(tidy["run_id"])), "params.dataset"].dropna()
-        if len(got):
-            return sorted(set(got.astype(str)))
+    got = _values(tidy, runs, "params.dataset")
+    if got:
+        return sorted(got)
     return [str(tags["dataset"])] if "dataset" in tags else []
 
 
 def _weights_source(tidy: pd.DataFrame, runs: pd.DataFrame) -> str | None:
-    col = "tags.fidelity.weights_source"
-    if col not in runs.columns:
-        return None
-    got = set(runs.loc[runs["run_id"].isin(set(tidy["run_id"])), col].dropna().astype(str))
+    got = _values(tidy, runs, "tags.fidelity.weights_source")
     return "user" if "user" in got else (got.pop() if len(got) == 1 else None)
 
 

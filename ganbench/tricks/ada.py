@@ -99,9 +99,8 @@ class ADA(Trick):
         if self._steps == self.params.interval:
             self._adjust()
         # Constants for the log (no gradient): the loop logs loss terms, on D's device.
-        as_term = lambda v: torch.as_tensor(v, dtype=ctx.d_real.dtype,  # noqa: E731
-                                            device=ctx.d_real.device)
-        return {"ada_p": as_term(self.p), "ada_rt": signs.mean()}
+        p = torch.tensor(self.p, dtype=ctx.d_real.dtype, device=ctx.d_real.device)
+        return {"ada_p": p, "ada_rt": signs.mean()}
 
     def _adjust(self) -> None:
         # One host sync per interval (the reference reads its sign statistics back too).
