@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ganbench import limits as L
 from ganbench.devices import DEVICE_PATTERN, describe
-from ganbench.yamlfile import MAX_ERRORS, ConfigError, line_of, read_yaml
+from ganbench.schedules import EXAMPLE as SCHEDULE_EXAMPLE
+from ganbench.schedules import Schedule, split_inline, written_at
+from ganbench.yamlfile import MAX_ERRORS, ConfigError, has_path, line_of, read_yaml
 
 __all__ = ["DEVICE_PATTERN", "ConfigError", "ParamRange", "PrunerSpec", "RunConfig", "SweepSpec",
            "TuneSpec", "explain", "line_of", "read_yaml"]
@@ -86,7 +88,8 @@ class RunConfig(Closed):
                               description="latent size; None = the model's default")
     steps: int = Field(2000, gt=0, le=L.MAX_STEPS, description="G steps")
     batch_size: int = Field(256, gt=0, le=L.MAX_BATCH, description="samples per D and G batch")
-    lr: float = Field(2e-4, gt=0, le=L.MAX_LR, description="Adam learning rate of G and D")
+    lr: float = Field(2e-4, gt=0, le=L.MAX_LR, description="Adam learning rate of G and D "
+                      "(a mapping {start, end, shape, over} schedules it)")
     betas: tuple[float, float] = Field((0.5, 0.999), description="Adam's betas of G and D")
     seed: int = Field(0, ge=0, le=L.MAX_SEED, description="the run's seed (sweeps set it "
                       "from `seeds:`)")
@@ -167,6 +170,14 @@ class RunConfig(Closed):
                                "imported before the file's names are checked",
                                json_schema_extra={"identity": False})
 
+    # Written inline (`lr: {start: 2e-4, end: 0}`, a trick parameter likewise) and stored
+    # here by split_inline, the parameter keeping its start (ganbench/schedules.py). Keys:
+    # "lr" or "<trick>.<param>"; what may be scheduled is checked in validate.py.
+    schedules: dict[str, Schedule] = Field(
+        default_factory=dict, description="parameters that move over training: "
+        "{\"lr\" or \"trick.param\": {end, shape, over}}, usually written inline as "
+        "lr: {start: 2e-4, end: 0}")
+
     @classmethod
     def not_identity(cls) -> frozenset[str]:
         """The fields that do not define a run (declared with identity=False)."""
@@ -203,6 +214,18 @@ class RunConfig(Closed):
                 raise ValueError(f"{field}: give the options inside the {field} mapping or as "
                                  f"{field}_options, not both")
             v = {**v, field: spec.pop("name"), f"{field}_options": spec}
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inline_schedules(cls, v: Any) -> Any:
+        return split_inline(v) if isinstance(v, dict) else v
+
+    @field_validator("lr", mode="before")
+    @classmethod
+    def _schedule_needs_start(cls, v: Any) -> Any:
+        if isinstance(v, dict):  # a schedule with a start was split off before this
+            raise ValueError(f"a schedule needs start (e.g. {SCHEDULE_EXAMPLE})")
         return v
 
     _numbers_not_bools = field_validator(*_INT_FIELDS, mode="before")(classmethod(
@@ -279,7 +302,7 @@ def explain(e: ValidationError, path: Path | str, node: yaml.Node | None, prefix
     """
     lines, errors = [], e.errors()
     for err in errors[:MAX_ERRORS]:  # formatting (line, did-you-mean) costs; 100k keys happen
-        loc = tuple(prefix) + tuple(err["loc"])
+        loc = as_written(node, tuple(prefix) + tuple(err["loc"]), len(prefix))
         line = line_of(node, *loc)
         field = ".".join(str(p) for p in loc) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
@@ -295,6 +318,15 @@ def explain(e: ValidationError, path: Path | str, node: yaml.Node | None, prefix
     if len(errors) > MAX_ERRORS:
         lines.append(f"... and {len(errors) - MAX_ERRORS} more")
     return "\n".join(lines)
+
+
+def as_written(node: yaml.Node | None, loc: tuple[Any, ...], at: int) -> tuple[Any, ...]:
+    """`loc` (a run config's, from position `at`) as the file wrote it: a schedule written
+    inline (`lr: {start: ..., end: ...}`) is stored under `schedules`, which the file lacks."""
+    if (len(loc) > at + 1 and loc[at] == "schedules" and node is not None
+            and not has_path(node, loc[:at + 2])):
+        return loc[:at] + written_at(str(loc[at + 1])) + loc[at + 2:]
+    return loc
 
 
 def _suggest(loc: tuple[Any, ...], fields: list[str] | None) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ganbench.config import RunConfig
+from ganbench.schedules import describe as describe_schedule
 
 PREFIX = "resolved."  # the MLflow params: resolved.lr_d, ... (runs frame: params.resolved.*)
 
@@ -25,6 +26,7 @@ _NAMES = {
     "d_steps_per_g": "D steps per G step", "steps": "steps", "eval_every": "evaluation interval",
     "eval_samples": "evaluation samples", "fid_samples": "FID samples",
     "fid_real_samples": "FID real samples", "fid_protocol": "FID protocol",
+    "lr_schedule": "learning-rate schedule",
 }
 _PAIRED = {"lr_d": "lr_g", "betas_d": "betas_g"}
 
@@ -32,8 +34,8 @@ _PAIRED = {"lr_d": "lr_g", "betas_d": "betas_g"}
 def resolve(cfg: RunConfig) -> dict[str, Any]:
     """The settings `cfg` trains and evaluates with, after its tricks' hooks (JSON values):
     lr_d, lr_g, betas_d, betas_g, batch_size, d_steps_per_g, steps, eval_every (0: at the
-    end only), eval_samples; with image metrics also fid_samples, fid_real_samples (None:
-    the whole split) and fid_protocol."""
+    end only), eval_samples; with an lr schedule, lr_schedule ("0.002→0"); with image
+    metrics also fid_samples, fid_real_samples (None: the whole split) and fid_protocol."""
     from ganbench.tricks.base import OptimSpec, TrickStack  # lazy: the tricks import torch
 
     stack = TrickStack.from_config(cfg)
@@ -44,6 +46,8 @@ def resolve(cfg: RunConfig) -> dict[str, Any]:
         "batch_size": cfg.batch_size, "d_steps_per_g": stack.d_steps(), "steps": cfg.steps,
         "eval_every": cfg.eval_every, "eval_samples": cfg.eval_samples,
     }
+    if "lr" in cfg.schedules:  # absent otherwise: runs recorded before schedules match
+        out["lr_schedule"] = describe_schedule(cfg.lr, cfg.schedules["lr"])
     if cfg.image_metrics:
         out.update(fid_samples=cfg.fid_samples, fid_real_samples=cfg.fid_real_samples,
                    fid_protocol=cfg.fid_protocol)
@@ -100,6 +104,8 @@ def describe(settings: Mapping[str, Any]) -> str:
     out = (f"lr D {_show(s['lr_d'], 'lr_d')} G {_show(s['lr_g'], 'lr_g')} · betas {betas} · "
            f"batch {s['batch_size']} · D steps per G {s['d_steps_per_g']} · steps {s['steps']}"
            f" · eval {_show(s['eval_every'], 'eval_every')}, {s['eval_samples']} samples")
+    if "lr_schedule" in s:
+        out += f" · lr schedule {s['lr_schedule']}"
     if "fid_samples" in s:
         out += (f" · FID {s['fid_samples']} vs {_show(s['fid_real_samples'], 'fid_real_samples')}"
                 + (f" ({s['fid_protocol']})" if s.get("fid_protocol") else ""))

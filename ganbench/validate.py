@@ -6,6 +6,7 @@ know: names, trick parameters, conflicts and caveats. Every message names file:l
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from ganbench import limits
-from ganbench.config import ConfigError, RunConfig, explain, line_of
+from ganbench.config import ConfigError, RunConfig, as_written, explain, line_of
 from ganbench.data import DATASETS, data_kind
 from ganbench.data.base import dataset_classifier, dataset_info, dataset_options_model
 from ganbench.losses import LOSSES
@@ -22,6 +23,7 @@ from ganbench.metrics import image_metric_entries, label_outputs, unknown_entry_
 from ganbench.metrics.protocols import PROTOCOLS
 from ganbench.models import MODELS
 from ganbench.registry import BUILT_IN, UnknownNameError
+from ganbench.schedules import is_inline
 from ganbench.tricks import TRICKS, Finding, TrickStack
 from ganbench.yamlfile import cap_lines
 
@@ -160,6 +162,10 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
     cfg = cfg.model_copy(deep=True)
     at = place or (lambda f: (*prefix, f))
     where = lambda *loc: f"{path}:{line_of(node, *at(loc[0]), *loc[1:])}"  # noqa: E731
+
+    def _schedule_at(key: str) -> tuple[Any, ...]:  # under schedules:, or where it is inline
+        loc = (*at("schedules"), key)
+        return as_written(node, loc, len(loc) - 2)
     problems = []
     for field, reg in (("dataset", DATASETS), ("model", MODELS), ("loss", LOSSES)):
         try:
@@ -198,6 +204,10 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
         except ValidationError as e:
             problems.append(explain(e, path, node, prefix=(*prefix, "tricks", name),
                                     fields=list(trick_cls.Params.model_fields)))
+    for key, msg in schedule_problems(cfg):
+        loc = _schedule_at(key)
+        problems.append(f"{path}:{line_of(node, *loc)}: "
+                        f"{'.'.join(map(str, loc[len(at('x')) - 1:]))}: {msg}")
     problems += _eval_work(cfg, where)
     if problems:
         raise ConfigError(cap_lines(problems))
@@ -211,6 +221,64 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
         ]
         raise ConfigError(cap_lines(lines))
     return cfg
+
+
+def schedulable(trick: str) -> list[str]:
+    """The parameters of trick `trick` a schedule may move: its float ones that it reads
+    where they act (not in its `fixed_params`)."""
+    cls = TRICKS.get(trick)
+    return [k for k, f in cls.Params.model_fields.items()
+            if f.annotation is float and k not in cls.fixed_params]
+
+
+def schedule_problems(cfg: RunConfig) -> list[tuple[str, str]]:
+    """(key, message) for each schedule whose parameter does not exist or may not move, or
+    whose end is not a valid value of it."""
+    problems = []
+    for key, s in cfg.schedules.items():
+        if key == "lr":
+            if not 0 <= s.end <= limits.MAX_LR:
+                problems.append((key, f"schedule end {s.end:g} is not a learning rate; give "
+                                 f"one in [0, {limits.MAX_LR:g}]"))
+            continue
+        trick, _, param = key.partition(".")
+        if trick not in cfg.tricks or trick not in TRICKS or not param:
+            tricks = ", ".join(f"{t}.{p}" for t in sorted(cfg.tricks) if t in TRICKS
+                               for p in schedulable(t))
+            problems.append((key, f"{key!r} is not a parameter of this run; lr and the float "
+                             f"parameters of its tricks can be scheduled"
+                             f"{f' ({tricks})' if tricks else ''}"))
+            continue
+        cls = TRICKS.get(trick)
+        if param not in schedulable(trick):
+            why = ("it is read only when the run is built" if param in cls.fixed_params
+                   else "only float parameters can be" if param in cls.Params.model_fields
+                   else "it has no such parameter")
+            can = schedulable(trick)
+            close = difflib.get_close_matches(param, can, n=1)
+            hint = f"; did you mean {trick}.{close[0]}?" if close else ""
+            problems.append((key, f"cannot be scheduled: {why}{hint} (schedulable parameters "
+                             f"of {trick}: {', '.join(can) or 'none'})"))
+            continue
+        try:
+            cls.Params.model_validate({**cfg.tricks[trick], param: s.end})
+        except ValidationError as e:
+            msg = e.errors()[0]["msg"].removeprefix("Value error, ")
+            problems.append((key, f"schedule end {s.end:g}: {msg}"))
+    return problems
+
+
+def level_schedule_problems(trick: str, level: dict[str, Any]) -> list[tuple[tuple, str]]:
+    """(where in the level, message) for the schedules written inline in a sweep's trick
+    level (`r1: [off, {gamma: {start: 10, end: 1}}]`), whose start its Params have passed."""
+    if not any(map(is_inline, level.values())):
+        return []
+    try:
+        cfg = RunConfig.model_validate({"tricks": {trick: level}})
+    except ValidationError as e:
+        return [((str(err["loc"][1]).partition(".")[2], *err["loc"][2:]),
+                 err["msg"].removeprefix("Value error, ")) for err in e.errors()]
+    return [((key.partition(".")[2],), msg) for key, msg in schedule_problems(cfg)]
 
 
 def _dataset_options(cfg: RunConfig, path, node, at, where) -> list[str]:

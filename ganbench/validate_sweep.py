@@ -19,9 +19,10 @@ from ganbench.config import ConfigError, RunConfig, SweepSpec, explain, line_of
 from ganbench.data import data_kind
 from ganbench.limits import work_message
 from ganbench.metrics import available_metrics, metric_goal, metric_names
+from ganbench.schedules import starts
 from ganbench.sweep.designs import DESIGNS
 from ganbench.tricks import TRICKS
-from ganbench.validate import validate
+from ganbench.validate import level_schedule_problems, validate
 from ganbench.validate_tune import check_tune  # tuning
 from ganbench.yamlfile import cap_lines
 
@@ -133,10 +134,14 @@ def _tricks(spec: SweepSpec, path: Path, node) -> list[str]:
                 out.append(f"{path}:{line_of(node, 'tricks', name, i)}: tricks.{name}.{i}: {lv}")
             elif lv is not None:
                 try:
-                    params.model_validate(lv)
+                    params.model_validate(starts(lv))
                 except ValidationError as e:
                     out.append(explain(e, path, node, prefix=("tricks", name, i),
                                        fields=list(params.model_fields)))
+                    continue
+                for loc, msg in level_schedule_problems(name, lv):
+                    at = ("tricks", name, i, *loc)
+                    out.append(f"{path}:{line_of(node, *at)}: {'.'.join(map(str, at))}: {msg}")
     return out
 
 

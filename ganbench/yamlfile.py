@@ -159,5 +159,17 @@ def node_at(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
     return node
 
 
+def has_path(node: yaml.Node | None, loc: tuple[Any, ...]) -> bool:
+    """Whether the file has a mapping key at every step of `loc`."""
+    for key in loc:
+        if not isinstance(node, yaml.MappingNode):
+            return False
+        hit = _index(node).get(str(key))
+        if hit is None:
+            return False
+        node = hit[1]
+    return True
+
+
 def line_of(node: yaml.Node | None, *loc: Any) -> int | str:
     return node_at(node, loc).start_mark.line + 1 if node is not None else "?"

@@ -7,8 +7,9 @@ Everything runs on CPU on tiny configs (ring8/mlp, else synthetic 28x28 images o
 in seconds per trick: 2 steps alone and beside every compatible canon trick, parameters
 (defaults, YAML round-trip, closed and frozen), the check hook and time constant, pure
 input hooks, declared conflicts against what the sweep planner drops, the trick's state
-through a checkpoint and a bit-identical resume, and, for a trick declared vectorisable,
-stacked seeds equal to lone runs (float64, 1e-9).
+through a checkpoint and a bit-identical resume, for a trick declared vectorisable,
+stacked seeds equal to lone runs (float64, 1e-9), and each float parameter a schedule may
+move acting from the step it is set.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ganbench.contract.training import (
     alone_settings,
     partners,
     resume_exact,
+    schedulable_params,
     state_round_trip,
     trains_alone,
     trains_beside,
@@ -54,6 +56,7 @@ TRAINED: dict[str, Callable[[str], CheckResult]] = {
     "state_round_trip": state_round_trip,
     "resume_exact": resume_exact,
     "stacked_equals_lone": stacked_equals_lone,
+    "schedulable_params": schedulable_params,
 }
 NEED_NO_DEFAULTS = ("documented", "params_have_defaults")
 

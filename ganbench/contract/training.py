@@ -6,13 +6,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ganbench.config import RunConfig
+from ganbench.config import ConfigError, RunConfig
 from ganbench.contract.compare import differing_keys, first_difference, same_state
 from ganbench.contract.contexts import Context, canon, first_setting, run_config, settings
 from ganbench.contract.result import Failed, Skip, check, require
 from ganbench.tracking import MemoryTracker
 from ganbench.train import Progress, Trainer, train
 from ganbench.train.checkpoint import dumps, loads
+from ganbench.validate import schedulable, validate
 
 # Resume: saves at steps 2 and 4 (log every step, evaluate at 3 and 6); the crash at 5 loses
 # step 5, so the resumed run must redo it exactly.
@@ -162,3 +163,63 @@ def _history(x: Any) -> Any:
         return {k: v for k, v in x.items() if not k.startswith("perf/")}
     return [m for m in x if not m[1].startswith("perf/")]
 
+
+
+def _moved(name: str, param: str, cfg: RunConfig) -> list[RunConfig]:
+    """`cfg` with trick `name`'s `param` at other valid values, nearest first."""
+    a = cfg.tricks[name][param]
+    out = []
+    for b in dict.fromkeys((a * 0.5, a + 0.1, 0.5, a * 1e3)):
+        if b == a:
+            continue
+        try:
+            out.append(validate(cfg.model_copy(update={"tricks": {
+                **cfg.tricks, name: {**cfg.tricks[name], param: b}}})))
+        except ConfigError:
+            continue
+    return out
+
+
+def _trained_state(cfg: RunConfig, set_to: tuple[str, str, float] | None = None) -> dict:
+    tr = Trainer(cfg)
+    for step in range(cfg.steps):
+        if set_to:  # as a schedule sets it: before each step
+            tr.stack.set_param(*set_to)
+        tr.step(step)
+    return {"g": tr.g.state_dict(), "d": tr.d.state_dict(),
+            "eval_g": tr.eval_g.state_dict(), "tricks": tr.stack.state_dict()}
+
+
+@check("scheduled parameters act from the step they are set")
+def schedulable_params(name: str) -> str | None:
+    """A float parameter not in the trick's `fixed_params` may be scheduled: set before
+    every step (TrickStack.set_param) it must train exactly what a run built with that value
+    trains; a trick that reads it only at build must list it in `fixed_params`. Checked at
+    the nearest other value that changes what 3 steps train (a parameter with no visible
+    effect there is named as unchecked)."""
+    params = schedulable(name)
+    if not params:
+        raise Skip("no float parameter a schedule could move")
+    cfg = resume_config(name).model_copy(update={"steps": 3})
+    start = _trained_state(cfg)
+    done, unseen = [], []
+    for param in params:
+        for moved in _moved(name, param, cfg):
+            built = _trained_state(moved)
+            if not differing_keys(built, start):
+                continue  # no effect in these steps: it could not tell
+            value = moved.tricks[name][param]
+            diff = differing_keys(built, _trained_state(cfg, (name, param, value)))
+            require(not diff, f"{param} set to {value:g} before each step trains something "
+                    f"else than a run built with {param} {value:g} (differs in "
+                    f"{', '.join(diff[:3])}): it is read only when the run is built; list it "
+                    f"in {name}.fixed_params")
+            done.append(param)
+            break
+        else:
+            unseen.append(param)
+    if not done:
+        raise Skip(f"{', '.join(unseen)}: no other value changes what {cfg.steps} steps train")
+    return (f"{', '.join(done)} over {cfg.steps} steps"
+            + (f"; {', '.join(unseen)} unchecked (no effect in {cfg.steps} steps)"
+               if unseen else ""))

@@ -18,10 +18,11 @@ from ganbench.config import ConfigError, RunConfig, SweepSpec
 from ganbench.data import data_kind
 from ganbench.metrics import available_metrics, missing_metric_hint
 from ganbench.models import MODELS
+from ganbench.schedules import describe, starts
 from ganbench.sweep.designs import PlanError, design_for
 from ganbench.tricks import TRICKS, TrickStack
 from ganbench.tricks.levels import OFF, level_label, level_of
-from ganbench.validate import check_run, resolve_defaults, validate
+from ganbench.validate import check_run, level_schedule_problems, resolve_defaults, validate
 
 
 def _short(v: Any) -> str:
@@ -33,6 +34,8 @@ def _axis_value(cfg: RunConfig, axis: str, raw: Any) -> str:
     options written (`model=mynet(depth=3)`): two option sets of one model are two cells,
     and the report tells cells apart by their label."""
     value = _short(getattr(cfg, axis))
+    if axis in cfg.schedules:  # two cells differing by a schedule differ in their label
+        value = describe(getattr(cfg, axis), cfg.schedules[axis])
     if axis == "model" and isinstance(raw, dict):
         given = [k for k in raw if k != "name"]
         if given:
@@ -108,13 +111,15 @@ def _trick_levels(spec: SweepSpec) -> dict[str, list[dict[str, Any] | None]]:
             try:
                 lv = level_of(raw)
                 if lv is not OFF:
-                    TRICKS.get(name).Params.model_validate(lv)
+                    TRICKS.get(name).Params.model_validate(starts(lv))
             except (ValueError, ValidationError) as e:
                 msg = str(e)
                 if isinstance(e, ValidationError):
                     err = e.errors()[0]
                     msg = f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
                 raise PlanError(("tricks", name, i), msg) from None
+            for loc, msg in level_schedule_problems(name, lv) if lv is not OFF else []:
+                raise PlanError(("tricks", name, i, *loc), msg)
             levels[name].append(lv)
     return levels
 

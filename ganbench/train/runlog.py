@@ -17,6 +17,7 @@ from ganbench.config import RunConfig
 from ganbench.data import Dataset
 from ganbench.metrics import available_metrics, update_best
 from ganbench.tracking import Tracker
+from ganbench.train.schedules import RunSchedules
 from ganbench.train.state import Evaluation, Progress, RunResult
 from ganbench.validate import caveats
 
@@ -67,6 +68,7 @@ class RunLog:
         self.cfg, self.tracker, self.t0 = cfg, tracker, t0
         self.found = caveats(cfg)
         self.goals = available_metrics(data_kind, cfg)
+        self.schedules = RunSchedules(cfg)
         self.metrics: dict[str, float] = {}  # the last evaluation
         self.eval_tags: dict[str, str] = {}  # and its tags
         self.best: dict[str, tuple[float, int]] = {}  # metric -> (best value, its step)
@@ -148,6 +150,9 @@ class RunLog:
             return None
         losses = dict(zip(window.names, values.mean(0).tolist(), strict=True))
         self.log({f"train/{k}": v for k, v in losses.items()}, step)
+        if self.schedules:  # the values the window's last step used
+            self.log({f"schedule/{k}": v for k, v in self.schedules.values(step - 1).items()},
+                     step)
         self.log({"perf/steps_per_s": window.rate}, step)
         evaluated = None
         if evaluate is not None:

@@ -24,6 +24,7 @@ from ganbench.metrics.fidelity import FidelityEvaluator
 from ganbench.metrics.labels import LabelEvaluator
 from ganbench.models import MODELS
 from ganbench.train.checkpoint import FORMAT_VERSION, check_compatible
+from ganbench.train.schedules import RunSchedules
 from ganbench.train.state import Evaluation
 from ganbench.tricks import TrickStack
 from ganbench.tricks.base import OptimSpec
@@ -88,6 +89,7 @@ class Seed:
         g, d = spec.build(cfg.z_dim, self.data.shape, cfg.d_norm, **own, **options)
         self.g, self.d = self.stack.build(g.to(self.device), d.to(self.device))
         self.optim = self.stack.optimizers(OptimSpec(cfg.lr, cfg.lr, cfg.betas, cfg.betas))
+        self.schedules = RunSchedules(cfg, self.stack)  # set before each step (step.py)
         self.loss = LOSSES.get(cfg.loss)()
         self.n_d = self.stack.d_steps()
         self.d_steps_done = 0

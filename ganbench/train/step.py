@@ -246,7 +246,12 @@ def _g_step(run: Seeds, step: int, real: torch.Tensor | None) -> Terms:
 
 
 def train_step(run: Seeds, step: int) -> Terms:
-    """One iteration; returns {'d/<term>': t, 'g/<term>': t} (D terms of the last D step)."""
+    """One iteration; returns {'d/<term>': t, 'g/<term>': t} (D terms of the last D step).
+    Scheduled rates and trick parameters are set to this step's values first."""
+    schedules = run.seeds[0].schedules
+    if schedules:
+        schedules.apply(step, run.seeds[0].optim, run.opt_g, run.opt_d,
+                        [s.stack for s in run.seeds])
     for _ in range(run.seeds[0].n_d):
         d_terms = d_step(run, step)
     g_terms = g_step(run, step)

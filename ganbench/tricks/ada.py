@@ -37,6 +37,8 @@ class ADA(Trick):
     mean sign of D's logits on the step's reals (r_t over the logging window)."""
 
     paper = "Karras et al. 2020, arXiv:2006.06676"
+    # p is where the adaptation starts; the trick then moves it itself (its state).
+    fixed_params = frozenset({"p"})
     short = "ada"
     order = 30  # with DiffAugment: after instance noise, before pack
 

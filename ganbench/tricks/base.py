@@ -106,7 +106,9 @@ class Trick:
       one G step of `d_inputs`, `g_terms`, `after_step`.
     - each evaluation (and the samples): `eval_generator`; each checkpoint: `state_dict`.
 
-    Within a stack, tricks are called in `order`, ties by name."""
+    Within a stack, tricks are called in `order`, ties by name. Before each step, a
+    scheduled parameter (`schedules:`) is set in `params` to that step's value; read
+    parameters where they act, or list those read at build in `fixed_params`."""
 
     name: ClassVar[str] = ""
     short: ClassVar[str] = ""  # for readable cell labels ("sn+gp10"); defaults to the name
@@ -122,6 +124,12 @@ class Trick:
     # False for a setting that is not a training trick to be ablated (plain gradient descent
     # for the Dirac-GAN): the canon sweeps (benchmarks/*-canon.yaml) cover every other trick.
     canon: ClassVar[bool] = True
+    # Float parameters read only while the run is built (an optimiser's momentum, an
+    # initial value): a schedule (`schedules:`) could not move them, so it is refused. Every
+    # other float parameter is read where it acts, so setting it before a step (`TrickStack
+    # .set_param`) acts from that step on; the contract's `schedulable` check holds a trick
+    # to that.
+    fixed_params: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, params: TrickParams | None = None, cfg: RunConfig | None = None) -> None:
         self.params = params if params is not None else self.Params()
@@ -266,6 +274,19 @@ class TrickStack:
     @property
     def names(self) -> list[str]:
         return [t.name for t in self.tricks]
+
+    def trick(self, name: str) -> Trick:
+        """The active trick `name` (KeyError if the stack has none)."""
+        for t in self.tricks:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def set_param(self, name: str, param: str, value: float) -> None:
+        """Set trick `name`'s float parameter (a schedule's value of this step; checked when
+        the config was)."""
+        t = self.trick(name)
+        t.params = t.params.model_copy(update={param: value})
 
     def check(self, cfg: RunConfig) -> list[Finding]:
         return [f for t in self.tricks for f in t.findings(cfg)]

@@ -16,6 +16,8 @@ class GradientDescent(Trick):
     default momentum 0 is theirs."""
 
     paper = "Mescheder et al. 2018, arXiv:1801.04406"
+    # the optimiser is built once with it
+    fixed_params = frozenset({"momentum"})
     vectorisable = True
     canon = False  # an optimiser for known-answer models, not a trick to ablate
 

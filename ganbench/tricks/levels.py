@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ganbench.schedules import describe, is_inline
 from ganbench.tricks.base import TRICKS
 
 OFF = None  # the level meaning "trick not listed"
@@ -32,7 +33,8 @@ def level_label(trick: str, params: dict[str, Any]) -> str:
         (v,) = params.values()
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return f"{short}{v:g}"
-    inner = ",".join(f"{k}={v}" for k, v in sorted(params.items()))
+    inner = ",".join(f"{k}={describe(v['start'], v) if is_inline(v) else v}"
+                     for k, v in sorted(params.items()))
     return f"{short}({inner})"
 
 

@@ -40,6 +40,8 @@ class SpectralNorm(Trick):
     every layer 1-Lipschitz."""
 
     paper = "Miyato et al. 2018, arXiv:1802.05957"
+    # wrapped into D's layers when they are built
+    fixed_params = frozenset({"eps"})
     vectorisable = True
     short = "sn"
     order = 10  # before anything that wraps or copies the nets

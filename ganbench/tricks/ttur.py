@@ -30,6 +30,8 @@ class TTUR(Trick):
     `on` at lr 2e-4 and `{d_lr: 4e-4, g_lr: 1e-4}` are one run, as they were before ratios."""
 
     paper = "Heusel et al. 2017, arXiv:1706.08500; ratio 4: Zhang et al. 2019 (SAGAN)"
+    # they make the optimisers' rates, once; an lr schedule scales those rates
+    fixed_params = frozenset({"ratio", "d_lr", "g_lr"})
     vectorisable = True
 
     class Params(TrickParams):

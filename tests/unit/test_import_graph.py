@@ -24,7 +24,8 @@ PACKAGE = "ganbench"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("ganbench.version", "ganbench.registry", "ganbench.yamlfile", "ganbench.atomic",
               "ganbench.storelock", "ganbench.wheels", "ganbench.devices", "ganbench.config",
-              "ganbench.procexit", "ganbench.limits", "ganbench.safefile", "ganbench.cores")),
+              "ganbench.procexit", "ganbench.limits", "ganbench.safefile", "ganbench.cores",
+              "ganbench.schedules")),
     ("parts", ("ganbench.data", "ganbench.models", "ganbench.losses", "ganbench.tracking")),
     ("tricks and metrics", ("ganbench.tricks", "ganbench.metrics")),
     # plugins.py imports every built-in family before a plugin (names collide loudly).

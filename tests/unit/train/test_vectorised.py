@@ -273,3 +273,10 @@ def test_mismatched_configs_are_refused(tmp_path):
         train_vectorised(cfgs_of(tmp_path, tricks={"test_unvectorised": {}}))
     with pytest.raises(ValueError, match="at least one"):
         train_vectorised([])
+
+
+@DTYPES
+def test_schedules_match_lone_runs(tmp_path, dtype):
+    # The stacked optimisers' rate and every seed's trick parameter set before each step.
+    check_equal(cfgs_of(tmp_path, lr={"start": 1e-3, "end": 0.0}, tricks={
+        "r1": {"gamma": {"start": 10.0, "end": 1.0, "shape": "cosine"}}, "ttur": {}}), dtype)

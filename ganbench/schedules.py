@@ -1,0 +1,120 @@
+"""Schedules: a run's learning rate or a trick's parameter that moves over training.
+
+Written where the parameter is, `lr: {start: 2e-4, end: 0, shape: linear}` or
+`tricks: {r1: {gamma: {start: 10, end: 1}}}`, a schedule is stored as the parameter's plain
+value (its start) plus an entry of the run's `schedules` ({"lr": {end: 0}}, {"r1.gamma":
+...}). So everything that reads the parameter when a run is built reads its start, a run
+without schedules keeps its key, and a schedule is part of the key of a run with one.
+
+A value is a pure function of the step (train/schedules.py applies it before each step), so a
+resumed run applies exactly what an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ganbench import limits as L
+
+SCHEDULE_KEYS = ("start", "end", "shape", "over")
+EXAMPLE = "lr: {start: 2e-4, end: 0, shape: linear}"
+
+
+class Schedule(BaseModel):
+    """How a parameter moves from its start (the parameter's own value) to `end`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    end: float = Field(..., description="the value reached after `over` steps (and kept)")
+    shape: Literal["linear", "cosine"] = Field(
+        "linear", description="linear, or cosine (half a cosine: flat at both ends)")
+    over: int | None = Field(None, gt=0, le=L.MAX_STEPS,
+                             description="steps to reach `end`; None = the run's steps")
+
+    _sane = field_validator("*")(classmethod(lambda cls, v: L.sane(v)))
+
+    @field_validator("end", "over", mode="before")
+    @classmethod
+    def _not_bool(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError(f"expected a number, got {str(v).lower()}")
+        return v
+
+    def value(self, start: float, step: int, steps: int) -> float:
+        """The value used in step `step` (0-based) of a run of `steps` steps; `end` itself
+        is reached only after `over` steps. Linear to 0 over the run's steps is Mimicry's
+        decay: iteration t trains with lr·(1 − t/num_steps) (kwotsin/mimicry,
+        torch_mimicry/training/scheduler.py `linear_decay`, which trainer.py calls after each
+        iteration with the incremented global step)."""
+        f = min(step / (self.over or steps), 1.0)
+        if self.shape == "cosine":
+            f = 0.5 * (1.0 - math.cos(math.pi * f))
+        return start + (self.end - start) * f
+
+
+def is_inline(v: Any) -> bool:
+    """Whether a parameter's value is written as a schedule (a mapping with `start`)."""
+    return isinstance(v, dict) and "start" in v
+
+
+def split_inline(v: dict[str, Any]) -> dict[str, Any]:
+    """A run config's raw mapping with every inline schedule (lr's, the tricks') moved into
+    `schedules` and its start left as the parameter's value. Raises ValueError for a
+    schedule given twice."""
+    found: dict[str, Any] = {}
+    if is_inline(v.get("lr")):
+        spec = dict(v["lr"])
+        v = {**v, "lr": spec.pop("start")}
+        found["lr"] = spec
+    tricks = v.get("tricks")
+    if isinstance(tricks, dict) and any(isinstance(p, dict) and any(map(is_inline, p.values()))
+                                        for p in tricks.values()):
+        tricks = {name: dict(p) if isinstance(p, dict) else p for name, p in tricks.items()}
+        for name, params in tricks.items():
+            for k, x in list(params.items()) if isinstance(params, dict) else []:
+                if is_inline(x):
+                    spec = dict(x)
+                    params[k] = spec.pop("start")
+                    found[f"{name}.{k}"] = spec
+        v = {**v, "tricks": tricks}
+    if not found:
+        return v
+    given = v.get("schedules")
+    given = dict(given) if isinstance(given, dict) else {}
+    twice = sorted(set(found) & set(given))
+    if twice:
+        raise ValueError(f"schedules: {', '.join(twice)} is scheduled both where it is written "
+                         "and under schedules:; keep one")
+    return {**v, "schedules": {**given, **found}}
+
+
+def written_at(key: str) -> tuple[str, ...]:
+    """Where a schedule's parameter is written in a run config: ("lr",), or ("tricks",
+    trick, param) for "trick.param"."""
+    if "." in key:
+        trick, param = key.split(".", 1)
+        return ("tricks", trick, param)
+    return (key,)
+
+
+def describe(start: Any, schedule: Schedule | dict[str, Any]) -> str:
+    """A schedule in a label: "0.002→0", "10→1 cosine", "10→1 over 500" (also of one not
+    yet checked: labels are made before cells are)."""
+    s = schedule.model_dump() if isinstance(schedule, Schedule) else schedule
+    out = f"{_g(start)}→{_g(s.get('end'))}"
+    if s.get("shape", "linear") != "linear":
+        out += f" {s['shape']}"
+    return out + (f" over {s['over']}" if s.get("over") else "")
+
+
+def _g(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
+def starts(params: dict[str, Any]) -> dict[str, Any]:
+    """A trick's parameters with each inline schedule replaced by its start: what its Params
+    are built with."""
+    return {k: v["start"] if is_inline(v) else v for k, v in params.items()}
