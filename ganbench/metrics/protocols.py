@@ -54,18 +54,19 @@ register_protocol(FidProtocol("compare_gan", "test", None, None,
 # StudioGAN has had two protocols; each name says which (read from POSTECH-CVLab/
 # PyTorch-StudioGAN's git history). studiogan2021: README.md, "Benchmark" > "CIFAR10", from
 # 174845e (2020-09-19) to ab28d3f (2022-07-04): "IS, FID, and F_beta values are computed
-# using 10K test and 10K generated Images" (the command there: `-ref "test"`).
+# using 10K test and 10K generated Images" (its command, from 2021-11 on: `-ref "test"`).
 _STUDIOGAN_2021 = "PyTorch-StudioGAN README, CIFAR10 benchmark of 2020-09 to 2022-07"
 register_protocol(FidProtocol("studiogan2021", "test", 10_000, 10_000, _STUDIOGAN_2021))
-# studiogan2023: README.md since 9a7b91d (2022-07-04; read at 947b35e, 2023-08-06), the
-# benchmark of Kang, Shin & Park, TPAMI 2023. "Benchmark" > "1. GANs from StudioGAN": "We use
-# the same number of generated images as the training images for Frechet Inception Distance"
-# (ImageNet sets excepted: 50k); "Training GANs" > "CIFAR10": `-ref "train" --post_resizer
-# "friendly" --eval_backbone "InceptionV3_tf"`. src/loader.py sets the generated count to
-# len(eval_dataloader.dataset), and src/metrics/fid.py takes the real moments over that whole
-# split: CIFAR-10's 50k vs its 50k train images. src/utils/resize.py (build_resizer): "friendly"
-# for InceptionV3_tf is PIL bilinear, and ganbench resizes with torch-fidelity's TF bilinear,
-# so the resize differs from theirs (not a protocol tag yet).
+# studiogan2023: README.md since 9a7b91d (2022-07-04; read at 947b35e, 2023-08-06), whose benchmark
+# it cites as Kang, Shin & Park, TPAMI 2023 (the paper's own text was not read for this).
+# "Benchmark" > "1. GANs from StudioGAN": "We use the same number of generated images as the
+# training images for Frechet Inception Distance" (ImageNet sets excepted: 50k); "Training GANs" >
+# "CIFAR10": `-ref "train" --post_resizer "friendly" --eval_backbone "InceptionV3_tf"`.
+# src/loader.py sets the generated count to len(eval_dataloader.dataset), and src/metrics/fid.py
+# takes the real moments over that whole split: CIFAR-10's 50k vs its 50k train images.
+# src/utils/resize.py (build_resizer): "friendly" for InceptionV3_tf is PIL bilinear, and ganbench
+# resizes with torch-fidelity's TF bilinear, so the resize differs from theirs (not a protocol tag
+# yet).
 register_protocol(FidProtocol(
     "studiogan2023", "train", None, None,
     "Kang, Shin & Park 2023 (StudioGAN benchmark; they resize with PIL bilinear, ganbench "
