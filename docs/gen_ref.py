@@ -333,7 +333,8 @@ def metrics_page() -> str:
                 + "\n## FID protocols (`fid_protocol:`)\n\n"
                 + table(["protocol", "real split", "generated", "real", "reported by"],
                         [[f"`{n}`", p.split, count(p.n_gen, "the split's size"),
-                          count(p.n_real, "all of the split"), p.reported_by]
+                          count(p.n_real, "all of the split"), p.reported_by
+                          + (f"; deprecated: {p.deprecated}" if p.deprecated else "")]
                          for n, p in PROTOCOLS.items()])
                 + "\n## Published references (`REFERENCES`)\n\n"
                 + "Shown in a report only where a run's protocol agrees in every tag: "

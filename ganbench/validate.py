@@ -17,10 +17,15 @@ from pydantic import ValidationError
 from ganbench import limits
 from ganbench.config import ConfigError, RunConfig, as_written, explain, line_of
 from ganbench.data import DATASETS, data_kind
-from ganbench.data.base import dataset_classifier, dataset_info, dataset_options_model
+from ganbench.data.base import (
+    DataInfo,
+    dataset_classifier,
+    dataset_info,
+    dataset_options_model,
+)
 from ganbench.losses import LOSSES
 from ganbench.metrics import image_metric_entries, label_outputs, unknown_entry_message
-from ganbench.metrics.protocols import PROTOCOLS
+from ganbench.metrics.protocols import PROTOCOLS, FidProtocol, split_size
 from ganbench.models import MODELS
 from ganbench.registry import BUILT_IN, UnknownNameError
 from ganbench.schedules import is_inline
@@ -116,7 +121,7 @@ def model_findings(cfg: RunConfig) -> list[Finding]:
 
 def data_findings(cfg: RunConfig, image_size: int | None) -> list[Finding]:
     """What the dataset cannot give this run: the model's resolution without upsampling,
-    the test split a FID protocol scores against (labels: model_findings)."""
+    the split a FID protocol scores against (labels: model_findings)."""
     if cfg.dataset not in DATASETS or data_kind(cfg.dataset) != "images":
         return []
     info, out = dataset_info(cfg.dataset, cfg.dataset_options), []
@@ -128,15 +133,33 @@ def data_findings(cfg: RunConfig, image_size: int | None) -> list[Finding]:
                            "use a model of that resolution or less, or, for a folder, "
                            f"resolution: {image_size} or more"))
     protocol = PROTOCOLS.get(cfg.fid_protocol) if cfg.fid_protocol in PROTOCOLS else None
-    if protocol is not None and protocol.split not in info.splits:
-        with_split = [n for n in DATASETS.names() if protocol.split in dataset_info(n).splits]
-        others = PROTOCOLS.names(split=lambda s: s in info.splits)
-        out.append(Finding("conflict", "fid_protocol",
-                           f"fid_protocol {cfg.fid_protocol!r} scores against the "
-                           f"{protocol.split} split, and dataset {cfg.dataset!r} has none",
-                           f"use it with {', '.join(with_split)}"
-                           + (f", or fid_protocol: {' or '.join(others)} (the "
-                              f"{'/'.join(info.splits)} split)" if others else "")))
+    return out + ([] if protocol is None else protocol_findings(cfg, protocol, info))
+
+
+def serves(protocol: FidProtocol, info: DataInfo) -> bool:
+    """The dataset has the protocol's split and, where it generates as many images as that
+    split has, declares how many (metric names carry the count before any data is read)."""
+    return protocol.split in info.splits and (
+        protocol.n_gen is not None or split_size(protocol.split, info) is not None)
+
+
+def protocol_findings(cfg: RunConfig, protocol: FidProtocol, info: DataInfo) -> list[Finding]:
+    """A named FID protocol the dataset cannot serve is a conflict (the suggestion: the
+    datasets it can, and the current protocols this one can); a deprecated name a caveat."""
+    name, split, out = cfg.fid_protocol, protocol.split, []
+    if not serves(protocol, info):
+        datasets = [n for n in DATASETS.names() if serves(protocol, dataset_info(n))]
+        others = [n for n in PROTOCOLS.names(deprecated="") if serves(PROTOCOLS[n], info)]
+        why = (f"scores against the {split} split, and dataset {cfg.dataset!r} has none"
+               if split not in info.splits else
+               f"generates as many images as the {split} split has, and dataset "
+               f"{cfg.dataset!r} does not declare how many that is (metric names carry it)")
+        out.append(Finding("conflict", "fid_protocol", f"fid_protocol {name!r} {why}",
+                           f"use it with {', '.join(datasets)}"
+                           + (f", or fid_protocol: {' or '.join(others)}" if others else "")))
+    if protocol.deprecated:
+        out.append(Finding("caveat", "fid_protocol",
+                           f"fid_protocol {name!r} is deprecated: {protocol.deprecated}"))
     return out
 
 

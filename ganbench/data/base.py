@@ -206,6 +206,7 @@ class DataInfo:
     max_size: int | None = None  # the largest side it gives without upsampling; None = any
     splits: tuple[str, ...] = ("train",)  # "test" where a test split exists (FID protocols)
     test_size: int | None = None  # images in the test split, where there is one
+    train_size: int | None = None  # images in the train split, where the count is fixed
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,7 @@ class DatasetSpec:
     max_size: int | None = None  # the largest side it gives without upsampling; None = any
     splits: tuple[str, ...] = ("train",)  # "test" where it has a test split (FID protocols)
     test_size: int | None = None  # its test split's images (compare_gan's generated count)
+    train_size: int | None = None  # its train split's images (studiogan2023's generated count)
     # `dataset: {name: ..., key: value}`: the pydantic model that checks the options (passed
     # to `load` as keywords); None = the dataset takes none.
     options: type | None = None
@@ -330,7 +332,7 @@ def dataset_info(name: str, options: dict[str, Any] | None = None) -> DataInfo:
     if spec.info is not None:
         return spec.info(dict(options or {}))
     return DataInfo(classes=spec.classes if spec.labelled else None, max_size=spec.max_size,
-                    splits=spec.splits, test_size=spec.test_size)
+                    splits=spec.splits, test_size=spec.test_size, train_size=spec.train_size)
 
 
 def dataset_options_model(name: str) -> type | None:

@@ -171,5 +171,5 @@ for _lay, _load in ((LAYOUTS["cifar10"], load_cifar10), (LAYOUTS["cifar100"], lo
     register_dataset(DatasetSpec(
         _lay.name, "images", _load, shape=(3, 32, 32), classes=_lay.classes, labelled=True,
         check=lambda root, _lay=_lay: find_files(root, _lay, fetch=False),
-        max_size=32, splits=("train", "test"), test_size=10_000,
+        max_size=32, splits=("train", "test"), test_size=10_000, train_size=50_000,
         source=f"torchvision's {_lay.folder}/ under the data root, or its download"))

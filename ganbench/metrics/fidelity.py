@@ -159,7 +159,8 @@ class FidelityEvaluator:
         self.version = _tf().__version__
         ref = f"{data.name}/{split}[{len(self.ref)}/{len(images)}]@{digest}"
         # The name first: rows under different named protocols never rank together even
-        # where the counts happen to agree (studiogan and compare_gan on CIFAR's 10k test).
+        # where the counts happen to agree (studiogan2021 and compare_gan on CIFAR's 10k test,
+        # studiogan2023 and mimicry on its 50k train).
         self.named = f"protocol={protocol};" if protocol else ""
         self.base = (f"{self.named}extractor={EXTRACTOR}/fp32;weights={self.weights.sha256};"
                      f"gen={n_gen};real={len(self.ref)};ref={ref};res={self.size};"

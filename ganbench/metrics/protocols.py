@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ganbench.data.base import dataset_info
+from ganbench.data.base import DataInfo, dataset_info
 from ganbench.registry import Registry
 
 
@@ -24,6 +24,9 @@ class FidProtocol:
     n_gen: int | None  # generated images; None = as many as the reference split has
     n_real: int | None  # real images (a fixed subset when fewer than the split); None = all
     reported_by: str
+    # An old name kept so files that use it keep their run keys and `protocol=` tags: what it
+    # means and the name to write instead (validate.py turns it into a caveat); "" = current.
+    deprecated: str = ""
 
     def __post_init__(self) -> None:
         if self.split not in ("train", "test"):
@@ -45,20 +48,54 @@ def register_protocol(spec: FidProtocol) -> FidProtocol:
 
 
 register_protocol(FidProtocol("mimicry", "train", 50_000, 50_000, "Lee & Town 2020 (Mimicry)"))
-register_protocol(FidProtocol("studiogan", "test", 10_000, 10_000,
-                              "Kang et al. 2023 (PyTorch-StudioGAN)"))
 register_protocol(FidProtocol("compare_gan", "test", None, None,
                               "Lucic et al. 2018; Kurach et al. 2019 (compare_gan)"))
+
+# StudioGAN has had two protocols; each name says which (read from POSTECH-CVLab/
+# PyTorch-StudioGAN's git history). studiogan2021: README.md, "Benchmark" > "CIFAR10", from
+# 174845e (2020-09-19) to ab28d3f (2022-07-04): "IS, FID, and F_beta values are computed
+# using 10K test and 10K generated Images" (its command, from 2021-11 on: `-ref "test"`).
+_STUDIOGAN_2021 = "PyTorch-StudioGAN README, CIFAR10 benchmark of 2020-09 to 2022-07"
+register_protocol(FidProtocol("studiogan2021", "test", 10_000, 10_000, _STUDIOGAN_2021))
+# studiogan2023: README.md since 9a7b91d (2022-07-04; read at 947b35e, 2023-08-06), whose benchmark
+# it cites as Kang, Shin & Park, TPAMI 2023 (the paper's own text was not read for this).
+# "Benchmark" > "1. GANs from StudioGAN": "We use the same number of generated images as the
+# training images for Frechet Inception Distance" (ImageNet sets excepted: 50k); "Training GANs" >
+# "CIFAR10": `-ref "train" --post_resizer "friendly" --eval_backbone "InceptionV3_tf"`.
+# src/loader.py sets the generated count to len(eval_dataloader.dataset), and src/metrics/fid.py
+# takes the real moments over that whole split: CIFAR-10's 50k vs its 50k train images.
+# src/utils/resize.py (build_resizer): "friendly" for InceptionV3_tf is PIL bilinear, and ganbench
+# resizes with torch-fidelity's TF bilinear, so the resize differs from theirs (not a protocol tag
+# yet).
+register_protocol(FidProtocol(
+    "studiogan2023", "train", None, None,
+    "Kang, Shin & Park 2023 (StudioGAN benchmark; they resize with PIL bilinear, ganbench "
+    "with TF bilinear)"))
+# The name before the split meant the 2021 protocol; old files keep it, and with it their run
+# keys (the name is in the config) and the `protocol=studiogan;` tags their runs recorded.
+register_protocol(FidProtocol(
+    "studiogan", "test", 10_000, 10_000, _STUDIOGAN_2021,
+    deprecated="the old name of studiogan2021, kept so existing files keep their run keys; "
+    "new files: fid_protocol: studiogan2021 (the same protocol, 10k generated vs the 10k test "
+    "images) or studiogan2023 (StudioGAN's current benchmark, on the train split)"))
+
+
+def split_size(split: str, info: DataInfo) -> int | None:
+    """The images a dataset declares for `split`; None where it declares none."""
+    return info.test_size if split == "test" else info.train_size
 
 
 def generated_count(cfg: Any) -> int:
     """The generated images a run's image metrics use (and their names carry): the named
-    protocol's, else `fid_samples`. compare_gan's is the dataset's declared test size."""
+    protocol's, else `fid_samples`. A protocol with n_gen None generates as many as its split
+    has, as the dataset declares it (compare_gan: the test size; studiogan2023: the train
+    size); validate.py refuses a dataset that declares none, so `fid_samples` is never used
+    for one."""
     name = getattr(cfg, "fid_protocol", None)
     if name is None:
         return cfg.fid_samples
     p = PROTOCOLS[name]
     if p.n_gen is not None:
         return p.n_gen
-    size = dataset_info(cfg.dataset, getattr(cfg, "dataset_options", None)).test_size
+    size = split_size(p.split, dataset_info(cfg.dataset, getattr(cfg, "dataset_options", None)))
     return size if size is not None else cfg.fid_samples

@@ -56,15 +56,15 @@ def test_a_folder_of_pngs_trains_and_scores_fid(tmp_path):
 def test_cifar_files_score_under_a_named_protocol_against_their_test_split(tmp_path,
                                                                           monkeypatch):
     root = cifar10_root(tmp_path, per_batch=4)  # 20 train, 4 test images
-    # studiogan's 10k vs 10k test images, scaled to this copy's 4 test images
-    monkeypatch.setitem(PROTOCOLS._items, "studiogan",
-                        FidProtocol("studiogan", "test", 4, 4, ""))
+    # studiogan2021's 10k vs 10k test images, scaled to this copy's 4 test images
+    monkeypatch.setitem(PROTOCOLS._items, "studiogan2021",
+                        FidProtocol("studiogan2021", "test", 4, 4, ""))
     cfg = validate(RunConfig(dataset="cifar10", model="dcgan28", steps=1, batch_size=4,
                              device="cpu", data_root=root, image_metrics=["fid"],
-                             fid_protocol="studiogan", fid_batch_size=4))
+                             fid_protocol="studiogan2021", fid_batch_size=4))
     tracker = MemoryTracker()
     result = train(cfg, tracker)
     assert math.isfinite(result.metrics["fid4"])
     assert math.isfinite(tracker.last("eval/fid4/final"))
     tag = tracker.tags["protocol.fid4"]
-    assert tag.startswith("protocol=studiogan;") and "ref=cifar10/test[4/4]" in tag
+    assert tag.startswith("protocol=studiogan2021;") and "ref=cifar10/test[4/4]" in tag

@@ -128,7 +128,7 @@ def test_a_plugin_protocol_is_accepted_and_an_unknown_one_refused(folder):
     assert len(msg.splitlines()) == 1
     assert msg.startswith(f"{f}:4: fid_protocol: unknown FID protocol 'tp_protp'; "
                           "did you mean 'tp_proto'? (known: compare_gan, mimicry, studiogan, "
-                          "tp_proto)")
+                          "studiogan2021, studiogan2023, tp_proto)")
 
 
 def test_a_sweep_refuses_an_unknown_protocol_in_its_base(folder):
