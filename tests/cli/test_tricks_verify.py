@@ -32,7 +32,8 @@ def test_a_builtin_trick_passes():
 def test_a_broken_trick_fails_naming_the_broken_part(broken_tricks):
     r = invoke("tricks", "verify", "ttur", "test_forgetful")
     assert r.exit_code == 1, r.output
-    assert re.search(r"ttur: \d+ passed, 0 failed, 0 skipped", r.output)
+    # skipped: the schedule check (TTUR's rates are fixed_params, read when it is built)
+    assert re.search(r"ttur: \d+ passed, 0 failed, 1 skipped", r.output)
     assert re.search(r"test_forgetful: \d+ passed, 2 failed, 1 skipped", r.output)
     own = r.output[r.output.index("test_forgetful:"):].splitlines()
     line = next(x for x in own if "state round-trips" in x)
