@@ -3,6 +3,8 @@
 A `MetricSpec` says which direction is better (`goal`), what data kind it scores, and, for
 metrics that are asked for by an `image_metrics:` entry, that entry and the config field
 whose sample count its logged name carries (`fid_samples: 10000` logs `fid` as `fid10k`).
+A metric may carry its own code (`compute`), which training calls at each evaluation
+(train/seed.py): a new metric is then one registration and no edit elsewhere.
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ class MetricSpec:
     # Logged only by runs on these datasets (the Dirac-GAN's distance to its equilibrium);
     # a run on such a dataset logs these alone. None: every run of its data kind.
     datasets: tuple[str, ...] | None = None
+    # The metric's own code, which makes a metric one registration (a plugin's too):
+    # compute(samples, data) -> float, called at every evaluation of every run of its data
+    # kind on the samples the kind's metrics use (`eval_samples` of G's outputs on the fixed
+    # evaluation noise; images in [-1, 1]) and the run's Dataset (`data.sample(n)`, 2-D
+    # `data.modes`), under torch.no_grad. Keep it cheap: it runs at each evaluation. None:
+    # the built-in evaluators compute it, or the run logs `eval/<name>` itself.
+    compute: Callable[[Any, Any], float] | None = None
 
     def __post_init__(self) -> None:
         if self.goal not in ("min", "max"):
@@ -51,6 +60,10 @@ class MetricSpec:
             raise ValueError(f"metric {self.name!r}: data_kind must be 'points' or 'images'")
         if self.counted_by is not None and self.counted_by not in COUNT_FIELDS:
             raise ValueError(f"metric {self.name!r}: counted_by must be one of {COUNT_FIELDS}")
+        if self.compute is not None and (self.entry is not None or not callable(self.compute)):
+            raise ValueError(f"metric {self.name!r}: compute must be a function (samples, "
+                             "data) -> float, and a metric with an image_metrics entry is "
+                             "computed by its evaluator, not by compute")
         if self.counted_by is not None and self.entry is None:
             raise ValueError(f"metric {self.name!r}: a counted metric needs its entry")
         if self.low is not None and self.high is not None and not self.low < self.high:

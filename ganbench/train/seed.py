@@ -17,7 +17,7 @@ from ganbench.config import RunConfig
 from ganbench.data import Dataset
 from ganbench.data.base import load_dataset
 from ganbench.losses import LOSSES
-from ganbench.metrics import available_metrics, image_outputs, mode_metrics
+from ganbench.metrics import METRICS, available_metrics, image_outputs, mode_metrics
 from ganbench.metrics.base import dataset_scorer
 from ganbench.metrics.draws import draw_seed, summarise
 from ganbench.metrics.fidelity import FidelityEvaluator
@@ -106,6 +106,10 @@ class Seed:
         # Data scored by its own scorer (the Dirac-GAN's), one per run: it keeps the history.
         scorer = dataset_scorer(cfg.dataset)
         self.scorer = scorer() if scorer is not None else None
+        # Metrics that carry their own code (MetricSpec.compute, a plugin's too), of this
+        # run's data kind: computed at each evaluation beside the kind's own.
+        self.computed = [METRICS.get(n) for n in METRICS.names(
+            compute=callable, data_kind=self.data.kind, datasets=None)]
         self._eval_z: torch.Tensor | None = None
         self._snap_z: torch.Tensor | None = None
 
@@ -234,6 +238,14 @@ class Seed:
         was trained with. `draw`: which evaluation draw's latent samples (0: the run's own,
         the same at every evaluation)."""
         g = self.eval_g if g is None else g
+        out = self._evaluate(g, draw)
+        if self.computed and self.scorer is None:
+            samples = g(self.eval_z(self.cfg.eval_samples, draw))
+            out.update({spec.name: float(spec.compute(samples, self.data))
+                        for spec in self.computed})
+        return out
+
+    def _evaluate(self, g: nn.Module, draw: int) -> Evaluation:
         if self.data.kind != "points":
             out = Evaluation()  # stays empty when no image_metrics are asked for
             if self.fidelity is not None:
