@@ -25,7 +25,7 @@ from ganbench.data.base import (
 )
 from ganbench.losses import LOSSES
 from ganbench.metrics import image_metric_entries, label_outputs, unknown_entry_message
-from ganbench.metrics.protocols import PROTOCOLS, FidProtocol, split_size
+from ganbench.metrics.protocols import PROTOCOLS, FidProtocol, generated_count, split_size
 from ganbench.models import MODELS
 from ganbench.registry import BUILT_IN, UnknownNameError
 from ganbench.schedules import is_inline
@@ -164,8 +164,12 @@ def protocol_findings(cfg: RunConfig, protocol: FidProtocol, info: DataInfo) -> 
 
 
 def _eval_work(cfg: RunConfig, where: Callable[..., str]) -> list[str]:
-    """Evaluation is work too: evaluations x samples per evaluation against one limit."""
-    per = cfg.eval_samples + (cfg.fid_samples if cfg.image_metrics else 0)
+    """Evaluation is work too: evaluations x samples per evaluation against one limit. A
+    named protocol's count is the one generated (mimicry: 50k, whatever fid_samples says)."""
+    known = cfg.fid_protocol is None or (cfg.fid_protocol in PROTOCOLS
+                                         and cfg.dataset in DATASETS)
+    n_gen = generated_count(cfg) if known else cfg.fid_samples
+    per = cfg.eval_samples + (n_gen if cfg.image_metrics else 0)
     evals, total = limits.eval_work(cfg.steps, cfg.eval_every, per, cfg.eval_repeats)
     if total <= limits.MAX_EVAL_WORK:
         return []

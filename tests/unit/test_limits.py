@@ -81,3 +81,21 @@ def test_a_database_damaged_mid_query_is_one_line():
     with pytest.raises(typer.Exit) as e:
         read()
     assert e.value.exit_code == 2
+
+
+def test_evaluation_work_counts_a_named_protocols_images(tmp_path):
+    # mimicry generates 50k images per evaluation whatever fid_samples says: 100k
+    # evaluations x (2,500 + 50,000) is over the limit, x (2,500 + 10) would not be.
+    from ganbench.config import ConfigError
+    from ganbench.loaders import load_run_config
+
+    p = tmp_path / "run.yaml"
+    body = ("dataset: cifar10\nmodel: sngan32\nsteps: 100000\neval_every: 1\n"
+            "image_metrics: [fid]\nfid_samples: 10\nfid_real_samples: 10\n")
+    p.write_text(body)
+    assert load_run_config(p).fid_samples == 10  # 2.5e8 samples: under the limit
+    p.write_text(body.replace("fid_samples: 10\nfid_real_samples: 10\n",
+                              "fid_protocol: mimicry\n"))
+    with pytest.raises(ConfigError, match=r"run\.yaml:4: eval_every: 100,000 evaluations x "
+                       r"52,500 samples"):
+        load_run_config(p)
