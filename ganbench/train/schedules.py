@@ -36,7 +36,7 @@ class RunSchedules:
     def apply(self, step: int, optim: OptimSpec, opt_g: torch.optim.Optimizer,
               opt_d: torch.optim.Optimizer, stacks: list[TrickStack]) -> None:
         """Set the rates and trick parameters of step `step`. The lr schedule scales the
-        rates the tricks made of `lr` (TTUR's two, in either form) by lr(step)/lr, so their
+        rates the tricks made of `lr` (a D and a G rate that differ, in any form) by lr(step)/lr, so their
         ratio holds while they move."""
         for key, value in self.values(step).items():
             if key == "lr":
