@@ -7,7 +7,9 @@ instance of the family's spec class, or a subclass for class families such as tr
 the entry its name, refuses a name that is taken, and records where the entry came from
 (`origin`: "built-in" unless a plugin loader says otherwise, "plugin 'NAME'" while the
 plugin loader imports a plugin, or "module 'NAME'" for an entry a user's own module registers
-outside any plugin: a script, a notebook's `__main__`), so a clash names both sides.
+outside any plugin: a script, a notebook's `__main__`), so a clash names both sides. An entry
+with no code of its own (a metric spec) cannot say its module: its family registers ganbench's
+own inside `origin(BUILT_IN)` and records a user's as "user code".
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 BUILT_IN = "built-in"
-_ORIGIN: ContextVar[str] = ContextVar("ganbench_registry_origin", default=BUILT_IN)
+USER = "user code"  # a code-less entry registered outside ganbench and outside any plugin
+# None outside every `origin()` block, so that `origin(BUILT_IN)` can be told from no block.
+_ORIGIN: ContextVar[str | None] = ContextVar("ganbench_registry_origin", default=None)
 _ALL: weakref.WeakSet[Registry[Any]] = weakref.WeakSet()  # for `registries()` (plugin loader)
 
 
@@ -45,7 +49,8 @@ class RegistrationError(TypeError, ValueError):
 @contextmanager
 def origin(label: str) -> Iterator[str]:
     """Entries registered inside the block record `label` as their origin (a plugin loader
-    wraps each plugin's import in one: `origin("mypkg.tricks")`)."""
+    wraps each plugin's import in one: `origin("mypkg.tricks")`; ganbench wraps its own
+    code-less entries in `origin(BUILT_IN)`)."""
     token = _ORIGIN.set(str(label))
     try:
         yield label
@@ -53,7 +58,8 @@ def origin(label: str) -> Iterator[str]:
         _ORIGIN.reset(token)
 
 
-def current_origin() -> str:
+def current_origin() -> str | None:
+    """The label of the innermost `origin()` block, or None outside every one."""
     return _ORIGIN.get()
 
 
@@ -73,12 +79,12 @@ def origin_for(obj: object) -> str:
     """The origin a registration of `obj` records now: the loader's label inside `origin()`,
     else built-in for ganbench's own entries and "module 'X'" for a user's."""
     label = _ORIGIN.get()
-    if label != BUILT_IN:
+    if label is not None and label != BUILT_IN:
         return label
     mod = defined_in(obj)
     if mod and mod != "ganbench" and not mod.startswith("ganbench."):
         return f"module '{mod}'"
-    return label
+    return BUILT_IN
 
 
 def registries() -> list[Registry[Any]]:
