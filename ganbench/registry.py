@@ -115,17 +115,13 @@ def describe_origin(label: str) -> str:
 class Registry(Generic[T]):
     """name -> entry. `base`: the type every entry must have (instances of it, or with
     `classes=True` subclasses of it); None accepts anything and names nothing (generic use).
-    `adapt(obj, name)`: turns an old-style entry (a bare loader function, say) into the
-    family's spec before the type check. `prepare(obj, name)`: family-specific touches after
-    naming (a trick's `short`)."""
+    `prepare(obj, name)`: family-specific touches after naming (a trick's `short`)."""
 
     def __init__(self, kind: str, base: type | None = None, *, classes: bool = False,
-                 adapt: Callable[[Any, str | None], Any] | None = None,
                  prepare: Callable[[Any, str], Any] | None = None) -> None:
         self.kind = kind
         self.base = base
         self.classes = classes
-        self._adapt = adapt
         self._prepare = prepare
         self._items: dict[str, T] = {}
         self._origins: dict[str, str] = {}
@@ -144,8 +140,6 @@ class Registry(Generic[T]):
 
     def _add(self, obj: Any, name: str | None) -> Any:
         given = obj
-        if self._adapt is not None:
-            obj = self._adapt(obj, name)
         self._check_type(obj, name)
         name = self._name_for(obj, name)
         here = origin_for(given)
@@ -162,7 +156,7 @@ class Registry(Generic[T]):
             obj = self._prepare(obj, name)
         self._items[name] = obj
         self._origins[name] = here
-        # A spec comes back named; a decorated class or (adapted) function comes back itself.
+        # A spec comes back named; a decorated class comes back itself.
         spec_given = self.base is not None and not self.classes and isinstance(given, self.base)
         return obj if spec_given else given
 
