@@ -5,7 +5,10 @@ The public Python API (`ganbench.sweep(...)`, `ganbench.load_runs(...)`, `ganben
 command line's `--help`) stays fast.
 
 `train`, `sweep` and `report` are also subpackages (ganbench/train/, ...): whichever is
-imported first, `ganbench.sweep` is the subpackage, and calling it calls `api.sweep`.
+imported first, `ganbench.sweep` is the subpackage, and calling it calls `api.sweep`. Why the
+module classes are swapped: importing a subpackage (ganbench.api does) rebinds `ganbench.train`
+to it, and a plain module cannot be called; binding the functions instead would break
+`import ganbench.sweep.runner as runner`. Only renaming the subpackages could drop the swap.
 """
 
 import importlib

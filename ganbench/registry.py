@@ -7,7 +7,9 @@ instance of the family's spec class, or a subclass for class families such as tr
 the entry its name, refuses a name that is taken, and records where the entry came from
 (`origin`: "built-in" unless a plugin loader says otherwise, "plugin 'NAME'" while the
 plugin loader imports a plugin, or "module 'NAME'" for an entry a user's own module registers
-outside any plugin: a script, a notebook's `__main__`), so a clash names both sides.
+outside any plugin: a script, a notebook's `__main__`), so a clash names both sides. An entry
+with no code of its own (a metric spec) cannot say its module: its family registers ganbench's
+own inside `origin(BUILT_IN)` and records a user's as "user code".
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 BUILT_IN = "built-in"
-_ORIGIN: ContextVar[str] = ContextVar("ganbench_registry_origin", default=BUILT_IN)
+USER = "user code"  # a code-less entry registered outside ganbench and outside any plugin
+# None outside every `origin()` block, so that `origin(BUILT_IN)` can be told from no block.
+_ORIGIN: ContextVar[str | None] = ContextVar("ganbench_registry_origin", default=None)
 _ALL: weakref.WeakSet[Registry[Any]] = weakref.WeakSet()  # for `registries()` (plugin loader)
 
 
@@ -45,7 +49,8 @@ class RegistrationError(TypeError, ValueError):
 @contextmanager
 def origin(label: str) -> Iterator[str]:
     """Entries registered inside the block record `label` as their origin (a plugin loader
-    wraps each plugin's import in one: `origin("mypkg.tricks")`)."""
+    wraps each plugin's import in one: `origin("mypkg.tricks")`; ganbench wraps its own
+    code-less entries in `origin(BUILT_IN)`)."""
     token = _ORIGIN.set(str(label))
     try:
         yield label
@@ -53,7 +58,8 @@ def origin(label: str) -> Iterator[str]:
         _ORIGIN.reset(token)
 
 
-def current_origin() -> str:
+def current_origin() -> str | None:
+    """The label of the innermost `origin()` block, or None outside every one."""
     return _ORIGIN.get()
 
 
@@ -73,12 +79,12 @@ def origin_for(obj: object) -> str:
     """The origin a registration of `obj` records now: the loader's label inside `origin()`,
     else built-in for ganbench's own entries and "module 'X'" for a user's."""
     label = _ORIGIN.get()
-    if label != BUILT_IN:
+    if label is not None and label != BUILT_IN:
         return label
     mod = defined_in(obj)
     if mod and mod != "ganbench" and not mod.startswith("ganbench."):
         return f"module '{mod}'"
-    return label
+    return BUILT_IN
 
 
 def registries() -> list[Registry[Any]]:
@@ -109,17 +115,13 @@ def describe_origin(label: str) -> str:
 class Registry(Generic[T]):
     """name -> entry. `base`: the type every entry must have (instances of it, or with
     `classes=True` subclasses of it); None accepts anything and names nothing (generic use).
-    `adapt(obj, name)`: turns an old-style entry (a bare loader function, say) into the
-    family's spec before the type check. `prepare(obj, name)`: family-specific touches after
-    naming (a trick's `short`)."""
+    `prepare(obj, name)`: family-specific touches after naming (a trick's `short`)."""
 
     def __init__(self, kind: str, base: type | None = None, *, classes: bool = False,
-                 adapt: Callable[[Any, str | None], Any] | None = None,
                  prepare: Callable[[Any, str], Any] | None = None) -> None:
         self.kind = kind
         self.base = base
         self.classes = classes
-        self._adapt = adapt
         self._prepare = prepare
         self._items: dict[str, T] = {}
         self._origins: dict[str, str] = {}
@@ -138,8 +140,6 @@ class Registry(Generic[T]):
 
     def _add(self, obj: Any, name: str | None) -> Any:
         given = obj
-        if self._adapt is not None:
-            obj = self._adapt(obj, name)
         self._check_type(obj, name)
         name = self._name_for(obj, name)
         here = origin_for(given)
@@ -156,7 +156,7 @@ class Registry(Generic[T]):
             obj = self._prepare(obj, name)
         self._items[name] = obj
         self._origins[name] = here
-        # A spec comes back named; a decorated class or (adapted) function comes back itself.
+        # A spec comes back named; a decorated class comes back itself.
         spec_given = self.base is not None and not self.classes and isinstance(given, self.base)
         return obj if spec_given else given
 

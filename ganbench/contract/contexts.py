@@ -86,7 +86,8 @@ def contract_data() -> Iterator[None]:
         yield
         return
     with DATASETS.scoped():
-        DATASETS.register(CONTRACT_IMAGES)(load_contract_images)
+        register_dataset(DatasetSpec(CONTRACT_IMAGES, "images", load_contract_images,
+                                     source="synthetic (contract)"))
         register_dataset(DatasetSpec(CONTRACT_LABELLED, "images", load_contract_labelled,
                                      shape=(3, 32, 32), classes=LABELLED_CLASSES,
                                      labelled=True, source="synthetic (contract)"))

@@ -261,18 +261,7 @@ class DatasetSpec:
         return self.load(root, **options)
 
 
-def _from_loader(obj: object, name: str | None) -> object:
-    """The old way in, kept: a bare loader function (`DATASETS.register(name)(fn)`), whose
-    kind and classifier were attributes set on it (`points_dataset`, `labelled_by`)."""
-    if isinstance(obj, DatasetSpec) or not callable(obj):
-        return obj
-    doc = (getattr(obj, "__doc__", None) or "").strip().splitlines()
-    return DatasetSpec(name or "", getattr(obj, "kind", "images"), obj,
-                       classifier=getattr(obj, "classifier", None),
-                       source=doc[0] if doc else "")
-
-
-DATASETS: Registry[DatasetSpec] = Registry("dataset", base=DatasetSpec, adapt=_from_loader)
+DATASETS: Registry[DatasetSpec] = Registry("dataset", base=DatasetSpec)
 
 
 def register_dataset(spec: DatasetSpec | str, kind: Kind = "points", **fields):
@@ -300,30 +289,7 @@ def data_kind(name: str) -> str:
 
 def dataset_classifier(name: str) -> str | None:
     """The classifier that labels a dataset's images (known without loading), or None."""
-    spec = DATASETS.get(name)
-    # A loader registered the old way may be marked by `labelled_by` after registering.
-    return spec.classifier or getattr(spec.load, "classifier", None)
-
-
-def labelled_by(classifier: str):
-    """Old way, kept for loaders registered as functions: mark `classifier` as the one that
-    labels this loader's images (new code sets `DatasetSpec.classifier`)."""
-
-    def deco(fn: Loader) -> Loader:
-        fn.classifier = classifier  # type: ignore[attr-defined]
-        return fn
-
-    return deco
-
-
-def points_dataset(name: str):
-    """Old way, kept: register a 2-D loader function (new code: `register_dataset`)."""
-
-    def deco(fn: Loader) -> Loader:
-        fn.kind = "points"  # type: ignore[attr-defined]
-        return DATASETS.register(name)(fn)
-
-    return deco
+    return DATASETS.get(name).classifier
 
 
 def dataset_info(name: str, options: dict[str, Any] | None = None) -> DataInfo:

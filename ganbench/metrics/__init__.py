@@ -26,6 +26,7 @@ from ganbench.metrics.base import (
 from ganbench.metrics.dirac import dirac_trend  # noqa: F401  (registration)
 from ganbench.metrics.mog import mode_metrics
 from ganbench.metrics.protocols import generated_count
+from ganbench.registry import BUILT_IN, origin
 
 # The image metrics (torch-fidelity's, metrics/fidelity.py: counted by fid_samples) and the
 # classifier's (metrics/labels.py: counted by eval_samples; label_modes: classes, joint over
@@ -35,17 +36,20 @@ from ganbench.metrics.protocols import generated_count
 # Ranges (the report keeps intervals inside them): FID and KID ≥ 0 (KID's unbiased estimate
 # can dip below 0, so it is left open); IS and the classifier score ≥ 1; precision and
 # recall in [0, 1]; label_modes a count ≥ 0, label_kl ≥ 0.
-for _name, _goal, _entry, _low, _high in (
-        ("fid", "min", "fid", 0, None), ("kid", "min", "kid", None, None),
-        ("isc", "max", "isc", 1, None), ("precision", "max", "prc", 0, 1),
-        ("recall", "max", "prc", 0, 1)):
-    register_metric(MetricSpec(_name, _goal, "images", entry=_entry, counted_by="fid_samples",
-                               low=_low, high=_high))
-for _name, _goal, _entry, _low in (("label_modes", "max", "labels", 0),
-                                   ("label_kl", "min", "labels", 0), ("cis", "max", "cis", 1)):
-    register_metric(MetricSpec(_name, _goal, "images", entry=_entry, counted_by="eval_samples",
-                               needs_classifier=True, low=_low,
-                               integer=_name == "label_modes"))
+# Inside origin(BUILT_IN): only ganbench's own metrics may name an `entry`.
+with origin(BUILT_IN):
+    for _name, _goal, _entry, _low, _high in (
+            ("fid", "min", "fid", 0, None), ("kid", "min", "kid", None, None),
+            ("isc", "max", "isc", 1, None), ("precision", "max", "prc", 0, 1),
+            ("recall", "max", "prc", 0, 1)):
+        register_metric(MetricSpec(_name, _goal, "images", entry=_entry,
+                                   counted_by="fid_samples", low=_low, high=_high))
+    for _name, _goal, _entry, _low in (("label_modes", "max", "labels", 0),
+                                       ("label_kl", "min", "labels", 0),
+                                       ("cis", "max", "cis", 1)):
+        register_metric(MetricSpec(_name, _goal, "images", entry=_entry,
+                                   counted_by="eval_samples", needs_classifier=True, low=_low,
+                                   integer=_name == "label_modes"))
 
 
 def image_outputs() -> dict[str, tuple[str, ...]]:

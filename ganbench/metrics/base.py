@@ -10,12 +10,11 @@ A metric may carry its own code (`compute`), which training calls at each evalua
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ganbench.registry import BUILT_IN, Registry, current_origin, origin
+from ganbench.registry import BUILT_IN, USER, Registry, current_origin, origin
 
 Goal = Literal["min", "max"]
 COUNT_FIELDS = ("fid_samples", "eval_samples")
@@ -83,19 +82,17 @@ def register_metric(spec: MetricSpec | str, goal: str | None = None,
     must log it (`eval/<name>`), e.g. from a trick's hook; a sweep may then rank by it."""
     if not isinstance(spec, MetricSpec):
         spec = MetricSpec(spec, goal, data_kind, **fields)
-    # A spec has no code of its own to tell where it came from: the caller's module does.
-    caller = sys._getframe(1).f_globals.get("__name__", "")
-    ours = caller == "ganbench" or caller.startswith("ganbench.")
-    if spec.entry is not None and not (ours and current_origin() == BUILT_IN):
+    # A spec has no code to tell where it came from, so ganbench registers its own inside
+    # origin(BUILT_IN) (below, mog.py, dirac.py); outside every origin() block it is a user's.
+    label = current_origin() or USER
+    if spec.entry is not None and label != BUILT_IN:
         # The evaluators compute the built-in entries only (metrics/fidelity.py, labels.py):
         # an entry nothing computes would pass the config check and fail mid-run.
         raise ValueError(f"metric {spec.name!r}: `entry` names an image_metrics entry that "
                          "ganbench computes; a plugin's metric leaves it unset, and its run "
                          f"logs eval/{spec.name} itself (from a trick's hook)")
-    if current_origin() == BUILT_IN and caller and not ours:
-        with origin(f"module '{caller}'"):
-            return METRICS.register(spec)
-    return METRICS.register(spec)
+    with origin(label):
+        return METRICS.register(spec)
 
 
 # Datasets scored by a scorer of their own instead of their kind's metrics: dataset name ->

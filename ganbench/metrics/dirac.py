@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import torch
 
 from ganbench.metrics.base import MetricSpec, register_metric, register_scorer
+from ganbench.registry import BUILT_IN, origin
 
 TRENDS = ("converges", "circles", "diverges")
 NEAR = 0.05  # a distance below this (3.5% of the paper's start, |(1, 1)|) counts as arrived
@@ -74,7 +75,8 @@ class DiracScore:
                  "dirac_trend": float(TRENDS.index(trend))}, {"dirac.trend": trend})
 
 
-register_metric(MetricSpec("dirac_dist", "min", "points", datasets=("dirac",), low=0))
-register_metric(MetricSpec("dirac_trend", "min", "points", datasets=("dirac",), low=0,
-                           high=len(TRENDS) - 1, integer=True))
+with origin(BUILT_IN):
+    register_metric(MetricSpec("dirac_dist", "min", "points", datasets=("dirac",), low=0))
+    register_metric(MetricSpec("dirac_trend", "min", "points", datasets=("dirac",), low=0,
+                               high=len(TRENDS) - 1, integer=True))
 register_scorer("dirac", DiracScore)

@@ -24,6 +24,7 @@ import math
 import torch
 
 from ganbench.metrics.base import MetricSpec, register_metric
+from ganbench.registry import BUILT_IN, origin
 
 HQ_MIN = 0.5  # modes_hq: the share of high-quality samples a run needs for its modes to count
 
@@ -63,9 +64,11 @@ def mode_score(modes: float, hq: float) -> float:
 
 
 # What mode_metrics logs for every 2-D run (no image_metrics entry, no count in the name).
-register_metric(MetricSpec("mode_score", "max", "points", low=0, high_over_classes=1))
-register_metric(MetricSpec("modes", "max", "points", low=0, integer=True, high_over_classes=0))
-register_metric(MetricSpec("modes_hq", "max", "points", low=0, integer=True,
-                           high_over_classes=0))
-register_metric(MetricSpec("hq", "max", "points", low=0, high=1))
-register_metric(MetricSpec("reverse_kl", "min", "points", low=0))
+with origin(BUILT_IN):
+    register_metric(MetricSpec("mode_score", "max", "points", low=0, high_over_classes=1))
+    register_metric(MetricSpec("modes", "max", "points", low=0, integer=True,
+                               high_over_classes=0))
+    register_metric(MetricSpec("modes_hq", "max", "points", low=0, integer=True,
+                               high_over_classes=0))
+    register_metric(MetricSpec("hq", "max", "points", low=0, high=1))
+    register_metric(MetricSpec("reverse_kl", "min", "points", low=0))

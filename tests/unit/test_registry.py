@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from ganbench.data import DATASETS, DatasetSpec
-from ganbench.data.base import dataset_classifier, labelled_by, points_dataset
+from ganbench.data.base import dataset_classifier, register_dataset
 from ganbench.losses import LOSSES, Loss
 from ganbench.models import MODELS, ModelSpec, register_model
 from ganbench.registry import (
@@ -188,19 +188,22 @@ def test_a_spec_is_named_or_must_agree():
         assert "a" not in MODELS and "b" not in MODELS
 
 
-def test_a_loader_function_still_registers_as_a_dataset_spec():
+def test_datasets_come_in_as_specs_only():
+    # One way in: a bare loader function is refused (register_dataset builds the spec).
     def load(root):
         """Test only: never loaded."""
 
     with DATASETS.scoped():
-        assert DATASETS.register("old_style")(load) is load  # the decorator keeps the function
-        spec = DATASETS.get("old_style")
+        with pytest.raises(RegistrationError, match="dataset 'bare': expected a DatasetSpec"):
+            DATASETS.register("bare")(load)
+        assert "bare" not in DATASETS
+        assert register_dataset("deco", kind="images", classifier="mnist")(load) is load
+        spec = DATASETS.get("deco")
         assert isinstance(spec, DatasetSpec) and spec.load is load
-        assert (spec.name, spec.kind, spec.classifier) == ("old_style", "images", None)
-        pts = points_dataset("old_points")(lambda root: None)
-        assert DATASETS.get("old_points").kind == "points" and callable(pts)
-        labelled_by("mnist")(load)  # the old decorator, applied after registering
-        assert dataset_classifier("old_style") == "mnist"
+        assert (spec.kind, dataset_classifier("deco")) == ("images", "mnist")
+    import ganbench.data.base as base
+
+    assert not hasattr(base, "points_dataset") and not hasattr(base, "labelled_by")
 
 
 # ------------------------------------------------------------------ origins

@@ -338,3 +338,42 @@ def test_a_plugin_metric_may_not_claim_an_image_metrics_entry():
         assert "myfd" not in METRICS
         register_metric(MetricSpec("myfd", "min", "images"))  # logged by its own hook
         assert METRICS.origin_of("myfd") != "built-in"
+
+
+def test_entry_is_allowed_only_inside_the_built_in_scope():
+    # Said, not guessed from the caller's module: code that merely lives in a module named
+    # ganbench.* may not set `entry`, and a plugin's scope refuses it as before.
+    from ganbench.registry import BUILT_IN, origin
+
+    spec = MetricSpec("zz_fd", "min", "images", entry="fid", counted_by="fid_samples")
+    with METRICS.scoped():
+        posing = {"__name__": "ganbench.metrics.posing", "register_metric": register_metric,
+                  "spec": spec}
+        with pytest.raises(ValueError, match="leaves it unset"):
+            exec("register_metric(spec)", posing)
+        with origin("some.plugin"), pytest.raises(ValueError, match="leaves it unset"):
+            register_metric(spec)
+        assert "zz_fd" not in METRICS
+        with origin(BUILT_IN):
+            register_metric(spec)
+        assert METRICS.origin_of("zz_fd") == BUILT_IN
+        assert METRICS.get("zz_fd").entry == "fid"
+
+
+def test_metric_origins():
+    from ganbench.api import list_metrics
+    from ganbench.registry import BUILT_IN, USER, origin
+
+    for name in ("fid", "label_modes", "modes", "dirac_dist"):  # every module of built-ins
+        assert METRICS.origin_of(name) == BUILT_IN
+    with METRICS.scoped():
+        register_metric("zz_mine", "max")
+        with origin("some.plugin"):
+            register_metric("zz_theirs", "min")
+        assert METRICS.origin_of("zz_mine") == USER
+        assert METRICS.origin_of("zz_theirs") == "some.plugin"
+        assert list_metrics("zz_*", origin="plugin") == ["zz_mine", "zz_theirs"]
+        assert list_metrics("zz_*", origin="built-in") == []
+        with pytest.raises(ValueError, match="metric 'modes' from user code is already "
+                           "registered by built-in"):
+            register_metric("modes", "max")
