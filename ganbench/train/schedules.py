@@ -36,8 +36,8 @@ class RunSchedules:
     def apply(self, step: int, optim: OptimSpec, opt_g: torch.optim.Optimizer,
               opt_d: torch.optim.Optimizer, stacks: list[TrickStack]) -> None:
         """Set the rates and trick parameters of step `step`. The lr schedule scales the
-        rates the tricks made of `lr` (a D and a G rate that differ, in any form) by lr(step)/lr, so their
-        ratio holds while they move."""
+        rates the tricks made of `lr` (a D and a G rate that differ, in any form) by
+        lr(step)/lr, so their ratio holds while they move."""
         for key, value in self.values(step).items():
             if key == "lr":
                 scale = value / self.lr
