@@ -33,11 +33,11 @@ from ganbench.config import (  # noqa: E402
     LauncherSpec,
     ParamRange,
     PrunerSpec,
+    RankMetric,  # noqa: E402
     RunConfig,
     SweepSpec,
     TuneSpec,
 )
-from ganbench.config import MetricSpec as RankMetric  # noqa: E402
 from ganbench.data.base import DATASETS, DatasetSpec, dataset_info  # noqa: E402
 from ganbench.losses import LOSSES  # noqa: E402
 from ganbench.metrics.base import METRICS, MetricSpec, dataset_scorer  # noqa: E402

@@ -41,8 +41,8 @@ from ganbench.report.build import read_runs, report_sweep
 from ganbench.report.frame import tidy_runs
 from ganbench.report.records import Report
 from ganbench.report.tables import latest_attempts
-from ganbench.sweep.design import Plan
 from ganbench.sweep.designs import DESIGNS
+from ganbench.sweep.planner import Plan
 from ganbench.sweep.runner import SweepOptions, load_plan, prepare, run_workers, summarise
 from ganbench.sweep.runner import worker_contexts as _contexts
 from ganbench.tracking import MemoryTracker

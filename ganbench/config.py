@@ -76,7 +76,7 @@ class RunConfig(Closed):
                        "{name: NAME, key: value} (name plus its options)")
     # `model: {name: mynet, depth: 4}` is read as model (the name) plus these options,
     # checked against the model's schema (ModelSpec.options) and passed to its build. They
-    # define the run; run keys leave out those at the schema's defaults (sweep/design.py).
+    # define the run; run keys leave out those at the schema's defaults (sweep/planner.py).
     model_options: dict[str, Any] = Field(
         default_factory=dict, description="the model's options (ModelSpec.options), usually "
         "written inside the model mapping")
@@ -339,7 +339,7 @@ def _suggest(loc: tuple[Any, ...], fields: list[str] | None) -> str:
 # ---------------------------------------------------------------- sweeps
 
 
-class MetricSpec(Closed):
+class RankMetric(Closed):
     # 2-D mixtures: modes + hq, no cliff (metrics/mog.py)
     name: str = Field("mode_score", description="the ranking metric as logged (fid10k, not fid)")
     goal: Literal["min", "max"] = Field("max", description="which direction is better")
@@ -507,7 +507,7 @@ class SweepSpec(Closed):
     seeds: int | list[int] | SequentialSeeds = Field(
         3, description="a count (seeds 0..n-1), a list of seeds, or {min, max, step}: seeds "
         "added only where the primary comparison is still open")
-    metric: MetricSpec = Field(default_factory=MetricSpec, description="the ranking metric")
+    metric: RankMetric = Field(default_factory=RankMetric, description="the ranking metric")
     # --- plugins (ganbench/plugins.py): modules or .py files (relative to the sweep file)
     # imported before the file's names are checked; recorded on the study for the workers.
     plugins: list[str] = Field(default_factory=list, description="plugin modules or .py "

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from ganbench.config import RunConfig
 from ganbench.safefile import MAX_DATA_BYTES, load_reason, read_capped, regular_file
 from ganbench.train.checkpoint import MAGIC, CorruptCheckpointError, loads, payload_problem
-from ganbench.train.seed import Seed
+from ganbench.train.seed import SeedRun
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 # The file a run folder keeps its MLflow run in, so scoring the folder logs to that run.
@@ -161,9 +161,9 @@ def with_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
         raise ValueError(f"--set {field}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
-def generator(saved: Saved, cfg: RunConfig) -> tuple[Seed, torch.nn.Module]:
-    """The scoring Seed for `cfg` (its data and evaluators) and the saved generator in it."""
-    seed = Seed(cfg)
+def generator(saved: Saved, cfg: RunConfig) -> tuple[SeedRun, torch.nn.Module]:
+    """The scoring SeedRun for `cfg` (its data and evaluators) and the saved generator in it."""
+    seed = SeedRun(cfg)
     if saved.checkpoint is not None:
         # The eval generator (EMA's average, say) is rebuilt from the trained G and the tricks'
         # state; the RNG and optimiser parts of the checkpoint are not needed to score.

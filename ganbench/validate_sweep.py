@@ -1,6 +1,6 @@
 """A sweep file checked before its grid is expanded: every mistake with its file:line.
 
-The expansion (sweep/design.py) would find most of these too, but only cell by cell, after
+The expansion (sweep/planner.py) would find most of these too, but only cell by cell, after
 building the whole grid, and without the place in the file. Here each base setting, axis value,
 trick level and the metric is checked once, and the grid's size is known before it exists.
 """

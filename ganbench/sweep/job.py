@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ganbench.config import RunConfig
 
 if TYPE_CHECKING:
-    from ganbench.sweep.design import PlannedRun
+    from ganbench.sweep.planner import PlannedRun
 
 # The attributes of a planned run; a retry carries these and, of the failed attempts, only
 # their MLflow run ids (where their checkpoints are).
@@ -28,7 +28,7 @@ _AXES_SEP = " · "  # between a cell label's trick list and its axis values
 
 @dataclass(frozen=True)
 class Job:
-    run_key: str  # digest of the run's identity (design.canonical)
+    run_key: str  # digest of the run's identity (planner.canonical)
     cell_id: str  # the same without the seed: the seeds of one cell share it
     cell: str  # the cell's label, for people ("sn+gp10 · loss=hinge")
     run_name: str  # the MLflow run name ("sn+gp10 · s3")

@@ -25,8 +25,8 @@ from ganbench.atomic import write_atomic
 from ganbench.config import ConfigError, SweepSpec, line_of
 from ganbench.loaders import load_sweep_spec
 from ganbench.sweep import rounds, tune, tune_summary  # tuning
-from ganbench.sweep.design import Plan, PlanError, plan
 from ganbench.sweep.job import Job
+from ganbench.sweep.planner import Plan, PlanError, plan
 from ganbench.sweep.scheduler import Queue
 from ganbench.sweep.storage import Liveness, is_shared
 from ganbench.sweep.sync import SyncReport

@@ -36,8 +36,8 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from ganbench.config import RunConfig
 from ganbench.storelock import first_creation_lock, sqlite_path
-from ganbench.sweep.design import Cell, Plan
 from ganbench.sweep.job import Job
+from ganbench.sweep.planner import Cell, Plan
 from ganbench.sweep.scheduler import Claimed, Queue
 from ganbench.sweep.storage import is_shared
 from ganbench.sweep.tune_space import (

@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from ganbench.config import ParamRange, RunConfig, SweepSpec
-from ganbench.sweep.design import Cell, PlannedRun, canonical, digest
+from ganbench.sweep.planner import Cell, PlannedRun, canonical, digest
 from ganbench.tricks import TRICKS
 from ganbench.tricks.base import OptimSpec, TrickStack
 from ganbench.validate import validate

@@ -1,6 +1,6 @@
-"""A lone run: `Trainer` (one Seed and its optimisers; its steps are train/step.py's) and
+"""A lone run: `Trainer` (one SeedRun and its optimisers; its steps are train/step.py's) and
 `train()`, which trains it through the outer loop that vectorised seeds share
-(train/outer.py)."""
+(train/windows.py)."""
 
 from __future__ import annotations
 
@@ -14,17 +14,17 @@ from ganbench.config import RunConfig
 from ganbench.data import Dataset
 from ganbench.tracking import Tracker
 from ganbench.train.checkpoint import Checkpointer, payload_problem
-from ganbench.train.outer import run_windows
 from ganbench.train.runlog import RunLog
-from ganbench.train.seed import Seed, pick_device
+from ganbench.train.seed import SeedRun, pick_device
 from ganbench.train.state import Evaluation, Progress, RunResult
 from ganbench.train.step import OneSeed, d_step, g_step, train_step
+from ganbench.train.windows import run_windows
 from ganbench.validate import conflict_error
 
 __all__ = ["Trainer", "pick_device", "train"]
 
 
-class Trainer(Seed):
+class Trainer(SeedRun):
     """Holds one run's nets, optimisers and tricks; `step()` does one D/G iteration."""
 
     def __init__(self, cfg: RunConfig, data: Dataset | None = None) -> None:
@@ -47,7 +47,7 @@ class Trainer(Seed):
 
     def state_dict(self, optimisers: tuple[dict[str, Any], dict[str, Any]] | None = None,
                    global_rng: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
-        """Everything later steps depend on (`Seed.state_dict`), with this Trainer's own
+        """Everything later steps depend on (`SeedRun.state_dict`), with this Trainer's own
         optimiser states unless `optimisers` are given."""
         opts = optimisers or (self.opt_g.state_dict(), self.opt_d.state_dict())
         return super().state_dict(opts, global_rng)

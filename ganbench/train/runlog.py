@@ -86,7 +86,7 @@ class RunLog:
         self.seconds_before = 0.0  # wall time of the attempts before a resume
 
     def start(self, tags: dict[str, str], extra_tags: dict[str, str] | None = None) -> None:
-        """The run's opening tags: `tags` (where its data came from, its device: the Seed's
+        """The run's opening tags: `tags` (where its data came from, its device: the SeedRun's
         `opening_tags()`), its caveats, `extra_tags`."""
         if self.tracker:
             self.tracker.set_tags({**tags,

@@ -1,7 +1,7 @@
 """One seed's run as built: its nets, tricks, data and noise streams, evaluation and state.
 
-A lone run (`Trainer`, train/loop.py) is one `Seed` plus its optimisers; a vectorised cell
-(train/vectorised.py) is S `Seed`s whose nets one stacked optimiser trains. Either way the
+A lone run (`Trainer`, train/loop.py) is one `SeedRun` plus its optimisers; a vectorised cell
+(train/vectorised.py) is S `SeedRun`s whose nets one stacked optimiser trains. Either way the
 step functions of train/step.py train them through the same hooks.
 """
 
@@ -48,12 +48,12 @@ def to_device(obj: Any, device: torch.device) -> Any:
     return obj
 
 
-class Seed:
+class SeedRun:
     """One run's nets, tricks and streams, built as its lone run builds them (no optimisers:
     whoever trains its nets owns those)."""
 
     def __init__(self, cfg: RunConfig, data: Dataset | None = None) -> None:
-        """`data`: the run's dataset when the caller has it already (another Seed's `data`:
+        """`data`: the run's dataset when the caller has it already (another SeedRun's `data`:
         runs stacked in one process share one copy); loaded here when None."""
         cfg = resolve_defaults(cfg)
         self.cfg = cfg

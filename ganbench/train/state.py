@@ -53,7 +53,7 @@ class RunResult:
     diverged_term: str | None = None
     cfg: RunConfig | None = None  # the resolved config that ran
     resumed_from: int | None = None  # the checkpoint's step when the run resumed from one
-    # (step, CPU samples of the eval generator) at each evaluation (Seed.snapshot)
+    # (step, CPU samples of the eval generator) at each evaluation (SeedRun.snapshot)
     snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)
 
     @property

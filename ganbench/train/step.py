@@ -21,7 +21,7 @@ from ganbench.tricks.base import StepContext
 
 if TYPE_CHECKING:
     from ganbench.config import RunConfig
-    from ganbench.train.seed import Seed
+    from ganbench.train.seed import SeedRun
 
 T = TypeVar("T")
 Terms = dict[str, torch.Tensor]
@@ -29,10 +29,10 @@ Terms = dict[str, torch.Tensor]
 
 class Seeds:
     """The seeds one step trains; subclasses provide the nets, optimisers, losses and how
-    tensors split into seeds and join again. `seeds`: the runs still training (one Seed
+    tensors split into seeds and join again. `seeds`: the runs still training (one SeedRun
     each, all of one config but the seed); `index`: their positions among the first ones."""
 
-    seeds: list[Seed]
+    seeds: list[SeedRun]
     index: list[int]
     g: Callable[[torch.Tensor], torch.Tensor]
     d: Callable[[torch.Tensor], torch.Tensor]
@@ -77,7 +77,7 @@ class Seeds:
     def join_terms(self, parts: list[Terms]) -> Terms:
         raise NotImplementedError
 
-    def each(self, fn: Callable[[int, Seed], T]) -> list[T]:
+    def each(self, fn: Callable[[int, SeedRun], T]) -> list[T]:
         """[fn(s, seed s)] for every seed, each under that seed's own global RNG stream."""
         raise NotImplementedError
 
@@ -117,9 +117,9 @@ class Seeds:
 
 
 class OneSeed(Seeds):
-    """A lone run: one Seed and its own optimisers (a Trainer's)."""
+    """A lone run: one SeedRun and its own optimisers (a Trainer's)."""
 
-    def __init__(self, seed: Seed, opt_g: torch.optim.Optimizer,
+    def __init__(self, seed: SeedRun, opt_g: torch.optim.Optimizer,
                  opt_d: torch.optim.Optimizer) -> None:
         self.seeds, self.index = [seed], [0]
         self.g, self.d, self.opt_g, self.opt_d = seed.g, seed.d, opt_g, opt_d
@@ -150,7 +150,7 @@ class OneSeed(Seeds):
     def join_terms(self, parts: list[Terms]) -> Terms:
         return parts[0]
 
-    def each(self, fn: Callable[[int, Seed], T]) -> list[T]:
+    def each(self, fn: Callable[[int, SeedRun], T]) -> list[T]:
         return [fn(0, self.seeds[0])]  # the global RNG is this run's own
 
     def backward(self, terms: Terms, net: Any) -> None:

@@ -3,10 +3,10 @@ trained as one seed-stacked model, each seed ending where `train(cfg)` alone wou
 
 G and D run once for all seeds (`vmap` over `functional_call`, train/stacked.py) and one
 optimiser steps the stacked parameters (Adam is element-wise: S independent Adams). The
-step and the outer loop are the lone run's (train/step.py, train/outer.py); what makes a
+step and the outer loop are the lone run's (train/step.py, train/windows.py); what makes a
 seed's run equal to its lone run, up to float rounding:
 
-- init: one `Seed` per seed, built as `train()` builds it (global seed, then nets/tricks),
+- init: one `SeedRun` per seed, built as `train()` builds it (global seed, then nets/tricks),
   but on one shared dataset (the stacked optimisers train its nets);
 - data and z: each seed draws from its own generator, in the lone run's order;
 - the tricks' own draws use the global RNG: each seed's global RNG state is kept and
@@ -42,9 +42,8 @@ from ganbench.models import MODELS
 from ganbench.registry import UnknownNameError
 from ganbench.tracking import Tracker
 from ganbench.train.checkpoint import Checkpointer
-from ganbench.train.outer import SeedProgress, run_windows
 from ganbench.train.runlog import RunLog
-from ganbench.train.seed import Seed
+from ganbench.train.seed import SeedRun
 from ganbench.train.stacked import (
     SeedRng,
     StackedNet,
@@ -55,6 +54,7 @@ from ganbench.train.stacked import (
 )
 from ganbench.train.state import RunResult
 from ganbench.train.step import Seeds, Terms
+from ganbench.train.windows import SeedProgress, run_windows
 from ganbench.tricks import TRICKS
 
 __all__ = ["SeedProgress", "VectorisedTrainer", "can_vectorise", "check_cell",
@@ -122,12 +122,12 @@ class VectorisedTrainer(Seeds):
     training. The bookkeeping of each seed's run is train()'s `RunLog`."""
 
     def __init__(self, cfgs: list[RunConfig]) -> None:
-        self.seeds: list[Seed] = []
+        self.seeds: list[SeedRun] = []
         self.rngs: list[SeedRng] = []
         for cfg in cfgs:
             # Seeds the global RNG and builds what the lone run builds but its optimisers,
             # on the first seed's data (one copy).
-            seed = Seed(cfg, self.seeds[0].data if self.seeds else None)
+            seed = SeedRun(cfg, self.seeds[0].data if self.seeds else None)
             self.seeds.append(seed)
             self.rngs.append(SeedRng(seed.device))  # taken before the next seed reseeds it
         first = self.seeds[0]
@@ -158,7 +158,7 @@ class VectorisedTrainer(Seeds):
     def join_terms(self, parts: list[Terms]) -> Terms:
         return _stack_terms(parts, self.device)
 
-    def each(self, fn: Callable[[int, Seed], Any]) -> list:
+    def each(self, fn: Callable[[int, SeedRun], Any]) -> list:
         out = []
         for s, seed in enumerate(self.seeds):
             with self.rngs[s].active():

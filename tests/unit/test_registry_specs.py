@@ -22,7 +22,7 @@ from ganbench.metrics import METRICS, MetricSpec, available_metrics, metric_goal
 from ganbench.models import MODELS, ModelSpec, register_model
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train
-from ganbench.train.seed import Seed
+from ganbench.train.seed import SeedRun
 from ganbench.train.vectorised import can_vectorise, train_vectorised
 from ganbench.validate import check_run, pair_matrix, probe_pair, trick_conditions, validate
 
@@ -90,7 +90,7 @@ def test_model_options_are_none_or_a_closed_schema_whose_defaults_build(name):
 
 def _steps_taken(cfg: RunConfig, result) -> dict[str, torch.Tensor]:
     """What training changed in each parameter of G and D: result minus the run's init."""
-    init = Seed(cfg)  # builds the nets exactly as the run did (same global seed)
+    init = SeedRun(cfg)  # builds the nets exactly as the run did (same global seed)
     out = {}
     for net, start in (("g", init.g), ("d", init.d)):
         before = dict(start.named_parameters())
@@ -320,7 +320,7 @@ def test_image_metrics_are_checked_against_the_metric_registry(tmp_path):
 
 
 def test_image_metrics_order_and_repeats_do_not_change_the_run():
-    from ganbench.sweep.design import canonical
+    from ganbench.sweep.planner import canonical
 
     a = RunConfig(dataset=TINY_IMAGES, model="dcgan28", image_metrics=["cis", "kid", "fid"])
     b = RunConfig(dataset=TINY_IMAGES, model="dcgan28", image_metrics=["fid", "cis", "kid",

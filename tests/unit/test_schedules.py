@@ -10,7 +10,7 @@ import pytest
 from ganbench.config import ConfigError, RunConfig
 from ganbench.loaders import load_run_config, load_sweep_spec
 from ganbench.schedules import Schedule
-from ganbench.sweep.design import canonical, digest, plan
+from ganbench.sweep.planner import canonical, digest, plan
 
 
 def test_linear_to_zero_is_mimicrys_decay():

@@ -15,7 +15,7 @@ from ganbench.loaders import load_run_config
 from ganbench.metrics import fidelity as fid
 from ganbench.metrics import inception_weights as iw
 from ganbench.report.build import analyse
-from ganbench.sweep.design import PlanError, plan
+from ganbench.sweep.planner import PlanError, plan
 from ganbench.validate import check_run
 
 from ..report.test_report import store_data
@@ -206,7 +206,7 @@ OLD_RUN = "dataset: cifar10\nmodel: dcgan28\nimage_metrics: [fid]\nfid_protocol:
 
 
 def test_an_old_studiogan_file_still_loads_and_keeps_its_run_key(tmp_path):
-    from ganbench.sweep.design import canonical, digest
+    from ganbench.sweep.planner import canonical, digest
     from ganbench.validate import caveats
 
     f = tmp_path / "run.yaml"

@@ -28,7 +28,7 @@ from ganbench.metrics import (
 )
 from ganbench.metrics import fidelity as fid
 from ganbench.metrics import inception_weights as iw
-from ganbench.sweep.design import PlanError, plan
+from ganbench.sweep.planner import PlanError, plan
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train
 from ganbench.validate import validate

@@ -15,10 +15,10 @@ from ganbench.config import ConfigError, RunConfig
 from ganbench.loaders import load_run_config, load_sweep_spec
 from ganbench.models import MODELS, ModelSpec
 from ganbench.models.mlp import build_mlp
-from ganbench.sweep.design import canonical, digest, plan
+from ganbench.sweep.planner import canonical, digest, plan
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train
-from ganbench.train.seed import Seed
+from ganbench.train.seed import SeedRun
 from ganbench.validate import validate
 
 PLUGIN = '''
@@ -124,7 +124,7 @@ def test_a_model_axis_of_mappings_makes_one_cell_per_option_set(tmp_path, isolat
     labels = [c.label for c in p.cells]
     assert len(set(labels)) == 3, labels  # the report tells cells apart by their label
     assert labels[1].endswith("model=tp_net(depth=1)")
-    seed = Seed(p.cells[2].config)
+    seed = SeedRun(p.cells[2].config)
     assert linears(seed.g) == 4 and seed.g[0].out_features == 8
 
 
@@ -227,5 +227,5 @@ def test_a_spec_with_a_bad_options_schema_is_refused(options, expect):
 def test_a_library_config_is_checked_where_the_nets_are_built():
     cfg = RunConfig(model="mlp", model_options={"depth": 3}, device="cpu")
     with pytest.raises(ValueError, match="model 'mlp' takes no options"):
-        Seed(cfg)
+        SeedRun(cfg)
     assert MODELS.get("mlp").options is None

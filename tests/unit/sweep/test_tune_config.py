@@ -9,7 +9,7 @@ import pytest
 
 from ganbench.config import ConfigError
 from ganbench.loaders import load_sweep_spec
-from ganbench.sweep.design import plan
+from ganbench.sweep.planner import plan
 from ganbench.sweep.tune_space import cell_space, configure, default_params
 
 HEAD = """\
