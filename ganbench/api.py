@@ -41,12 +41,12 @@ from ganbench.report.build import read_runs, report_sweep
 from ganbench.report.frame import tidy_runs
 from ganbench.report.records import Report
 from ganbench.report.tables import latest_attempts
+from ganbench.store.mlflow import MLflowStore, default_tracking_uri
 from ganbench.sweep.designs import DESIGNS
 from ganbench.sweep.planner import Plan
 from ganbench.sweep.runner import SweepOptions, load_plan, prepare, run_workers, summarise
 from ganbench.sweep.runner import worker_contexts as _contexts
 from ganbench.tracking import MemoryTracker
-from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
 from ganbench.train import RunResult
 from ganbench.train import train as _train
 from ganbench.tricks import TRICKS, Trick, TrickParams

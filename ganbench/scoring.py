@@ -106,7 +106,7 @@ def from_checkpoint(path: Path) -> Saved:
 
 
 def from_mlflow(run_id: str, tracking_uri: str) -> Saved:
-    from ganbench.tracking.mlflow import MLflowStore
+    from ganbench.store.mlflow import MLflowStore
 
     store = MLflowStore(tracking_uri)
     try:
@@ -193,7 +193,7 @@ def score(saved: Saved, overrides: dict[str, Any]) -> Scored:
 def log_to_run(saved: Saved, scored: Scored, step: int | None = None) -> str:
     """Log the scores to the saved generator's MLflow run under `scored/<metric>`, their
     protocols as `protocol.scored/<metric>` tags; returns the run id."""
-    from ganbench.tracking.mlflow import MLflowStore
+    from ganbench.store.mlflow import MLflowStore
 
     assert saved.run_id and saved.tracking_uri
     tracker = MLflowStore(saved.tracking_uri).tracker(saved.run_id)

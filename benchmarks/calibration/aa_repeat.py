@@ -69,7 +69,7 @@ def findings(rep) -> dict[str, int]:
 def block_reports(results: Path, name: str, repeats: int) -> list:
     """Each block of 8 seeds of the one sweep, analysed by the report's own code."""
     from ganbench.report.build import analyse, read_store
-    from ganbench.tracking.mlflow import MLflowStore
+    from ganbench.store.mlflow import MLflowStore
 
     store = MLflowStore(f"sqlite:///{(results / 'mlflow.db').resolve()}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -57,7 +57,7 @@ def estimated(results: Path, sweep: str) -> pd.DataFrame:
     """The report's ablation rows (baseline + X), read and analysed as `ganbench report`
     does, without writing any file."""
     from ganbench.report.build import analyse, read_store
-    from ganbench.tracking.mlflow import MLflowStore
+    from ganbench.store.mlflow import MLflowStore
 
     store = MLflowStore(f"sqlite:///{(results / 'mlflow.db').resolve()}")
     with tempfile.TemporaryDirectory() as tmp:

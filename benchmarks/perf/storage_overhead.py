@@ -48,15 +48,15 @@ from helpers.servers import MLflowServer, PostgresCluster  # noqa: E402
 import ganbench  # noqa: E402
 from ganbench.config import RunConfig  # noqa: E402
 from ganbench.outputs import write_run_folder  # noqa: E402
-from ganbench.sweep.scheduler import Queue  # noqa: E402
-from ganbench.tracking.base import MemoryTracker  # noqa: E402
-from ganbench.tracking.mlflow import (  # noqa: E402
+from ganbench.store.mlflow import (  # noqa: E402
     RUN_KEY,
     SWEEP,
     MLflowStore,
     default_tracking_uri,
     flatten,
 )
+from ganbench.sweep.scheduler import Queue  # noqa: E402
+from ganbench.tracking.base import MemoryTracker  # noqa: E402
 from ganbench.train import train  # noqa: E402
 
 PHASES = ("claim", "start_child", "params", "metrics", "artifacts", "finish")

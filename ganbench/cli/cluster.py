@@ -218,8 +218,8 @@ def status(
 
 def _disagreements(q, uri: str | None) -> None:
     """Say where the queue and the MLflow record disagree (the record is the truth)."""
+    from ganbench.store.mlflow import MLflowStore
     from ganbench.sweep.reconcile import disagreements
-    from ganbench.tracking.mlflow import MLflowStore
 
     if not uri:
         return

@@ -75,7 +75,7 @@ def _pilot_rows(rows, pilot: str, metric: str, results: Path, tracking_uri: str 
     from ganbench.report.frame import tidy_runs
     from ganbench.report.planning import pilot_spread
     from ganbench.report.stats import split_by_protocol
-    from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
+    from ganbench.store.mlflow import MLflowStore, default_tracking_uri
 
     try:
         name = sweep_name(pilot)

@@ -52,7 +52,7 @@ def report(
     them to the sweep's parent MLflow run.
     """
     from ganbench.report.build import NoRunsYet, report_sweep
-    from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
+    from ganbench.store.mlflow import MLflowStore, default_tracking_uri
 
     quiet()
     name = sweep_name(sweep)

@@ -88,7 +88,7 @@ def run(
     out = out or (checks.results_dir(results) / f"{config.stem[:100]}-"
                   f"{time.strftime('%Y%m%d-%H%M%S')}")
     if mlflow:
-        from ganbench.tracking.mlflow import default_tracking_uri
+        from ganbench.store.mlflow import default_tracking_uri
 
         tracking_uri = tracking_uri or default_tracking_uri(results)
     tracker = _mlflow_run(cfg, config, results, tracking_uri) if mlflow else MemoryTracker()
@@ -104,7 +104,7 @@ def run(
                 bar.console.print(f"  step {p.step}: {_fmt(p.metrics)}")
 
         if mlflow:
-            from ganbench.tracking.mlflow import system_metrics as monitored
+            from ganbench.store.mlflow import system_metrics as monitored
 
             with monitored([tracker.run_id], tracking_uri, system_metrics):
                 result = train(cfg, tracker, on_progress)
@@ -139,8 +139,8 @@ def _mlflow_run(cfg, config: Path, results: Path, uri: str):
     """The run's own MLflow run (experiment `runs`), with its params and provenance tags."""
     from ganbench import plugins
     from ganbench.effective import resolved_params
+    from ganbench.store.mlflow import MLflowStore
     from ganbench.sweep.runner import git_commit, is_local_uri
-    from ganbench.tracking.mlflow import MLflowStore
     from ganbench.version import __version__
 
     store = MLflowStore(uri)

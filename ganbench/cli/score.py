@@ -65,7 +65,7 @@ def score(
     use_weights(weights)
     checks.device(device)
     if tracking_uri is None:
-        from ganbench.tracking.mlflow import default_tracking_uri
+        from ganbench.store.mlflow import default_tracking_uri
 
         store = checks.results_dir(results)
         uri = default_tracking_uri(store) if (store / "mlflow.db").is_file() else None

@@ -32,7 +32,7 @@ def ui(
 
 @user_errors
 def _serve(results: Path, tracking_uri: str | None, host: str, port: int) -> None:
-    from ganbench.tracking.mlflow import default_tracking_uri
+    from ganbench.store.mlflow import default_tracking_uri
 
     results = checks.results_dir(results)
     checks.tracking_uri(tracking_uri)
@@ -98,7 +98,7 @@ def _answers(proc: subprocess.Popen, host: str, port: int) -> bool:
 def _print_views(uri: str, base: str) -> None:
     """Each sweep's runs table, sorted by score with its trick columns shown (a link: MLflow
     cannot make a view the default one)."""
-    from ganbench.tracking.mlflow import MLflowStore, view_url
+    from ganbench.store.mlflow import MLflowStore, view_url
 
     store = MLflowStore(uri)
     for name in store.sweep_names():

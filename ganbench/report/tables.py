@@ -1,4 +1,4 @@
-"""Tables from a runs DataFrame (one row per MLflow child run; see tracking/mlflow.py).
+"""Tables from a runs DataFrame (one row per MLflow child run; see store/mlflow.py).
 
 Pure functions; report/stats.py ranks and tests on top of the runs these select.
 """

@@ -6,9 +6,9 @@ queue with it on every start (Queue.sync with `recorded`). Status only reports.
 
 from __future__ import annotations
 
+from ganbench.store.mlflow import RUN_KEY, MLflowStore
 from ganbench.sweep.scheduler import Queue
 from ganbench.sweep.trials import has_result, latest
-from ganbench.tracking.mlflow import RUN_KEY, MLflowStore
 
 
 def disagreements(queue: Queue, store: MLflowStore, metric: str, limit: int = 5) -> list[str]:

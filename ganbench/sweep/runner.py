@@ -24,6 +24,7 @@ from ganbench import plugins
 from ganbench.atomic import write_atomic
 from ganbench.config import ConfigError, SweepSpec, line_of
 from ganbench.loaders import load_sweep_spec
+from ganbench.store.mlflow import MLflowStore, default_tracking_uri
 from ganbench.sweep import rounds, tune, tune_summary  # tuning
 from ganbench.sweep.job import Job
 from ganbench.sweep.planner import Plan, PlanError, plan
@@ -40,7 +41,6 @@ from ganbench.sweep.warm import (
     stop_fork_server,
 )
 from ganbench.sweep.worker import EXIT_DISK_FULL, WorkerContext
-from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
 from ganbench.tricks.levels import level_label
 
 if TYPE_CHECKING:

@@ -21,6 +21,7 @@ from optuna.trial import TrialState
 
 from ganbench.atomic import DiskFullError, disk_full
 from ganbench.effective import resolved_params
+from ganbench.store.mlflow import SWEEP, MLflowStore
 from ganbench.sweep.scheduler import Claimed, Queue
 from ganbench.sweep.tune import (
     NOT_COUNTED,
@@ -31,7 +32,6 @@ from ganbench.sweep.tune import (
     start_final,
 )
 from ganbench.sweep.tune_space import configure, run_key
-from ganbench.tracking.mlflow import SWEEP, MLflowStore
 from ganbench.train import StopRun, train
 from ganbench.version import __version__
 

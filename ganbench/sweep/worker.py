@@ -30,6 +30,13 @@ from ganbench.atomic import disk_full_message as _disk_full_message
 from ganbench.config import RunConfig
 from ganbench.effective import resolved_params
 from ganbench.outputs import write_run_folder
+from ganbench.store.mlflow import (
+    RUN_KEY,
+    SWEEP,
+    MLflowRunTracker,
+    MLflowStore,
+    system_metrics,
+)
 from ganbench.storelock import sqlite_path
 from ganbench.sweep import tune  # tuning
 from ganbench.sweep.scheduler import Claimed, Queue
@@ -37,13 +44,6 @@ from ganbench.sweep.storage import Liveness
 from ganbench.sweep.trials import Recorded
 from ganbench.sweep.tune import ROLE  # tuning
 from ganbench.sweep.tune_worker import PHASE, run_trial  # tuning
-from ganbench.tracking.mlflow import (
-    RUN_KEY,
-    SWEEP,
-    MLflowRunTracker,
-    MLflowStore,
-    system_metrics,
-)
 from ganbench.train import RunResult, train
 from ganbench.version import __version__
 

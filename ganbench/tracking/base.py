@@ -47,7 +47,7 @@ class MemoryTracker:
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
     """Nested params as MLflow stores them: dotted keys, string values (lists and empty dicts
-    as JSON). Here, not in tracking/mlflow.py, so that a planned run's params can be written
+    as JSON). Here, not in store/mlflow.py, so that a planned run's params can be written
     the same way without importing mlflow (report/planning.py)."""
     out = {}
     for k, v in d.items():

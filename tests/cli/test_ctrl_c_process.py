@@ -37,7 +37,7 @@ def test_double_ctrl_c_while_workers_start(tmp_path):
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert "interrupted" in out
 
-    from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
+    from ganbench.store.mlflow import MLflowStore, default_tracking_uri
 
     store = MLflowStore(default_tracking_uri(res))
     parent = store.find_parent(store.find_experiment("cc"))

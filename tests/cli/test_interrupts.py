@@ -5,7 +5,7 @@ from __future__ import annotations
 from helpers.cli import invoke
 
 import ganbench.report.build as build
-import ganbench.tracking.mlflow as tracking
+import ganbench.store.mlflow as tracking
 
 
 def test_ctrl_c_during_report_is_130_with_one_line(tmp_path, monkeypatch):

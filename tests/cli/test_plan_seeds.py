@@ -61,7 +61,7 @@ def test_ties_raise_the_seeds_and_beyond_the_cap_says_so(tmp_path):
 
 
 def test_a_pilot_sweeps_runs_give_the_spread_and_the_ties(tmp_path):
-    from ganbench.tracking.mlflow import MLflowStore
+    from ganbench.store.mlflow import MLflowStore
 
     path = write(tmp_path / "sweep.yaml", """
         name: plan-test

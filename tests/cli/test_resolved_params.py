@@ -8,7 +8,7 @@ import textwrap
 import mlflow
 from helpers.cli import invoke, write
 
-from ganbench.tracking.mlflow import RUN_KEY, default_tracking_uri
+from ganbench.store.mlflow import RUN_KEY, default_tracking_uri
 
 SPEC = """
 name: resolved

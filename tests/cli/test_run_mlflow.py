@@ -7,7 +7,7 @@ import mlflow
 import torch
 from helpers.cli import invoke, write
 
-from ganbench.tracking.mlflow import default_tracking_uri
+from ganbench.store.mlflow import default_tracking_uri
 
 RUN = "dataset: ring8\nsteps: 120\nbatch_size: 32\nlog_every: 20\neval_samples: 200\n" \
       "tricks: [ttur]\n"
@@ -49,7 +49,7 @@ def test_no_mlflow_records_nothing(tmp_path):
 
 
 def test_system_metrics_are_logged_when_asked(tmp_path, monkeypatch):
-    import ganbench.tracking.mlflow as tm
+    import ganbench.store.mlflow as tm
 
     monkeypatch.setattr(tm, "SYSTEM_METRICS_SECONDS", 0.2)
     res = tmp_path / "res"

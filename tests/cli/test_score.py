@@ -13,7 +13,7 @@ from helpers.cli import invoke, write
 
 from ganbench.config import RunConfig
 from ganbench.scoring import MLFLOW_RUN_FILE, locate, score, with_overrides
-from ganbench.tracking.mlflow import default_tracking_uri
+from ganbench.store.mlflow import default_tracking_uri
 from ganbench.train import train
 from ganbench.train.checkpoint import FileCheckpointer
 

@@ -48,7 +48,7 @@ def _processes_naming(text: str) -> list[int]:
 @pytest.mark.slow  # the MLflow server takes seconds to start
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="counts processes through /proc")
 def test_sigterm_stops_the_ui_and_every_child(tmp_path):
-    from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
+    from ganbench.store.mlflow import MLflowStore, default_tracking_uri
 
     res = tmp_path / "results"
     res.mkdir()
@@ -99,7 +99,7 @@ if listen:
 def test_ui_prints_its_links_only_once_the_server_answers(tmp_path, monkeypatch, listens):
     """Issue 31, item 9: the links came ~25 s before the server accepted a connection."""
     from ganbench.cli import ui
-    from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
+    from ganbench.store.mlflow import MLflowStore, default_tracking_uri
 
     res = tmp_path / "results"
     res.mkdir()

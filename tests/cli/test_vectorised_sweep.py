@@ -10,7 +10,7 @@ import mlflow
 import pandas as pd
 from helpers.cli import invoke
 
-from ganbench.tracking.mlflow import default_tracking_uri
+from ganbench.store.mlflow import default_tracking_uri
 
 SPEC = """
 name: stack

@@ -13,9 +13,9 @@ import pandas as pd
 import torch
 from mlflow import MlflowClient
 
+from ganbench.store.mlflow import default_tracking_uri
 from ganbench.sweep.runner import Sweep, SweepOptions, prepare, worker_contexts
 from ganbench.sweep.worker import work
-from ganbench.tracking.mlflow import default_tracking_uri
 
 SPEC = """
 name: faults

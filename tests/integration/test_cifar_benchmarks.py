@@ -14,8 +14,8 @@ from helpers.procs import ganbench
 from ganbench.config import default_data_root
 from ganbench.data import DataUnavailableError
 from ganbench.metrics import inception_weights as iw
+from ganbench.store.mlflow import default_tracking_uri
 from ganbench.sweep.runner import load_plan
-from ganbench.tracking.mlflow import default_tracking_uri
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 

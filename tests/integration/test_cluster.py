@@ -20,8 +20,8 @@ import pytest
 from helpers.procs import ganbench, kill_group, wait_until
 from mlflow import MlflowClient
 
+from ganbench.store.mlflow import default_tracking_uri
 from ganbench.sweep.scheduler import Queue, status_of
-from ganbench.tracking.mlflow import default_tracking_uri
 
 pytestmark = pytest.mark.slow
 

@@ -28,9 +28,9 @@ from helpers.sweep_faults import (
 
 from ganbench.atomic import DiskFullError
 from ganbench.cli.sweep import sync_line
+from ganbench.store.mlflow import MLflowCheckpointer
 from ganbench.sweep import journal as journal_module
 from ganbench.sweep.scheduler import Liveness, Queue, Recorded
-from ganbench.tracking.mlflow import MLflowCheckpointer
 
 pytestmark = pytest.mark.slow  # each trains a few tiny sweeps (~10-40 s on a busy machine)
 
@@ -262,7 +262,7 @@ RACE = """
 import sys, time
 start, uri, url = float(sys.argv[1]), sys.argv[2], sys.argv[3]
 from ganbench.sweep.scheduler import Queue
-from ganbench.tracking.mlflow import MLflowStore
+from ganbench.store.mlflow import MLflowStore
 while time.time() < start:
     time.sleep(0.001)
 store = MLflowStore(uri)

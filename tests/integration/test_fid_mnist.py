@@ -10,7 +10,7 @@ from helpers.procs import ganbench
 from ganbench.config import default_data_root
 from ganbench.data import DATASETS, DataUnavailableError
 from ganbench.metrics.inception_weights import converted_weights
-from ganbench.tracking.mlflow import default_tracking_uri
+from ganbench.store.mlflow import default_tracking_uri
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 from helpers.procs import ganbench
 from mlflow import MlflowClient
 
-from ganbench.tracking.mlflow import default_tracking_uri, view_url
+from ganbench.store.mlflow import default_tracking_uri, view_url
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,8 @@ import pytest
 from helpers.plugins import write_plugin
 from mlflow import MlflowClient
 
+from ganbench.store.mlflow import default_tracking_uri
 from ganbench.sweep.scheduler import Queue
-from ganbench.tracking.mlflow import default_tracking_uri
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from ganbench.cli import app
 from ganbench.report.samples import save_scatter
-from ganbench.tracking.mlflow import MLflowStore, default_tracking_uri
+from ganbench.store.mlflow import MLflowStore, default_tracking_uri
 
 runner = CliRunner(env={"COLUMNS": "400", "NO_COLOR": "1", "TERM": "dumb"})
 CELLS = {"baseline": {}, "sn": {"spectral_norm": {"n_power_iterations": 1}},

@@ -21,8 +21,8 @@ from helpers.servers import (
     ensure_postgres,
 )
 
+from ganbench.store.mlflow import MLflowStore
 from ganbench.sweep.scheduler import Queue
-from ganbench.tracking.mlflow import MLflowStore
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import pytest
 from helpers.procs import ganbench, kill_group, wait_until
 from mlflow import MlflowClient
 
+from ganbench.store.mlflow import default_tracking_uri
 from ganbench.sweep.scheduler import Queue
-from ganbench.tracking.mlflow import default_tracking_uri
 
 pytestmark = pytest.mark.slow
 

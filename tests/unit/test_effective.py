@@ -12,7 +12,7 @@ from ganbench.effective import (
     resolve,
     resolved_params,
 )
-from ganbench.tracking.mlflow import flatten
+from ganbench.store.mlflow import flatten
 from ganbench.validate import validate
 
 

@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                 "ganbench.plugins",
                 "ganbench.loaders", "ganbench.effective")),
     ("train", ("ganbench.train",)),
-    ("store", ("ganbench.tracking.mlflow",)),  # keeps checkpoints in train's format
+    ("store", ("ganbench.store",)),  # the MLflow store: keeps checkpoints in train's format
     ("report", ("ganbench.report",)),
     ("run outputs", ("ganbench.outputs", "ganbench.scoring")),
     ("sweep", ("ganbench.sweep",)),
@@ -313,7 +313,7 @@ def late():
     g = {"a": {"b"}, "b": {"c"}, "c": {"a", "e"}, "d": {"a"}, "e": {"c"}}
     assert _cycles(g) == [["a", "b", "c", "a"], ["c", "e", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
-    assert _layer("ganbench.tracking.mlflow") > _layer("ganbench.train") > _layer(
+    assert _layer("ganbench.store.mlflow") > _layer("ganbench.train") > _layer(
         "ganbench.tracking.base")
     assert _layer("ganbench") == len(LAYERS) - 1 and _layer("ganbench.nothing_like_it") is None
 

@@ -107,7 +107,7 @@ def test_sync_reconciles_the_queue_with_the_record_both_ways(tmp_path):
 def test_the_record_says_which_runs_hold_a_result_and_finds_a_second_attempt(tmp_path):
     """What the worker asks before marking a run FINISHED (never two per key) and what the
     stale-run reaper asks before re-queuing a lost run."""
-    from ganbench.tracking.mlflow import RUN_KEY, MLflowStore
+    from ganbench.store.mlflow import RUN_KEY, MLflowStore
 
     store = MLflowStore(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = store.experiment("s", tmp_path / "artifacts")

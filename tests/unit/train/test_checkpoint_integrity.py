@@ -11,8 +11,8 @@ import torch
 from helpers.resume import Crash, exact
 
 from ganbench.config import RunConfig
+from ganbench.store.mlflow import MLflowStore
 from ganbench.tracking import MemoryTracker
-from ganbench.tracking.mlflow import MLflowStore
 from ganbench.train import Progress, train
 from ganbench.train.checkpoint import MAGIC, CorruptCheckpointError, FileCheckpointer, loads
 from ganbench.validate import validate

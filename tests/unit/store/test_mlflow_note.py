@@ -36,7 +36,7 @@ def test_no_ranked_section_is_empty():
 
 
 def test_a_long_note_is_cut_at_a_line_under_the_tag_limit(tmp_path):
-    from ganbench.tracking.mlflow import MLflowStore
+    from ganbench.store.mlflow import MLflowStore
 
     store = MLflowStore(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = store.experiment("n", tmp_path / "art")

@@ -10,8 +10,8 @@ import sqlite3
 import pytest
 from helpers.cli import assert_user_error, invoke
 
-from ganbench.tracking import mlflow as tm
-from ganbench.tracking.store_check import StoreDamagedError, check_store_file
+from ganbench.store import mlflow as tm
+from ganbench.store.check import StoreDamagedError, check_store_file
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_a_full_disk_while_a_store_is_created_leaves_no_half_store(tmp_path, mon
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(tm, "MlflowClient", full)
-    from ganbench.tracking import store_template
+    from ganbench.store import template as store_template
 
     monkeypatch.setattr(store_template, "seed", lambda db: False)
     db = tmp_path / "res" / "mlflow.db"

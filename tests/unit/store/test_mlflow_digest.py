@@ -8,7 +8,7 @@ import torch
 
 from ganbench.data import DATASETS
 from ganbench.data.base import Dataset
-from ganbench.tracking.mlflow import dataset_digest
+from ganbench.store.mlflow import dataset_digest
 
 
 def test_digest_follows_the_contents():

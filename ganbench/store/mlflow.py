@@ -25,8 +25,8 @@ from mlflow.entities import Dataset as MLflowDataset
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
+from ganbench.store.check import check_store_file
 from ganbench.tracking.base import flatten  # noqa: F401  (MLflow params; importable here too)
-from ganbench.tracking.store_check import check_store_file
 
 ROLE, SWEEP, RUN_KEY = "ganbench.role", "ganbench.sweep", "ganbench.run_key"
 # The shared runs-table view every sweep's experiment carries (see set_default_view).
@@ -284,9 +284,9 @@ def _dispose(uri: str) -> None:
 
 def _open_client(uri: str) -> MlflowClient:
     """The client of the store at `uri`; a new local SQLite store starts as a copy of the
-    empty template (tracking/store_template.py) rather than by running every migration."""
+    empty template (store/template.py) rather than by running every migration."""
+    from ganbench.store import template as store_template
     from ganbench.storelock import sqlite_path
-    from ganbench.tracking import store_template
 
     db = sqlite_path(uri)
     if db is not None and db.exists():

@@ -1,4 +1,4 @@
-"""New SQLite stores start as a copy of an empty template (tracking/store_template.py): the
+"""New SQLite stores start as a copy of an empty template (store/template.py): the
 copy must be a store MLflow opens as if freshly migrated, whose experiment 0 points beside
 the new store (not the template's), and a bad template must only cost the migrations."""
 
@@ -8,8 +8,8 @@ import sqlite3
 
 import pytest
 
-from ganbench.tracking import store_template
-from ganbench.tracking.mlflow import MLflowStore
+from ganbench.store import template as store_template
+from ganbench.store.mlflow import MLflowStore
 
 
 @pytest.fixture
