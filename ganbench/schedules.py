@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ganbench import limits as L
 
-SCHEDULE_KEYS = ("start", "end", "shape", "over")
 EXAMPLE = "lr: {start: 2e-4, end: 0, shape: linear}"
 
 
@@ -64,22 +63,11 @@ def split_inline(v: dict[str, Any]) -> dict[str, Any]:
     """A run config's raw mapping with every inline schedule (lr's, the tricks') moved into
     `schedules` and its start left as the parameter's value. Raises ValueError for a
     schedule given twice."""
-    found: dict[str, Any] = {}
-    if is_inline(v.get("lr")):
-        spec = dict(v["lr"])
-        v = {**v, "lr": spec.pop("start")}
-        found["lr"] = spec
+    found = {"lr": v["lr"]} if is_inline(v.get("lr")) else {}
     tricks = v.get("tricks")
-    if isinstance(tricks, dict) and any(isinstance(p, dict) and any(map(is_inline, p.values()))
-                                        for p in tricks.values()):
-        tricks = {name: dict(p) if isinstance(p, dict) else p for name, p in tricks.items()}
-        for name, params in tricks.items():
-            for k, x in list(params.items()) if isinstance(params, dict) else []:
-                if is_inline(x):
-                    spec = dict(x)
-                    params[k] = spec.pop("start")
-                    found[f"{name}.{k}"] = spec
-        v = {**v, "tricks": tricks}
+    for name, params in tricks.items() if isinstance(tricks, dict) else ():
+        if isinstance(params, dict):
+            found.update({f"{name}.{k}": x for k, x in params.items() if is_inline(x)})
     if not found:
         return v
     given = v.get("schedules")
@@ -88,7 +76,14 @@ def split_inline(v: dict[str, Any]) -> dict[str, Any]:
     if twice:
         raise ValueError(f"schedules: {', '.join(twice)} is scheduled both where it is written "
                          "and under schedules:; keep one")
-    return {**v, "schedules": {**given, **found}}
+    out = {**v, "schedules": {**given, **{k: {f: x for f, x in spec.items() if f != "start"}
+                                          for k, spec in found.items()}}}
+    if "lr" in found:
+        out["lr"] = found["lr"]["start"]
+    if isinstance(tricks, dict):
+        out["tricks"] = {name: starts(p) if isinstance(p, dict) else p
+                         for name, p in tricks.items()}
+    return out
 
 
 def written_at(key: str) -> tuple[str, ...]:

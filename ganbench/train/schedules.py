@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from ganbench.config import RunConfig
-from ganbench.tricks import TrickStack
+from ganbench.tricks import TRICKS, TrickStack
 from ganbench.tricks.base import OptimSpec
 
 
@@ -14,16 +14,16 @@ class RunSchedules:
     """The schedules of one config, with each parameter's start (the value it was built
     with). Empty (falsy) for a run without any."""
 
-    def __init__(self, cfg: RunConfig, stack: TrickStack | None = None) -> None:
+    def __init__(self, cfg: RunConfig) -> None:
         self.steps, self.lr = cfg.steps, cfg.lr
         self.items = []
         for key, schedule in sorted(cfg.schedules.items()):
             if key == "lr":
                 start = cfg.lr
-            else:
-                stack = stack or TrickStack.from_config(cfg)
+            else:  # the trick's typed params: its default where the config leaves it out
                 trick, param = key.split(".", 1)
-                start = getattr(stack.trick(trick).params, param)
+                start = getattr(TRICKS.get(trick).Params.model_validate(cfg.tricks[trick]),
+                                param)
             self.items.append((key, float(start), schedule))
 
     def __bool__(self) -> bool:

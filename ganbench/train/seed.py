@@ -89,7 +89,7 @@ class SeedRun:
         g, d = spec.build(cfg.z_dim, self.data.shape, cfg.d_norm, **own, **options)
         self.g, self.d = self.stack.build(g.to(self.device), d.to(self.device))
         self.optim = self.stack.optimizers(OptimSpec(cfg.lr, cfg.lr, cfg.betas, cfg.betas))
-        self.schedules = RunSchedules(cfg, self.stack)  # set before each step (step.py)
+        self.schedules = RunSchedules(cfg)  # set before each step (step.py)
         self.loss = LOSSES.get(cfg.loss)()
         self.n_d = self.stack.d_steps()
         self.d_steps_done = 0
@@ -238,29 +238,29 @@ class SeedRun:
         was trained with. `draw`: which evaluation draw's latent samples (0: the run's own,
         the same at every evaluation)."""
         g = self.eval_g if g is None else g
-        out = self._evaluate(g, draw)
-        if self.computed and self.scorer is None:
-            samples = g(self.eval_z(self.cfg.eval_samples, draw))
-            out.update({spec.name: float(spec.compute(samples, self.data))
-                        for spec in self.computed})
+        if self.scorer is not None:  # the Dirac-GAN's: its own metrics alone
+            return Evaluation(*self.scorer(g, self.d, self.eval_z(self.cfg.eval_samples)))
+        points = self.data.kind == "points"
+        # One batch of samples for the 2-D metrics and the metrics with code of their own.
+        samples = (g(self.eval_z(self.cfg.eval_samples, draw)) if points or self.computed
+                   else None)
+        out = (Evaluation(mode_metrics(samples, self.data.modes, self.data.mode_std))
+               if points else self._image_metrics(g, draw))
+        out.update({spec.name: float(spec.compute(samples, self.data))
+                    for spec in self.computed})
         return out
 
-    def _evaluate(self, g: nn.Module, draw: int) -> Evaluation:
-        if self.data.kind != "points":
-            out = Evaluation()  # stays empty when no image_metrics are asked for
-            if self.fidelity is not None:
-                res = self.fidelity(g, self.cfg.z_dim, draw=draw)
-                out.update(res.metrics)
-                out.tags.update(res.tags())
-            if self.labels is not None:
-                values, label_tags = self.labels(g, self.eval_z(self.cfg.eval_samples, draw))
-                out.update(values)
-                out.tags.update(label_tags)
-            return out
-        if self.scorer is not None:
-            return Evaluation(*self.scorer(g, self.d, self.eval_z(self.cfg.eval_samples)))
-        samples = g(self.eval_z(self.cfg.eval_samples, draw))
-        return Evaluation(mode_metrics(samples, self.data.modes, self.data.mode_std))
+    def _image_metrics(self, g: nn.Module, draw: int) -> Evaluation:
+        out = Evaluation()  # stays empty when no image_metrics are asked for
+        if self.fidelity is not None:
+            res = self.fidelity(g, self.cfg.z_dim, draw=draw)
+            out.update(res.metrics)
+            out.tags.update(res.tags())
+        if self.labels is not None:
+            values, label_tags = self.labels(g, self.eval_z(self.cfg.eval_samples, draw))
+            out.update(values)
+            out.tags.update(label_tags)
+        return out
 
     @torch.no_grad()
     def evaluate_draws(self, g: nn.Module | None = None, repeats: int | None = None
