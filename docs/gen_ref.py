@@ -27,8 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import ganbench.plugins  # noqa: E402,F401  (imports every built-in family)
-import ganbench.sweep.designs  # noqa: E402,F401
+import ganbench.specs.designs  # noqa: E402,F401
+import ganbench.specs.plugins  # noqa: E402,F401  (imports every built-in family)
 from ganbench.config import (  # noqa: E402
     LauncherSpec,
     ParamRange,
@@ -44,7 +44,7 @@ from ganbench.metrics.base import METRICS, MetricSpec, dataset_scorer  # noqa: E
 from ganbench.metrics.protocols import PROTOCOLS  # noqa: E402
 from ganbench.metrics.references import REFERENCES  # noqa: E402
 from ganbench.models.base import MODELS, ModelSpec  # noqa: E402
-from ganbench.sweep.designs import DESIGNS  # noqa: E402
+from ganbench.specs.designs import DESIGNS  # noqa: E402
 from ganbench.tricks.base import TRICKS, OptimSpec, StepContext, Trick  # noqa: E402
 
 OUT = ROOT / "docs" / "reference"
@@ -202,7 +202,7 @@ def signature(cls: type, name: str) -> str:
 
 
 def tricks_page() -> str:
-    from ganbench.validate import trick_conditions
+    from ganbench.specs.run import trick_conditions
 
     parts = ["## The contract\n",
              "A trick subclasses `ganbench.Trick`, declares typed `Params` (a "

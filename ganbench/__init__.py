@@ -17,8 +17,9 @@ import types
 
 from ganbench.version import __version__
 
-_API = ("Trick", "TrickParams", "register_trick", "register_model", "register_dataset",
-        "register_loss", "register_metric", "train", "sweep", "report", "load_runs",
+_API = ("Trick", "TrickParams", "Design", "register_trick", "register_model",
+        "register_dataset", "register_loss", "register_metric", "register_design", "train",
+        "sweep", "report", "load_runs",
         "load_generator", "list_tricks", "list_models", "list_datasets", "list_losses",
         "list_metrics", "list_designs", "list_protocols")
 _PACKAGES = ("train", "sweep", "report")  # API names that are subpackages too

@@ -25,11 +25,9 @@ import pandas as pd
 import yaml
 from pydantic import ValidationError
 
-from ganbench import plugins
 from ganbench.config import ConfigError, RunConfig, SweepSpec, explain
 from ganbench.data import DATASETS
 from ganbench.data.base import register_dataset
-from ganbench.loaders import load_run_config
 from ganbench.losses import LOSSES, register_loss
 from ganbench.metrics import register_metric
 from ganbench.metrics.base import METRICS
@@ -41,9 +39,12 @@ from ganbench.report.build import read_runs, report_sweep
 from ganbench.report.frame import tidy_runs
 from ganbench.report.records import Report
 from ganbench.report.tables import latest_attempts
+from ganbench.specs import plugins
+from ganbench.specs.designs import DESIGNS, Design, register_design
+from ganbench.specs.load import load_run_config
+from ganbench.specs.plan import Plan
+from ganbench.specs.run import validate
 from ganbench.store.mlflow import MLflowStore, default_tracking_uri
-from ganbench.sweep.designs import DESIGNS
-from ganbench.sweep.planner import Plan
 from ganbench.sweep.runner import SweepOptions, load_plan, prepare, run_workers, summarise
 from ganbench.sweep.runner import worker_contexts as _contexts
 from ganbench.tracking import MemoryTracker
@@ -51,12 +52,11 @@ from ganbench.train import RunResult
 from ganbench.train import train as _train
 from ganbench.tricks import TRICKS, Trick, TrickParams
 from ganbench.tricks.base import register as register_trick
-from ganbench.validate import validate
 
-__all__ = ["Trick", "TrickParams", "list_datasets", "list_designs", "list_losses",
+__all__ = ["Design", "Trick", "TrickParams", "list_datasets", "list_designs", "list_losses",
            "list_metrics", "list_models", "list_protocols", "list_tricks", "load_generator",
            "load_runs", "register_dataset", "register_loss", "register_metric",
-           "register_model", "register_trick", "report", "sweep", "train"]
+           "register_design", "register_model", "register_trick", "report", "sweep", "train"]
 
 
 def _lister(reg, family: str, example: str):

@@ -1,7 +1,7 @@
 """Typed, closed run and sweep configuration and file:line messages for its errors.
 
 The schema only: loading a file and checking it against the registries (which import this
-module) is ganbench/loaders.py."""
+module) is ganbench/specs/load.py."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ class RunConfig(Closed):
                          "{name: folder, path: DIR, resolution: 64} (name plus its options)")
     # `dataset: {name: folder, path: DIR, resolution: 64}` is read as dataset (the name) plus
     # these options; they define the run (another folder is another run). Relative paths are
-    # resolved against the YAML file when it is loaded (loaders.py).
+    # resolved against the YAML file when it is loaded (specs/load.py).
     dataset_options: dict[str, Any] = Field(
         default_factory=dict, description="the dataset's options (DatasetSpec.options), usually "
         "written inside the dataset mapping")
@@ -76,7 +76,7 @@ class RunConfig(Closed):
                        "{name: NAME, key: value} (name plus its options)")
     # `model: {name: mynet, depth: 4}` is read as model (the name) plus these options,
     # checked against the model's schema (ModelSpec.options) and passed to its build. They
-    # define the run; run keys leave out those at the schema's defaults (sweep/planner.py).
+    # define the run; run keys leave out those at the schema's defaults (specs/plan.py).
     model_options: dict[str, Any] = Field(
         default_factory=dict, description="the model's options (ModelSpec.options), usually "
         "written inside the model mapping")
@@ -119,7 +119,7 @@ class RunConfig(Closed):
     # uniform) and `cis` use ganbench's own classifier on `eval_samples` samples, for the
     # datasets it labels (MNIST, Fashion-MNIST, Stacked MNIST).
     # Entries are the metric registry's `entry` names (a plugin may add one), checked
-    # against it in validate.py.
+    # against it in specs/run.py.
     image_metrics: list[str] = Field(
         default_factory=list, description="image metrics computed at each evaluation (fid, "
         "kid, isc, prc, labels, cis, or a plugin's); off unless listed",
@@ -135,7 +135,7 @@ class RunConfig(Closed):
                                 description="batch of G and Inception in evaluation",
                                 json_schema_extra={"evaluation": True})
     # A published protocol by name fixes the sample counts and the real split (the PROTOCOLS
-    # registry, metrics/protocols.py, or a plugin's; checked against it in validate.py;
+    # registry, metrics/protocols.py, or a plugin's; checked against it in specs/run.py;
     # fid_samples / fid_real_samples are then unused); None = those two against the train
     # split.
     fid_protocol: str | None = Field(
@@ -162,7 +162,7 @@ class RunConfig(Closed):
     data_root: Path = Field(default_factory=default_data_root,
                             description="where datasets, caches and weights are kept",
                             json_schema_extra={"identity": False})
-    # --- plugins (ganbench/plugins.py): modules or .py files (relative to the run file)
+    # --- plugins (ganbench/specs/plugins.py): modules or .py files (relative to the run file)
     # imported before the file's names are checked. identity=False: what a plugin computes
     # is identified by its recorded content hash (the `ganbench.plugins` tag), not its name.
     plugins: list[str] = Field(default_factory=list,
@@ -172,7 +172,7 @@ class RunConfig(Closed):
 
     # Written inline (`lr: {start: 2e-4, end: 0}`, a trick parameter likewise) and stored
     # here by split_inline, the parameter keeping its start (ganbench/schedules.py). Keys:
-    # "lr" or "<trick>.<param>"; what may be scheduled is checked in validate.py.
+    # "lr" or "<trick>.<param>"; what may be scheduled is checked in specs/run.py.
     schedules: dict[str, Schedule] = Field(
         default_factory=dict, description="parameters that move over training: "
         "{\"lr\" or \"trick.param\": {end, shape, over}}, usually written inline as "
@@ -303,21 +303,28 @@ def explain(e: ValidationError, path: Path | str, node: yaml.Node | None, prefix
     lines, errors = [], e.errors()
     for err in errors[:MAX_ERRORS]:  # formatting (line, did-you-mean) costs; 100k keys happen
         loc = as_written(node, tuple(prefix) + tuple(err["loc"]), len(prefix))
-        line = line_of(node, *loc)
         field = ".".join(str(p) for p in loc) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            under = nested and len(err["loc"]) == 1 and str(err["loc"][0]) in nested[1]
-            msg = unknown + (f"; it is a run setting: put it under {nested[0]}: "
-                                     f"({nested[0]}.{err['loc'][0]})" if under
-                                     else _suggest(err["loc"], fields))
-        elif err["type"].startswith(("greater_than", "less_than")):
-            got = repr(err.get("input"))
-            msg = f"{msg} (got {got if len(got) <= 40 else got[:20] + '...'})"
-        lines.append(f"{path}:{line}: {field}: {msg}")
+        lines.append(f"{path}:{line_of(node, *loc)}: {field}: "
+                     f"{error_message(err, fields, nested, unknown)}")
     if len(errors) > MAX_ERRORS:
         lines.append(f"... and {len(errors) - MAX_ERRORS} more")
     return "\n".join(lines)
+
+
+def error_message(err: Any, fields: list[str] | None = None,
+                  nested: tuple[str, list[str]] | None = None,
+                  unknown: str = "unknown field") -> str:
+    """One pydantic error's message as the user reads it (explain's arguments)."""
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        under = nested and len(err["loc"]) == 1 and str(err["loc"][0]) in nested[1]
+        return unknown + (f"; it is a run setting: put it under {nested[0]}: "
+                          f"({nested[0]}.{err['loc'][0]})" if under
+                          else _suggest(err["loc"], fields))
+    if err["type"].startswith(("greater_than", "less_than")):
+        got = repr(err.get("input"))
+        return f"{msg} (got {got if len(got) <= 40 else got[:20] + '...'})"
+    return msg
 
 
 def as_written(node: yaml.Node | None, loc: tuple[Any, ...], at: int) -> tuple[Any, ...]:
@@ -347,7 +354,7 @@ class RankMetric(Closed):
 
 # ---- tuning (the `tune:` block): budget-fair comparisons, one Optuna study per cell
 # (sweep/tune.py). Names in `space` are checked against the run settings and the sweep's
-# tricks in validate_tune.py, with their file:line.
+# tricks in specs/tune.py, with their file:line.
 
 
 class ParamRange(Closed):
@@ -499,8 +506,8 @@ class SweepSpec(Closed):
                                          "levels: off, on or {param: value}")
     axes: dict[str, list[Any]] = Field(default_factory=dict, description="non-trick axes: "
                                        "a run setting -> its values")
-    # A registered design (sweep/designs.py, or a plugin's); the name is checked against the
-    # registry once the file's plugins are loaded (validate_sweep.py), not listed here.
+    # A registered design (specs/designs.py, or a plugin's); the name is checked against the
+    # registry once the file's plugins are loaded (specs/sweep.py), not listed here.
     design: str = Field("full", description="which combinations of trick levels are cells: "
                         "a registered design")
     resolution: int = Field(4, ge=3, le=5, description="fractional designs only")
@@ -508,7 +515,7 @@ class SweepSpec(Closed):
         3, description="a count (seeds 0..n-1), a list of seeds, or {min, max, step}: seeds "
         "added only where the primary comparison is still open")
     metric: RankMetric = Field(default_factory=RankMetric, description="the ranking metric")
-    # --- plugins (ganbench/plugins.py): modules or .py files (relative to the sweep file)
+    # --- plugins (ganbench/specs/plugins.py): modules or .py files (relative to the sweep file)
     # imported before the file's names are checked; recorded on the study for the workers.
     plugins: list[str] = Field(default_factory=list, description="plugin modules or .py "
                                "files (relative to the file), loaded by every worker too")

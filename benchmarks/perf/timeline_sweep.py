@@ -29,7 +29,7 @@ WORKER = [
     ("ganbench.sweep.worker", "_open_record"), ("ganbench.sweep.worker", "_record"),
     ("ganbench.sweep.worker", "write_run_folder"), ("ganbench.outputs", "save_samples"),
     ("ganbench.store.mlflow", "MLflowStore.__init__"),
-    ("ganbench.sweep.scheduler", "Queue.__init__"), ("ganbench.plugins", "load_recorded"),
+    ("ganbench.sweep.scheduler", "Queue.__init__"), ("ganbench.specs.plugins", "load_recorded"),
     ("ganbench.sweep.scheduler", "Queue.claim"), ("ganbench.sweep.scheduler", "Queue.reap"),
     ("ganbench.sweep.scheduler", "Queue.complete"),
     ("ganbench.sweep.scheduler", "Queue.set_attrs"),

@@ -89,7 +89,7 @@ def worker(
     if tracking_uri is None:  # the server the sweep was enqueued with must answer, too
         checks.tracking_uri(_enqueued_uri(sweep_name, storage, results), "(enqueued) ")
     sw = attach(sweep_name, opts)
-    from ganbench import plugins
+    from ganbench.specs import plugins
 
     # The sweep's plugins, here first: one that cannot be loaded (or differs) stops this
     # command with one line, before any process claims a run.

@@ -19,7 +19,7 @@ from rich.table import Table
 from ganbench import limits as L
 
 console = Console()
-# validate_sweep.DEFAULT_MAX_RUNS, spelled out so that `--help` need not import the config
+# specs/sweep.py DEFAULT_MAX_RUNS, spelled out so that `--help` need not import the config
 # models (pydantic, ~0.3 s); tests/cli/test_startup.py checks they agree.
 DEFAULT_MAX_RUNS = 10_000
 

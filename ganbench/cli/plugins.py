@@ -24,12 +24,12 @@ def plugins(
 
     Origins: built-in, or the plugin (entry point, GANBENCH_PLUGINS, a file's `plugins:`)
     that registered it."""
-    from ganbench import plugins as loader
     from ganbench.config import ConfigError, line_of, read_yaml
     from ganbench.data import DATASETS
     from ganbench.losses import LOSSES
     from ganbench.metrics import METRICS
     from ganbench.models import MODELS
+    from ganbench.specs import plugins as loader
     from ganbench.tricks import TRICKS
 
     loader.load_startup()

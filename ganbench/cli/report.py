@@ -31,7 +31,7 @@ def sweep_name(arg: str) -> str:
     if path.suffix in (".yaml", ".yml") or exists:
         if not exists:
             raise ValueError(f"{arg}: no such sweep file")
-        from ganbench.loaders import load_sweep_spec
+        from ganbench.specs.load import load_sweep_spec
 
         return load_sweep_spec(path)[0].name
     return checks.sweep_name(arg)

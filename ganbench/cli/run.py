@@ -48,11 +48,11 @@ def run(
     generator.pt, and record the run (params, loss history, metrics, files) in MLflow."""
     import torch
 
-    from ganbench.loaders import load_run_config
     from ganbench.outputs import write_run_folder
+    from ganbench.specs.load import load_run_config
+    from ganbench.specs.run import caveats
     from ganbench.tracking import MemoryTracker
     from ganbench.train import train
-    from ganbench.validate import caveats
 
     use_weights(weights)
     checks.system_metrics(system_metrics)
@@ -137,8 +137,8 @@ def run(
 
 def _mlflow_run(cfg, config: Path, results: Path, uri: str):
     """The run's own MLflow run (experiment `runs`), with its params and provenance tags."""
-    from ganbench import plugins
     from ganbench.effective import resolved_params
+    from ganbench.specs import plugins
     from ganbench.store.mlflow import MLflowStore
     from ganbench.sweep.runner import git_commit, is_local_uri
     from ganbench.version import __version__

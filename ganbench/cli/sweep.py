@@ -39,7 +39,7 @@ console = Console()
 
 def print_plan(p, full: bool) -> None:
     from ganbench.effective import cell_confounds, describe, resolve
-    from ganbench.validate import caveats
+    from ganbench.specs.run import caveats
 
     spec = p.spec
     seq = spec.sequential
@@ -149,7 +149,7 @@ def sweep(
     early = (_early_workers(workers, device)
              if local and not dry_run and _new_sweep(spec_file, results, storage) else 0)
     with warm_workers(early, [device] * early) as warm:
-        from ganbench.loaders import load_sweep_spec
+        from ganbench.specs.load import load_sweep_spec
 
         use_weights(weights)
         spec, _ = load_sweep_spec(spec_file, max_runs)  # every file error, the grid's size

@@ -35,14 +35,14 @@ def constraint(m) -> str:
 
 
 def _findings(name: str) -> str:
-    from ganbench.validate import trick_conditions
+    from ganbench.specs.run import trick_conditions
 
     return "\n".join(f"{f.kind} ({cond}): {f.message}" for cond, f in trick_conditions(name)) or "-"
 
 
 def _context() -> str:
     """Where `_findings` looked: said, so "no conflicts" is not read as "none anywhere"."""
-    from ganbench.validate import probe_pair
+    from ganbench.specs.run import probe_pair
 
     dataset, model = probe_pair("points")
     return (f"the trick alone on {dataset}/{model}, loss ns, no D norm, 100000 steps, with "
@@ -55,7 +55,7 @@ def _plugins(extra: list[str] | None = None) -> None:
     tricks are listed and verified like the built-ins."""
     from pathlib import Path
 
-    from ganbench import plugins
+    from ganbench.specs import plugins
 
     plugins.load_startup()
     if extra:
@@ -98,7 +98,7 @@ def show(name: str = typer.Argument(..., help="Trick name, e.g. spectral_norm.")
         cons = ", ".join(constraint(m) for m in f.metadata) or ""
         table.add_row(k, ann, repr(f.default), cons)
     console.print(table)
-    from ganbench.validate import pair_findings, probe_pair
+    from ganbench.specs.run import pair_findings, probe_pair
 
     console.print(f"conflicts / caveats ({_context()}):\n{_findings(name)}", highlight=False)
     dataset, model = probe_pair("points")
@@ -121,8 +121,8 @@ def matrix(
     """
     from ganbench.data import DATASETS
     from ganbench.losses import LOSSES
+    from ganbench.specs.run import pair_matrix
     from ganbench.tricks import TRICKS
-    from ganbench.validate import pair_matrix
 
     DATASETS.get(dataset), LOSSES.get(loss)  # clear errors for unknown names
     names, verdicts = pair_matrix(dataset, model, loss)

@@ -14,8 +14,8 @@ import torch
 from ganbench.config import ConfigError, RunConfig
 from ganbench.data import DATASETS, Dataset
 from ganbench.data.base import DatasetSpec, register_dataset
+from ganbench.specs.run import validate
 from ganbench.tricks import TRICKS
-from ganbench.validate import validate
 
 # Registered only while a check runs (DATASETS.scoped()), so it never shows in `ganbench`'s
 # dataset list and never reaches a sweep.

@@ -15,11 +15,11 @@ from pydantic_core import PydanticUndefined
 from ganbench.config import ConfigError, RunConfig, SweepSpec
 from ganbench.contract.contexts import CONFLICT_SETTINGS, Context, canon, first_setting
 from ganbench.contract.result import Failed, Warn, check, require
-from ganbench.loaders import load_run_config
-from ganbench.sweep.planner import PlanError, plan
+from ganbench.specs.load import load_run_config
+from ganbench.specs.plan import PlanError, plan
+from ganbench.specs.run import check_run, validate
 from ganbench.tricks import TRICKS, Finding, TrickStack
 from ganbench.tricks.base import TimeConstant
-from ganbench.validate import check_run, validate
 
 UNKNOWN_KEY = "definitely_not_a_param"
 
@@ -188,7 +188,7 @@ def _conflicts_title(name: str, partner: str | None = None) -> str:
 def conflicts_match_planner(name: str, partner: str | None = None) -> str | None:
     """Alone and beside every canon trick; with `partner`, beside it only (alone when
     `partner` is `name`). The declared conflicts are the tricks' check(); the planner's drops
-    are sweep/planner.py's, in each of CONFLICT_SETTINGS."""
+    are specs/plan.py's, in each of CONFLICT_SETTINGS."""
     others = [partner] if partner else [name, *[n for n in canon() if n != name]]
     bad, declared = [], 0
     for ctx, loss in CONFLICT_SETTINGS:

@@ -10,10 +10,10 @@ from ganbench.config import ConfigError, RunConfig
 from ganbench.contract.compare import differing_keys, first_difference, same_state
 from ganbench.contract.contexts import Context, canon, first_setting, run_config, settings
 from ganbench.contract.result import Failed, Skip, check, require
+from ganbench.specs.run import schedulable, validate
 from ganbench.tracking import MemoryTracker
 from ganbench.train import Progress, Trainer, train
 from ganbench.train.checkpoint import dumps, loads
-from ganbench.validate import schedulable, validate
 
 # Resume: saves at steps 2 and 4 (log every step, evaluate at 3 and 6); the crash at 5 loses
 # step 5, so the resumed run must redo it exactly.

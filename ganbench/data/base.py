@@ -228,7 +228,7 @@ class DatasetSpec:
     # The loaded Dataset carries `labels`, one of `classes` per image (class-conditional runs
     # need them; MNIST's GAN loader declares 10 classes but loads no labels).
     labelled: bool = False
-    # What a run may ask of it (validate.py reads these through `dataset_info`):
+    # What a run may ask of it (specs/run.py reads these through `dataset_info`):
     max_size: int | None = None  # the largest side it gives without upsampling; None = any
     splits: tuple[str, ...] = ("train",)  # "test" where it has a test split (FID protocols)
     test_size: int | None = None  # its test split's images (compare_gan's generated count)

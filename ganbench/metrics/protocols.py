@@ -25,7 +25,7 @@ class FidProtocol:
     n_real: int | None  # real images (a fixed subset when fewer than the split); None = all
     reported_by: str
     # An old name kept so files that use it keep their run keys and `protocol=` tags: what it
-    # means and the name to write instead (validate.py turns it into a caveat); "" = current.
+    # means and the name to write instead (specs/run.py turns it into a caveat); "" = current.
     deprecated: str = ""
 
     def __post_init__(self) -> None:
@@ -89,7 +89,7 @@ def generated_count(cfg: Any) -> int:
     """The generated images a run's image metrics use (and their names carry): the named
     protocol's, else `fid_samples`. A protocol with n_gen None generates as many as its split
     has, as the dataset declares it (compare_gan: the test size; studiogan2023: the train
-    size); validate.py refuses a dataset that declares none, so `fid_samples` is never used
+    size); specs/run.py refuses a dataset that declares none, so `fid_samples` is never used
     for one."""
     name = getattr(cfg, "fid_protocol", None)
     if name is None:

@@ -26,8 +26,8 @@ from ganbench.report.records import Group, Report, StoreData
 from ganbench.report.sequential import Rule, annotate
 from ganbench.report.stats import ablations, ranked_table, split_by_protocol
 from ganbench.report.verdict import PRIMARY, headline
+from ganbench.specs.designs import DESIGNS
 from ganbench.store.mlflow import MLflowStore
-from ganbench.sweep.designs import DESIGNS
 
 
 def factorial_design(design: str) -> bool:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ganbench.config import RunConfig
 
 if TYPE_CHECKING:
-    from ganbench.sweep.planner import PlannedRun
+    from ganbench.specs.plan import PlannedRun
 
 # The attributes of a planned run; a retry carries these and, of the failed attempts, only
 # their MLflow run ids (where their checkpoints are).

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ganbench.sweep.planner import Plan
+from ganbench.specs.plan import Plan
 
 if TYPE_CHECKING:  # the statistics load only for a sequential sweep (scipy, statsmodels)
     from ganbench.report.sequential import Row, Rule

@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ganbench import plugins
 from ganbench.atomic import write_atomic
 from ganbench.config import ConfigError, SweepSpec, line_of
-from ganbench.loaders import load_sweep_spec
+from ganbench.specs import plugins
+from ganbench.specs.load import load_sweep_spec
+from ganbench.specs.plan import Plan, PlanError, plan
 from ganbench.store.mlflow import MLflowStore, default_tracking_uri
 from ganbench.sweep import rounds, tune, tune_summary  # tuning
 from ganbench.sweep.job import Job
-from ganbench.sweep.planner import Plan, PlanError, plan
 from ganbench.sweep.scheduler import Queue
 from ganbench.sweep.storage import Liveness, is_shared
 from ganbench.sweep.sync import SyncReport

@@ -35,9 +35,10 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from ganbench.config import RunConfig
+from ganbench.specs.plan import Cell, Plan
+from ganbench.specs.tune import search_seeds
 from ganbench.storelock import first_creation_lock, sqlite_path
 from ganbench.sweep.job import Job
-from ganbench.sweep.planner import Cell, Plan
 from ganbench.sweep.scheduler import Claimed, Queue
 from ganbench.sweep.storage import is_shared
 from ganbench.sweep.tune_space import (
@@ -48,7 +49,6 @@ from ganbench.sweep.tune_space import (
     encode,
     final_runs,
 )
-from ganbench.validate_tune import search_seeds
 
 ROLE = "tune_role"  # a cell study's trial: "default" (the cell's defaults) or "search"
 NOT_COUNTED = ("killed", "interrupted", "lost")  # its worker stopped: replaced, not counted

@@ -15,10 +15,10 @@ import math
 from typing import Any
 
 from ganbench.config import ParamRange, RunConfig, SweepSpec
-from ganbench.sweep.planner import Cell, PlannedRun, canonical, digest
+from ganbench.specs.plan import Cell, PlannedRun, canonical, digest
+from ganbench.specs.run import validate
 from ganbench.tricks import TRICKS
 from ganbench.tricks.base import OptimSpec, TrickStack
-from ganbench.validate import validate
 
 Domain = dict[str, Any]  # {"low", "high", "log", "int"} or {"choices": [...]}
 
@@ -71,7 +71,7 @@ def cell_space(spec: SweepSpec, cell: Cell) -> dict[str, Domain]:
 def check_cells(spec: SweepSpec, cells: list[Cell]) -> None:
     """Every cell must search something: equal budgets over an empty space would train one
     configuration `budget` times. Raises PlanError at tune.space."""
-    from ganbench.sweep.designs import PlanError
+    from ganbench.specs.designs import PlanError
 
     if spec.tune is None:
         return

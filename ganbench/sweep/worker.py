@@ -24,12 +24,12 @@ from pathlib import Path
 
 import torch
 
-from ganbench import plugins
 from ganbench.atomic import DiskFullError, disk_full
 from ganbench.atomic import disk_full_message as _disk_full_message
 from ganbench.config import RunConfig
 from ganbench.effective import resolved_params
 from ganbench.outputs import write_run_folder
+from ganbench.specs import plugins
 from ganbench.store.mlflow import (
     RUN_KEY,
     SWEEP,

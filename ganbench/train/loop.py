@@ -12,6 +12,7 @@ import torch
 
 from ganbench.config import RunConfig
 from ganbench.data import Dataset
+from ganbench.specs.run import conflict_error
 from ganbench.tracking import Tracker
 from ganbench.train.checkpoint import Checkpointer, payload_problem
 from ganbench.train.runlog import RunLog
@@ -19,7 +20,6 @@ from ganbench.train.seed import SeedRun, pick_device
 from ganbench.train.state import Evaluation, Progress, RunResult
 from ganbench.train.step import OneSeed, d_step, g_step, train_step
 from ganbench.train.windows import run_windows
-from ganbench.validate import conflict_error
 
 __all__ = ["Trainer", "pick_device", "train"]
 

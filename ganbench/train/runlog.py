@@ -16,10 +16,10 @@ from torch import nn
 from ganbench.config import RunConfig
 from ganbench.data import Dataset
 from ganbench.metrics import available_metrics, update_best
+from ganbench.specs.run import caveats
 from ganbench.tracking import Tracker
 from ganbench.train.schedules import RunSchedules
 from ganbench.train.state import Evaluation, Progress, RunResult
-from ganbench.validate import caveats
 
 
 def window_end(step: int, cfg: RunConfig) -> tuple[bool, bool]:

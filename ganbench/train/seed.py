@@ -23,12 +23,12 @@ from ganbench.metrics.draws import draw_seed, summarise
 from ganbench.metrics.fidelity import FidelityEvaluator
 from ganbench.metrics.labels import LabelEvaluator
 from ganbench.models import MODELS
+from ganbench.specs.run import resolve_defaults
 from ganbench.train.checkpoint import FORMAT_VERSION, check_compatible
 from ganbench.train.schedules import RunSchedules
 from ganbench.train.state import Evaluation
 from ganbench.tricks import TrickStack
 from ganbench.tricks.base import OptimSpec
-from ganbench.validate import resolve_defaults
 
 
 def pick_device(name: str) -> torch.device:

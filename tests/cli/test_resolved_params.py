@@ -22,8 +22,8 @@ metric: {name: modes, goal: max}
 
 
 def test_sweep_runs_log_their_resolved_settings(tmp_path):
-    from ganbench.loaders import load_sweep_spec
-    from ganbench.sweep.planner import plan
+    from ganbench.specs.load import load_sweep_spec
+    from ganbench.specs.plan import plan
 
     spec = tmp_path / "s.yaml"
     spec.write_text(textwrap.dedent(SPEC))

@@ -86,7 +86,7 @@ def test_cli_has_no_import_circles_and_no_private_imports():
 
 def test_spelled_out_constants_agree_with_the_library():
     from ganbench.metrics.inception_weights import ENV_WEIGHTS
-    from ganbench.validate_sweep import DEFAULT_MAX_RUNS
+    from ganbench.specs.sweep import DEFAULT_MAX_RUNS
 
     assert common.DEFAULT_MAX_RUNS == DEFAULT_MAX_RUNS
     assert weights.ENV_WEIGHTS == ENV_WEIGHTS

@@ -8,8 +8,8 @@ import textwrap
 from contextlib import ExitStack
 from pathlib import Path
 
-from ganbench import plugins
 from ganbench.registry import registries
+from ganbench.specs import plugins
 
 # A trick (a simple regulariser on D's real logits) and a 2-D dataset (16 modes on a ring).
 PLUGIN = '''

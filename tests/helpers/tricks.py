@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from ganbench.config import RunConfig
+from ganbench.specs.run import caveats, validate
 from ganbench.tricks import TRICKS
 from ganbench.tricks.base import StepContext
-from ganbench.validate import caveats, validate
 
 # Three sizes of tiny run, kept as the tests were written against them: `small` (2 steps,
 # the contract's), `cfg`/`images` (4 steps of batch 16; images: tiny-images on dcgan28) and

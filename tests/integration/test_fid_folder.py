@@ -15,9 +15,9 @@ from ganbench.config import RunConfig, default_data_root
 from ganbench.data import DataUnavailableError
 from ganbench.metrics import inception_weights as iw
 from ganbench.metrics.protocols import PROTOCOLS, FidProtocol
+from ganbench.specs.run import validate
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train
-from ganbench.validate import validate
 
 pytestmark = pytest.mark.slow
 

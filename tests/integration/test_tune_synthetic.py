@@ -20,11 +20,11 @@ from optuna.trial import TrialState
 
 import ganbench.sweep.tune_worker as tune_worker
 import ganbench.sweep.worker as worker
+from ganbench.specs.tune import SEARCH_SEED_BASE
 from ganbench.store.mlflow import default_tracking_uri
 from ganbench.sweep.runner import SweepOptions, prepare, summarise, worker_contexts
 from ganbench.sweep.storage import open_storage
 from ganbench.train import train as real_train
-from ganbench.validate_tune import SEARCH_SEED_BASE
 
 pytestmark = pytest.mark.slow
 

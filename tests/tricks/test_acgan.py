@@ -11,11 +11,11 @@ from helpers.tricks import make
 
 from ganbench.config import ConfigError, RunConfig
 from ganbench.models.conditional import bind_labels
+from ganbench.specs.run import validate
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train
 from ganbench.train.loop import Trainer
 from ganbench.tricks.base import StepContext
-from ganbench.validate import validate
 
 
 def cfg(tmp_path, **kw) -> RunConfig:

@@ -121,7 +121,7 @@ def test_pair_conflicts_match_what_the_planner_drops(pair):
 
 
 def test_the_matrix_shows_the_declared_conflicts():
-    from ganbench.validate import pair_matrix
+    from ganbench.specs.run import pair_matrix
 
     with contract_data():
         for ctx, loss in CONFLICT_SETTINGS:

@@ -7,7 +7,7 @@ import math
 import torch
 from helpers.tricks import LinearD, ctx_for, images, make
 
-from ganbench.validate import caveats
+from ganbench.specs.run import caveats
 
 
 def test_dragan_penalty_positive_and_exact_for_unit_gradient():

@@ -7,10 +7,10 @@ import pytest
 import torch
 from helpers.tricks import cfg, horizon_caveats, run_cfg
 
+from ganbench.specs.run import trick_conditions
 from ganbench.tracking import MemoryTracker
 from ganbench.train import Trainer, train
 from ganbench.tricks.base import HORIZON_FRACTION
-from ganbench.validate import trick_conditions
 
 
 @pytest.mark.parametrize("warmup,step,expected", [(False, 0, 0.9), (True, 0, 0.1),

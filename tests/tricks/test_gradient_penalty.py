@@ -9,11 +9,11 @@ from helpers.tricks import small
 from torch import nn
 
 from ganbench.config import RunConfig
+from ganbench.specs.run import caveats, validate
 from ganbench.tracking import MemoryTracker
 from ganbench.train import Trainer, train
 from ganbench.tricks import TRICKS
 from ganbench.tricks.base import StepContext
-from ganbench.validate import caveats, validate
 
 
 def test_gradient_penalty_adds_a_positive_gp_term(tmp_path):

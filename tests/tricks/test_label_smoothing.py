@@ -8,8 +8,8 @@ import torch
 from helpers.tricks import small
 
 from ganbench.config import ConfigError, RunConfig
+from ganbench.specs.run import caveats, validate
 from ganbench.train import Trainer
-from ganbench.validate import caveats, validate
 
 
 def test_label_smoothing_targets(tmp_path):

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from ganbench.config import ConfigError, RunConfig
+from ganbench.specs.run import validate
 from ganbench.train import Trainer
 from ganbench.tricks import TRICKS
 from ganbench.tricks.pack import pack
-from ganbench.validate import validate
 
 
 def small(tmp_path, **overrides) -> RunConfig:

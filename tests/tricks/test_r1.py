@@ -8,9 +8,9 @@ import torch
 from helpers.tricks import LinearD, ctx_for, make
 
 from ganbench.config import RunConfig
+from ganbench.specs.run import validate
 from ganbench.train import Trainer
 from ganbench.train.checkpoint import FileCheckpointer
-from ganbench.validate import validate
 
 
 def test_r1_lazy_interval_applies_every_kth_step_scaled_by_k():

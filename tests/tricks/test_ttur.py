@@ -11,10 +11,10 @@ import pytest
 from helpers.tricks import small
 
 from ganbench.config import ConfigError, RunConfig, SweepSpec
-from ganbench.sweep.planner import canonical, digest, plan
+from ganbench.specs.plan import canonical, digest, plan
+from ganbench.specs.run import validate
 from ganbench.train import Trainer
 from ganbench.train.checkpoint import comparable_config
-from ganbench.validate import validate
 
 
 def rates(tr: Trainer) -> tuple[float, float]:
@@ -76,7 +76,7 @@ def test_ttur_mix_in_a_sweep_level_is_refused_at_plan():
         plan(spec)
 
 
-# Run keys of `ganbench.sweep.planner.plan` made before ratios existed (commit 461eddf), for
+# Run keys of `ganbench.specs.plan.plan` made before ratios existed (commit 461eddf), for
 # `name: k, base: {dataset: ring8, lr: LR}, tricks: {ttur: [off, on, {d_lr: 1e-3}]}`.
 OLD_KEYS = {  # (lr, cell, seed) -> run key
     (2e-4, "baseline", 0): "54a2d670d851", (2e-4, "ttur", 0): "82116c1a1604",

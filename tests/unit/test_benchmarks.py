@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ganbench.loaders import load_run_config
+from ganbench.specs.load import load_run_config
 from ganbench.sweep.runner import load_plan
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ganbench.config import ConfigError, RunConfig
-from ganbench.loaders import load_run_config
+from ganbench.specs.load import load_run_config
 from ganbench.tricks import TrickStack
 
 

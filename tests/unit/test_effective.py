@@ -12,8 +12,8 @@ from ganbench.effective import (
     resolve,
     resolved_params,
 )
+from ganbench.specs.run import validate
 from ganbench.store.mlflow import flatten
-from ganbench.validate import validate
 
 
 def cfg(**kw) -> RunConfig:
@@ -50,7 +50,7 @@ def test_image_runs_add_their_evaluation_counts():
 
 
 def test_resolved_params_have_a_stable_prefix_and_leave_the_run_key():
-    from ganbench.sweep.planner import canonical
+    from ganbench.specs.plan import canonical
 
     c = cfg(lr=2e-3, tricks={"ttur": {}})
     params = resolved_params(c)

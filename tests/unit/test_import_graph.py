@@ -29,12 +29,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("parts", ("ganbench.data", "ganbench.models", "ganbench.losses", "ganbench.tracking")),
     ("tricks and metrics", ("ganbench.tricks", "ganbench.metrics")),
     # plugins.py imports every built-in family before a plugin (names collide loudly).
-    # sweep/designs.py and fractional.py are pure (spec -> cells): the size check and the
-    # report ask a design what it is, so they sit below the rest of sweep/.
-    ("checks", ("ganbench.sweep.designs", "ganbench.sweep.fractional",
-                "ganbench.validate", "ganbench.validate_tune", "ganbench.validate_sweep",
-                "ganbench.plugins",
-                "ganbench.loaders", "ganbench.effective")),
+    # specs/ turns a file into a checked plan; the report asks its design registry what a
+    # design is.
+    ("checks", ("ganbench.specs", "ganbench.effective")),
     ("train", ("ganbench.train",)),
     ("store", ("ganbench.store",)),  # the MLflow store: keeps checkpoints in train's format
     ("report", ("ganbench.report",)),
@@ -320,7 +317,7 @@ def late():
 
 def test_the_docs_map_names_every_module_of_the_table():
     # docs/development.md's "Map of the house" describes this table in prose; a module the
-    # table gains must be named there too (by its path: `limits.py`, `sweep/designs.py`).
+    # table gains must be named there too (by its path: `limits.py`, `specs/designs.py`).
     doc = (ROOT.parent / "docs" / "development.md").read_text(encoding="utf-8")
     start = doc.index("## Map of the house")
     end = doc.find("\n## ", start + 1)

@@ -10,10 +10,10 @@ import time
 import pytest
 
 from ganbench.config import ConfigError, RunConfig, SweepSpec
-from ganbench.loaders import load_run_config, load_sweep_spec
+from ganbench.specs.load import load_run_config, load_sweep_spec
+from ganbench.specs.sweep import check_size, grid_size
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train
-from ganbench.validate_sweep import check_size, grid_size
 from ganbench.yamlfile import MAX_ERRORS, read_yaml
 
 

@@ -87,7 +87,7 @@ def test_evaluation_work_counts_a_named_protocols_images(tmp_path):
     # mimicry generates 50k images per evaluation whatever fid_samples says: 100k
     # evaluations x (2,500 + 50,000) is over the limit, x (2,500 + 10) would not be.
     from ganbench.config import ConfigError
-    from ganbench.loaders import load_run_config
+    from ganbench.specs.load import load_run_config
 
     p = tmp_path / "run.yaml"
     body = ("dataset: cifar10\nmodel: sngan32\nsteps: 100000\neval_every: 1\n"

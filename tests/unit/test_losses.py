@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from ganbench.config import ConfigError, RunConfig
 from ganbench.losses import LOSSES
-from ganbench.validate import validate
+from ganbench.specs.run import validate
 
 ALL = LOSSES.names()
 LOG2 = math.log(2.0)

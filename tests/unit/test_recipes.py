@@ -13,11 +13,11 @@ from helpers.image_files import cifar10_root
 from ganbench.effective import resolve
 from ganbench.metrics.protocols import PROTOCOLS, generated_count
 from ganbench.metrics.references import references_for
+from ganbench.specs.run import validate
 from ganbench.sweep.runner import load_plan
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train
 from ganbench.train.schedules import RunSchedules
-from ganbench.validate import validate
 
 RECIPES = Path(__file__).resolve().parents[2] / "benchmarks" / "recipes"
 

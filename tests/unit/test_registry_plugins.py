@@ -13,8 +13,8 @@ from helpers.cli import invoke
 from helpers.plugins import isolation
 
 from ganbench.config import ConfigError
-from ganbench.loaders import load_run_config, load_sweep_spec
 from ganbench.report.build import analyse, factorial_design
+from ganbench.specs.load import load_run_config, load_sweep_spec
 
 from .report.test_report import store_data
 from .report.test_stats import GP, SN, runs_frame
@@ -24,15 +24,15 @@ PLUGIN = '''
 import itertools
 import math
 
+import ganbench
 from ganbench.metrics.protocols import FidProtocol, register_protocol
-from ganbench.sweep.designs import DESIGNS, Design
 from ganbench.tricks.levels import OFF
 
 SIZED = []  # each call of TpPairs.cells: the size check asked the design
 
 
-@DESIGNS.register("tp-pairs")
-class TpPairs(Design):
+@ganbench.register_design("tp-pairs")  # the public API, as a plugin author writes it
+class TpPairs(ganbench.Design):
     """The baseline, then every pair of tricks on together."""
 
     two_level = True
@@ -47,8 +47,8 @@ class TpPairs(Design):
         return 1 + math.comb(len(n_levels), 2)
 
 
-@DESIGNS.register("tp-crossed")
-class TpCrossed(Design):
+@ganbench.register_design("tp-crossed")
+class TpCrossed(ganbench.Design):
     """Every combination, as full (a factorial design of a plugin's own)."""
 
     factorial = True

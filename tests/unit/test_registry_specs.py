@@ -20,11 +20,11 @@ from ganbench.data import DATASETS, Dataset, DatasetSpec
 from ganbench.losses import LOSSES, Loss
 from ganbench.metrics import METRICS, MetricSpec, available_metrics, metric_goal, register_metric
 from ganbench.models import MODELS, ModelSpec, register_model
+from ganbench.specs.run import check_run, pair_matrix, probe_pair, trick_conditions, validate
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train
 from ganbench.train.seed import SeedRun
 from ganbench.train.vectorised import can_vectorise, train_vectorised
-from ganbench.validate import check_run, pair_matrix, probe_pair, trick_conditions, validate
 
 
 def data_shape(spec: ModelSpec) -> tuple[int, ...]:
@@ -306,7 +306,7 @@ def test_probing_helpers_still_work_from_the_registries():
 
 
 def test_image_metrics_are_checked_against_the_metric_registry(tmp_path):
-    from ganbench.loaders import load_run_config
+    from ganbench.specs.load import load_run_config
 
     f = tmp_path / "run.yaml"
     f.write_text(f"dataset: {TINY_IMAGES}\nmodel: dcgan28\nsteps: 2\n"
@@ -320,7 +320,7 @@ def test_image_metrics_are_checked_against_the_metric_registry(tmp_path):
 
 
 def test_image_metrics_order_and_repeats_do_not_change_the_run():
-    from ganbench.sweep.planner import canonical
+    from ganbench.specs.plan import canonical
 
     a = RunConfig(dataset=TINY_IMAGES, model="dcgan28", image_metrics=["cis", "kid", "fid"])
     b = RunConfig(dataset=TINY_IMAGES, model="dcgan28", image_metrics=["fid", "cis", "kid",

@@ -8,9 +8,9 @@ import math
 import pytest
 
 from ganbench.config import ConfigError, RunConfig
-from ganbench.loaders import load_run_config, load_sweep_spec
 from ganbench.schedules import Schedule
-from ganbench.sweep.planner import canonical, digest, plan
+from ganbench.specs.load import load_run_config, load_sweep_spec
+from ganbench.specs.plan import canonical, digest, plan
 
 
 def test_linear_to_zero_is_mimicrys_decay():

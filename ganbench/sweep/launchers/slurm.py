@@ -60,7 +60,7 @@ class WorkerJob:
         self.fields, self._pids = dict(state["fields"]), set()
 
     def __call__(self) -> dict[str, int]:
-        from ganbench import plugins
+        from ganbench.specs import plugins
         from ganbench.sweep.runner import SweepOptions, attach, run_workers, worker_devices
         from ganbench.sweep.storage import Liveness
 

@@ -11,9 +11,9 @@ from helpers.image_files import cifar10_root, make_tree
 
 from ganbench.config import RunConfig
 from ganbench.data.base import Dataset, DataTooLargeError
+from ganbench.specs.run import check_run, data_findings, validate
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train
-from ganbench.validate import check_run, data_findings, validate
 
 
 @pytest.fixture(autouse=True)

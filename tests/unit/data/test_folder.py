@@ -12,7 +12,7 @@ from PIL import Image
 from ganbench.config import ConfigError
 from ganbench.data import DATASETS, folder
 from ganbench.data.base import DataTooLargeError, DataUnavailableError, dataset_info
-from ganbench.loaders import load_run_config
+from ganbench.specs.load import load_run_config
 
 
 def test_class_folders_give_labels_and_every_image_is_square_rgb(tmp_path):

@@ -20,8 +20,8 @@ from ganbench.data.idx import write_idx
 from ganbench.metrics import classifier as cl
 from ganbench.metrics.labels import LabelEvaluator
 from ganbench.models import MODELS
+from ganbench.specs.run import check_run
 from ganbench.train.loop import Trainer, train
-from ganbench.validate import check_run
 
 
 def write_fake_mnist(root: Path, n_train: int = 250, n_test: int = 60) -> None:

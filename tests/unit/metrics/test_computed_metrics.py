@@ -10,9 +10,9 @@ import ganbench
 from ganbench.config import RunConfig
 from ganbench.metrics import METRICS, available_metrics
 from ganbench.metrics.base import MetricSpec
+from ganbench.specs.run import validate
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train
-from ganbench.validate import validate
 
 RING = dict(dataset="ring8", model="mlp", batch_size=32, steps=4, log_every=2, eval_every=2,
             eval_samples=300, device="cpu")

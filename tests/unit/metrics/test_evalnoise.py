@@ -10,7 +10,7 @@ import pytest
 
 from ganbench.config import RunConfig
 from ganbench.metrics.draws import draw_seed, summarise
-from ganbench.sweep.planner import canonical, digest
+from ganbench.specs.plan import canonical, digest
 from ganbench.tracking.base import MemoryTracker
 from ganbench.train import train
 from ganbench.train.loop import Trainer

@@ -11,12 +11,12 @@ import torch
 
 from ganbench.config import ConfigError, RunConfig
 from ganbench.data import Dataset
-from ganbench.loaders import load_run_config
 from ganbench.metrics import fidelity as fid
 from ganbench.metrics import inception_weights as iw
 from ganbench.report.build import analyse
-from ganbench.sweep.planner import PlanError, plan
-from ganbench.validate import check_run
+from ganbench.specs.load import load_run_config
+from ganbench.specs.plan import PlanError, plan
+from ganbench.specs.run import check_run
 
 from ..report.test_report import store_data
 from ..report.test_stats import GP, SN, runs_frame
@@ -171,7 +171,7 @@ def test_metric_names_carry_the_protocols_count(tmp_path):
 
 
 def test_a_sweep_ranked_under_mimicry_plans(tmp_path):
-    from ganbench.loaders import load_sweep_spec
+    from ganbench.specs.load import load_sweep_spec
 
     f = tmp_path / "s.yaml"
     f.write_text("name: m\nbase: {dataset: cifar10, model: dcgan28, image_metrics: [fid], "
@@ -206,8 +206,8 @@ OLD_RUN = "dataset: cifar10\nmodel: dcgan28\nimage_metrics: [fid]\nfid_protocol:
 
 
 def test_an_old_studiogan_file_still_loads_and_keeps_its_run_key(tmp_path):
-    from ganbench.sweep.planner import canonical, digest
-    from ganbench.validate import caveats
+    from ganbench.specs.plan import canonical, digest
+    from ganbench.specs.run import caveats
 
     f = tmp_path / "run.yaml"
     f.write_text(OLD_RUN)
@@ -229,7 +229,7 @@ def test_an_old_studiogan_file_still_loads_and_keeps_its_run_key(tmp_path):
 
 
 def test_an_old_studiogan_sweep_plans_the_same_runs(tmp_path):
-    from ganbench.loaders import load_sweep_spec
+    from ganbench.specs.load import load_sweep_spec
 
     f = tmp_path / "s.yaml"
     f.write_text("name: sg\nbase: {dataset: cifar10, model: dcgan28, image_metrics: [fid], "

@@ -28,10 +28,10 @@ from ganbench.metrics import (
 )
 from ganbench.metrics import fidelity as fid
 from ganbench.metrics import inception_weights as iw
-from ganbench.sweep.planner import PlanError, plan
+from ganbench.specs.plan import PlanError, plan
+from ganbench.specs.run import validate
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train
-from ganbench.validate import validate
 
 # ------------------------------------------------------------------ fixtures
 
@@ -84,7 +84,7 @@ def test_metric_names_carry_the_generated_count():
 def test_image_metrics_config_is_canonical_and_checked():
     assert RunConfig(image_metrics=["kid", "fid", "kid"]).image_metrics == ["fid", "kid"]
     assert RunConfig().image_metrics == []  # off unless asked for: Inception is slow on CPU
-    from ganbench.validate import validate
+    from ganbench.specs.run import validate
 
     with pytest.raises(ValueError, match="image_metrics: unknown image metric 'fid50k'; did "
                        "you mean 'fid'"):  # the metric registry says which names exist

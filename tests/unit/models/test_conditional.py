@@ -12,14 +12,14 @@ from scipy import stats
 
 from ganbench.config import ConfigError, RunConfig
 from ganbench.data.base import DATASETS, Dataset, DatasetSpec, register_dataset
-from ganbench.loaders import load_run_config
 from ganbench.models import MODELS
 from ganbench.models.conditional import ConditionalBatchNorm2d, bind_labels, labels_from_z
+from ganbench.specs.load import load_run_config
+from ganbench.specs.run import validate
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train
 from ganbench.train.loop import Trainer
 from ganbench.train.vectorised import can_vectorise
-from ganbench.validate import validate
 
 WIDTHS = {"g_width": 2, "d_width": 4}
 

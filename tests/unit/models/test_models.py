@@ -14,11 +14,11 @@ from torch.nn.utils import parametrize
 from ganbench.config import ConfigError, RunConfig
 from ganbench.models import MODELS
 from ganbench.models.resnet import DBlock, GBlock
+from ganbench.specs.run import validate
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train
 from ganbench.train.vectorised import can_vectorise
 from ganbench.tricks import TRICKS
-from ganbench.validate import validate
 
 from ..train.test_vectorised import cfgs_of, check_equal  # the vectorised-equality harness
 

@@ -12,14 +12,14 @@ from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from ganbench.config import ConfigError, RunConfig
-from ganbench.loaders import load_run_config, load_sweep_spec
 from ganbench.models import MODELS, ModelSpec
 from ganbench.models.mlp import build_mlp
-from ganbench.sweep.planner import canonical, digest, plan
+from ganbench.specs.load import load_run_config, load_sweep_spec
+from ganbench.specs.plan import canonical, digest, plan
+from ganbench.specs.run import validate
 from ganbench.tracking import MemoryTracker
 from ganbench.train import train
 from ganbench.train.seed import SeedRun
-from ganbench.validate import validate
 
 PLUGIN = '''
 """A test plugin: tp_net, a 2-D model family whose depth and width are options."""
@@ -194,7 +194,7 @@ def test_plain_model_names_keep_their_run_keys(raw, expect):
 
 def test_options_are_in_the_key_only_where_they_change_the_run(tmp_path, isolated_plugins):
     (tmp_path / "tp_models.py").write_text(PLUGIN)
-    from ganbench import plugins
+    from ganbench.specs import plugins
 
     plugins.load(["./tp_models.py"], tmp_path)
     plain = key({"model": "tp_net"})

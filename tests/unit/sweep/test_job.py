@@ -8,9 +8,9 @@ import json
 import pytest
 
 from ganbench.config import RunConfig, SweepSpec
-from ganbench.sweep.designs import DESIGNS, Design
+from ganbench.specs.designs import DESIGNS, Design
+from ganbench.specs.plan import plan
 from ganbench.sweep.job import ATTEMPTS, Job, retry_attrs
-from ganbench.sweep.planner import plan
 from ganbench.sweep.runner import run_attrs
 from ganbench.sweep.scheduler import Queue
 

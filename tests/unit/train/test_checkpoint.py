@@ -9,11 +9,11 @@ import torch
 from helpers.resume import Crash, RecordingCheckpointer, exact, history
 
 from ganbench.config import RunConfig
+from ganbench.specs.run import validate
 from ganbench.tracking import MemoryTracker
 from ganbench.train import Progress, RunResult, Trainer, train
 from ganbench.train import checkpoint as checkpoint_module
 from ganbench.train.checkpoint import FileCheckpointer
-from ganbench.validate import validate
 
 
 def crash_at(step: int):

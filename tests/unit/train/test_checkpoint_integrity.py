@@ -11,11 +11,11 @@ import torch
 from helpers.resume import Crash, exact
 
 from ganbench.config import RunConfig
+from ganbench.specs.run import validate
 from ganbench.store.mlflow import MLflowStore
 from ganbench.tracking import MemoryTracker
 from ganbench.train import Progress, train
 from ganbench.train.checkpoint import MAGIC, CorruptCheckpointError, FileCheckpointer, loads
-from ganbench.validate import validate
 
 EVERY = 10
 

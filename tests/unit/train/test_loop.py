@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from ganbench.config import RunConfig
+from ganbench.specs.run import validate
 from ganbench.tracking import MemoryTracker
 from ganbench.train import Progress, Trainer, train
-from ganbench.validate import validate
 
 # The test-only trick test_nan_at (helpers/stub_tricks.py), registered for each test.
 pytestmark = pytest.mark.usefixtures("scoped_test_tricks")

@@ -10,9 +10,9 @@ from ganbench.config import RunConfig
 from ganbench.contract.compare import first_difference, same_state
 from ganbench.contract.training import MemoryCheckpointer
 from ganbench.schedules import Schedule
+from ganbench.specs.run import validate
 from ganbench.tracking import MemoryTracker
 from ganbench.train import Progress, Trainer, train
-from ganbench.validate import validate
 
 BASE = dict(dataset="ring8", model="mlp", batch_size=32, eval_samples=256, device="cpu")
 LR = {"start": 1e-3, "end": 0.0}

@@ -23,11 +23,11 @@ from torch import nn
 from ganbench.config import RunConfig
 from ganbench.data.base import Dataset
 from ganbench.models import MODELS
+from ganbench.specs.run import validate
 from ganbench.tracking import MemoryTracker
 from ganbench.train import RunResult, train
 from ganbench.train.vectorised import can_vectorise, train_vectorised
 from ganbench.tricks import TRICKS
-from ganbench.validate import validate
 
 SEEDS = (0, 1, 2)
 POINTS = dict(dataset="ring8", model="mlp", batch_size=32, steps=10, log_every=2,

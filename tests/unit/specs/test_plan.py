@@ -11,8 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from ganbench.config import ConfigError, RunConfig, SweepSpec
-from ganbench.loaders import load_sweep_spec
-from ganbench.sweep.planner import PlannedRun, canonical, digest, level_label, level_of, plan
+from ganbench.specs.load import load_sweep_spec
+from ganbench.specs.plan import PlannedRun, canonical, digest, level_label, level_of, plan
 
 
 def spec(**kw) -> SweepSpec:
@@ -513,7 +513,7 @@ def test_yaml_and_dict_specs_give_the_same_run_keys(tmp_path):
 def test_run_keys_ignore_settings_left_at_their_defaults():
     # A later release may add a setting with a default: existing run keys must not change.
     from ganbench.config import RunConfig
-    from ganbench.sweep.planner import canonical
+    from ganbench.specs.plan import canonical
 
     explicit = RunConfig(dataset="ring8", eval_samples=RunConfig().eval_samples)
     assert canonical(RunConfig(dataset="ring8")) == canonical(explicit)

@@ -5,7 +5,6 @@ No I/O, no training: `plan(spec)` is what `--dry-run` prints and what the schedu
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import itertools
 import json
@@ -18,11 +17,12 @@ from ganbench.config import ConfigError, RunConfig, SweepSpec
 from ganbench.data import data_kind
 from ganbench.metrics import available_metrics, missing_metric_hint
 from ganbench.models import MODELS
-from ganbench.schedules import describe, starts
-from ganbench.sweep.designs import PlanError, design_for
+from ganbench.schedules import describe
+from ganbench.specs.designs import PlanError, design_for
+from ganbench.specs.rules import grid_problems
+from ganbench.specs.run import check_run, resolve_defaults, validate
 from ganbench.tricks import TRICKS, TrickStack
 from ganbench.tricks.levels import OFF, level_label, level_of
-from ganbench.validate import check_run, level_schedule_problems, resolve_defaults, validate
 
 
 def _short(v: Any) -> str:
@@ -99,59 +99,12 @@ class Plan:
     notes: list[str] = field(default_factory=list)  # found while planning, one line each
 
 
-def _trick_levels(spec: SweepSpec) -> dict[str, list[dict[str, Any] | None]]:
-    levels = {}
-    for name, raws in spec.tricks.items():
-        if name not in TRICKS:
-            raise PlanError(("tricks", name), TRICKS.unknown_message(name))
-        if not raws:
-            raise PlanError(("tricks", name), "give at least one level (off, on or parameters)")
-        levels[name] = []
-        for i, raw in enumerate(raws):
-            try:
-                lv = level_of(raw)
-                if lv is not OFF:
-                    TRICKS.get(name).Params.model_validate(starts(lv))
-            except (ValueError, ValidationError) as e:
-                msg = str(e)
-                if isinstance(e, ValidationError):
-                    err = e.errors()[0]
-                    msg = f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
-                raise PlanError(("tricks", name, i), msg) from None
-            for loc, msg in level_schedule_problems(name, lv) if lv is not OFF else []:
-                raise PlanError(("tricks", name, i, *loc), msg)
-            levels[name].append(lv)
-    return levels
-
-
 def _base_tricks(spec: SweepSpec) -> dict[str, Any]:
-    """Tricks on in every cell; a trick cannot be both always on and swept."""
+    """Tricks on in every cell (that none is also swept is a rule of specs/rules.py)."""
     try:
-        base = RunConfig.model_validate({"tricks": spec.base.get("tricks")}).tricks
+        return RunConfig.model_validate({"tricks": spec.base.get("tricks")}).tricks
     except ValidationError as e:
         raise PlanError(("base", "tricks"), e.errors()[0]["msg"]) from None
-    for name in base:
-        if name in spec.tricks:
-            raise PlanError(("tricks", name), "also listed in base.tricks; list a trick either "
-                            "as always on (base.tricks) or as swept (tricks), not both")
-    return base
-
-
-_RESERVED = {"tricks": "tricks: sweeps tricks", "seed": "seeds: sets the seeds",
-             "name": "runs are named by their cell"}
-
-
-def _check_axes(spec: SweepSpec) -> None:
-    for axis in spec.axes:
-        if axis in _RESERVED:
-            raise PlanError(("axes", axis), f"cannot be an axis ({_RESERVED[axis]})")
-        if axis not in RunConfig.model_fields:
-            fields = [f for f in RunConfig.model_fields if f not in _RESERVED]
-            close = difflib.get_close_matches(axis, fields, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise PlanError(("axes", axis), f"not a run setting{hint}")
-        if not spec.axes[axis]:
-            raise PlanError(("axes", axis), "give at least one value")
 
 
 def _cells(spec: SweepSpec, levels, combos) -> tuple[list[Cell], list[tuple[str, str]]]:
@@ -209,8 +162,9 @@ def _check_metric(spec: SweepSpec, cells: list[Cell]) -> None:
 
 def plan(spec: SweepSpec) -> Plan:
     """Expand a spec; raises ValueError for a spec that cannot make a grid at all."""
-    levels = _trick_levels(spec)
-    _check_axes(spec)
+    levels, problems = grid_problems(spec)
+    if problems:
+        raise PlanError(*problems[0])
     design = design_for(spec)
     design.check(levels)
     cells, dropped = _cells(spec, levels, design.combinations(levels))

@@ -8,8 +8,8 @@ import textwrap
 import pytest
 
 from ganbench.config import ConfigError
-from ganbench.loaders import load_sweep_spec
-from ganbench.sweep.planner import plan
+from ganbench.specs.load import load_sweep_spec
+from ganbench.specs.plan import plan
 from ganbench.sweep.tune_space import cell_space, configure, default_params
 
 HEAD = """\

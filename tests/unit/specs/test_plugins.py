@@ -10,9 +10,9 @@ import textwrap
 import pytest
 from helpers.plugins import isolation, write_plugin
 
-from ganbench import plugins
 from ganbench.data import DATASETS
 from ganbench.registry import DuplicateNameError, Registry, origin
+from ganbench.specs import plugins
 from ganbench.tricks import TRICKS
 
 
@@ -204,7 +204,7 @@ def test_registry_origins():
 
 
 def test_an_old_run_file_without_plugins_loads(tmp_path):
-    from ganbench.loaders import load_run_config
+    from ganbench.specs.load import load_run_config
 
     p = tmp_path / "r.yaml"
     p.write_text("dataset: ring8\nsteps: 10\n")

@@ -6,7 +6,7 @@ and returns the level combinations, in the order the cells are planned. A new de
 the code asks of it (whether the report may fit a factorial model to its cells, how many
 cells it makes), so no list of design names exists anywhere else.
 
-Pure (no store, no queue): validate_sweep sizes a grid and the report asks `factorial` from
+Pure (no store, no queue): specs/sweep.py sizes a grid and the report asks `factorial` from
 here, below sweep/'s other modules (the layer table in docs/development.md).
 """
 
@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from ganbench.config import SweepSpec
 from ganbench.registry import Registry
-from ganbench.sweep.fractional import fractional_rows
+from ganbench.specs.fractional import fractional_rows
 from ganbench.tricks.levels import OFF
 
 Level = dict[str, Any] | None  # OFF or a trick's parameters
@@ -76,6 +76,12 @@ class Design:
 DESIGNS: Registry[type[Design]] = Registry("design")
 
 
+def register_design(obj=None, /):
+    """Register a Design subclass under a name: `@register_design("name")`,
+    `@register_design` (the class's own `name`) or `register_design(cls)`."""
+    return DESIGNS.register(obj)
+
+
 @DESIGNS.register("full")
 class Full(Design):
     """Every combination of every trick's levels."""
@@ -122,7 +128,7 @@ class LeaveOneOut(Design):
 
 @DESIGNS.register("fractional")
 class Fractional(Design):
-    """A regular two-level fraction of the given resolution (sweep/fractional.py)."""
+    """A regular two-level fraction of the given resolution (specs/fractional.py)."""
 
     two_level = True
     factorial = True
@@ -141,4 +147,4 @@ def design_for(spec: SweepSpec) -> Design:
     return DESIGNS.get(spec.design)(spec)
 
 
-__all__ = ["DESIGNS", "Design", "PlanError", "design_for"]
+__all__ = ["DESIGNS", "Design", "PlanError", "design_for", "register_design"]

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from ganbench.sweep.fractional import fractional_rows
+from ganbench.specs.fractional import fractional_rows
 
 KS = range(2, 11)
 RESOLUTIONS = (3, 4, 5)

@@ -9,11 +9,11 @@ import itertools
 import pytest
 
 from ganbench.config import ConfigError, SweepSpec
-from ganbench.loaders import load_sweep_spec
 from ganbench.report.build import factorial_design
-from ganbench.sweep.designs import DESIGNS, Design
+from ganbench.specs.designs import DESIGNS, Design
+from ganbench.specs.load import load_sweep_spec
+from ganbench.specs.sweep import grid_size
 from ganbench.tricks.levels import OFF
-from ganbench.validate_sweep import grid_size
 
 SWEEP = "name: dr\nbase: {dataset: ring8, steps: 4, batch_size: 8}\ntricks:\n  ttur: [off, on]\n"
 

@@ -1,7 +1,7 @@
 """Run and sweep files: read, parse into the schema (config.py), check against the registries.
 
-Above config.py and the registries it must not import: validate.py and validate_sweep.py
-check names, trick parameters and conflicts; this module only strings the steps together.
+Above config.py and the registries it must not import: specs/run.py and specs/sweep.py check
+names, trick parameters and conflicts; this module only strings the steps together.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ganbench import plugins
 from ganbench.config import ConfigError, RunConfig, SweepSpec, explain, line_of, read_yaml
-from ganbench.validate import validate
-from ganbench.validate_sweep import validate_sweep
+from ganbench.specs import plugins
+from ganbench.specs.run import validate
+from ganbench.specs.sweep import validate_sweep
 
 __all__ = ["load_file_plugins", "load_run_config", "load_sweep_spec"]
 

@@ -33,7 +33,7 @@ import ganbench.data  # noqa: F401
 import ganbench.losses  # noqa: F401
 import ganbench.metrics  # noqa: F401
 import ganbench.models  # noqa: F401
-import ganbench.sweep.designs  # noqa: F401
+import ganbench.specs.designs  # noqa: F401
 import ganbench.tricks  # noqa: F401
 from ganbench.registry import DuplicateNameError, origin, registries
 from ganbench.safefile import NotAFileError, regular_file
