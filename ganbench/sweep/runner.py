@@ -26,13 +26,11 @@ from ganbench.specs import plugins
 from ganbench.specs.load import load_sweep_spec
 from ganbench.specs.plan import Plan, PlanError, plan
 from ganbench.store.mlflow import MLflowStore, default_tracking_uri
-from ganbench.sweep import rounds, tune, tune_summary  # tuning
-from ganbench.sweep.job import Job
+from ganbench.sweep import phases, rounds
 from ganbench.sweep.scheduler import Queue
 from ganbench.sweep.storage import Liveness, is_shared
 from ganbench.sweep.sync import SyncReport
 from ganbench.sweep.trials import Recorded
-from ganbench.sweep.tune_space import check_cells, check_unchanged  # tuning
 from ganbench.sweep.warm import (
     WarmWorkers,
     process_context,
@@ -100,13 +98,12 @@ def load_plan(spec_path: Path, data_root: str | None = None, data: str = "error"
     spec, node = load_sweep_spec(spec_path)
     try:
         p = plan(spec)
-        check_cells(spec, p.cells)  # tuning: every cell searches something
+        phases.for_spec(spec).check(spec, p)
     except PlanError as e:
         where = f"{spec_path}:{line_of(node, *e.loc)}" if e.loc else str(spec_path)
         raise ConfigError(f"{where}: {e}") from None
     if spec.sequential is not None:
-        why = ("a tuned sweep's seeds are its final phase; give it a seed count"
-               if spec.tune is not None else None)
+        why = phases.for_spec(spec).sequential_problem()
         if why is None:
             try:
                 rounds.check(p)
@@ -144,10 +141,6 @@ def missing_data(p: Plan, spec_path: Path, node, data_root: str | None) -> list[
             out.append(f"{spec_path}:{line_of(node, *loc)}: {'.'.join(loc)}: dataset "
                        f"{cfg.dataset!r}: {e}")
     return out
-
-
-def run_attrs(p: Plan) -> list[dict[str, Any]]:
-    return [Job.planned(r).to_attrs() for r in p.runs]
 
 
 def trick_levels(p: Plan) -> dict[str, dict[str, str]]:
@@ -191,29 +184,19 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
     # Every plugin this process loaded (the file's, GANBENCH_PLUGINS', entry points'): the
     # workers load the same list, recorded before any run is queued.
     used = plugins.loaded()
-    # ---- tuning: the search runs in each cell's own study; the queue holds the final phase
-    tmeta, notes = None, []
-    if spec.tune is not None:
-        why = check_unchanged(spec, queue.meta.get("tune"))
-        if why:
-            raise ConfigError(f"{spec_path}: sweep {spec.name!r}: {why}; that would mix trials "
-                              "of two searches: give the sweep a new name to search afresh")
-        tmeta = tune.tune_meta(p)
-        notes = tune.enqueue_studies(queue, storage, p, tmeta, reclaim_running=not shared)
-    runs = run_attrs(p) if tmeta is None else tune.final_attrs(p, tmeta, queue.storage)
-    # ---- end of tuning
-    sync = queue.sync(runs, reclaim_running=not shared,
+    ph = phases.for_spec(spec)  # a tuned sweep queues each cell's search first
+    notes = ph.enqueue(queue, storage, p, spec_path, shared)
+    sync = queue.sync(ph.queued(p, queue), reclaim_running=not shared,
                       recorded=recorded(store, exp, spec.metric.name))
     queue.set_meta({"metric": spec.metric.name, "tracking_uri": uri,
                     "base": json.loads(json.dumps(spec.base, default=str)),
                     "trick_levels": trick_levels(p), "plugins": [u.record() for u in used],
-                    **({"tune": tmeta} if tmeta else {}),
+                    **ph.meta(),
                     # for `ganbench status`: where the comparisons stood at this round
                     **({"sequential": {"table": rnd.table, "looks": rnd.rule.looks,
                                        "rows": rounds.describe(rnd), "seeds": rnd.targets,
                                        "open": len(rnd.open)}} if rnd else {})})
-    if tmeta is not None:  # tuning: search trials still to run count as work to do
-        sync = replace(sync, waiting=sync.waiting + tune_summary.open_trials(queue, tmeta))
+    sync = replace(sync, waiting=sync.waiting + ph.open_work(queue))
     tracker = store.tracker(parent)
     # Tags, not params: MLflow refuses to change a param, and a sweep may grow.
     tracker.set_tags({"design": spec.design, "metric": f"{spec.metric.name} ({spec.metric.goal})",
@@ -222,9 +205,7 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
                       **({plugins.TAG: plugins.tag(used)} if used else {})})
     write_atomic(folder / "spec.yaml", yaml.safe_dump(spec.model_dump(mode="json"),
                                                       sort_keys=False))
-    # tuning: a tuned sweep's final runs are known once each cell's search is over
-    rows = plan_rows(p) if tmeta is None else [{"cell": c.label, "tuned": True} for c in p.cells]
-    write_atomic(folder / "plan.json", json.dumps(rows, indent=1))
+    write_atomic(folder / "plan.json", json.dumps(ph.plan_rows(p), indent=1))
     tracker.log_artifact(folder / "spec.yaml")
     tracker.log_artifact(folder / "plan.json")
     return Sweep(spec, p, folder, queue, store, exp, parent, storage, sync,
@@ -233,17 +214,13 @@ def prepare(spec_path: Path, opts: SweepOptions) -> Sweep:
 
 def planned_keys(sw: Sweep) -> list[str]:
     """The run keys the report ranks: the plan's runs, or a tuned sweep's final runs so far."""
-    tmeta = sw.queue.meta.get("tune")
-    if tmeta is None:
-        return [r.run_key for r in sw.plan.runs]
-    return [a["run_key"] for a in tune.final_attrs(sw.plan, tmeta, sw.queue.storage)]
+    return phases.of_meta(sw.queue.meta).keys(sw.plan, sw.queue)
 
 
 def unfinished(sw: Sweep) -> int:
     """Planned runs without a result, plus a tuned sweep's open search trials."""
-    tmeta = sw.queue.meta.get("tune")
-    left = sw.queue.unresolved(planned_keys(sw))
-    return left + (tune_summary.open_trials(sw.queue, tmeta) if tmeta else 0)
+    return sw.queue.unresolved(planned_keys(sw)) + phases.of_meta(sw.queue.meta).open_work(
+        sw.queue)
 
 
 def recorded(store: MLflowStore, exp: str, metric: str) -> dict[str, Recorded]:
@@ -268,11 +245,6 @@ def check_growth(spec_path: Path, spec: SweepSpec, meta: dict[str, Any]) -> None
 
 def is_local_uri(uri: str) -> bool:
     return uri.startswith(("sqlite:", "file:")) or "://" not in uri
-
-
-def plan_rows(p: Plan) -> list[dict[str, Any]]:
-    return ([{"run_key": r.run_key, "cell": r.cell.label, "seed": r.seed} for r in p.runs]
-            + [{"dropped": lab, "reason": why} for lab, why in p.dropped])
 
 
 def worker_devices(device: str, workers: int | None, per_gpu: int = 1) -> list[str]:
@@ -342,13 +314,12 @@ def run_workers(sw: Sweep, opts: SweepOptions,
         if on_started is not None:
             on_started()
         seen |= {t.number for t in sw.queue.trials() if t.state.is_finished()}
-        tmeta = sw.queue.meta.get("tune")  # tuning: search trials are shown as they end
-        searched = tune_summary.finished_trials(sw.queue, tmeta) if tmeta else set()
+        ph = phases.of_meta(sw.queue.meta)  # a phase's own jobs are shown as they end
+        done = ph.finished(sw.queue)
         while True:
             alive = any(proc.is_alive() for proc in procs)
             _emit_new(sw.queue, seen, on_event)
-            if tmeta:
-                _emit_search(sw.queue, tmeta, searched, on_event)
+            _emit_phase(sw.queue, ph, done, on_event)
             if not alive:
                 break
             # Woken at once by a worker's exit (the last one's ends the sweep), else twice a
@@ -398,16 +369,15 @@ def _emit_new(queue: Queue, seen: set[int], on_event) -> None:
             on_event(Event("run", counts, {**t.user_attrs, "number": t.number}))
 
 
-def _emit_search(queue: Queue, tmeta: dict, seen: set[tuple[str, int]], on_event) -> None:
-    """Tuning: one event per search trial that ended since the last look."""
-    new = tune_summary.finished_trials(queue, tmeta) - seen
-    if not new:
+def _emit_phase(queue: Queue, ph: phases.Phases, seen: set, on_event) -> None:
+    """One event per job of the sweep's own phase (a search trial) that ended since the last
+    look."""
+    infos = ph.events(queue, seen)
+    if not infos or not on_event:
         return
     counts = queue.counts()
-    for study, number, info in sorted(tune_summary.trial_events(queue, tmeta, new)):
-        seen.add((study, number))
-        if on_event:
-            on_event(Event("run", counts, info))
+    for info in infos:
+        on_event(Event("run", counts, info))
 
 
 def attach(name: str, opts: SweepOptions) -> Sweep:
@@ -474,12 +444,9 @@ def summarise(sw: Sweep, command: str) -> Report:
     # the controller before any worker starts.
     from ganbench.report.build import report_sweep
 
-    # ---- tuning: the searches' record (trials, best values, importances) for the report
-    tmeta = sw.queue.meta.get("tune")
-    if tmeta is not None:
-        sw.store.tracker(sw.parent_run_id).log_artifact(
-            tune_summary.write_summary(sw.queue.storage, tmeta, sw.spec, sw.folder / "tuning.json"))
-    # ---- end of tuning
+    own = phases.of_meta(sw.queue.meta).record(sw.queue, sw.spec, sw.folder)
+    if own is not None:  # a tuned sweep's searches (trials, best values, importances)
+        sw.store.tracker(sw.parent_run_id).log_artifact(own)
     rep = report_sweep(sw.store, sw.spec.name, sw.folder, command=command,
                        keys=set(planned_keys(sw)),
                        order=[c.label for c in sw.plan.cells])

@@ -38,12 +38,10 @@ from ganbench.store.mlflow import (
     system_metrics,
 )
 from ganbench.storelock import sqlite_path
-from ganbench.sweep import tune  # tuning
+from ganbench.sweep import phases
 from ganbench.sweep.scheduler import Claimed, Queue
 from ganbench.sweep.storage import Liveness
 from ganbench.sweep.trials import Recorded
-from ganbench.sweep.tune import ROLE  # tuning
-from ganbench.sweep.tune_worker import PHASE, run_trial  # tuning
 from ganbench.train import RunResult, train
 from ganbench.version import __version__
 
@@ -150,8 +148,9 @@ def _open_record(ctx: WorkerContext, queue: Queue, store: MLflowStore,
     # What it trains with once its tricks' hooks ran (resolved.lr_d, ...): not in the run key.
     params.update(resolved_params(cfg))
     tracker.log_params(params)
-    if "tune" in meta:  # tuning: a tuned sweep's queued runs are its final phase
-        tracker.set_tags({PHASE: "final"})
+    tags = phases.of_meta(meta).run_tags()  # a tuned sweep's queued runs: its final phase
+    if tags:
+        tracker.set_tags(tags)
     return tracker
 
 
@@ -325,7 +324,7 @@ def work(ctx: WorkerContext) -> int:
         run_id = attrs.get("mlflow_run_id")
         if not run_id:
             return None
-        if attrs.get(ROLE):  # tuning: a lost search trial is re-run whole, never closed
+        if phases.rerun_lost(attrs):  # a lost search trial is re-run whole, never closed
             store.close_run(run_id, "FAILED", {"status": "lost", "failure_reason": reason})
             return None
         found = store.result_of(run_id, ctx.metric)
@@ -340,25 +339,21 @@ def work(ctx: WorkerContext) -> int:
     # code for it) raises PluginError here and runs nothing, rather than failing each run.
     loaded = plugins.load_recorded(queue.meta.get("plugins", []))
     ctx = replace(ctx, plugins=plugins.tag(loaded))
+    ph = phases.of_meta(queue.meta)  # a tuned sweep's search trials, beside its runs
     n = 0
-    tuned = queue.meta.get("tune")  # tuning: a tuned sweep's search trials
     while True:
         queue.reap()
         job = queue.claim()
-        # ---- tuning: with no queued run, a search trial; wait while others search (their
-        # last trial of a cell enqueues its final phase)
-        if job is None and tuned:
-            tune.reap(queue, tuned)
-            if _search_one(ctx, queue, store, tuned):
-                n += 1
-                continue
-            if not ctx.exit_when_empty and tune.searching(queue, tuned):
-                time.sleep(1.0)
-                continue
-            # a cell whose last trial's worker died before queueing its final phase
-            if tune.start_every_final(queue, ctx.storage, tuned):
-                continue
-        # ---- end of tuning
+        step = ph.when_idle(queue, ctx.storage, ctx.exit_when_empty) if job is None else None
+        if isinstance(step, phases.Extra):  # a job of the sweep's own phase (a search trial)
+            _run_extra(ctx, queue, store, step)
+            n += 1
+            continue
+        if step == phases.WAIT:  # others' jobs may queue more (a cell's final runs)
+            time.sleep(1.0)
+            continue
+        if step == phases.AGAIN:
+            continue
         if job is None:
             if not queue.liveness or ctx.exit_when_empty or not queue.running():
                 return n
@@ -385,20 +380,16 @@ def work(ctx: WorkerContext) -> int:
         n += len(jobs)
 
 
-def _search_one(ctx: WorkerContext, queue: Queue, store: MLflowStore, tuned: dict) -> bool:
-    """Tuning: claim and run one search trial; False when none is queued."""
-    got = tune.claim(queue, tuned)
-    if got is None:
-        return False
-    cell, study, job = got
+def _run_extra(ctx: WorkerContext, queue: Queue, store: MLflowStore,
+               extra: phases.Extra) -> None:
+    """Run one claimed job of the sweep's own phase, with its heartbeats."""
     try:
-        with heartbeats(queue, [job.trial_id]):
-            run_trial(ctx, queue, store, tuned, cell, study, job)
+        with heartbeats(queue, [extra.trial_id]):
+            extra.run(ctx, queue, store)
     except (KeyboardInterrupt, DiskFullError):
         raise
     except Exception as e:  # recording failed (store down): the trial is failed, counted
-        queue.fail(job.trial_id, "error", f"{type(e).__name__}: {e}"[:1000])
-    return True
+        queue.fail(extra.trial_id, "error", f"{type(e).__name__}: {e}"[:1000])
 
 
 def _drop_interrupts(u, _default=sys.unraisablehook) -> None:

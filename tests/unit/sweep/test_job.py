@@ -11,7 +11,7 @@ from ganbench.config import RunConfig, SweepSpec
 from ganbench.specs.designs import DESIGNS, Design
 from ganbench.specs.plan import plan
 from ganbench.sweep.job import ATTEMPTS, Job, retry_attrs
-from ganbench.sweep.runner import run_attrs
+from ganbench.sweep.phases import Phases
 from ganbench.sweep.scheduler import Queue
 
 SPEC = SweepSpec.model_validate({
@@ -28,17 +28,17 @@ TODAY = {"run_key": "0123456789ab", "cell_id": "ba9876543210", "cell": "sn+gp10 
 
 def test_a_planned_run_round_trips_through_its_attributes():
     p = plan(SPEC)
-    for run, attrs in zip(p.runs, run_attrs(p), strict=True):
+    for run, attrs in zip(p.runs, Phases().queued(p, None), strict=True):
         job = Job.from_attrs(attrs)
         assert job == Job.planned(run) and job.to_attrs() == attrs
         assert job.run_config() == run.config and not job.is_retry
         assert json.loads(json.dumps(attrs)) == attrs  # what a journal stores
-    assert {Job.from_attrs(a).trick_list for a in run_attrs(p)} == {
+    assert {Job.from_attrs(a).trick_list for a in Phases().queued(p, None)} == {
         "baseline", "sn", "gp1", "gp10", "gp1+sn", "gp10+sn"}
 
 
 def test_the_attribute_layout_keeps_todays_keys():
-    attrs = run_attrs(plan(SPEC))[-1]
+    attrs = Phases().queued(plan(SPEC), None)[-1]
     assert list(attrs) == ["run_key", "cell_id", "cell", "run_name", "seed", "config",
                            "trick_list"]
     assert attrs["cell"] == "gp10+sn · loss=hinge" and attrs["trick_list"] == "gp10+sn"
