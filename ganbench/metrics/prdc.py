@@ -19,7 +19,8 @@ Distances are computed exactly (float64, each pair from its differences, never t
 |x|^2 + |y|^2 - 2 x.y shortcut whose rounding depends on the block sizes), in blocks of rows
 that hold at most `BLOCK` distances at once: 10k x 10k never needs the 800 MB matrix, and a
 blocked result equals the unblocked one exactly. A fake point that is not finite (a diverged
-G) lies in no ball: it lowers density and covers nothing.
+G) lies in no ball: it lowers density and covers nothing. On data with repeated points (a
+point mass) every radius is 0 and both metrics are 0 whatever G does.
 
 Registered for every 2-D run (`points` data, not the Dirac-GAN's, which has its own scorer):
 `density` and `coverage`, goal max, on the evaluation's `eval_samples` generated points
