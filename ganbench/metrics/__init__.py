@@ -1,6 +1,7 @@
-"""Evaluation metrics: exact mode metrics for 2-D mixtures (modes, modes_hq, hq, reverse_kl);
-FID, KID, IS and precision/recall for images (computed by torch-fidelity in
-metrics/fidelity.py; names here need no torch-fidelity); for datasets a ganbench classifier
+"""Evaluation metrics: exact mode metrics for 2-D mixtures (modes, modes_hq, hq, reverse_kl)
+and density and coverage (Naeem et al. 2020, k = 5; metrics/prdc.py) for every 2-D run; FID,
+KID, IS and precision/recall for images (computed by torch-fidelity in metrics/fidelity.py;
+names here need no torch-fidelity); for datasets a ganbench classifier
 labels (MNIST, Fashion-MNIST, Stacked MNIST), modes covered, KL to uniform and a classifier
 score (metrics/labels.py).
 
@@ -25,6 +26,7 @@ from ganbench.metrics.base import (
 )
 from ganbench.metrics.dirac import dirac_trend  # noqa: F401  (registration)
 from ganbench.metrics.mog import mode_metrics
+from ganbench.metrics.prdc import density_coverage  # noqa: F401  (registration)
 from ganbench.metrics.protocols import generated_count
 from ganbench.registry import BUILT_IN, origin
 
