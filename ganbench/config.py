@@ -124,6 +124,12 @@ class RunConfig(Closed):
         default_factory=list, description="image metrics computed at each evaluation (fid, "
         "kid, isc, prc, labels, cis, or a plugin's); off unless listed",
         json_schema_extra={"evaluation": True})
+    # Metrics computed only where asked (MetricSpec.on_request: density and coverage on 2-D
+    # data, or a plugin's), checked against the registry in specs/run.py.
+    extra_metrics: list[str] = Field(
+        default_factory=list, description="metrics computed at each evaluation only when "
+        "listed (density, coverage on 2-D data, or a plugin's)",
+        json_schema_extra={"evaluation": True})
     fid_samples: int = Field(10000, gt=1, le=L.MAX_SAMPLES,
                              description="generated images per image evaluation",
                              json_schema_extra={"evaluation": True})
@@ -254,6 +260,11 @@ class RunConfig(Closed):
         if not all(0.0 <= b < 1.0 for b in v):
             raise ValueError("each Adam beta must be in [0, 1)")
         return v
+
+    @field_validator("extra_metrics")
+    @classmethod
+    def _extra_canonical(cls, v: list[str]) -> list[str]:
+        return sorted(set(v))  # [coverage, density] and [density, coverage] are one run
 
     @field_validator("image_metrics")
     @classmethod

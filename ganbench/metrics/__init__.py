@@ -1,5 +1,5 @@
 """Evaluation metrics: exact mode metrics for 2-D mixtures (modes, modes_hq, hq, reverse_kl)
-and density and coverage (Naeem et al. 2020, k = 5; metrics/prdc.py) for every 2-D run; FID,
+and, on request, density and coverage (Naeem et al. 2020, k = 5; metrics/prdc.py); FID,
 KID, IS and precision/recall for images (computed by torch-fidelity in metrics/fidelity.py;
 names here need no torch-fidelity); for datasets a ganbench classifier
 labels (MNIST, Fashion-MNIST, Stacked MNIST), modes covered, KL to uniform and a classifier
@@ -105,8 +105,10 @@ def available_metrics(data_kind: str, cfg: Any = None) -> dict[str, str]:
            if spec.datasets is not None and dataset in spec.datasets}
     if own:
         return own
+    asked = getattr(cfg, "extra_metrics", ())
     out = {name: spec.goal for name, spec in METRICS.items()
-           if spec.data_kind == data_kind and spec.entry is None and spec.datasets is None}
+           if spec.data_kind == data_kind and spec.entry is None and spec.datasets is None
+           and (not spec.on_request or name in asked)}
     if data_kind == "images" and cfg is not None:
         out.update(image_metric_names(cfg.image_metrics, generated_count(cfg)))
         out.update(label_metric_names(cfg.image_metrics, cfg.eval_samples))

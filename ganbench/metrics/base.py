@@ -50,6 +50,9 @@ class MetricSpec:
     # `data.modes`), under torch.no_grad. Keep it cheap: it runs at each evaluation. None:
     # the built-in evaluators compute it, or the run logs `eval/<name>` itself.
     compute: Callable[[Any, Any], float] | None = None
+    # A metric with compute that runs only where a run lists it under `extra_metrics:` (one
+    # that costs more than the kind's own, or that the default reports should not grow by).
+    on_request: bool = False
 
     def __post_init__(self) -> None:
         if self.goal not in ("min", "max"):
@@ -63,6 +66,9 @@ class MetricSpec:
             raise ValueError(f"metric {self.name!r}: compute must be a function (samples, "
                              "data) -> float, and a metric with an image_metrics entry is "
                              "computed by its evaluator, not by compute")
+        if self.on_request and self.compute is None:
+            raise ValueError(f"metric {self.name!r}: only a metric with compute can be "
+                             "computed on request")
         if self.counted_by is not None and self.entry is None:
             raise ValueError(f"metric {self.name!r}: a counted metric needs its entry")
         if self.low is not None and self.high is not None and not self.low < self.high:

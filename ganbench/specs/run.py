@@ -25,6 +25,7 @@ from ganbench.data.base import (
 )
 from ganbench.losses import LOSSES
 from ganbench.metrics import image_metric_entries, label_outputs, unknown_entry_message
+from ganbench.metrics.base import METRICS
 from ganbench.metrics.protocols import PROTOCOLS, FidProtocol, generated_count, split_size
 from ganbench.models import MODELS
 from ganbench.registry import BUILT_IN, UnknownNameError
@@ -211,6 +212,8 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
         if m not in known:
             problems.append(f"{where('image_metrics')}: image_metrics: "
                             f"{unknown_entry_message(m)}")
+    problems += [f"{where('extra_metrics')}: extra_metrics: {msg}"
+                 for msg in extra_metric_problems(cfg)]
     if cfg.image_metrics and cfg.dataset in DATASETS and data_kind(cfg.dataset) != "images":
         problems.append(f"{where('image_metrics')}: image_metrics: dataset {cfg.dataset!r} is "
                         f"{data_kind(cfg.dataset)}, and FID/KID/IS/PRC need images; remove "
@@ -306,6 +309,25 @@ def level_schedule_problems(trick: str, level: dict[str, Any]) -> list[tuple[tup
         return [((str(err["loc"][1]).partition(".")[2], *err["loc"][2:]),
                  err["msg"].removeprefix("Value error, ")) for err in e.errors()]
     return [((key.partition(".")[2],), msg) for key, msg in schedule_problems(cfg)]
+
+
+def extra_metric_problems(cfg: RunConfig) -> list[str]:
+    """Each `extra_metrics:` name a metric computed on request for this run's data kind."""
+    kind = data_kind(cfg.dataset) if cfg.dataset in DATASETS else None
+    offered = [n for n in METRICS.names(on_request=True)
+               if kind is None or METRICS.get(n).data_kind == kind]
+    out = []
+    for m in cfg.extra_metrics:
+        if m not in offered:
+            close = difflib.get_close_matches(m, offered, n=1)
+            why = ("is computed at every evaluation already; remove it"
+                   if m in METRICS and not METRICS.get(m).on_request
+                   and (kind is None or METRICS.get(m).data_kind == kind)
+                   else f"{m!r} is not a metric computed on request for {kind or 'this'} data")
+            out.append((why if why.startswith(repr(m)) else f"{m!r} {why}")
+                       + (f"; did you mean {close[0]!r}?" if close else "")
+                       + f" (on request here: {', '.join(offered) or 'none'})")
+    return out
 
 
 def _dataset_options(cfg: RunConfig, path, node, at, where) -> list[str]:

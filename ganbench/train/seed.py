@@ -107,9 +107,11 @@ class SeedRun:
         scorer = dataset_scorer(cfg.dataset)
         self.scorer = scorer() if scorer is not None else None
         # Metrics that carry their own code (MetricSpec.compute, a plugin's too), of this
-        # run's data kind: computed at each evaluation beside the kind's own.
-        self.computed = [METRICS.get(n) for n in METRICS.names(
-            compute=callable, data_kind=self.data.kind, datasets=None)]
+        # run's data kind: computed at each evaluation beside the kind's own; one computed
+        # on request only where the run lists it (extra_metrics).
+        self.computed = [s for s in map(METRICS.get, METRICS.names(
+            compute=callable, data_kind=self.data.kind, datasets=None))
+            if not s.on_request or s.name in cfg.extra_metrics]
         self._eval_z: torch.Tensor | None = None
         self._snap_z: torch.Tensor | None = None
 

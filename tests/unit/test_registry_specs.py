@@ -238,7 +238,11 @@ def test_metric_spec_fields_are_valid_and_its_names_resolve(name):
     assert spec.goal in ("min", "max") and spec.data_kind in ("points", "images")
     if spec.counted_by is None:
         assert metric_goal(name) == spec.goal
-        if spec.entry is None and spec.datasets is None:  # logged by every run of its kind
+        if spec.on_request:  # logged by the runs that list it, and no others
+            asked = type("Asked", (), {"extra_metrics": [name]})()
+            assert available_metrics(spec.data_kind, asked)[name] == spec.goal
+            assert name not in available_metrics(spec.data_kind)
+        elif spec.entry is None and spec.datasets is None:  # logged by every run of its kind
             assert available_metrics(spec.data_kind)[name] == spec.goal
         for dataset in spec.datasets or ():  # by the runs on its datasets, and no others
             assert DATASETS.get(dataset).kind == spec.data_kind

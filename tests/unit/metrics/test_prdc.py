@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from ganbench.config import RunConfig
+from ganbench.config import ConfigError, RunConfig
 from ganbench.data.mog import load_grid25, load_ring8
 from ganbench.metrics import METRICS, available_metrics, prdc
+from ganbench.metrics.base import MetricSpec
 from ganbench.metrics.prdc import (
     REAL_SEED,
     K,
@@ -23,8 +24,8 @@ from ganbench.metrics.prdc import (
     expected_coverage,
     real_radii,
 )
+from ganbench.specs.run import validate
 from ganbench.train import train
-from ganbench.validate import validate
 
 RING = load_ring8(None)
 
@@ -213,13 +214,15 @@ def test_bad_inputs_are_refused_with_a_clear_message():
 # ------------------------------------------------------------------ the registered metrics
 
 
-def test_density_and_coverage_are_registered_for_every_2d_run():
+def test_density_and_coverage_are_2d_metrics_computed_on_request():
+    asked = RunConfig(dataset="grid25", extra_metrics=["density", "coverage"])
     for name in ("density", "coverage"):
         spec = METRICS.get(name)
-        assert (spec.goal, spec.data_kind, spec.low, spec.compute is not None) == \
-            ("max", "points", 0, True)
-        assert available_metrics("points")[name] == "max"
-        assert available_metrics("points", RunConfig(dataset="grid25"))[name] == "max"
+        assert (spec.goal, spec.data_kind, spec.low, spec.compute is not None,
+                spec.on_request) == ("max", "points", 0, True, True)
+        assert name not in available_metrics("points")  # a run that does not ask
+        assert name not in available_metrics("points", RunConfig(dataset="grid25"))
+        assert available_metrics("points", asked)[name] == "max"
         assert name not in available_metrics("points", RunConfig(dataset="dirac"))
     assert METRICS.get("coverage").high == 1 and METRICS.get("density").high is None
 
@@ -238,9 +241,43 @@ def test_the_registered_metrics_score_against_a_fixed_seeded_real_draw(load):
     assert 0.9 < want.coverage < 1.0 and 0.9 < want.density < 1.1  # G = the data itself
 
 
-def test_a_2d_run_logs_density_and_coverage_at_every_evaluation():
-    cfg = validate(RunConfig(dataset="ring8", model="mlp", batch_size=32, steps=4, log_every=2,
-                             eval_every=2, eval_samples=300, device="cpu"))
-    result = train(cfg)
+def test_a_2d_run_logs_density_and_coverage_when_it_asks_and_only_then():
+    cfg = dict(dataset="ring8", model="mlp", batch_size=32, steps=4, log_every=2,
+               eval_every=2, eval_samples=300, device="cpu")
+    result = train(validate(RunConfig(**cfg, extra_metrics=["coverage", "density"])))
     assert 0 <= result.metrics["coverage"] <= 1 and result.metrics["density"] >= 0
     assert np.isfinite([result.metrics["density"], result.metrics["coverage"]]).all()
+    plain = train(validate(RunConfig(**cfg)))
+    assert "density" not in plain.metrics and "coverage" not in plain.metrics
+    # asking changes nothing else: the same seed trains the same G
+    for name in ("modes", "hq", "reverse_kl"):
+        np.testing.assert_equal(plain.metrics[name], result.metrics[name])
+    assert all(torch.equal(a, b) for a, b in zip(plain.g.state_dict().values(),
+                                                 result.g.state_dict().values(), strict=True))
+
+
+def test_extra_metrics_are_checked_with_the_field_and_a_suggestion():
+    with pytest.raises(ConfigError, match=r"extra_metrics: 'coverge'.*did you mean 'coverage'"):
+        validate(RunConfig(dataset="ring8", extra_metrics=["coverge"]))
+    with pytest.raises(ConfigError, match=r"extra_metrics: 'modes' is computed at every "
+                                          r"evaluation already"):
+        validate(RunConfig(dataset="ring8", extra_metrics=["modes"]))
+    with pytest.raises(ConfigError, match=r"not a metric computed on request for images"):
+        validate(RunConfig(dataset="mnist", model="dcgan28", extra_metrics=["coverage"]))
+
+
+def test_a_sweep_ranked_by_coverage_must_ask_for_it():
+    from ganbench.config import SweepSpec
+    from ganbench.specs.plan import PlanError, plan
+
+    spec = {"name": "dc", "base": {"dataset": "ring8", "steps": 4}, "seeds": 1,
+            "tricks": {"ttur": ["off", "on"]}, "metric": {"name": "coverage", "goal": "max"}}
+    with pytest.raises(PlanError, match=r"add extra_metrics: \[coverage\] to base"):
+        plan(SweepSpec.model_validate(spec))
+    spec["base"]["extra_metrics"] = ["coverage"]
+    assert len(plan(SweepSpec.model_validate(spec)).cells) == 2
+
+
+def test_a_metric_without_code_cannot_be_computed_on_request():
+    with pytest.raises(ValueError, match="only a metric with compute"):
+        MetricSpec("nothing", "max", "points", on_request=True)

@@ -26,7 +26,7 @@ def test_undefined_finals_are_named_in_a_tag(tmp_path, monkeypatch):
     assert tracker.tags["undefined_final"] == "none" or "reverse_kl" in tracker.tags[
         "undefined_final"]
     nothing_hq = {"modes": 0, "modes_hq": 0, "hq": 0.0, "reverse_kl": math.nan,
-                  "mode_score": 0.0, "density": 0.0, "coverage": 0.0}
+                  "mode_score": 0.0}
     monkeypatch.setattr(Trainer, "evaluate", lambda self, g=None: dict(nothing_hq))
     tracker = MemoryTracker()
     train(cfg_of(tmp_path), tracker=tracker)
