@@ -40,7 +40,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from ganbench.models.base import DNorm, ModelSpec, mbstd_layer, norm2d, register_model
@@ -52,8 +52,9 @@ class CompareGanOptions(BaseModel):
     """compare_gan ResNet-CIFAR's options."""
 
     model_config = ConfigDict(extra="forbid")
-    # conv init: v2's truncated normal (the paper's code) or master's plain normal
-    init: Literal["truncated", "normal"] = "truncated"
+    init: Literal["truncated", "normal"] = Field(
+        "truncated", description="conv weights N(0, 0.02): truncated at 2 std (compare_gan "
+        "v2, the paper's code) or plain (compare_gan master)")
 
 
 def unpool(x: torch.Tensor) -> torch.Tensor:
@@ -156,12 +157,12 @@ class CompareGanDiscriminator(nn.Module):
         return self.head(h).squeeze(1)
 
 
-def build_compare_gan_resnet32(z_dim: int, shape: tuple[int, ...], d_norm: DNorm,
+def build_kurach_resnet32(z_dim: int, shape: tuple[int, ...], d_norm: DNorm,
                                minibatch_std: bool = False, pack: int = 1,
                                g_width: int | None = None, d_width: int | None = None,
                                init: str = "truncated"):
     if shape[1:] != (SIDE, SIDE):
-        raise ValueError(f"compare_gan_resnet32 makes {SIDE}x{SIDE} images, not "
+        raise ValueError(f"kurach_resnet32 makes {SIDE}x{SIDE} images, not "
                          f"{shape[1]}x{shape[2]}")
     g = CompareGanGenerator(z_dim, shape[0], g_width or G_WIDTH, init)
     d = CompareGanDiscriminator(shape[0] * pack, d_width or D_WIDTH, d_norm, minibatch_std,
@@ -169,6 +170,6 @@ def build_compare_gan_resnet32(z_dim: int, shape: tuple[int, ...], d_norm: DNorm
     return g, d
 
 
-register_model(ModelSpec("compare_gan_resnet32", "images", z_dim=128, image_size=SIDE,
-                         d_norm="none", build=build_compare_gan_resnet32, packs_inputs=True,
+register_model(ModelSpec("kurach_resnet32", "images", z_dim=128, image_size=SIDE,
+                         d_norm="none", build=build_kurach_resnet32, packs_inputs=True,
                          widths=(G_WIDTH, D_WIDTH), options=CompareGanOptions))

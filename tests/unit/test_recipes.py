@@ -50,7 +50,7 @@ MIMICRY_SNGAN32 = {
 # src/gans/ops.py spectral_norm (one power iteration, eps 1e-12, every D conv and linear);
 # src/gans/gans_with_penalty.py wgangp_penalty (two-sided, weight lambda = 1);
 # src/eval_gan_lib.py RunCheckpointEval (10000 generated vs the 10000 test images).
-_CG_COMMON = {"dataset": "cifar10", "model": "compare_gan_resnet32", "z_dim": 128,
+_CG_COMMON = {"dataset": "cifar10", "model": "kurach_resnet32", "z_dim": 128,
               "g_width": 256, "d_width": 128, "loss": "ns", "steps": 40_000,
               "batch_size": 64, "lr": 2e-4, "betas": (0.5, 0.999), "d_norm": "none",
               "conditional": False}

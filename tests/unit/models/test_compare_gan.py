@@ -15,7 +15,7 @@ from ganbench.models import MODELS
 from ganbench.models.compare_gan import DownBlock, UpBlock, unpool
 from ganbench.tricks import TRICKS
 
-SPEC = MODELS.get("compare_gan_resnet32")
+SPEC = MODELS.get("kurach_resnet32")
 
 
 def build(**kw):
