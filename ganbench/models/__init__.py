@@ -1,6 +1,14 @@
 """Model families; importing this package registers every built-in model."""
 
-from ganbench.models import dcgan, dirac, mlp, pacgan, resnet, sndcgan  # noqa: F401  (registration)
+from ganbench.models import (  # noqa: F401  (registration)
+    compare_gan,
+    dcgan,
+    dirac,
+    mlp,
+    pacgan,
+    resnet,
+    sndcgan,
+)
 from ganbench.models.base import MODELS, ModelSpec, register_model
 
 __all__ = ["MODELS", "ModelSpec", "register_model"]
