@@ -172,4 +172,4 @@ def build_kurach_resnet32(z_dim: int, shape: tuple[int, ...], d_norm: DNorm,
 
 register_model(ModelSpec("kurach_resnet32", "images", z_dim=128, image_size=SIDE,
                          d_norm="none", build=build_kurach_resnet32, packs_inputs=True,
-                         widths=(G_WIDTH, D_WIDTH), options=CompareGanOptions))
+                         stackable=True, widths=(G_WIDTH, D_WIDTH), options=CompareGanOptions))

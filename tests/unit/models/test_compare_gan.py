@@ -34,7 +34,7 @@ def test_spec_declares_what_the_source_fixes():
     assert (SPEC.data_kind, SPEC.z_dim, SPEC.image_size, SPEC.d_norm) == (
         "images", 128, 32, "none")
     assert SPEC.widths == (256, 128)  # resnet_cifar.py: 256 channels in G, 128 in D
-    assert not SPEC.stackable and not SPEC.conditional  # not shown / not built
+    assert SPEC.stackable and not SPEC.conditional  # stacks (test_registry_specs.py); not built
 
 
 def test_parameter_counts_are_the_layer_lists():
