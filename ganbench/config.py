@@ -347,11 +347,14 @@ def as_written(node: yaml.Node | None, loc: tuple[Any, ...], at: int) -> tuple[A
     return loc
 
 
-def _suggest(loc: tuple[Any, ...], fields: list[str] | None) -> str:
-    if len(loc) != 1 or not fields:
-        return ""
-    close = difflib.get_close_matches(str(loc[0]), fields, n=1)
+def did_you_mean(name: str, choices: list[str]) -> str:
+    """"; did you mean 'x'?" for the choice closest to `name`, or ""."""
+    close = difflib.get_close_matches(name, choices, n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _suggest(loc: tuple[Any, ...], fields: list[str] | None) -> str:
+    return did_you_mean(str(loc[0]), fields) if len(loc) == 1 and fields else ""
 
 
 # ---------------------------------------------------------------- sweeps

@@ -128,9 +128,13 @@ def metric_names() -> list[str]:
     return METRICS.names()
 
 
-def missing_metric_hint(name: str, cfg: Any) -> str:
-    """What to set so that a config provides an image metric `name` (empty if not one)."""
-    counted = parse_counted(name)
+def missing_metric_hint(name: str, cfg: Any, data_kind: str = "images") -> str:
+    """What to set so that a config of this data kind provides metric `name`: one computed
+    on request, or a counted image metric (empty if nothing would)."""
+    spec = METRICS.get(name) if name in METRICS else None
+    if spec is not None and spec.on_request and spec.data_kind == data_kind:
+        return f"; {name} is computed on request: add extra_metrics: [{name}] to base"
+    counted = parse_counted(name) if data_kind == "images" else None
     if counted is None:
         return ""
     spec, n = counted

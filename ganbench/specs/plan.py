@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from ganbench.config import ConfigError, RunConfig, SweepSpec
 from ganbench.data import data_kind
 from ganbench.metrics import available_metrics, missing_metric_hint
-from ganbench.metrics.base import METRICS
 from ganbench.models import MODELS
 from ganbench.schedules import describe
 from ganbench.specs.designs import PlanError, design_for
@@ -152,10 +151,7 @@ def _check_metric(spec: SweepSpec, cells: list[Cell]) -> None:
         offered = available_metrics(kind, cell.config)  # image names carry fid_samples
         if spec.metric.name not in offered:
             names = ", ".join(offered) or "none"
-            hint = missing_metric_hint(spec.metric.name, cell.config) if kind == "images" else ""
-            if spec.metric.name in METRICS and METRICS.get(spec.metric.name).on_request:
-                hint = (f"; {spec.metric.name} is computed on request: add extra_metrics: "
-                        f"[{spec.metric.name}] to base")
+            hint = missing_metric_hint(spec.metric.name, cell.config, kind)
             if kind == "images" and not hint:  # e.g. the 2-D default metric on images
                 hint = ("; an image sweep is ranked by an image metric: add image_metrics: "
                         "[fid] (and fid_samples: N, 10000 by default) to base and metric: "

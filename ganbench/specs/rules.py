@@ -7,14 +7,13 @@ in code on the first. A rule returns `(loc, message)` pairs; the caller places t
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from ganbench.config import RunConfig, SweepSpec, error_message
+from ganbench.config import RunConfig, SweepSpec, did_you_mean, error_message
 from ganbench.schedules import starts
 from ganbench.specs.designs import Level
 from ganbench.specs.run import level_schedule_problems
@@ -35,11 +34,6 @@ def located(path: Path | str, node: yaml.Node | None, problem: Problem) -> str:
     return f"{path}:{line_of(node, *loc)}: {'.'.join(map(str, loc))}: {msg}"
 
 
-def close_to(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def axis_problems(spec: SweepSpec) -> list[Problem]:
     """Each axis a run setting (not one the sweep sets itself), with at least one value."""
     out: list[Problem] = []
@@ -48,7 +42,7 @@ def axis_problems(spec: SweepSpec) -> list[Problem]:
         if axis in RESERVED_AXES:
             out.append((("axes", axis), f"cannot be an axis ({RESERVED_AXES[axis]})"))
         elif axis not in RunConfig.model_fields:
-            out.append((("axes", axis), "not a run setting" + close_to(axis, settable)))
+            out.append((("axes", axis), "not a run setting" + did_you_mean(axis, settable)))
         elif not values:
             out.append((("axes", axis), "give at least one value"))
     return out
@@ -108,5 +102,5 @@ def grid_problems(spec: SweepSpec) -> tuple[dict[str, list[Level]], list[Problem
     return levels, axis_problems(spec) + trick_out + base_problems(spec)
 
 
-__all__ = ["RESERVED_AXES", "Problem", "axis_problems", "base_problems", "close_to",
-           "grid_problems", "located", "trick_levels"]
+__all__ = ["RESERVED_AXES", "Problem", "axis_problems", "base_problems", "grid_problems",
+           "located", "trick_levels"]

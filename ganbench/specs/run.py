@@ -15,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from ganbench import limits
-from ganbench.config import ConfigError, RunConfig, as_written, explain, line_of
+from ganbench.config import ConfigError, RunConfig, as_written, did_you_mean, explain, line_of
 from ganbench.data import DATASETS, data_kind
 from ganbench.data.base import (
     DataInfo,
@@ -24,7 +24,12 @@ from ganbench.data.base import (
     dataset_options_model,
 )
 from ganbench.losses import LOSSES
-from ganbench.metrics import image_metric_entries, label_outputs, unknown_entry_message
+from ganbench.metrics import (
+    available_metrics,
+    image_metric_entries,
+    label_outputs,
+    unknown_entry_message,
+)
 from ganbench.metrics.base import METRICS
 from ganbench.metrics.protocols import PROTOCOLS, FidProtocol, generated_count, split_size
 from ganbench.models import MODELS
@@ -313,21 +318,17 @@ def level_schedule_problems(trick: str, level: dict[str, Any]) -> list[tuple[tup
 
 def extra_metric_problems(cfg: RunConfig) -> list[str]:
     """Each `extra_metrics:` name a metric computed on request for this run's data kind."""
+    if not cfg.extra_metrics:  # every run is validated, most ask for none
+        return []
     kind = data_kind(cfg.dataset) if cfg.dataset in DATASETS else None
     offered = [n for n in METRICS.names(on_request=True)
                if kind is None or METRICS.get(n).data_kind == kind]
-    out = []
-    for m in cfg.extra_metrics:
-        if m not in offered:
-            close = difflib.get_close_matches(m, offered, n=1)
-            why = ("is computed at every evaluation already; remove it"
-                   if m in METRICS and not METRICS.get(m).on_request
-                   and (kind is None or METRICS.get(m).data_kind == kind)
-                   else f"{m!r} is not a metric computed on request for {kind or 'this'} data")
-            out.append((why if why.startswith(repr(m)) else f"{m!r} {why}")
-                       + (f"; did you mean {close[0]!r}?" if close else "")
-                       + f" (on request here: {', '.join(offered) or 'none'})")
-    return out
+    always = available_metrics(kind, cfg) if kind is not None else {}
+    return [f"{m!r} " + ("is computed at every evaluation already; remove it" if m in always
+                         else f"is not a metric computed on request for {kind or 'this'} data"
+                         + did_you_mean(m, offered))
+            + f" (on request here: {', '.join(offered) or 'none'})"
+            for m in cfg.extra_metrics if m not in offered]
 
 
 def _dataset_options(cfg: RunConfig, path, node, at, where) -> list[str]:

@@ -15,12 +15,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ganbench.config import ConfigError, RunConfig, SweepSpec, line_of
+from ganbench.config import ConfigError, RunConfig, SweepSpec, did_you_mean, line_of
 from ganbench.data import data_kind
 from ganbench.limits import work_message
 from ganbench.metrics import available_metrics, metric_goal, metric_names
 from ganbench.specs.designs import DESIGNS
-from ganbench.specs.rules import close_to, grid_problems, located
+from ganbench.specs.rules import grid_problems, located
 from ganbench.specs.run import validate
 from ganbench.specs.tune import check_tune  # tuning
 from ganbench.yamlfile import cap_lines
@@ -116,7 +116,7 @@ def _settings(spec: SweepSpec, path: Path, node) -> list[str]:
                 loc = err["loc"]
                 at = (*place(str(loc[0])), *loc[1:]) if loc else ("base",)
                 field = ".".join(map(str, at))
-                msg = ("unknown field" + close_to(str(loc[0]), list(RunConfig.model_fields))
+                msg = ("unknown field" + did_you_mean(str(loc[0]), list(RunConfig.model_fields))
                        if err["type"] == "extra_forbidden" else err["msg"])
                 out.append(f"{path}:{line_of(node, *at)}: {field}: {msg}")
             continue
@@ -138,4 +138,5 @@ def _metric(spec: SweepSpec, path: Path, node) -> list[str]:
         offered += available_metrics(data_kind(cfg.dataset), cfg)
     known = list(dict.fromkeys(offered + metric_names()))
     return [f"{path}:{line_of(node, 'metric', 'name')}: metric.name: unknown metric {name!r}"
-            f"{close_to(name, known)} (these cells offer: {', '.join(dict.fromkeys(offered))})"]
+            f"{did_you_mean(name, known)} (these cells offer: "
+            f"{', '.join(dict.fromkeys(offered))})"]

@@ -7,14 +7,13 @@ takes value lists only. Every endpoint and value is validated as the run would v
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from ganbench.config import ParamRange, RunConfig, SweepSpec, TuneSpec, line_of
+from ganbench.config import ParamRange, RunConfig, SweepSpec, TuneSpec, did_you_mean, line_of
 from ganbench.tricks import TRICKS
 
 # Search seeds are taken from here on, so that the final phase's seeds are always fresh.
@@ -84,7 +83,7 @@ def _name(spec: SweepSpec, key: str) -> str | None:
         fields = list(TRICKS.get(trick).Params.model_fields)
         if param not in fields:
             return (f"{trick} has no parameter {param!r} (its parameters: "
-                    f"{', '.join(fields) or 'none'}){_close(param, fields)}")
+                    f"{', '.join(fields) or 'none'}){did_you_mean(param, fields)}")
         # One level may set it (the cell's default, its trial 0); levels that differ in it
         # would become cells searching the same thing.
         set_to = {repr(lv[param]) for lv in spec.tricks.get(trick, [])
@@ -97,7 +96,7 @@ def _name(spec: SweepSpec, key: str) -> str | None:
         return f"cannot be searched ({NOT_TUNABLE[key]})"
     if key not in RunConfig.model_fields:
         fields = [f for f in RunConfig.model_fields if f not in NOT_TUNABLE]
-        return f"not a run setting{_close(key, fields)}"
+        return f"not a run setting{did_you_mean(key, fields)}"
     if key in spec.axes:
         return "is also an axis; search it or sweep it as an axis, not both"
     return None
@@ -138,11 +137,6 @@ def _invalid(spec: SweepSpec, key: str, value: Any) -> str | None:
         err = e.errors()[0]
         return f"{value!r} is not a valid value: {err['msg']}"
     return None
-
-
-def _close(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 __all__ = ["NOT_TUNABLE", "SEARCH_SEED_BASE", "check_tune", "search_seeds", "sweep_tricks"]
