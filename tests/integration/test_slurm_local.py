@@ -111,6 +111,15 @@ def _alive(pid: int) -> bool:
     return alive(pid)
 
 
+def _logs(res: Path, name: str) -> str:
+    """The jobs' submitit logs and the sweep's own, for a failure's message: without them a
+    failure in CI says only that a count was wrong."""
+    out = []
+    for f in sorted((res / name / "submitit").glob("*_log.*")):
+        out.append(f"==== {f.name}\n{f.read_text(errors='replace')[-6000:]}")
+    return "\n".join(out) or "(no job logs)"
+
+
 def _end_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -150,7 +159,8 @@ def test_array_of_two_one_job_killed(tmp_path, sweep_file, servers):
 
     done, rows = _finished(uri, "array")
     keys = [r["ganbench.run_key"] for r in done]
-    assert len(done) == 4 and len(set(keys)) == 4  # every run finished exactly once
+    # every run finished exactly once
+    assert len(done) == 4 and len(set(keys)) == 4, (rows, _logs(res, "array"))
     killed = next(r for r in rows if r["run_id"] == victim.user_attrs["mlflow_run_id"])
     assert killed["run_status"] == "FAILED" and killed["status"] == "lost"
     retry = next(r for r in done if r["ganbench.run_key"] == victim.user_attrs["run_key"])
@@ -193,7 +203,8 @@ def test_preempted_job_is_requeued_and_resumes(tmp_path, sweep_file, servers):
         _end_group(proc)
 
     done, rows = _finished(uri, "preempt")
-    assert len(done) == 2 and len({r["ganbench.run_key"] for r in done}) == 2
+    assert len(done) == 2 and len({r["ganbench.run_key"] for r in done}) == 2, \
+        (rows, _logs(res, "preempt"))
     stopped = next(r for r in rows if r["run_id"] == victim.user_attrs["mlflow_run_id"])
     # Put back at once by the job itself (Ctrl-C to its worker), not found lost later.
     assert stopped["run_status"] == "KILLED", stopped
