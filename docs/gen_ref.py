@@ -41,6 +41,7 @@ from ganbench.config import (  # noqa: E402
 from ganbench.data.base import DATASETS, DatasetSpec, dataset_info  # noqa: E402
 from ganbench.losses import LOSSES  # noqa: E402
 from ganbench.metrics.base import METRICS, MetricSpec, dataset_scorer  # noqa: E402
+from ganbench.metrics.extractors import EXTRACTORS  # noqa: E402
 from ganbench.metrics.protocols import PROTOCOLS  # noqa: E402
 from ganbench.metrics.references import REFERENCES  # noqa: E402
 from ganbench.models.base import MODELS, ModelSpec  # noqa: E402
@@ -330,6 +331,10 @@ def metrics_page() -> str:
                 table(["metric", "goal", "data", "image_metrics entry", "count from", "range",
                        "integer", "needs classifier", "datasets"], rows)
                 + "\n## `MetricSpec` fields\n\n" + dataclass_table(MetricSpec)
+                + "\n## Feature networks of `fd` (`fd_features:`)\n\n"
+                + table(["fd_features", "dim", "features", "resize", "weights without a file"],
+                        [[f"`{n}`", str(x.dim), x.network, x.resize, x.weights]
+                         for n, x in EXTRACTORS.items()])
                 + "\n## FID protocols (`fid_protocol:`)\n\n"
                 + table(["protocol", "real split", "generated", "real", "reported by"],
                         [[f"`{n}`", p.split, count(p.n_gen, "the split's size"),

@@ -17,11 +17,11 @@ import types
 
 from ganbench.version import __version__
 
-_API = ("Trick", "TrickParams", "Design", "register_trick", "register_model",
-        "register_dataset", "register_loss", "register_metric", "register_design", "train",
-        "sweep", "report", "load_runs",
+_API = ("Trick", "TrickParams", "Design", "FeatureExtractor", "register_trick",
+        "register_model", "register_dataset", "register_loss", "register_metric",
+        "register_design", "register_extractor", "train", "sweep", "report", "load_runs",
         "load_generator", "list_tricks", "list_models", "list_datasets", "list_losses",
-        "list_metrics", "list_designs", "list_protocols")
+        "list_metrics", "list_designs", "list_protocols", "list_extractors")
 _PACKAGES = ("train", "sweep", "report")  # API names that are subpackages too
 
 __all__ = ["__version__", *_API]

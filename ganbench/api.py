@@ -31,6 +31,7 @@ from ganbench.data.base import register_dataset
 from ganbench.losses import LOSSES, register_loss
 from ganbench.metrics import register_metric
 from ganbench.metrics.base import METRICS
+from ganbench.metrics.extractors import EXTRACTORS, FeatureExtractor, register_extractor
 from ganbench.metrics.protocols import PROTOCOLS
 from ganbench.models import MODELS
 from ganbench.models.base import register_model
@@ -53,10 +54,11 @@ from ganbench.train import train as _train
 from ganbench.tricks import TRICKS, Trick, TrickParams
 from ganbench.tricks.base import register as register_trick
 
-__all__ = ["Design", "Trick", "TrickParams", "list_datasets", "list_designs", "list_losses",
-           "list_metrics", "list_models", "list_protocols", "list_tricks", "load_generator",
-           "load_runs", "register_dataset", "register_loss", "register_metric",
-           "register_design", "register_model", "register_trick", "report", "sweep", "train"]
+__all__ = ["Design", "FeatureExtractor", "Trick", "TrickParams", "list_datasets",
+           "list_designs", "list_extractors", "list_losses", "list_metrics", "list_models",
+           "list_protocols", "list_tricks", "load_generator", "load_runs", "register_dataset",
+           "register_design", "register_extractor", "register_loss", "register_metric",
+           "register_model", "register_trick", "report", "sweep", "train"]
 
 
 def _lister(reg, family: str, example: str):
@@ -82,6 +84,7 @@ list_losses = _lister(LOSSES, "losses", 'list_losses(uses_targets=False)')
 list_metrics = _lister(METRICS, "metrics", 'list_metrics(data_kind="images", goal="min")')
 list_designs = _lister(DESIGNS, "designs", 'list_designs(factorial=True)')
 list_protocols = _lister(PROTOCOLS, "protocols", 'list_protocols(split="test")')
+list_extractors = _lister(EXTRACTORS, "extractors", 'list_extractors("dinov2-*")')
 
 
 def load_generator(source: str | Path, tracking_uri: str | None = None):

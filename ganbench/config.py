@@ -148,6 +148,20 @@ class RunConfig(Closed):
         None, description="a published FID protocol by name (fixes both counts and the real "
         "split); None = fid_samples and fid_real_samples against the train split",
         json_schema_extra={"evaluation": True})
+    # `fd` (an image_metrics entry): FID's formula in another feature space, the network a
+    # name in the extractor registry (metrics/extractors.py, or a plugin's; checked in
+    # specs/run.py); DINOv2 ViT-L/14 by default (Stein et al. 2023). Its weights come from
+    # the network's own source (torch.hub for DINOv2, online) unless fd_weights names a file
+    # (read as plain tensors, never unpickled); the protocol records its sha256.
+    fd_features: str = Field(
+        "dinov2-vit-l-14", description="the feature network of `fd` (dinov2-vit-l-14, "
+        "dinov2-vit-b-14, inception-v3-compat, or a plugin's)",
+        json_schema_extra={"evaluation": True})
+    fd_weights: Path | None = Field(
+        None, description="a weights file for fd_features; None = the network's own source "
+        "(DINOv2: torch.hub, online)",
+        # Where the file lives does not define the run; its sha256 is in the protocol tag.
+        json_schema_extra={"evaluation": True, "identity": False})
     # --- model widths and class-conditional GANs (models/resnet.py, models/conditional.py).
     # g_width/d_width: the width of G's and D's reference layer (the ResNets' widest), for
     # models whose spec declares widths; None = the paper's. conditional: G with

@@ -32,7 +32,7 @@ def score(
     source: str = typer.Argument(..., help="A run folder (config.yaml + generator.pt), a "
                                  "checkpoint file, or an MLflow run id."),
     metrics: str = typer.Option(None, "--metrics",
-                                help="Comma-separated: fid, kid, isc, prc, labels, cis for "
+                                help="Comma-separated: fid, kid, isc, prc, fd, labels, cis for "
                                 "images; modes, modes_hq, hq, reverse_kl for 2-D data "
                                 "(default: what the run was scored with)."),
     fid_samples: int = typer.Option(None, "--fid-samples", min=2, max=L.MAX_SAMPLES,

@@ -1,9 +1,9 @@
 """Evaluation metrics: exact mode metrics for 2-D mixtures (modes, modes_hq, hq, reverse_kl)
 and, on request, density and coverage (Naeem et al. 2020, k = 5; metrics/prdc.py); FID,
-KID, IS and precision/recall for images (computed by torch-fidelity in metrics/fidelity.py;
-names here need no torch-fidelity); for datasets a ganbench classifier
-labels (MNIST, Fashion-MNIST, Stacked MNIST), modes covered, KL to uniform and a classifier
-score (metrics/labels.py).
+KID, IS, precision/recall and FD in a chosen feature space (DINOv2) for images (computed
+by torch-fidelity in metrics/fidelity.py; names here need no torch-fidelity); for datasets a
+ganbench classifier labels (MNIST, Fashion-MNIST, Stacked MNIST), modes covered, KL to
+uniform and a classifier score (metrics/labels.py).
 
 Image metric names carry the number of generated samples, since their bias depends on it:
 `fid_samples: 10000` gives `fid10k`, 5000 `fid5k`, 2500 `fid2500`; the classifier metrics
@@ -35,7 +35,8 @@ from ganbench.registry import BUILT_IN, origin
 # channels, with >= 1 generated sample; label_kl: KL(generated label histogram || uniform);
 # cis: classifier IS, ganbench's own classifier, not Inception Score). Registered here, not
 # in their modules, so that naming them needs neither torch-fidelity nor the classifier.
-# Ranges (the report keeps intervals inside them): FID and KID ≥ 0 (KID's unbiased estimate
+# fd: the Fréchet distance in the `fd_features` network's space (metrics/extractors.py).
+# Ranges (the report keeps intervals inside them): FID, FD and KID ≥ 0 (KID's unbiased estimate
 # can dip below 0, so it is left open); IS and the classifier score ≥ 1; precision and
 # recall in [0, 1]; label_modes a count ≥ 0, label_kl ≥ 0.
 # Inside origin(BUILT_IN): only ganbench's own metrics may name an `entry`.
@@ -43,7 +44,7 @@ with origin(BUILT_IN):
     for _name, _goal, _entry, _low, _high in (
             ("fid", "min", "fid", 0, None), ("kid", "min", "kid", None, None),
             ("isc", "max", "isc", 1, None), ("precision", "max", "prc", 0, 1),
-            ("recall", "max", "prc", 0, 1)):
+            ("recall", "max", "prc", 0, 1), ("fd", "min", "fd", 0, None)):
         register_metric(MetricSpec(_name, _goal, "images", entry=_entry,
                                    counted_by="fid_samples", low=_low, high=_high))
     for _name, _goal, _entry, _low in (("label_modes", "max", "labels", 0),

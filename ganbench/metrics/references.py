@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, fields
 
 from ganbench.metrics.base import parse_counted
+from ganbench.metrics.extractors import EXTRACTORS, TF_INCEPTION, TF_RESIZE
 from ganbench.metrics.inception import EXTRACTOR
 from ganbench.registry import Registry
 
@@ -24,10 +25,6 @@ PM_MEANS = ("evaluation noise", "training seeds", "not stated")
 # The tags compared between a run and a reference; None on a reference = not applicable
 # (IS has no real images, so neither n_real nor split).
 TAGS = ("n_gen", "n_real", "split", "features", "resize", "resolution")
-# What torch-fidelity's `inception-v3-compat` is: the TF Inception graph of 2015-12-05 (the
-# FID paper's network) with TF 1.x's bilinear resize to 299, ported to PyTorch.
-TF_INCEPTION = "inception-v3 (TF 2015-12-05)"
-TF_RESIZE = "tf-bilinear"
 
 
 @dataclass(frozen=True)
@@ -118,11 +115,16 @@ def run_tags(protocol: str, weights_source: str | None = None) -> dict[str, obje
     if ref:
         out["dataset"], out["split"] = ref.group("dataset"), ref.group("split")
     extractor = p.get("extractor", "").split("/")[0]
+    weights = p.get("weights", "?")
     if extractor == EXTRACTOR and weights_source != "user":
         out["features"], out["resize"] = TF_INCEPTION, TF_RESIZE
+    elif extractor in EXTRACTORS and weights == f"default:{extractor}":
+        # a registered network (`fd`) with the weights its builder gets by itself
+        spec = EXTRACTORS.get(extractor)
+        out["features"], out["resize"] = spec.network, spec.resize
     elif extractor:
-        out["features"] = f"{extractor} (weights {p.get('weights', '?')[:16]})"
-        out["resize"] = TF_RESIZE if extractor == EXTRACTOR else "unknown"
+        out["features"] = f"{extractor} (weights {weights[:16]})"
+        out["resize"] = p.get("resize") or (TF_RESIZE if extractor == EXTRACTOR else "unknown")
     return out
 
 

@@ -31,6 +31,7 @@ from ganbench.metrics import (
     unknown_entry_message,
 )
 from ganbench.metrics.base import METRICS
+from ganbench.metrics.extractors import EXTRACTORS
 from ganbench.metrics.protocols import PROTOCOLS, FidProtocol, generated_count, split_size
 from ganbench.models import MODELS
 from ganbench.registry import BUILT_IN, UnknownNameError
@@ -185,6 +186,18 @@ def _eval_work(cfg: RunConfig, where: Callable[..., str]) -> list[str]:
             "often (a larger eval_every) or with fewer samples"]
 
 
+def fd_problems(cfg: RunConfig) -> list[tuple[str, str]]:
+    """(field, message) for `fd`'s network and weights file, before any training."""
+    out = []
+    if cfg.fd_features not in EXTRACTORS:
+        out.append(("fd_features", EXTRACTORS.unknown_message(cfg.fd_features)))
+    w = cfg.fd_weights
+    if w is not None and not Path(w).is_file():
+        out.append(("fd_weights", f"{w} is not a file (a weights file of {cfg.fd_features}, "
+                    "or leave fd_weights out for the network's own source)"))
+    return out
+
+
 def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | None = None,
              prefix: tuple[Any, ...] = (), conflicts: bool = True,
              place: Callable[[str], tuple[Any, ...]] | None = None) -> RunConfig:
@@ -208,6 +221,8 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
     if cfg.fid_protocol is not None and cfg.fid_protocol not in PROTOCOLS:
         problems.append(f"{where('fid_protocol')}: fid_protocol: "
                         f"{PROTOCOLS.unknown_message(cfg.fid_protocol)}")
+    if "fd" in cfg.image_metrics:
+        problems += [f"{where(f)}: {f}: {msg}" for f, msg in fd_problems(cfg)]
     if cfg.dataset in DATASETS:
         problems += _dataset_options(cfg, path, node, at, where)
     if cfg.model in MODELS:

@@ -320,8 +320,9 @@ def test_run_config_is_closed():
 def test_identity_leaves_out_label_device_and_data_root():
     a = RunConfig(name="x", device="cpu", data_root="/a", lr=1e-3)
     b = RunConfig(name="y", device="cuda:1", data_root="/b", lr=1e-3, plugins=["p"])
-    # plugins: the plugin's code is identified by its recorded hash, not by the run's key
-    assert RunConfig.not_identity() == {"name", "device", "data_root", "plugins"}
+    # plugins: the plugin's code is identified by its recorded hash, not by the run's key;
+    # fd_weights: the file's sha256 is in the fd protocol tag, where it lives is not the run
+    assert RunConfig.not_identity() == {"name", "device", "data_root", "plugins", "fd_weights"}
     assert a.identity() == b.identity()
     assert a.identity() != RunConfig(lr=2e-3).identity()
     assert "seed" not in a.identity(exclude={"seed"})

@@ -339,6 +339,19 @@ def test_fid_real_halves_small_noise_large_self_zero(tmp_path, weights, mnist, c
 
 
 @pytest.mark.slow
+def test_fd_in_inceptions_own_space_is_fid(tmp_path, weights, mnist, cpus):
+    """`fd` with `fd_features: inception-v3-compat` goes the registered-network route
+    (metrics/extractors.py) and must give FID's value on the same images."""
+    n = 12
+    ev = fid.FidelityEvaluator(images_ds(mnist[n:3 * n]), ["fid", "fd"], n_gen=n,
+                               root=tmp_path, weights=weights,
+                               fd_features="inception-v3-compat")
+    got = ev.compare(mnist[:n]).metrics
+    assert got["fd12"] == pytest.approx(got["fid12"], rel=1e-4)
+    assert "extractor=inception-v3-compat/" in ev.protocols()[0]["fd12"]
+
+
+@pytest.mark.slow
 def test_precision_and_recall_point_the_right_way(tmp_path, weights, mnist, cpus):
     # A known answer (Kynkäänniemi et al. 2019): a generator that draws one real digit over
     # and over has every sample on the data (precision high) and covers almost none of it
