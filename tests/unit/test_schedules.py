@@ -36,6 +36,20 @@ def test_inline_forms_are_stored_as_start_plus_schedule():
     assert RunConfig.model_validate_json(cfg.model_dump_json()) == cfg  # workers, checkpoints
 
 
+def test_an_adam_beta_written_inline_is_stored_as_start_plus_schedule():
+    # R3GAN's ramp of beta2 (Huang et al. 2024): the pair keeps each start.
+    cfg = RunConfig(betas=[0.0, {"start": 0.9, "end": 0.99, "shape": "cosine", "over": 50}])
+    assert cfg.betas == (0.0, 0.9)
+    assert cfg.schedules == {"beta2": Schedule(end=0.99, shape="cosine", over=50)}
+    both = RunConfig(betas=({"start": 0.9, "end": 0.5}, {"start": 0.9, "end": 0.99}))
+    assert both.betas == (0.9, 0.9)
+    assert both.schedules == {"beta1": Schedule(end=0.5), "beta2": Schedule(end=0.99)}
+    assert RunConfig.model_validate_json(cfg.model_dump_json()) == cfg
+    # the stored form may be written too, and is the same run
+    assert RunConfig(betas=(0.0, 0.9), schedules={"beta2": {
+        "end": 0.99, "shape": "cosine", "over": 50}}) == cfg
+
+
 def test_run_keys_unchanged_without_schedules_and_distinct_with_them():
     plain = RunConfig(lr=1e-3)
     assert "schedules" not in canonical(plain)  # every key made before schedules stays
@@ -45,6 +59,23 @@ def test_run_keys_unchanged_without_schedules_and_distinct_with_them():
     assert digest(canonical(decayed)) != digest(canonical(plain))
     assert digest(canonical(RunConfig(lr={"start": 1e-3, "end": 0, "over": 50}))) != \
         digest(canonical(decayed))
+
+
+def test_a_beta_schedule_is_part_of_the_run_key_and_old_keys_stay():
+    # Keys of runs made before beta schedules, pinned: sweep files written then resume.
+    assert digest(canonical(RunConfig())) == "54a2d670d851"
+    plain = RunConfig(betas=(0.0, 0.9))
+    assert digest(canonical(plain)) == "65a469910330"
+    assert digest(canonical(RunConfig(lr={"start": 1e-3, "end": 0}))) == "204cdb51b27e"
+    assert digest(canonical(RunConfig(betas=(0.0, 0.9), lr={"start": 1e-3, "end": 0}, tricks={
+        "r1": {"gamma": {"start": 10, "end": 1}}}))) == "f48344c7e06a"
+    ramped = RunConfig(betas=[0.0, {"start": 0.9, "end": 0.99}])
+    assert digest(canonical(ramped)) != digest(canonical(plain))
+    longer = RunConfig(betas=[0.0, {"start": 0.9, "end": 0.99, "over": 50}])
+    assert digest(canonical(longer)) != digest(canonical(ramped))
+    first = RunConfig(betas=[{"start": 0.0, "end": 0.99}, 0.9])  # the other beta moves
+    assert canonical(first)["schedules"] == {"beta1": {"end": 0.99}}
+    assert digest(canonical(first)) != digest(canonical(ramped))
 
 
 def write(tmp_path, text: str, name: str = "run.yaml"):
@@ -67,10 +98,29 @@ def write(tmp_path, text: str, name: str = "run.yaml"):
      "schedules.r1.gama: cannot be scheduled: it has no such parameter; did you mean "
      "r1.gamma?"),
     ("tricks: {r1: {}}\nschedules:\n  gp.weight: {end: 1}\n", 3,
-     "schedules.gp.weight: 'gp.weight' is not a parameter of this run; lr and the float "
-     "parameters of its tricks can be scheduled (r1.gamma)"),
+     "schedules.gp.weight: 'gp.weight' is not a parameter of this run; lr, beta1, beta2 "
+     "(Adam's betas) and the float parameters of its tricks can be scheduled (r1.gamma)"),
     ("lr: {start: 1e-3, end: 0}\nschedules:\n  lr: {end: 1e-4}\n", "?",
      "lr is scheduled both where it is written and under schedules:"),
+    ("steps: 10\nbetas: [0.0, {start: 0.9, end: 1.0}]\n", 2,
+     "betas.1: schedule end 1 is not an Adam beta; give one in [0, 1)"),
+    ("steps: 10\nbetas:\n  - {start: 0.5, end: -0.1}\n  - 0.999\n", 3,
+     "betas.0: schedule end -0.1 is not an Adam beta; give one in [0, 1)"),
+    ("betas:\n  - 0.0\n  - {end: 0.99}\n", 3, "betas.1: a schedule needs start"),
+    ("steps: 10\nbetas: [0.0, {start: 0.9, end: 0.99, shape: wave}]\n", 2,
+     "betas.1.shape: Input should be 'linear' or 'cosine'"),
+    ("steps: 10\nbetas: [0.0, {start: 0.9, end: 0.99, ovr: 5}]\n", 2,
+     "betas.1.ovr: Extra inputs are not permitted"),
+    ("betas: [0.0, {start: 1.5, end: 0.99}]\n", 1, "betas: each Adam beta must be in [0, 1)"),
+    ("steps: 10\nschedules:\n  beta2: {end: 1.5}\n", 3,
+     "schedules.beta2: schedule end 1.5 is not an Adam beta"),
+    ("schedules:\n  beta3: {end: 0.9}\n", 2,
+     "schedules.beta3: 'beta3' is not a parameter of this run; lr, beta1, beta2 (Adam's "
+     "betas) and the float parameters of its tricks can be scheduled"),
+    ("tricks: [gradient_descent]\nbetas: [0.5, {start: 0.9, end: 0.99}]\n", 2,
+     "betas.1: cannot be scheduled: gradient_descent trains with SGD, which has no betas"),
+    ("betas: [0.0, {start: 0.9, end: 0.99}]\nschedules:\n  beta2: {end: 0.999}\n", "?",
+     "beta2 is scheduled both where it is written and under schedules:"),
 ])
 def test_errors_name_the_file_line_and_field(tmp_path, text, line, message):
     path = write(tmp_path, text)
@@ -116,3 +166,30 @@ def test_cells_that_differ_by_a_schedule_differ_in_their_label(tmp_path):
                  "end: 0}]\nseeds: 1\n", "s.yaml")
     labels = [c.label for c in plan(load_sweep_spec(path)[0]).cells]
     assert labels == ["baseline · lr=0.002", "baseline · lr=0.002→0"]
+
+
+def test_cells_that_differ_by_a_beta_schedule_differ_in_their_label(tmp_path):
+    path = write(tmp_path, "name: s\nbase: {steps: 20}\naxes:\n  betas:\n    - [0.0, 0.9]\n"
+                 "    - [0.0, {start: 0.9, end: 0.99, shape: cosine}]\nseeds: 1\n", "s.yaml")
+    cells = plan(load_sweep_spec(path)[0]).cells
+    assert [c.label for c in cells] == ["baseline · betas=(0, 0.9)",
+                                        "baseline · betas=(0, 0.9→0.99 cosine)"]
+    assert cells[1].config.schedules == {"beta2": Schedule(end=0.99, shape="cosine")}
+
+
+@pytest.mark.parametrize("value, message", [
+    ("lr: [2.0e-3, {start: 2.0e-3, end: -1}]", "lr: schedule end -1 is not a learning rate"),
+    ("lr: [2.0e-3, {start: 2.0e-3, end: 0, shape: wave}]",
+     "axes.lr.1.shape: Input should be 'linear' or 'cosine'"),
+    ("betas: [[0.5, 0.999], [0.0, {start: 0.9, end: 1.0}]]",
+     "betas.1: schedule end 1 is not an Adam beta"),
+    ("betas: [[0.5, 0.999], [0.0, {start: 0.9, end: 0.99, shape: wave}]]",
+     "axes.betas.1.1.shape: Input should be 'linear' or 'cosine'"),
+])
+def test_a_bad_schedule_on_an_axis_names_the_axis_line(tmp_path, value, message):
+    path = write(tmp_path, f"name: s\nbase: {{steps: 20}}\naxes:\n  batch_size: [32]\n"
+                 f"  {value}\nseeds: 1\n", "s.yaml")
+    with pytest.raises(ConfigError) as e:
+        load_sweep_spec(path)
+    first = str(e.value).splitlines()[0]
+    assert first.startswith(f"{path}:5: ") and message in first, first
