@@ -347,6 +347,17 @@ def as_written(node: yaml.Node | None, loc: tuple[Any, ...], at: int) -> tuple[A
     return loc
 
 
+def as_given(loc: tuple[Any, ...], raw: Any) -> tuple[Any, ...]:
+    """A run config's error `loc` as `raw` (its mapping before validation) wrote it: a
+    schedule written inline is stored under `schedules`, which `raw` lacks (a sweep's
+    cell, checked before its file's lines are looked up)."""
+    given = raw.get("schedules") if isinstance(raw, dict) else None
+    if (len(loc) > 1 and loc[0] == "schedules"
+            and str(loc[1]) not in (given if isinstance(given, dict) else {})):
+        return written_at(str(loc[1])) + tuple(loc[2:])
+    return tuple(loc)
+
+
 def did_you_mean(name: str, choices: list[str]) -> str:
     """"; did you mean 'x'?" for the choice closest to `name`, or ""."""
     close = difflib.get_close_matches(name, choices, n=1)

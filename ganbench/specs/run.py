@@ -15,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from ganbench import limits
-from ganbench.config import ConfigError, RunConfig, as_written, did_you_mean, explain, line_of
+from ganbench.config import ConfigError, RunConfig, did_you_mean, explain, line_of
 from ganbench.data import DATASETS, data_kind
 from ganbench.data.base import (
     DataInfo,
@@ -34,9 +34,9 @@ from ganbench.metrics.base import METRICS
 from ganbench.metrics.protocols import PROTOCOLS, FidProtocol, generated_count, split_size
 from ganbench.models import MODELS
 from ganbench.registry import BUILT_IN, UnknownNameError
-from ganbench.schedules import is_inline
+from ganbench.schedules import is_inline, written_at
 from ganbench.tricks import TRICKS, Finding, TrickStack
-from ganbench.yamlfile import cap_lines
+from ganbench.yamlfile import cap_lines, has_path
 
 
 def models_for(kind: str) -> list[str]:
@@ -196,9 +196,14 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
     at = place or (lambda f: (*prefix, f))
     where = lambda *loc: f"{path}:{line_of(node, *at(loc[0]), *loc[1:])}"  # noqa: E731
 
-    def _schedule_at(key: str) -> tuple[Any, ...]:  # under schedules:, or where it is inline
-        loc = (*at("schedules"), key)
-        return as_written(node, loc, len(loc) - 2)
+    def _schedule_at(key: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        # (where in the file, the field as written): under schedules:, or where it is
+        # inline (`lr:`, the trick's parameter; on a sweep's axis too)
+        under = (*at("schedules"), key)
+        if node is None or has_path(node, under):
+            return under, ("schedules", key)
+        first, *rest = written_at(key)
+        return (*at(str(first)), *rest), (first, *rest)
     problems = []
     for field, reg in (("dataset", DATASETS), ("model", MODELS), ("loss", LOSSES)):
         try:
@@ -240,9 +245,8 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
             problems.append(explain(e, path, node, prefix=(*prefix, "tricks", name),
                                     fields=list(trick_cls.Params.model_fields)))
     for key, msg in schedule_problems(cfg):
-        loc = _schedule_at(key)
-        problems.append(f"{path}:{line_of(node, *loc)}: "
-                        f"{'.'.join(map(str, loc[len(at('x')) - 1:]))}: {msg}")
+        loc, field = _schedule_at(key)
+        problems.append(f"{path}:{line_of(node, *loc)}: {'.'.join(map(str, field))}: {msg}")
     problems += _eval_work(cfg, where)
     if problems:
         raise ConfigError(cap_lines(problems))
