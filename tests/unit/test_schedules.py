@@ -110,15 +110,16 @@ def write(tmp_path, text: str, name: str = "run.yaml"):
     ("steps: 10\nbetas: [0.0, {start: 0.9, end: 0.99, shape: wave}]\n", 2,
      "betas.1.shape: Input should be 'linear' or 'cosine'"),
     ("steps: 10\nbetas: [0.0, {start: 0.9, end: 0.99, ovr: 5}]\n", 2,
-     "betas.1.ovr: Extra inputs are not permitted"),
+     "betas.1.ovr: unknown field"),
     ("betas: [0.0, {start: 1.5, end: 0.99}]\n", 1, "betas: each Adam beta must be in [0, 1)"),
     ("steps: 10\nschedules:\n  beta2: {end: 1.5}\n", 3,
      "schedules.beta2: schedule end 1.5 is not an Adam beta"),
     ("schedules:\n  beta3: {end: 0.9}\n", 2,
      "schedules.beta3: 'beta3' is not a parameter of this run; lr, beta1, beta2 (Adam's "
      "betas) and the float parameters of its tricks can be scheduled"),
-    ("tricks: [gradient_descent]\nbetas: [0.5, {start: 0.9, end: 0.99}]\n", 2,
-     "betas.1: cannot be scheduled: gradient_descent trains with SGD, which has no betas"),
+    ("tricks: [gradient_descent]\nbetas: [0.5, {start: 0.9, end: 0.99}]\n", 1,
+     "conflict: gradient_descent: trains with SGD, which has no betas: a schedule of beta2 "
+     "would move nothing"),
     ("betas: [0.0, {start: 0.9, end: 0.99}]\nschedules:\n  beta2: {end: 0.999}\n", "?",
      "beta2 is scheduled both where it is written and under schedules:"),
 ])
@@ -172,8 +173,9 @@ def test_cells_that_differ_by_a_beta_schedule_differ_in_their_label(tmp_path):
     path = write(tmp_path, "name: s\nbase: {steps: 20}\naxes:\n  betas:\n    - [0.0, 0.9]\n"
                  "    - [0.0, {start: 0.9, end: 0.99, shape: cosine}]\nseeds: 1\n", "s.yaml")
     cells = plan(load_sweep_spec(path)[0]).cells
-    assert [c.label for c in cells] == ["baseline · betas=(0, 0.9)",
-                                        "baseline · betas=(0, 0.9→0.99 cosine)"]
+    # the unscheduled pair as labels always wrote it
+    assert [c.label for c in cells] == ["baseline · betas=(0.0, 0.9)",
+                                        "baseline · betas=(0.0, 0.9→0.99 cosine)"]
     assert cells[1].config.schedules == {"beta2": Schedule(end=0.99, shape="cosine")}
 
 
@@ -193,3 +195,37 @@ def test_a_bad_schedule_on_an_axis_names_the_axis_line(tmp_path, value, message)
         load_sweep_spec(path)
     first = str(e.value).splitlines()[0]
     assert first.startswith(f"{path}:5: ") and message in first, first
+
+
+def test_a_cell_whose_trick_leaves_no_betas_to_schedule_is_dropped(tmp_path):
+    path = write(tmp_path, "name: s\nbase:\n  steps: 20\n  betas: [0.0, {start: 0.9, end: "
+                 "0.99}]\ntricks:\n  gradient_descent: [off, on]\nseeds: 1\n", "s.yaml")
+    p = plan(load_sweep_spec(path)[0])
+    assert [c.label for c in p.cells] == ["baseline"]
+    assert [(label, why.split(" (")[0]) for label, why in p.dropped] == [
+        ("gradient_descent", "gradient_descent: trains with SGD, which has no betas: a "
+                             "schedule of beta2 would move nothing")]
+
+
+def test_a_trick_that_sets_the_betas_itself_conflicts_with_their_schedule():
+    from dataclasses import replace
+
+    from ganbench.specs.run import check_run
+    from ganbench.tricks import TRICKS
+    from ganbench.tricks.base import Trick, TrickParams, register_trick
+
+    class OwnBetas(Trick):
+        """Test-only: D's Adam at betas of its own (a plugin might)."""
+
+        def optimizers(self, spec):
+            return replace(spec, d_betas=(0.0, 0.9))
+
+    OwnBetas.Params = type("Params", (TrickParams,), {})
+    conflicts = lambda cfg: [str(f) for f in check_run(cfg) if f.kind == "conflict"]  # noqa: E731
+    with TRICKS.scoped():
+        register_trick("test_own_betas")(OwnBetas)
+        assert conflicts(RunConfig(tricks={"test_own_betas": {}})) == []
+        assert conflicts(RunConfig(tricks={"test_own_betas": {}}, betas=[
+            {"start": 0.5, "end": 0.0}, {"start": 0.9, "end": 0.99}])) == [
+            "test_own_betas: sets Adam's betas itself: a schedule of beta1 and beta2 would "
+            "move nothing (suggestion: keep betas constant with it)"]
