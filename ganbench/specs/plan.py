@@ -101,11 +101,18 @@ class Plan:
 
 
 def _base_tricks(spec: SweepSpec) -> dict[str, Any]:
-    """Tricks on in every cell (that none is also swept is a rule of specs/rules.py)."""
+    """Tricks on in every cell (that none is also swept is a rule of specs/rules.py), with
+    each parameter's inline schedule: each cell's config splits it off again."""
     try:
-        return RunConfig.model_validate({"tricks": spec.base.get("tricks")}).tricks
+        cfg = RunConfig.model_validate({"tricks": spec.base.get("tricks")})
     except ValidationError as e:
         raise PlanError(("base", "tricks"), e.errors()[0]["msg"]) from None
+    tricks = {name: dict(params) for name, params in cfg.tricks.items()}
+    for key, s in cfg.schedules.items():  # all "<trick>.<param>": only tricks were given
+        trick, param = key.split(".", 1)
+        tricks[trick][param] = {"start": tricks[trick][param],
+                                **s.model_dump(exclude_defaults=True)}
+    return tricks
 
 
 def _cells(spec: SweepSpec, levels, combos) -> tuple[list[Cell], list[tuple[str, str]]]:
