@@ -71,9 +71,8 @@ def is_inline(v: Any) -> bool:
 
 def split_inline(v: dict[str, Any]) -> dict[str, Any]:
     """A run config's raw mapping with every inline schedule (lr's, the betas', the tricks')
-    moved into
-    `schedules` and its start left as the parameter's value. Raises ValueError for a
-    schedule given twice."""
+    moved into `schedules` and its start left as the parameter's value. Raises ValueError
+    for a schedule given twice."""
     found = {"lr": v["lr"]} if is_inline(v.get("lr")) else {}
     betas = v.get("betas")
     if isinstance(betas, (list, tuple)) and len(betas) == 2:
