@@ -60,6 +60,8 @@ def fmt_type(t: Any) -> str:
     if isinstance(t, str):
         return t
     origin, args = typing.get_origin(t), typing.get_args(t)
+    if origin is typing.Annotated:  # a type with its validators (config.Beta): the type
+        return fmt_type(args[0])
     if origin is typing.Literal:
         return " | ".join(json.dumps(a) for a in args)
     if origin in (typing.Union, types.UnionType):

@@ -10,15 +10,23 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ganbench import limits as L
 from ganbench.devices import DEVICE_PATTERN, describe
+from ganbench.schedules import BETAS_EXAMPLE, Schedule, split_inline, written_at
 from ganbench.schedules import EXAMPLE as SCHEDULE_EXAMPLE
-from ganbench.schedules import Schedule, split_inline, written_at
 from ganbench.yamlfile import MAX_ERRORS, ConfigError, has_path, line_of, read_yaml
 
 __all__ = ["DEVICE_PATTERN", "ConfigError", "ParamRange", "PrunerSpec", "RunConfig", "SweepSpec",
@@ -41,6 +49,16 @@ def _not_bool(v: Any) -> Any:
         raise ValueError(f"expected a number, got {str(v).lower()}")
     return v
 
+
+def _beta(v: Any) -> Any:
+    # One of Adam's betas, as written: a number (a schedule with a start was split off
+    # before this, so a mapping here lacks one).
+    if isinstance(v, dict):
+        raise ValueError(f"a schedule needs start (e.g. {BETAS_EXAMPLE})")
+    return _not_bool(v)
+
+
+Beta = Annotated[float, BeforeValidator(_beta)]  # errors at betas.0 / betas.1
 
 _INT_FIELDS = ("z_dim", "steps", "batch_size", "lr", "seed", "log_every", "eval_every",
                "eval_samples", "eval_repeats", "fid_samples", "fid_real_samples", "fid_batch_size")
@@ -90,7 +108,9 @@ class RunConfig(Closed):
     batch_size: int = Field(256, gt=0, le=L.MAX_BATCH, description="samples per D and G batch")
     lr: float = Field(2e-4, gt=0, le=L.MAX_LR, description="Adam learning rate of G and D "
                       "(a mapping {start, end, shape, over} schedules it)")
-    betas: tuple[float, float] = Field((0.5, 0.999), description="Adam's betas of G and D")
+    betas: tuple[Beta, Beta] = Field((0.5, 0.999), description="Adam's betas of G and D "
+                                     "(a mapping {start, end, shape, over} in place of either "
+                                     "schedules it)")
     seed: int = Field(0, ge=0, le=L.MAX_SEED, description="the run's seed (sweeps set it "
                       "from `seeds:`)")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N",
@@ -190,13 +210,14 @@ class RunConfig(Closed):
                                "imported before the file's names are checked",
                                json_schema_extra={"identity": False})
 
-    # Written inline (`lr: {start: 2e-4, end: 0}`, a trick parameter likewise) and stored
-    # here by split_inline, the parameter keeping its start (ganbench/schedules.py). Keys:
-    # "lr" or "<trick>.<param>"; what may be scheduled is checked in specs/run.py.
+    # Written inline (`lr: {start: 2e-4, end: 0}`, an Adam beta or a trick parameter
+    # likewise) and stored here by split_inline, the parameter keeping its start
+    # (ganbench/schedules.py). Keys: "lr", "beta1", "beta2" or "<trick>.<param>"; what may
+    # be scheduled is checked in specs/run.py.
     schedules: dict[str, Schedule] = Field(
         default_factory=dict, description="parameters that move over training: "
-        "{\"lr\" or \"trick.param\": {end, shape, over}}, usually written inline as "
-        "lr: {start: 2e-4, end: 0}")
+        "{\"lr\", \"beta1\", \"beta2\" or \"trick.param\": {end, shape, over}}, usually "
+        "written inline as lr: {start: 2e-4, end: 0} or betas: [0.0, {start: 0.9, end: 0.99}]")
 
     @classmethod
     def not_identity(cls) -> frozenset[str]:
@@ -250,13 +271,6 @@ class RunConfig(Closed):
 
     _numbers_not_bools = field_validator(*_INT_FIELDS, mode="before")(classmethod(
         lambda cls, v: _not_bool(v)))
-
-    @field_validator("betas", mode="before")
-    @classmethod
-    def _betas_not_bools(cls, v: Any) -> Any:
-        for b in v if isinstance(v, (list, tuple)) else [v]:
-            _not_bool(b)
-        return v
 
     @field_validator("device")
     @classmethod
@@ -359,6 +373,17 @@ def as_written(node: yaml.Node | None, loc: tuple[Any, ...], at: int) -> tuple[A
             and not has_path(node, loc[:at + 2])):
         return loc[:at] + written_at(str(loc[at + 1])) + loc[at + 2:]
     return loc
+
+
+def as_given(loc: tuple[Any, ...], raw: Any) -> tuple[Any, ...]:
+    """A run config's error `loc` as `raw` (its mapping before validation) wrote it: a
+    schedule written inline is stored under `schedules`, which `raw` lacks (a sweep's
+    cell, checked before its file's lines are looked up)."""
+    given = raw.get("schedules") if isinstance(raw, dict) else None
+    if (len(loc) > 1 and loc[0] == "schedules"
+            and str(loc[1]) not in (given if isinstance(given, dict) else {})):
+        return written_at(str(loc[1])) + tuple(loc[2:])
+    return tuple(loc)
 
 
 def did_you_mean(name: str, choices: list[str]) -> str:

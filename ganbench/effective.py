@@ -17,6 +17,7 @@ from typing import Any
 
 from ganbench.config import RunConfig
 from ganbench.schedules import describe as describe_schedule
+from ganbench.schedules import describe_setting
 
 PREFIX = "resolved."  # the MLflow params: resolved.lr_d, ... (runs frame: params.resolved.*)
 
@@ -26,7 +27,7 @@ _NAMES = {
     "d_steps_per_g": "D steps per G step", "steps": "steps", "eval_every": "evaluation interval",
     "eval_samples": "evaluation samples", "fid_samples": "FID samples",
     "fid_real_samples": "FID real samples", "fid_protocol": "FID protocol",
-    "lr_schedule": "learning-rate schedule",
+    "lr_schedule": "learning-rate schedule", "betas_schedule": "Adam-betas schedule",
 }
 _PAIRED = {"lr_d": "lr_g", "betas_d": "betas_g"}
 
@@ -34,8 +35,9 @@ _PAIRED = {"lr_d": "lr_g", "betas_d": "betas_g"}
 def resolve(cfg: RunConfig) -> dict[str, Any]:
     """The settings `cfg` trains and evaluates with, after its tricks' hooks (JSON values):
     lr_d, lr_g, betas_d, betas_g, batch_size, d_steps_per_g, steps, eval_every (0: at the
-    end only), eval_samples; with an lr schedule, lr_schedule ("0.002→0"); with image
-    metrics also fid_samples, fid_real_samples (None: the whole split) and fid_protocol."""
+    end only), eval_samples; with an lr schedule, lr_schedule ("0.002→0"); with a schedule
+    of Adam's betas, betas_schedule ("(0, 0.9→0.99)"); with image metrics also fid_samples,
+    fid_real_samples (None: the whole split) and fid_protocol."""
     from ganbench.tricks.base import OptimSpec, TrickStack  # lazy: the tricks import torch
 
     stack = TrickStack.from_config(cfg)
@@ -48,6 +50,9 @@ def resolve(cfg: RunConfig) -> dict[str, Any]:
     }
     if "lr" in cfg.schedules:  # absent otherwise: runs recorded before schedules match
         out["lr_schedule"] = describe_schedule(cfg.lr, cfg.schedules["lr"])
+    betas = describe_setting("betas", cfg.betas, cfg.schedules)
+    if betas is not None:  # likewise
+        out["betas_schedule"] = betas
     if cfg.image_metrics:
         out.update(fid_samples=cfg.fid_samples, fid_real_samples=cfg.fid_real_samples,
                    fid_protocol=cfg.fid_protocol)
@@ -106,6 +111,8 @@ def describe(settings: Mapping[str, Any]) -> str:
            f" · eval {_show(s['eval_every'], 'eval_every')}, {s['eval_samples']} samples")
     if "lr_schedule" in s:
         out += f" · lr schedule {s['lr_schedule']}"
+    if "betas_schedule" in s:
+        out += f" · betas schedule {s['betas_schedule']}"
     if "fid_samples" in s:
         out += (f" · FID {s['fid_samples']} vs {_show(s['fid_real_samples'], 'fid_real_samples')}"
                 + (f" ({s['fid_protocol']})" if s.get("fid_protocol") else ""))

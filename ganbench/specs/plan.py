@@ -17,7 +17,7 @@ from ganbench.config import ConfigError, RunConfig, SweepSpec
 from ganbench.data import data_kind
 from ganbench.metrics import available_metrics, missing_metric_hint
 from ganbench.models import MODELS
-from ganbench.schedules import describe
+from ganbench.schedules import describe_setting
 from ganbench.specs.designs import PlanError, design_for
 from ganbench.specs.rules import grid_problems
 from ganbench.specs.run import check_run, resolve_defaults, validate
@@ -33,9 +33,10 @@ def _axis_value(cfg: RunConfig, axis: str, raw: Any) -> str:
     """An axis value in a cell's label. A model written with options is labelled with the
     options written (`model=mynet(depth=3)`): two option sets of one model are two cells,
     and the report tells cells apart by their label."""
-    value = _short(getattr(cfg, axis))
-    if axis in cfg.schedules:  # two cells differing by a schedule differ in their label
-        value = describe(getattr(cfg, axis), cfg.schedules[axis])
+    # Two cells differing by a schedule differ in their label: lr=0.002→0,
+    # betas=(0.0, 0.9→0.99) (the elements not scheduled as a pair is labelled without one).
+    value = (describe_setting(axis, getattr(cfg, axis), cfg.schedules, show=str)
+             or _short(getattr(cfg, axis)))
     if axis == "model" and isinstance(raw, dict):
         given = [k for k in raw if k != "name"]
         if given:
@@ -100,11 +101,18 @@ class Plan:
 
 
 def _base_tricks(spec: SweepSpec) -> dict[str, Any]:
-    """Tricks on in every cell (that none is also swept is a rule of specs/rules.py)."""
+    """Tricks on in every cell (that none is also swept is a rule of specs/rules.py), with
+    each parameter's inline schedule: each cell's config splits it off again."""
     try:
-        return RunConfig.model_validate({"tricks": spec.base.get("tricks")}).tricks
+        cfg = RunConfig.model_validate({"tricks": spec.base.get("tricks")})
     except ValidationError as e:
         raise PlanError(("base", "tricks"), e.errors()[0]["msg"]) from None
+    tricks = {name: dict(params) for name, params in cfg.tricks.items()}
+    for key, s in cfg.schedules.items():  # all "<trick>.<param>": only tricks were given
+        trick, param = key.split(".", 1)
+        tricks[trick][param] = {"start": tricks[trick][param],
+                                **s.model_dump(exclude_defaults=True)}
+    return tricks
 
 
 def _cells(spec: SweepSpec, levels, combos) -> tuple[list[Cell], list[tuple[str, str]]]:

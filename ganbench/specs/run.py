@@ -15,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from ganbench import limits
-from ganbench.config import ConfigError, RunConfig, as_written, did_you_mean, explain, line_of
+from ganbench.config import ConfigError, RunConfig, did_you_mean, explain, line_of
 from ganbench.data import DATASETS, data_kind
 from ganbench.data.base import (
     DataInfo,
@@ -35,9 +35,10 @@ from ganbench.metrics.extractors import EXTRACTORS
 from ganbench.metrics.protocols import PROTOCOLS, FidProtocol, generated_count, split_size
 from ganbench.models import MODELS
 from ganbench.registry import BUILT_IN, UnknownNameError
-from ganbench.schedules import is_inline
+from ganbench.schedules import RUN_PARAMS, is_inline, written_at
 from ganbench.tricks import TRICKS, Finding, TrickStack
-from ganbench.yamlfile import cap_lines
+from ganbench.tricks.base import OptimSpec
+from ganbench.yamlfile import cap_lines, has_path
 
 
 def models_for(kind: str) -> list[str]:
@@ -92,7 +93,29 @@ def check_run(cfg: RunConfig) -> list[Finding]:
                            f"labels, not {cfg.dataset!r}",
                            f"use them with {', '.join(labelled)}"))
     return (out + model_findings(cfg) + data_findings(cfg, model.image_size)
-            + TrickStack.from_config(cfg).check(cfg))
+            + betas_findings(cfg) + TrickStack.from_config(cfg).check(cfg))
+
+
+def betas_findings(cfg: RunConfig) -> list[Finding]:
+    """A schedule of Adam's betas with a trick that leaves it nothing to move: one that
+    replaces Adam (plain gradient descent) or sets the betas itself (the betas its
+    `optimizers` hook is given do not come out of it unchanged)."""
+    keys = [k for k in cfg.schedules if k in RUN_PARAMS and k != "lr"]
+    if not keys:
+        return []
+    moved = f"a schedule of {' and '.join(sorted(keys))} would move nothing"
+    out = []
+    for trick in TrickStack.from_config(cfg).tricks:
+        for betas in ((0.5, 0.999), (0.1, 0.9)):
+            spec = trick.optimizers(OptimSpec(cfg.lr, cfg.lr, betas, betas))
+            why = (f"trains with {spec.kind.upper()}, which has no betas" if spec.kind != "adam"
+                   else "sets Adam's betas itself"
+                   if (tuple(spec.g_betas), tuple(spec.d_betas)) != (betas, betas) else None)
+            if why:
+                out.append(Finding("conflict", trick.name, f"{why}: {moved}",
+                                   "keep betas constant with it"))
+                break
+    return out
 
 
 def model_findings(cfg: RunConfig) -> list[Finding]:
@@ -209,9 +232,14 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
     at = place or (lambda f: (*prefix, f))
     where = lambda *loc: f"{path}:{line_of(node, *at(loc[0]), *loc[1:])}"  # noqa: E731
 
-    def _schedule_at(key: str) -> tuple[Any, ...]:  # under schedules:, or where it is inline
-        loc = (*at("schedules"), key)
-        return as_written(node, loc, len(loc) - 2)
+    def _schedule_at(key: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        # (where in the file, the field as written): under schedules:, or where it is
+        # inline (`lr:`, `betas:`'s element, the trick's parameter; on a sweep's axis too)
+        under = (*at("schedules"), key)
+        if node is None or has_path(node, under):
+            return under, ("schedules", key)
+        first, *rest = written_at(key)
+        return (*at(str(first)), *rest), (first, *rest)
     problems = []
     for field, reg in (("dataset", DATASETS), ("model", MODELS), ("loss", LOSSES)):
         try:
@@ -255,9 +283,8 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
             problems.append(explain(e, path, node, prefix=(*prefix, "tricks", name),
                                     fields=list(trick_cls.Params.model_fields)))
     for key, msg in schedule_problems(cfg):
-        loc = _schedule_at(key)
-        problems.append(f"{path}:{line_of(node, *loc)}: "
-                        f"{'.'.join(map(str, loc[len(at('x')) - 1:]))}: {msg}")
+        loc, field = _schedule_at(key)
+        problems.append(f"{path}:{line_of(node, *loc)}: {'.'.join(map(str, field))}: {msg}")
     problems += _eval_work(cfg, where)
     if problems:
         raise ConfigError(cap_lines(problems))
@@ -291,12 +318,18 @@ def schedule_problems(cfg: RunConfig) -> list[tuple[str, str]]:
                 problems.append((key, f"schedule end {s.end:g} is not a learning rate; give "
                                  f"one in [0, {limits.MAX_LR:g}]"))
             continue
+        if key in RUN_PARAMS:  # an Adam beta
+            if not 0 <= s.end < 1:  # a trick that leaves no betas to move: a conflict
+                problems.append((key, f"schedule end {s.end:g} is not an Adam beta; give one "
+                                 "in [0, 1)"))
+            continue
         trick, _, param = key.partition(".")
         if trick not in cfg.tricks or trick not in TRICKS or not param:
             tricks = ", ".join(f"{t}.{p}" for t in sorted(cfg.tricks) if t in TRICKS
                                for p in schedulable(t))
-            problems.append((key, f"{key!r} is not a parameter of this run; lr and the float "
-                             f"parameters of its tricks can be scheduled"
+            run = ", ".join(RUN_PARAMS)
+            problems.append((key, f"{key!r} is not a parameter of this run; {run} (Adam's "
+                             f"betas) and the float parameters of its tricks can be scheduled"
                              f"{f' ({tricks})' if tricks else ''}"))
             continue
         cls = TRICKS.get(trick)

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ganbench.config import ConfigError, RunConfig, SweepSpec, did_you_mean, line_of
+from ganbench.config import ConfigError, RunConfig, SweepSpec, as_given, did_you_mean, line_of
 from ganbench.data import data_kind
 from ganbench.limits import work_message
 from ganbench.metrics import available_metrics, metric_goal, metric_names
@@ -113,11 +113,13 @@ def _settings(spec: SweepSpec, path: Path, node) -> list[str]:
             cfg = RunConfig.model_validate(raw)
         except ValidationError as e:
             for err in e.errors():
-                loc = err["loc"]
+                loc = as_given(err["loc"], raw)  # a schedule on an axis: where it is written
                 at = (*place(str(loc[0])), *loc[1:]) if loc else ("base",)
                 field = ".".join(map(str, at))
-                msg = ("unknown field" + did_you_mean(str(loc[0]), list(RunConfig.model_fields))
-                       if err["type"] == "extra_forbidden" else err["msg"])
+                close = (did_you_mean(str(loc[0]), list(RunConfig.model_fields))
+                         if len(loc) == 1 else "")  # a setting's name, not a key inside one
+                msg = ("unknown field" + close if err["type"] == "extra_forbidden"
+                       else err["msg"].removeprefix("Value error, "))
                 out.append(f"{path}:{line_of(node, *at)}: {field}: {msg}")
             continue
         try:

@@ -9,6 +9,7 @@ from ganbench.effective import (
     baseline_config,
     cell_confounds,
     confounds,
+    describe,
     resolve,
     resolved_params,
 )
@@ -57,6 +58,17 @@ def test_resolved_params_have_a_stable_prefix_and_leave_the_run_key():
     assert {"resolved.lr_d", "resolved.lr_g", "resolved.batch_size", "resolved.d_steps_per_g",
             "resolved.steps", "resolved.eval_every"} <= set(params)
     assert not any(k.startswith("resolved") for k in canonical(c))
+
+
+def test_a_betas_schedule_is_recorded_beside_the_betas_it_starts_from():
+    ramped = resolve(cfg(betas=[0.0, {"start": 0.9, "end": 0.99, "shape": "cosine"}]))
+    assert ramped["betas_d"] == ramped["betas_g"] == [0.0, 0.9]
+    assert ramped["betas_schedule"] == "(0, 0.9→0.99 cosine)"
+    assert "betas_schedule" not in resolve(cfg(betas=(0.0, 0.9)))  # as runs recorded before
+    assert describe(ramped).endswith(" · betas schedule (0, 0.9→0.99 cosine)")
+    longer = {**ramped, "betas_schedule": "(0, 0.9→0.99 over 500)"}
+    assert confounds(ramped, longer) == [
+        "Adam-betas schedule (0, 0.9→0.99 cosine) → (0, 0.9→0.99 over 500)"]
 
 
 def test_confounds_name_the_learning_rates_of_ttur_on():

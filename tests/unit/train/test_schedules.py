@@ -1,5 +1,5 @@
-"""Schedules in training: the rate and trick parameter each step uses and logs, TTUR's ratio
-under an lr schedule, and a bit-identical resume mid-schedule."""
+"""Schedules in training: the rate, Adam beta and trick parameter each step uses and logs,
+TTUR's ratio under an lr schedule, and a bit-identical resume mid-schedule."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from ganbench.train import Progress, Trainer, train
 BASE = dict(dataset="ring8", model="mlp", batch_size=32, eval_samples=256, device="cpu")
 LR = {"start": 1e-3, "end": 0.0}
 GAMMA = {"start": 10.0, "end": 1.0, "shape": "cosine", "over": 4}
+BETA2 = {"start": 0.9, "end": 0.99, "shape": "cosine", "over": 5}  # R3GAN's ramp, shortened
 
 
 def expected(start: float, spec: dict, step: int, steps: int) -> float:
@@ -51,6 +52,35 @@ def test_logged_values_equal_the_schedule_at_every_step():
     assert logged[(steps, "schedule/r1.gamma")] == 1.0  # reached after `over` steps, held
 
 
+def test_each_step_uses_the_scheduled_beta2_in_both_optimisers():
+    cfg = validate(RunConfig(**BASE, steps=7, betas=[0.0, BETA2], tricks={"ttur": {}}))
+    tr = Trainer(cfg)
+    for step in range(cfg.steps):
+        tr.step(step)
+        beta2 = expected(0.9, BETA2, step, 7)
+        for opt in (tr.opt_d, tr.opt_g):
+            (b1, b2), = (g["betas"] for g in opt.param_groups)
+            assert b1 == 0.0 and b2 == pytest.approx(beta2, rel=1e-15)
+    assert beta2 == 0.99  # held after `over` steps
+    assert tr.opt_d.param_groups[0]["lr"] == 4e-4  # TTUR's rate of lr 2e-4, unmoved
+
+
+def test_logged_betas_equal_the_schedule_at_every_step():
+    steps = 6
+    beta1 = {"start": 0.5, "end": 0.0}
+    cfg = validate(RunConfig(**BASE, steps=steps, log_every=1, lr=1e-3,
+                             betas=[beta1, BETA2]))
+    tracker = MemoryTracker()
+    assert train(cfg, tracker=tracker).status == "finished"
+    logged = {(s, k): v for s, k, v in tracker.metrics if k.startswith("schedule/")}
+    assert {k for _, k in logged} == {"schedule/beta1", "schedule/beta2"}
+    for step in range(steps):  # logged at step + 1, after the step that used it
+        assert logged[(step + 1, "schedule/beta1")] == pytest.approx(
+            0.5 * (1 - step / steps), rel=1e-12)
+        assert logged[(step + 1, "schedule/beta2")] == pytest.approx(
+            expected(0.9, BETA2, step, steps), rel=1e-12)
+
+
 def test_the_trick_reads_the_scheduled_value():
     cfg = validate(RunConfig(**BASE, steps=5, tricks={"r1": {"gamma": GAMMA}}))
     tr = Trainer(cfg)
@@ -68,7 +98,7 @@ class _Crash(Exception):
 
 def test_killed_and_resumed_mid_schedule_is_bit_identical():
     cfg = validate(RunConfig(**BASE, steps=8, log_every=1, eval_every=4, lr=LR,
-                             tricks={"r1": {"gamma": GAMMA}, "ttur": {}}))
+                             betas=[0.0, BETA2], tricks={"r1": {"gamma": GAMMA}, "ttur": {}}))
     ref_tracker = MemoryTracker()
     reference = train(cfg, tracker=ref_tracker)
     ckpt = MemoryCheckpointer(every=3)
@@ -87,7 +117,11 @@ def test_killed_and_resumed_mid_schedule_is_bit_identical():
     assert not same_state(resumed.d.state_dict(), reference.d.state_dict())
     keep = lambda ms: [m for m in ms if not m[1].startswith("perf/")]  # noqa: E731
     assert first_difference(keep(ref_tracker.metrics), keep(tracker.metrics)) is None
-    # and the schedule really moved what was trained: a constant run ends elsewhere
-    constant = train(validate(RunConfig(**BASE, steps=8, lr=1e-3,
+    # and the schedules really moved what was trained: a constant run ends elsewhere, and
+    # so does one whose beta2 alone is constant
+    constant = train(validate(RunConfig(**BASE, steps=8, lr=1e-3, betas=(0.0, 0.9),
                                         tricks={"r1": {"gamma": 10.0}, "ttur": {}})))
     assert same_state(constant.g.state_dict(), reference.g.state_dict())
+    beta2_constant = train(validate(RunConfig(**BASE, steps=8, lr=LR, betas=(0.0, 0.9),
+                                              tricks={"r1": {"gamma": GAMMA}, "ttur": {}})))
+    assert same_state(beta2_constant.g.state_dict(), reference.g.state_dict())

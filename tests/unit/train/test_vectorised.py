@@ -277,6 +277,9 @@ def test_mismatched_configs_are_refused(tmp_path):
 
 @DTYPES
 def test_schedules_match_lone_runs(tmp_path, dtype):
-    # The stacked optimisers' rate and every seed's trick parameter set before each step.
-    check_equal(cfgs_of(tmp_path, lr={"start": 1e-3, "end": 0.0}, tricks={
-        "r1": {"gamma": {"start": 10.0, "end": 1.0, "shape": "cosine"}}, "ttur": {}}), dtype)
+    # The stacked optimisers' rate and Adam betas, and every seed's trick parameter, set
+    # before each step.
+    check_equal(cfgs_of(tmp_path, lr={"start": 1e-3, "end": 0.0},
+                        betas=[{"start": 0.5, "end": 0.3}, {"start": 0.9, "end": 0.99}],
+                        tricks={"r1": {"gamma": {"start": 10.0, "end": 1.0, "shape": "cosine"}},
+                                "ttur": {}}), dtype)

@@ -139,6 +139,16 @@ def test_a_crashed_stacks_seeds_resume_alone_to_their_lone_runs(tmp_path, tricks
 
 
 @DTYPES
+def test_a_crashed_stack_resumes_alone_mid_schedule(tmp_path, dtype):
+    # The rate, Adam's beta2 and R1's gamma each move until step 8; the save at 4 holds the
+    # optimisers' settings of step 3, and the resumed seeds set step 4's before it.
+    cfgs = cfgs_of(tmp_path, lr={"start": 1e-3, "end": 0.0},
+                   betas=[0.0, {"start": 0.9, "end": 0.99, "shape": "cosine", "over": 8}],
+                   tricks={"r1": {"gamma": {"start": 10.0, "end": 1.0, "over": 8}}})
+    check_resume(cfgs, tmp_path / "ckpt", EVERY, CRASH, dtype, saved_at=[4])
+
+
+@DTYPES
 def test_batch_norm_images_resume_alone(tmp_path, dtype):
     # dcgan28: batch-norm statistics in G and D (G's updated by evaluation too, before the
     # save), spectral norm's power-iteration vectors, EMA's copy of G with its statistics.
