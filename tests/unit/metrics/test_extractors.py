@@ -224,7 +224,8 @@ def test_dinov2_from_a_file_uses_torch_fidelitys_preprocessing(tmp_path, dinov2_
     (shape, dtype, mean), = net.module.model.seen
     # torch-fidelity's DINOv2 input: 224x224, float32, ImageNet-normalised (white -> ~2.2)
     assert shape == (2, 3, 224, 224) and dtype == torch.float32
-    want = np.mean([(1 - m) / s for m, s in zip((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
+    means, sds = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    want = np.mean([(1 - m) / s for m, s in zip(means, sds, strict=True)])
     assert mean == pytest.approx(want, rel=1e-4)
     sd = torch.load(w, weights_only=True)
     assert torch.equal(net.module.model.head.weight, sd["head.weight"])
