@@ -100,11 +100,18 @@ class Plan:
 
 
 def _base_tricks(spec: SweepSpec) -> dict[str, Any]:
-    """Tricks on in every cell (that none is also swept is a rule of specs/rules.py)."""
+    """Tricks on in every cell (that none is also swept is a rule of specs/rules.py), each
+    parameter written as a schedule kept as one (`{start: ..., end: ...}`), for each cell's
+    config to split again: validating the tricks alone moves their schedules out."""
     try:
-        return RunConfig.model_validate({"tricks": spec.base.get("tricks")}).tricks
+        cfg = RunConfig.model_validate({"tricks": spec.base.get("tricks")})
     except ValidationError as e:
         raise PlanError(("base", "tricks"), e.errors()[0]["msg"]) from None
+    tricks = {name: dict(params) for name, params in cfg.tricks.items()}
+    for key, schedule in cfg.schedules.items():
+        trick, param = key.split(".", 1)
+        tricks[trick][param] = {"start": tricks[trick][param], **schedule.model_dump()}
+    return tricks
 
 
 def _cells(spec: SweepSpec, levels, combos) -> tuple[list[Cell], list[tuple[str, str]]]:
