@@ -269,7 +269,9 @@ def models_page() -> str:
         widths = f"{s.widths[0]} / {s.widths[1]}" if s.widths else "fixed"
         rows.append([f"`{name}`", s.data_kind, str(s.image_size or "the data's"), str(s.z_dim),
                      s.d_norm, yes(s.stackable), yes(s.conditional), yes(s.packs_inputs),
-                     yes(s.minibatch_std), yes(s.features is not None), widths,
+                     yes(s.minibatch_std), yes(s.features is not None),
+                     "—" if s.data_kind == "points" else
+                     "[-1, 1]" if s.bounded_output else "linear, clipped when scored", widths,
                      ", ".join(s.options.model_fields) if s.options else "—",
                      f"`{s.build.__module__}`"])
         if s.options is not None:
@@ -278,7 +280,7 @@ def models_page() -> str:
                 f"{len(MODELS)} built-in model families (`model:` in a run file). Narrative "
                 "and parameter counts: [models](../models.md).",
                 table(["model", "data", "image side", "z_dim", "D norm", "seed-stacked",
-                       "conditional", "pack", "minibatch std", "D features",
+                       "conditional", "pack", "minibatch std", "D features", "G output",
                        "widths G / D (default)", "options", "module"], rows)
                 + "\n## Model options\n\n`model: {name: NAME, key: value}`; see "
                 "[models](../models.md#model-options).\n\n"

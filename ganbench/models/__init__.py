@@ -6,6 +6,7 @@ from ganbench.models import (  # noqa: F401  (registration)
     dirac,
     mlp,
     pacgan,
+    r3gan,
     resnet,
     sndcgan,
 )

@@ -58,6 +58,10 @@ class ModelSpec:
     # narrowest layer keeps a whole width).
     widths: tuple[int, int] | None = None
     width_multiple: tuple[int, int] = (1, 1)
+    # G's images lie in the data's range [-1, 1] (a tanh or sigmoid output). False: G's
+    # output is linear (R3GAN's, which has no tanh), so samples may leave the range; the
+    # image metrics and sample grids clip them to it.
+    bounded_output: bool = True
     # `model: {name: ..., key: value}`: the pydantic model (extra="forbid") of the options
     # build accepts as keywords (its defaults are build's); None = the model takes none.
     options: type | None = None

@@ -45,6 +45,7 @@ def test_model_spec_fields_are_valid(name):
     assert spec.z_dim > 0 and spec.d_norm in ("batch", "layer", "none")
     assert spec.image_size is None or spec.image_size > 0
     assert isinstance(spec.stackable, bool) and (spec.features is None or callable(spec.features))
+    assert isinstance(spec.bounded_output, bool)
 
 
 def narrow(spec: ModelSpec) -> dict:

@@ -156,6 +156,20 @@ def test_a_sweep_takes_schedules_in_base_and_in_trick_levels(tmp_path):
     assert all(c.config.tricks["r1"]["gamma"] == 10 for c in with_r1)
 
 
+def test_a_schedule_on_a_base_trick_reaches_every_cell(tmp_path):
+    # base.tricks is validated alone first (its errors name base.tricks); that moved its
+    # schedules out and the cells trained at the start value, the schedule silently lost.
+    text = ("name: s\nbase:\n  steps: 20\n  tricks:\n    r1: {gamma: {start: 10, end: 1, "
+            "shape: cosine, over: 5}}\ntricks:\n  r2: [off, on]\nseeds: 1\n")
+    cells = plan(load_sweep_spec(write(tmp_path, text, "s.yaml"))[0]).cells
+    assert len(cells) == 2
+    for c in cells:
+        assert c.config.tricks["r1"]["gamma"] == 10
+        assert c.config.schedules["r1.gamma"] == Schedule(end=1, shape="cosine", over=5)
+    with_r2 = [c for c in cells if "r2" in c.config.tricks]
+    assert len(with_r2) == 1 and "r2.gamma" not in with_r2[0].config.schedules
+
+
 def test_a_bad_schedule_in_a_trick_level_names_its_line(tmp_path):
     path = write(tmp_path, SWEEP.format(level="{gamma: {start: 10, end: -1}}"), "s.yaml")
     with pytest.raises(ConfigError, match=r"s\.yaml:6: tricks\.r1\.1\.gamma: schedule end -1"):
