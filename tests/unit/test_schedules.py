@@ -244,13 +244,3 @@ def test_a_trick_that_sets_the_betas_itself_conflicts_with_their_schedule():
             "test_own_betas: sets Adam's betas itself: a schedule of beta1 and beta2 would "
             "move nothing (suggestion: keep betas constant with it)"]
 
-
-def test_a_schedule_in_base_tricks_reaches_every_cell(tmp_path):
-    # base.tricks is merged into each cell's tricks: its inline schedules go with it
-    path = write(tmp_path, "name: s\nbase:\n  steps: 20\n  tricks:\n    r1: {gamma: {start: 10, "
-                 "end: 1, shape: cosine}}\ntricks:\n  gradient_penalty: [off, on]\nseeds: 1\n",
-                 "s.yaml")
-    cells = plan(load_sweep_spec(path)[0]).cells
-    assert len(cells) == 2
-    assert all(c.config.schedules["r1.gamma"] == Schedule(end=1, shape="cosine") for c in cells)
-    assert all(c.config.tricks["r1"]["gamma"] == 10 for c in cells)
