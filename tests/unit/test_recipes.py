@@ -207,10 +207,9 @@ R3GAN_STACKED_MNIST = {
 }
 # What ganbench does not write as R3GAN has it; each is said in the recipe's comment.
 R3GAN_DIFFERENCES = {
-    "beta2": "Table 9 moves it 0.9 -> 0.99 over the burn-in; ganbench holds the start, 0.9",
     "ema": "Table 9's half-life 0 -> 0.5 Mimg is a cosine; ganbench: the end decay "
            "0.5^(512/5e5) with ema's (1 + t)/(10 + t) warm-up",
-    "burn-in": "2 Mimg is 3906.25 iterations; the gamma cosine ends at step 3906",
+    "burn-in": "2 Mimg is 3906.25 iterations; the gamma and beta2 cosines end at step 3906",
     "resolution": "ganbench's 28x28 stacked_mnist, resized to 32x32 (Table 9: 32x32)",
     "precision": "R3GAN's three highest-resolution stages run in bfloat16; float32 here",
     "scores": "ganbench's own classifier on 26,000 samples (the paper gives neither)",
@@ -243,10 +242,13 @@ def test_r3gan_stacked_mnist_is_table_9_field_by_field():
     assert ema.params.decay == pytest.approx(end, rel=1e-9) and ema.params.warmup
     assert ema.params.start == 0  # averaging from the first G step, as R3GAN's
     assert ema.decay_at(cfg.steps - 1) == pytest.approx(end, rel=1e-9)
-    # Adam: beta1 = 0 as R3GAN's; beta2 is its schedule's start, held (a listed difference)
-    assert cfg.betas[0] == want["beta1"]
-    assert cfg.betas[1] == want["beta2"](0) != want["beta2"](R3GAN_BURN_IN)
-    assert "beta2" in R3GAN_DIFFERENCES
+    # Adam: beta1 = 0 as R3GAN's; beta2 moves on R3GAN's cosine over the burn-in
+    assert cfg.betas[0] == want["beta1"] and "beta1" not in cfg.schedules
+    assert cfg.betas[1] == want["beta2"](0) == 0.9
+    for t in (0, 1, 500, 1953, 3000, 3905, 3906, 3907, 10_000, cfg.steps - 1):
+        got, published = rates.values(t)["beta2"], want["beta2"](R3GAN_BATCH * t)
+        assert got == pytest.approx(published, abs=6e-5), ("beta2", t)
+    assert rates.values(cfg.steps - 1)["beta2"] == pytest.approx(0.99, rel=1e-12)
     assert cfg.image_metrics == ["labels"] and cfg.eval_samples == 26_000
     assert cfg.eval_every == 0
 
@@ -262,12 +264,11 @@ def test_r3gan_stacked_mnist_listed_differences_are_what_the_config_shows():
     assert ema.decay_at(3907) < ema.params.decay and ema.decay_at(12_675) == ema.params.decay
     # burn-in: 3906.25 iterations published, 3906 whole steps here
     assert R3GAN_BURN_IN / R3GAN_BATCH == 3906.25
-    assert all(cfg.schedules[f"{n}.gamma"].over == 3906 for n in ("r1", "r2"))
+    assert all(cfg.schedules[k].over == 3906 for k in ("r1.gamma", "r2.gamma", "beta2"))
     # resolution: the data is 28x28, the model's side 32
     assert DATASETS.get(cfg.dataset).shape == (3, 28, 28)
     assert MODELS.get(cfg.model).image_size == 32
-    assert set(R3GAN_DIFFERENCES) == {"beta2", "ema", "burn-in", "resolution", "precision",
-                                      "scores"}
+    assert set(R3GAN_DIFFERENCES) == {"ema", "burn-in", "resolution", "precision", "scores"}
 
 
 def test_no_r3gan_number_is_shown_beside_these_recipes():
