@@ -142,7 +142,7 @@ class RunConfig(Closed):
     # against it in specs/run.py.
     image_metrics: list[str] = Field(
         default_factory=list, description="image metrics computed at each evaluation (fid, "
-        "kid, isc, prc, labels, cis, or a plugin's); off unless listed",
+        "kid, isc, prc, fd, dc, labels, cis, or a plugin's); off unless listed",
         json_schema_extra={"evaluation": True})
     # Metrics computed only where asked (MetricSpec.on_request: density and coverage on 2-D
     # data, or a plugin's), checked against the registry in specs/run.py.
@@ -174,7 +174,7 @@ class RunConfig(Closed):
     # the network's own source (torch.hub for DINOv2, online) unless fd_weights names a file
     # (read as plain tensors, never unpickled); the protocol records its sha256.
     fd_features: str = Field(
-        "dinov2-vit-l-14", description="the feature network of `fd` (dinov2-vit-l-14, "
+        "dinov2-vit-l-14", description="the feature network of `fd` and `dc` (dinov2-vit-l-14, "
         "dinov2-vit-b-14, inception-v3-compat, or a plugin's)",
         json_schema_extra={"evaluation": True})
     fd_weights: Path | None = Field(

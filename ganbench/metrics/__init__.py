@@ -35,7 +35,9 @@ from ganbench.registry import BUILT_IN, origin
 # channels, with >= 1 generated sample; label_kl: KL(generated label histogram || uniform);
 # cis: classifier IS, ganbench's own classifier, not Inception Score). Registered here, not
 # in their modules, so that naming them needs neither torch-fidelity nor the classifier.
-# fd: the Fréchet distance in the `fd_features` network's space (metrics/extractors.py).
+# fd: the Fréchet distance in the `fd_features` network's space (metrics/extractors.py);
+# dc: density (≥ 0, above 1 where fakes crowd dense real regions) and coverage ([0, 1]) in
+# that space (Naeem et al. 2020, k = 5).
 # Ranges (the report keeps intervals inside them): FID, FD and KID ≥ 0 (KID's unbiased estimate
 # can dip below 0, so it is left open); IS and the classifier score ≥ 1; precision and
 # recall in [0, 1]; label_modes a count ≥ 0, label_kl ≥ 0.
@@ -44,7 +46,8 @@ with origin(BUILT_IN):
     for _name, _goal, _entry, _low, _high in (
             ("fid", "min", "fid", 0, None), ("kid", "min", "kid", None, None),
             ("isc", "max", "isc", 1, None), ("precision", "max", "prc", 0, 1),
-            ("recall", "max", "prc", 0, 1), ("fd", "min", "fd", 0, None)):
+            ("recall", "max", "prc", 0, 1), ("fd", "min", "fd", 0, None),
+            ("fd_density", "max", "dc", 0, None), ("fd_coverage", "max", "dc", 0, 1)):
         register_metric(MetricSpec(_name, _goal, "images", entry=_entry,
                                    counted_by="fid_samples", low=_low, high=_high))
     for _name, _goal, _entry, _low in (("label_modes", "max", "labels", 0),

