@@ -168,6 +168,13 @@ class RunConfig(Closed):
         None, description="a published FID protocol by name (fixes both counts and the real "
         "split); None = fid_samples and fid_real_samples against the train split",
         json_schema_extra={"evaluation": True})
+    # How images reach Inception's 299x299 input (metrics/resize.py): torch-fidelity's TF
+    # bilinear (legacy, the default), clean-fid's clean (PIL bicubic) or StudioGAN's
+    # friendly (PIL bilinear); a protocol tag of every Inception metric.
+    fid_resize: Literal["tf-bilinear", "clean", "friendly"] = Field(
+        "tf-bilinear", description="how images reach Inception's input: tf-bilinear "
+        "(torch-fidelity's, legacy), clean (clean-fid: PIL bicubic) or friendly (StudioGAN: "
+        "PIL bilinear)", json_schema_extra={"evaluation": True})
     # `fd` (an image_metrics entry): FID's formula in another feature space, the network a
     # name in the extractor registry (metrics/extractors.py, or a plugin's; checked in
     # specs/run.py); DINOv2 ViT-L/14 by default (Stein et al. 2023). Its weights come from

@@ -49,6 +49,8 @@ from ganbench.metrics.inception_weights import ENV_WEIGHTS, Weights, file_lock, 
 from ganbench.metrics.prdc import K as PRDC_K
 from ganbench.metrics.prdc import density_coverage
 from ganbench.metrics.protocols import PROTOCOLS, FidProtocol  # noqa: F401  (importable here)
+from ganbench.metrics.resize import DEFAULT as RESIZE_DEFAULT
+from ganbench.metrics.resize import RESIZES
 from ganbench.metrics.safe_cache import PrivateCache
 
 SPLIT = "train"  # the reference split unless a named protocol says otherwise
@@ -200,11 +202,12 @@ class FidelityEvaluator:
                  device: torch.device | str = "cpu", root: Path | None = None,
                  weights: Weights | None = None, seed: int = 0,
                  protocol: str | None = None, fd_features: str = FD_DEFAULT,
-                 fd_weights: Path | None = None) -> None:
+                 fd_weights: Path | None = None, resize: str = RESIZE_DEFAULT) -> None:
         """`protocol`: a name in PROTOCOLS, which then sets the real split and both counts
         (n_gen and n_real are ignored); None = n_gen / n_real against the train split.
         `fd_features` / `fd_weights`: the feature space of `fd` (metrics/extractors.py) and
-        its weights file (None: the extractor's own source)."""
+        its weights file (None: the extractor's own source). `resize`: how images reach
+        Inception's input (metrics/resize.py)."""
         if data.kind != "images" or data.images is None:
             raise ValueError(f"image metrics need an image dataset, not {data.name!r}")
         split, images = SPLIT, data.images
@@ -234,10 +237,18 @@ class FidelityEvaluator:
         self.named = f"protocol={protocol};" if protocol else ""
         sha = self.weights.sha256 if self.weights is not None else ""
         counts = f"gen={n_gen};real={len(self.ref)};ref={ref};res={self.size}"
+        if resize not in RESIZES:
+            raise ValueError(f"fid_resize: {resize!r} is not one of {', '.join(RESIZES)}")
+        # The default resize is the extractor's own and was never written: tags and cache
+        # names of runs made before fid_resize stay as they were.
+        self.resize = resize
+        tag = "" if resize == RESIZE_DEFAULT else f"resize={resize};"
         self.base = (f"{self.named}extractor={EXTRACTOR}/fp32;weights={sha};{counts};"
-                     f"torch-fidelity={self.version}")
+                     f"{tag}torch-fidelity={self.version}")
+        self.isc_tag = tag
         stem = f"ganbench-{data.name}-{split}-{len(self.ref)}of{len(images)}-r{self.size}-{digest}"
-        self.ref_name = f"{stem}-w{sha[:16]}-tf{self.version}"
+        rs = "" if resize == RESIZE_DEFAULT else f"-{resize}"
+        self.ref_name = f"{stem}-w{sha[:16]}{rs}-tf{self.version}"
         self.fd: FeatureExtractor | None = None
         if any(m in metrics for m in FD_ENTRIES):
             self.fd = EXTRACTORS.get(fd_features)
@@ -284,7 +295,8 @@ class FidelityEvaluator:
                    cfg.fid_batch_size, device, cfg.data_root, seed=cfg.seed,
                    protocol=getattr(cfg, "fid_protocol", None),
                    fd_features=getattr(cfg, "fd_features", FD_DEFAULT),
-                   fd_weights=getattr(cfg, "fd_weights", None))
+                   fd_weights=getattr(cfg, "fd_weights", None),
+                   resize=getattr(cfg, "fid_resize", RESIZE_DEFAULT))
 
     # ------------------------------------------------------------ protocol
 
@@ -310,7 +322,8 @@ class FidelityEvaluator:
                     out[f"isc{label}"] = (f"{self.named}extractor={EXTRACTOR}/logits_unbiased/"
                                           f"fp32;weights="
                                           f"{self.weights.sha256};gen={self.n_gen};res={self.size};"
-                                          f"splits=10;torch-fidelity={self.version}")
+                                          f"splits=10;{self.isc_tag}"
+                                          f"torch-fidelity={self.version}")
                 elif m == "fd":
                     out[f"fd{label}"] = self.fd_protocol
                 elif m == "dc":
@@ -336,7 +349,7 @@ class FidelityEvaluator:
             flags = dict(fid="fid" in m, kid="kid" in m, prc="prc" in m, isc=self._isc_ok())
             out.append(_Space(self.ref_name, files, flags, _KEYS, lambda: dict(
                 feature_extractor=safe_extractor_name(),
-                ganbench_state_dict=self.state_dict())))
+                ganbench_state_dict=self.state_dict(), ganbench_resize=self.resize)))
         if self.fd is not None:
             name = fd_extractor_name(self.fd.name)
             stem = self.cache / f"{self.fd_ref_name}-{name}"

@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ganbench.metrics.resize import DEFAULT as RESIZE_DEFAULT
+from ganbench.metrics.resize import RESIZES, pil_resize
 from ganbench.metrics.safe_cache import load_tensors
 
 EXTRACTOR = "inception-v3-compat"
@@ -102,13 +104,30 @@ def safe_extractor_name() -> str:
     if SAFE_EXTRACTOR not in tf.registry.FEATURE_EXTRACTORS_REGISTRY:
         base = tf.feature_extractor_inceptionv3.FeatureExtractorInceptionV3
 
+        fe = tf.feature_extractor_inceptionv3
+
         class SafeInceptionV3(base):
             def __init__(self, name, features_list, **kwargs):
                 buf = io.BytesIO()  # our own serialisation of plain tensors: safe to reload
                 torch.save(kwargs.pop("ganbench_state_dict"), buf)
                 buf.seek(0)
                 kwargs["feature_extractor_weights_path"] = buf
+                self.ganbench_resize = kwargs.pop("ganbench_resize", RESIZE_DEFAULT)
                 super().__init__(name, features_list, **kwargs)
+
+            def forward(self, x):
+                if RESIZES[self.ganbench_resize] is None:
+                    return super().forward(x)
+                # The named resize (metrics/resize.py) in place of torch-fidelity's own: its
+                # forward runs as ever (checks, normalisation, network), the resize step
+                # handing on our float image.
+                resized = pil_resize(x, self.INPUT_IMAGE_SIZE, self.ganbench_resize)
+                own = fe.interpolate_bilinear_2d_like_tensorflow1x
+                fe.interpolate_bilinear_2d_like_tensorflow1x = lambda *a, **k: resized
+                try:
+                    return super().forward(x)
+                finally:
+                    fe.interpolate_bilinear_2d_like_tensorflow1x = own
 
         tf.register_feature_extractor(SAFE_EXTRACTOR, SafeInceptionV3)
     return SAFE_EXTRACTOR

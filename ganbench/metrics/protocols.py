@@ -64,13 +64,13 @@ register_protocol(FidProtocol("studiogan2021", "test", 10_000, 10_000, _STUDIOGA
 # "CIFAR10": `-ref "train" --post_resizer "friendly" --eval_backbone "InceptionV3_tf"`.
 # src/loader.py sets the generated count to len(eval_dataloader.dataset), and src/metrics/fid.py
 # takes the real moments over that whole split: CIFAR-10's 50k vs its 50k train images.
-# src/utils/resize.py (build_resizer): "friendly" for InceptionV3_tf is PIL bilinear, and ganbench
-# resizes with torch-fidelity's TF bilinear, so the resize differs from theirs (not a protocol tag
-# yet).
+# src/utils/resize.py (build_resizer): "friendly" for InceptionV3_tf is PIL bilinear on float
+# images: `fid_resize: friendly` (metrics/resize.py); the protocol fixes split and counts, and the
+# resize is its own tag (default torch-fidelity's TF bilinear).
 register_protocol(FidProtocol(
     "studiogan2023", "train", None, None,
-    "Kang, Shin & Park 2023 (StudioGAN benchmark; they resize with PIL bilinear, ganbench "
-    "with TF bilinear)"))
+    "Kang, Shin & Park 2023 (StudioGAN benchmark; they resize with PIL bilinear: add "
+    "fid_resize: friendly)"))
 # The name before the split meant the 2021 protocol; old files keep it, and with it their run
 # keys (the name is in the config) and the `protocol=studiogan;` tags their runs recorded.
 register_protocol(FidProtocol(

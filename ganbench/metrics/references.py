@@ -117,7 +117,8 @@ def run_tags(protocol: str, weights_source: str | None = None) -> dict[str, obje
     extractor = p.get("extractor", "").split("/")[0]
     weights = p.get("weights", "?")
     if extractor == EXTRACTOR and weights_source != "user":
-        out["features"], out["resize"] = TF_INCEPTION, TF_RESIZE
+        # `resize=` is written only where it is not the network's own (fid_resize)
+        out["features"], out["resize"] = TF_INCEPTION, p.get("resize", TF_RESIZE)
     elif extractor in EXTRACTORS and weights == f"default:{extractor}":
         # a registered network (`fd`) with the weights its builder gets by itself
         spec = EXTRACTORS.get(extractor)
