@@ -10,10 +10,10 @@ metrics/prdc.py) on that network's features of the same images. Generated images
 G's output in [-1, 1] mapped to uint8 exactly as real pixels are (k/127.5 - 1 <-> k),
 resized to the data's native size (a 64x64 G on 28x28 MNIST is scored at 28, against the
 real images themselves), grayscale repeated to 3 channels as torch-fidelity does for PIL
-images. The real reference is a fixed
-(seed 0) subset of the train split; its features and FID statistics are cached in
-torch-fidelity's cache under a name that holds every part of the protocol, and computed by one
-worker at a time (an flock), so a changed protocol never reuses stale statistics.
+images. The real reference is a fixed (seed 0) subset of the train split; its features and
+FID statistics are cached in torch-fidelity's cache under a name that holds every part of the
+protocol, and computed by one worker at a time (an flock), so a changed protocol never
+reuses stale statistics.
 """
 
 from __future__ import annotations
@@ -65,19 +65,19 @@ def protocol_counts(name: str, data: Dataset) -> tuple[Tensor, int, int | None]:
                          f"dataset {data.name!r} has none; use fid_protocol: mimicry or none")
     n_real = None if p.n_real is None or p.n_real >= len(ref) else p.n_real
     return ref, p.n_gen or len(ref), n_real
+
+
 # fd: FID's formula in another feature space; fd_density / fd_coverage: density and coverage
 # (metrics/prdc.py, k = 5) in that space
 FD_KEYS = {"frechet_inception_distance": "fd", "fd_density": "fd_density",
            "fd_coverage": "fd_coverage"}
 FD_ENTRIES = ("fd", "dc")  # the image_metrics entries scored in the `fd_features` space
+FD_LAYER = "features"  # the one layer a registered `fd` network gives torch-fidelity
 _KEYS = {  # torch-fidelity result key -> our metric (+ suffix)
     "frechet_inception_distance": "fid", "kernel_inception_distance_mean": "kid",
     "kernel_inception_distance_std": "kid/std", "inception_score_mean": "isc",
     "inception_score_std": "isc/std", "precision": "precision", "recall": "recall",
 }
-
-
-FD_LAYER = "features"  # the one layer a registered `fd` network gives torch-fidelity
 
 
 @dataclass(frozen=True)
@@ -335,9 +335,9 @@ class FidelityEvaluator:
     # ------------------------------------------------------------ scoring
 
     def _spaces(self) -> list[_Space]:
-        """One torch-fidelity call per feature space: Inception for its entries, the `fd`
-        network for fd; each with the reference cache entries it reads (torch-fidelity's
-        names)."""
+        """One torch-fidelity call per feature space: Inception for its entries, the
+        `fd_features` network for fd and dc; each with the reference cache entries it reads
+        (torch-fidelity's names)."""
         out, m = [], self.inception
         if m:
             stem = self.cache / f"{self.ref_name}-{SAFE_EXTRACTOR}"
