@@ -337,27 +337,30 @@ def stacked_root(tmp_path, monkeypatch):
     return tmp_path / "root"
 
 
-def test_a_cpu_sized_r3gan_stacked_mnist_trains_with_its_gamma_schedule(stacked_root):
-    cfg = validate(recipe("r3gan-stacked-mnist").model_copy(update={
-        "g_width": 8, "d_width": 8, "steps": 3, "batch_size": 8, "log_every": 1,
-        "image_metrics": [], "data_root": stacked_root, "device": "cpu"}))
+def train_tiny(cfg, root, steps: int) -> MemoryTracker:
+    """A CPU-sized copy of a recipe's run (widths 8, batch 8), trained `steps` steps."""
+    cfg = validate(cfg.model_copy(update={
+        "g_width": 8, "d_width": 8, "steps": steps, "batch_size": 8, "log_every": 1,
+        "image_metrics": [], "data_root": root, "device": "cpu"}))
     tracker = MemoryTracker()
     result = train(cfg, tracker=tracker)
-    assert result.status == "finished" and result.steps_done == 3
+    assert result.status == "finished" and result.steps_done == steps
+    return tracker
+
+
+def test_a_cpu_sized_r3gan_stacked_mnist_trains_with_its_schedules(stacked_root):
+    tracker = train_tiny(recipe("r3gan-stacked-mnist"), stacked_root, 3)
     logged = {k for _, k, _ in tracker.metrics}
     assert {"train/d/r1", "train/d/r2"} <= logged
+    cosine = [0.5 * (1 + math.cos(math.pi * t / 3906)) for t in range(3)]
     gammas = [v for _, k, v in tracker.metrics if k == "schedule/r1.gamma"]
-    assert gammas == pytest.approx([0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t / 3906))
-                                    for t in range(3)], rel=1e-12)
+    assert gammas == pytest.approx([0.1 + 0.9 * c for c in cosine], rel=1e-12)
+    beta2 = [v for _, k, v in tracker.metrics if k == "schedule/beta2"]
+    assert beta2 == pytest.approx([0.99 - 0.09 * c for c in cosine], rel=1e-12)
 
 
 @pytest.mark.parametrize("cell", sorted(R3GAN_TABLE1))
 def test_a_cpu_sized_r3gan_table1_cell_trains(stacked_root, cell):
-    cfg = validate(table1_cells()[cell].model_copy(update={
-        "g_width": 8, "d_width": 8, "steps": 2, "batch_size": 8, "log_every": 1,
-        "image_metrics": [], "data_root": stacked_root, "device": "cpu"}))
-    tracker = MemoryTracker()
-    result = train(cfg, tracker=tracker)
-    assert result.status == "finished" and result.steps_done == 2
+    tracker = train_tiny(table1_cells()[cell], stacked_root, 2)
     logged = {k for _, k, _ in tracker.metrics}
     assert "train/d/r1" in logged and (("train/d/r2" in logged) == cell[1])
