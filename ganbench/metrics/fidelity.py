@@ -276,8 +276,12 @@ class FidelityEvaluator:
             self._private = PrivateCache(self.cache)
         return self._private
 
+    def _cache_files(self) -> list[Path]:
+        """Every reference cache entry the requested metrics read, in every feature space."""
+        return [f for space in self._spaces() for f in space.files]
+
     def _cache_names(self) -> list[str]:
-        return [f.name for space in self._spaces() for f in space.files]
+        return [f.name for f in self._cache_files()]
 
     def fd_module(self) -> nn.Module:
         """The `fd` network, built once per evaluator (DINOv2 from a file or torch.hub)."""

@@ -4,6 +4,7 @@ weights and as a planted feature-cache entry; the marker never appears."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from helpers.cli import assert_user_error, invoke, write
 
@@ -61,15 +62,18 @@ def test_evaluator_refuses_user_weights_that_are_a_pickle(tmp_path):
     assert not marker.exists() and not w.has_head
 
 
-def test_a_planted_feature_cache_file_is_refused_not_run(tmp_path):
+@pytest.mark.parametrize("metrics", [["fid", "kid"], ["fd", "dc"]])  # Inception's, DINOv2's
+def test_a_planted_feature_cache_file_is_refused_not_run(tmp_path, metrics):
     marker = tmp_path / "marker"
     (tmp_path / "w.pth").write_bytes(b"never read: source is not 'user'")
     w = iw.Weights(tmp_path / "w.pth", "ab" * 32, "test", False)
-    ev = fid.FidelityEvaluator(images(), ["fid", "kid"], n_gen=6, root=tmp_path, weights=w)
-    for f in ev._cache_files():  # what torch-fidelity would have loaded with pickle
+    ev = fid.FidelityEvaluator(images(), metrics, n_gen=6, root=tmp_path, weights=w)
+    files = ev._cache_files()
+    assert len(files) == 2
+    for f in files:  # what torch-fidelity would have loaded with pickle
         evil(f, marker)
     try:
-        fid.FidelityEvaluator(images(), ["fid", "kid"], n_gen=6, root=tmp_path, weights=w)
+        fid.FidelityEvaluator(images(), metrics, n_gen=6, root=tmp_path, weights=w)
         raise AssertionError("accepted")
     except UnsafeFileError as e:
         assert "fidelity-cache" in str(e) and "refused to unpickle" in str(e)
