@@ -5,7 +5,6 @@ module) is ganbench/specs/load.py."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -25,6 +24,7 @@ from pydantic import (
 
 from ganbench import limits as L
 from ganbench.devices import DEVICE_PATTERN, describe
+from ganbench.registry import closest
 from ganbench.schedules import BETAS_EXAMPLE, Schedule, split_inline, written_at
 from ganbench.schedules import EXAMPLE as SCHEDULE_EXAMPLE
 from ganbench.yamlfile import MAX_ERRORS, ConfigError, has_path, line_of, read_yaml
@@ -395,8 +395,8 @@ def as_given(loc: tuple[Any, ...], raw: Any) -> tuple[Any, ...]:
 
 def did_you_mean(name: str, choices: list[str]) -> str:
     """"; did you mean 'x'?" for the choice closest to `name`, or ""."""
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    close = closest(name, choices)
+    return f"; did you mean {close!r}?" if close else ""
 
 
 def _suggest(loc: tuple[Any, ...], fields: list[str] | None) -> str:

@@ -33,6 +33,21 @@ _ORIGIN: ContextVar[str | None] = ContextVar("ganbench_registry_origin", default
 _ALL: weakref.WeakSet[Registry[Any]] = weakref.WeakSet()  # for `registries()` (plugin loader)
 
 
+def closest(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The choice a misspelt `name` most likely meant: one that differs by two neighbouring
+    letters swapped ('fdi' -> 'fid', which difflib ranks below 'fd'), else difflib's closest
+    at `cutoff` or above; None if none is close."""
+    choices = [str(c) for c in choices]
+    for c in choices:
+        if len(c) == len(name) and c != name:
+            diff = [i for i, (a, b) in enumerate(zip(c, name, strict=True)) if a != b]
+            if len(diff) == 2 and diff[1] == diff[0] + 1 and c[diff[0]] == name[diff[1]] \
+                    and c[diff[1]] == name[diff[0]]:
+                return c
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
 class UnknownNameError(ValueError):
     """A user asked for a name that is not registered."""
 
@@ -241,9 +256,9 @@ class Registry(Generic[T]):
 
     def unknown_message(self, name: str) -> str:
         msg = f"unknown {self.kind} {name!r}"
-        close = difflib.get_close_matches(str(name), self.names(), n=1, cutoff=0.5)
+        close = closest(str(name), self.names(), cutoff=0.5)
         if close:
-            msg += f"; did you mean {close[0]!r}?"
+            msg += f"; did you mean {close!r}?"
         msg += f" (known: {', '.join(self.names())})"
         if all(o == BUILT_IN for o in self._origins.values()):  # no plugin has added one
             msg += (f"; if it is your own {self.kind}, load the module that registers it: "

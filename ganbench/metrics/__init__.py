@@ -12,7 +12,6 @@ count `eval_samples` (26000 gives `label_modes26k`).
 
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Any
 
@@ -28,7 +27,7 @@ from ganbench.metrics.dirac import dirac_trend  # noqa: F401  (registration)
 from ganbench.metrics.mog import mode_metrics
 from ganbench.metrics.prdc import density_coverage  # noqa: F401  (registration)
 from ganbench.metrics.protocols import generated_count
-from ganbench.registry import BUILT_IN, origin
+from ganbench.registry import BUILT_IN, closest, origin
 
 # The image metrics (torch-fidelity's, metrics/fidelity.py: counted by fid_samples) and the
 # classifier's (metrics/labels.py: counted by eval_samples; label_modes: classes, joint over
@@ -77,9 +76,9 @@ def unknown_entry_message(entry: object) -> str:
     """What to say of an `image_metrics:` entry no metric is registered for."""
     known = image_metric_entries()
     msg = f"unknown image metric {entry!r}"
-    close = difflib.get_close_matches(str(entry), known, n=1, cutoff=0.5)
+    close = closest(str(entry), known, cutoff=0.5)
     if close:
-        msg += f"; did you mean {close[0]!r}?"
+        msg += f"; did you mean {close!r}?"
     return msg + f" (known: {', '.join(known)}; a plugin may register more)"
 
 

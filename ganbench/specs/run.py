@@ -6,7 +6,6 @@ know: names, trick parameters, conflicts and caveats. Every message names file:l
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from ganbench.metrics.base import METRICS
 from ganbench.metrics.extractors import EXTRACTORS
 from ganbench.metrics.protocols import PROTOCOLS, FidProtocol, generated_count, split_size
 from ganbench.models import MODELS
-from ganbench.registry import BUILT_IN, UnknownNameError
+from ganbench.registry import BUILT_IN, UnknownNameError, closest
 from ganbench.schedules import RUN_PARAMS, is_inline, written_at
 from ganbench.tricks import TRICKS, Finding, TrickStack
 from ganbench.tricks.base import OptimSpec
@@ -338,8 +337,8 @@ def schedule_problems(cfg: RunConfig) -> list[tuple[str, str]]:
                    else "only float parameters can be" if param in cls.Params.model_fields
                    else "it has no such parameter")
             can = schedulable(trick)
-            close = difflib.get_close_matches(param, can, n=1)
-            hint = f"; did you mean {trick}.{close[0]}?" if close else ""
+            close = closest(param, can)
+            hint = f"; did you mean {trick}.{close}?" if close else ""
             problems.append((key, f"cannot be scheduled: {why}{hint} (schedulable parameters "
                              f"of {trick}: {', '.join(can) or 'none'})"))
             continue

@@ -321,3 +321,14 @@ def test_builtin_registries_answer_queries():
     assert "mnist" in images and "ring8" not in images
     assert set(MODELS.names(conditional=True)) <= set(MODELS.names())
     assert MODELS.names(conditional=True)  # at least one conditional model is built in
+
+
+def test_a_swapped_pair_of_letters_is_read_as_the_name_it_garbles():
+    from ganbench.registry import closest
+
+    # difflib alone ranks 'fd' above 'fid' for 'fdi' (fd is a metric entry since `fd` exists)
+    assert closest("fdi", ["cis", "dc", "fd", "fid", "kid"]) == "fid"
+    assert closest("ttru", ["ttur", "r1"]) == "ttur"
+    assert closest("spectral_nrom", ["spectral_norm", "r1"]) == "spectral_norm"
+    assert closest("qqq", ["fid", "kid"]) is None
+    assert closest("fid", ["fid"]) == "fid"  # itself, by difflib: no swap of a name with itself
