@@ -45,7 +45,7 @@ WORKER = [
     ("ganbench.store.mlflow", "MLflowStore.mark_superseded"),
     ("ganbench.store.mlflow", "MLflowStore.checkpointer"),
     ("ganbench.train.loop", "Trainer.__init__"), ("ganbench.train.loop", "run_windows"),
-    ("ganbench.train.seed", "Seed.evaluate"), ("ganbench.train.seed", "Seed.snapshot"),
+    ("ganbench.train.seed", "SeedRun.evaluate"), ("ganbench.train.seed", "SeedRun.snapshot"),
     ("ganbench.train.runlog", "RunLog.start"), ("ganbench.train.runlog", "RunLog.log"),
     ("ganbench.train.runlog", "RunLog.end_window"), ("ganbench.train.runlog", "RunLog.result"),
 ]
