@@ -38,3 +38,23 @@ def test_canon_sweeps_cover_every_trick_valid_for_their_data():
              if not TRICKS.get(n).conditional_only and TRICKS.get(n).canon}
     assert images == every
     assert ring == every - {"diffaugment", "consistency", "ada"}
+
+
+def test_the_sweep_timeline_times_functions_that_exist():
+    """benchmarks/perf/timeline_sweep.py wraps functions by name; a rename elsewhere made
+    every worker of it crash (SeedRun was Seed) and nothing noticed."""
+    import importlib
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "perf" / "timeline_sweep.py"
+    spec = importlib.util.spec_from_file_location("timeline_sweep", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    missing = []
+    for module, name in [*mod.WORKER, *mod.CONTROLLER]:
+        obj = importlib.import_module(module)
+        for part in name.split("."):
+            obj = getattr(obj, part, None)
+        if not callable(obj):
+            missing.append(f"{module}.{name}")
+    assert not missing, missing
