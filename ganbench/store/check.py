@@ -44,12 +44,23 @@ def check_store_file(db: Path) -> None:
         raise damaged("not an SQLite database")
     if size > QUICK_CHECK_BYTES:
         return
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    def quick_check(mode: str) -> list:
+        con = sqlite3.connect(f"file:{db}?mode={mode}", uri=True, timeout=30)
         try:
-            rows = con.execute("PRAGMA quick_check(1)").fetchall()
+            return con.execute("PRAGMA quick_check(1)").fetchall()
         finally:
             con.close()
+
+    try:
+        try:
+            rows = quick_check("ro")
+        except sqlite3.OperationalError as e:
+            if "readonly" not in str(e):
+                raise
+            # A writer killed mid-transaction left a hot journal, which only a read-write
+            # connection may roll back (SQLite does so on open, as MLflow's would): that is
+            # the store as it was before the killed write, not damage.
+            rows = quick_check("rw")
     except sqlite3.OperationalError as e:
         if "locked" in str(e) or "busy" in str(e):
             return  # a writer holds it: not damage
