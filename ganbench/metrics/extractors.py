@@ -16,7 +16,6 @@ is the user's file (`fd_weights:`) or None for the builder's own source. A plugi
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,13 +66,9 @@ def register_extractor(spec: FeatureExtractor) -> FeatureExtractor:
 def weights_id(spec: FeatureExtractor, weights: Path | None) -> str:
     """What the protocol records of the weights: the file's sha256, or the builder's own
     source (`default:<name>`) when none was given."""
-    if weights is None:
-        return f"default:{spec.name}"
-    h = hashlib.sha256()
-    with open(weights, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from ganbench.metrics.inception_weights import file_sha256  # once a process per file
+
+    return f"default:{spec.name}" if weights is None else file_sha256(weights)
 
 
 class Features(nn.Module):

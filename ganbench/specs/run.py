@@ -34,6 +34,7 @@ from ganbench.metrics.extractors import EXTRACTORS
 from ganbench.metrics.protocols import PROTOCOLS, FidProtocol, generated_count, split_size
 from ganbench.models import MODELS
 from ganbench.registry import BUILT_IN, UnknownNameError, closest
+from ganbench.safefile import NotAFileError, regular_file
 from ganbench.schedules import RUN_PARAMS, is_inline, written_at
 from ganbench.tricks import TRICKS, Finding, TrickStack
 from ganbench.tricks.base import OptimSpec
@@ -213,10 +214,13 @@ def fd_problems(cfg: RunConfig) -> list[tuple[str, str]]:
     out = []
     if cfg.fd_features not in EXTRACTORS:
         out.append(("fd_features", EXTRACTORS.unknown_message(cfg.fd_features)))
-    w = cfg.fd_weights
-    if w is not None and not Path(w).is_file():
-        out.append(("fd_weights", f"{w} is not a file (a weights file of {cfg.fd_features}, "
-                    "or leave fd_weights out for the network's own source)"))
+    if cfg.fd_weights is not None:
+        try:  # a FIFO would hang the hash and the load: refused here, with the others
+            regular_file(cfg.fd_weights, f"{cfg.fd_features} weights file")
+        except NotAFileError as e:
+            why = str(e).split(": ", 1)[-1]
+            out.append(("fd_weights", f"{cfg.fd_weights} is not a file ({why}); or leave "
+                        "fd_weights out for the network's own source"))
     return out
 
 
